@@ -1,0 +1,55 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layers, each importing only the ones below it:
+// CZeroMQ -> ZeroMQ -> BatonWire -> BatonStore -> BatonBroker -> BatonClient/BatonWorker -> baton
+let package = Package(
+    name: "Baton",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "baton", targets: ["baton"]),
+        .library(name: "BatonClient", targets: ["BatonClient"]),
+        .library(name: "BatonWorker", targets: ["BatonWorker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        .target(name: "BatonWire"),
+        .target(
+            name: "BatonStore",
+            dependencies: ["BatonWire", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(
+            name: "BatonBroker",
+            dependencies: [
+                "BatonWire", "BatonStore", "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(name: "BatonClient", dependencies: ["BatonWire", "ZeroMQ"]),
+        .target(
+            name: "BatonWorker",
+            dependencies: ["BatonWire", "ZeroMQ", .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(
+            name: "baton",
+            dependencies: [
+                "BatonBroker", "BatonClient", "BatonWorker", "BatonWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "BatonWireTests", dependencies: ["BatonWire"]),
+        .testTarget(name: "BatonStoreTests", dependencies: ["BatonStore", "BatonWire"]),
+        .testTarget(name: "BatonBrokerTests", dependencies: ["BatonBroker", "BatonStore", "BatonWire"]),
+        .testTarget(
+            name: "BatonIntegrationTests",
+            dependencies: ["BatonClient", "BatonWire", "ZeroMQ", "BatonStore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,230 @@
+import BatonStore
+import BatonWire
+
+/// The job lifecycle: blocks in order, concurrency per block, dispatch, outcomes,
+/// retries with backoff, and the end of a workflow.
+extension Engine {
+    // MARK: Blocks
+
+    /// Makes block `b` the current one and releases its first jobs.
+    mutating func startBlock(_ id: String, _ b: Int, now: Int64) {
+        workflows[id]!.currentBlock = b
+        markDirty(id)
+        var p = BlockProgress()
+        p.unfinished = workflows[id]!.jobs[b].filter { $0.state != .succeeded }.count
+        progress[id] = p
+        emit(id, .blockStarted, at: now, ["block": .int(Int64(b))])
+        release(id, now: now)
+    }
+
+    /// Queues jobs of the current block while fewer than `concurrency` are in flight:
+    /// retries whose backoff passed first, then jobs never started, in order.
+    mutating func release(_ id: String, now: Int64) {
+        guard let w = workflows[id], w.state == .running, var p = progress[id] else { return }
+        let b = w.currentBlock
+        let block = w.spec.blocks[b]
+        while p.active < block.concurrency {
+            var next: Int?
+            if !p.retryReady.isEmpty {
+                next = p.retryReady.removeFirst()
+            } else {
+                while p.cursor < block.jobs.count {
+                    let j = p.cursor
+                    p.cursor += 1
+                    let r = w.jobs[b][j]
+                    if r.state == .pending && r.attempt == 0 { next = j; break }
+                }
+            }
+            guard let j = next else { break }
+            let key = JobKey(workflowId: id, block: b, job: j)
+            queues[block.jobs[j].type, default: JobQueue()].push(key)
+            queued.insert(key)
+            p.active += 1
+        }
+        progress[id] = p
+    }
+
+    // MARK: Dispatch
+
+    /// Hands queued jobs to workers: only workers of the job's type with a free slot,
+    /// the least loaded (running / capacity) first.
+    mutating func dispatchReady(now: Int64) {
+        guard !queued.isEmpty, !workers.isEmpty else { return }
+        for type in Array(queues.keys) {
+            while !queues[type]!.isEmpty {
+                guard let worker = leastLoadedWorker(for: type) else { break }
+                guard let key = queues[type]!.pop() else { break }
+                guard queued.remove(key) != nil, isDispatchable(key) else { continue }
+                dispatch(key, to: worker, now: now)
+            }
+            if queues[type]!.isEmpty { queues[type] = nil }
+        }
+    }
+
+    func isDispatchable(_ k: JobKey) -> Bool {
+        guard let w = workflows[k.workflowId], w.state == .running, w.currentBlock == k.block else { return false }
+        return w.jobs[k.block][k.job].state == .pending
+    }
+
+    func leastLoadedWorker(for type: String) -> PeerId? {
+        var best: (peer: PeerId, load: Double, since: Int64)?
+        for (peer, w) in workers where w.running.count < w.capacity && w.types.contains(type) {
+            let load = Double(w.running.count) / Double(w.capacity)
+            if best == nil || load < best!.load || (load == best!.load && w.since < best!.since) {
+                best = (peer, load, w.since)
+            }
+        }
+        return best?.peer
+    }
+
+    mutating func dispatch(_ k: JobKey, to peer: PeerId, now: Int64) {
+        let id = k.workflowId
+        let spec = workflows[id]!.spec.blocks[k.block].jobs[k.job]
+        var r = workflows[id]!.jobs[k.block][k.job]
+        r.state = .running
+        r.attempt += 1
+        r.startedAt = now
+        r.finishedAt = nil
+        r.retryAt = nil
+        workflows[id]!.jobs[k.block][k.job] = r
+        markJobDirty(k)
+        assignments[k] = Assignment(worker: peer, attempt: r.attempt)
+        workers[peer]!.running.insert(k)
+        if spec.timeoutMs > 0 {
+            timers.insert(.timeout(k, attempt: r.attempt), at: now + spec.timeoutMs)
+        }
+        let body = JobBody(jobId: k.jobId, workflowId: id, attempt: r.attempt, type: spec.type, args: spec.args,
+                           timeoutMs: spec.timeoutMs)
+        send(peer, .job, body.body)
+        emit(id, .jobDispatched, at: now, jobFields(k, attempt: r.attempt).merging(
+            ["worker": .string(workers[peer]!.name)], uniquingKeysWith: { a, _ in a }))
+    }
+
+    func jobFields(_ k: JobKey, attempt: Int) -> [String: JSONValue] {
+        ["block": .int(Int64(k.block)), "job": .int(Int64(k.job)), "job_id": .string(k.jobId), "attempt": .int(Int64(attempt))]
+    }
+
+    // MARK: Outcomes
+
+    /// Ends the running attempt's bookkeeping: the worker's slot and the block's slot.
+    mutating func endAttempt(_ k: JobKey) {
+        if let a = assignments.removeValue(forKey: k) {
+            workers[a.worker]?.running.remove(k)
+        }
+        progress[k.workflowId]?.active -= 1
+    }
+
+    /// Applies a RESULT, if its fencing token `(job_id, attempt)` is the job's current,
+    /// still-running attempt. Anything else is dropped and logged.
+    mutating func applyResult(_ result: ResultBody, from peer: PeerId, now: Int64) {
+        guard let k = JobKey(jobId: result.jobId), let w = workflows[k.workflowId], k.block < w.jobs.count,
+              k.job < w.jobs[k.block].count
+        else {
+            note("dropped RESULT for unknown or finished job \(result.jobId) attempt \(result.attempt)", .warning)
+            return
+        }
+        let r = w.jobs[k.block][k.job]
+        guard w.state == .running, r.state == .running, r.attempt == result.attempt, assignments[k] != nil else {
+            note("dropped stale RESULT for \(result.jobId) attempt \(result.attempt) (job is \(r.state.rawValue), attempt \(r.attempt))", .warning)
+            return
+        }
+        endAttempt(k)
+        if result.ok {
+            succeed(k, output: result.output, now: now)
+        } else {
+            attemptFailed(k, error: result.error ?? "job failed", retryable: result.retryable, now: now)
+        }
+    }
+
+    mutating func succeed(_ k: JobKey, output: JSONValue?, now: Int64) {
+        let id = k.workflowId
+        workflows[id]!.jobs[k.block][k.job].state = .succeeded
+        workflows[id]!.jobs[k.block][k.job].output = output
+        workflows[id]!.jobs[k.block][k.job].error = nil
+        workflows[id]!.jobs[k.block][k.job].finishedAt = now
+        markJobDirty(k)
+        emit(id, .jobSucceeded, at: now, jobFields(k, attempt: workflows[id]!.jobs[k.block][k.job].attempt))
+        progress[id]!.unfinished -= 1
+        if progress[id]!.unfinished > 0 {
+            release(id, now: now)
+            return
+        }
+        emit(id, .blockSucceeded, at: now, ["block": .int(Int64(k.block))])
+        if k.block + 1 < workflows[id]!.spec.blocks.count {
+            startBlock(id, k.block + 1, now: now)
+        } else {
+            finish(id, .succeeded, reason: nil, now: now)
+        }
+    }
+
+    /// An attempt ended without success (failed RESULT, timeout, lost worker, restart).
+    /// Retries with backoff while attempts remain and the failure is retryable;
+    /// otherwise fails the job and with it the workflow.
+    mutating func attemptFailed(_ k: JobKey, error: String, retryable: Bool, now: Int64) {
+        let id = k.workflowId
+        let spec = workflows[id]!.spec.blocks[k.block].jobs[k.job]
+        var r = workflows[id]!.jobs[k.block][k.job]
+        r.error = error
+        r.finishedAt = now
+        if retryable && r.attempt < spec.retry.maxAttempts {
+            r.state = .pending
+            let at = now + spec.retry.delay(afterAttempt: r.attempt)
+            r.retryAt = at
+            workflows[id]!.jobs[k.block][k.job] = r
+            markJobDirty(k)
+            var fields = jobFields(k, attempt: r.attempt)
+            fields["error"] = .string(error)
+            fields["retry_at"] = .string(Timestamp.format(ms: at))
+            emit(id, .jobRetrying, at: now, fields)
+            if at <= now {
+                progress[id]?.retryReady.append(k.job)
+                release(id, now: now)
+            } else {
+                timers.insert(.retry(k, attempt: r.attempt), at: at)
+                release(id, now: now)
+            }
+            return
+        }
+        r.state = .failed
+        workflows[id]!.jobs[k.block][k.job] = r
+        markJobDirty(k)
+        var fields = jobFields(k, attempt: r.attempt)
+        fields["error"] = .string(error)
+        emit(id, .jobFailed, at: now, fields)
+        let attempts = r.attempt == 1 ? "1 attempt" : "\(r.attempt) attempts"
+        finish(id, .failed, reason: "job \(k.jobId) (\(spec.type)) failed after \(attempts): \(error)", now: now)
+    }
+
+    /// Ends a workflow in a final state. Running attempts get CANCEL; every unfinished
+    /// job becomes CANCELLED, so no later block ever starts.
+    mutating func finish(_ id: String, _ state: WorkflowState, reason: String?, now: Int64) {
+        for b in workflows[id]!.jobs.indices {
+            for j in workflows[id]!.jobs[b].indices where !workflows[id]!.jobs[b][j].state.isFinal {
+                let k = JobKey(workflowId: id, block: b, job: j)
+                if let a = assignments[k] {
+                    send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, reason: "workflow \(state.rawValue.lowercased())").body)
+                    endAttempt(k)
+                    emit(id, .jobCancelled, at: now, ["block": .int(Int64(b)), "job": .int(Int64(j)), "job_id": .string(k.jobId)])
+                }
+                workflows[id]!.jobs[b][j].state = .cancelled
+                markJobDirty(k)
+                queued.remove(k)
+            }
+        }
+        workflows[id]!.state = state
+        workflows[id]!.reason = reason
+        workflows[id]!.finishedAt = now
+        workflows[id]!.expiresAt = nil
+        progress[id] = nil
+        markDirty(id)
+        let kind: EventKind = switch state {
+        case .succeeded: .workflowSucceeded
+        case .failed: .workflowFailed
+        case .cancelled: .workflowCancelled
+        case .expired: .workflowExpired
+        case .stopped, .running, .submitted: .workflowFailed
+        }
+        emit(id, kind, at: now, reason.map { ["reason": .string($0)] } ?? [:])
+        finishedThisTurn.append(id)
+    }
+}

@@ -1,0 +1,74 @@
+import BatonStore
+import BatonWire
+
+/// Rebuilding memory from the store: at start, and after a turn whose commit failed.
+extension Engine {
+    /// Replaces the engine's workflow state with `records` (every non-final workflow in
+    /// the store). Connected workers are kept; a running attempt stays assigned only if
+    /// the store shows the same attempt RUNNING (it was committed, so the worker really
+    /// has it). Any other RUNNING job lost its attempt — at start, the broker restarted
+    /// while it ran — which counts toward `max_attempts`, like any ended attempt.
+    public mutating func restore(_ records: [WorkflowRecord], now: Int64) {
+        let previous = assignments
+        workflows = [:]
+        keys = [:]
+        progress = [:]
+        queues = [:]
+        queued = []
+        assignments = [:]
+        timers.removeAll()
+        watchers = [:]
+        finishedThisTurn = []
+        finishedLastTurn = []
+        for peer in workers.keys { workers[peer]!.running = [] }
+        if lastHeartbeatAt == 0 { lastHeartbeatAt = now }
+
+        var lost: [JobKey] = []
+        for w in records {
+            workflows[w.id] = w
+            if let key = w.idempotencyKey { keys[key] = w.id }
+            switch w.state {
+            case .submitted:
+                timers.insert(.expire(w.id), at: w.expiresAt ?? now)
+            case .running:
+                restoreRunning(w, previous: previous, lost: &lost, now: now)
+            default:
+                break
+            }
+        }
+        for k in lost {
+            attemptFailed(k, error: "broker restarted while the attempt ran", retryable: true, now: now)
+        }
+        for id in Array(progress.keys) { release(id, now: now) }
+    }
+
+    private mutating func restoreRunning(_ w: WorkflowRecord, previous: [JobKey: Assignment], lost: inout [JobKey], now: Int64) {
+        let b = w.currentBlock
+        var p = BlockProgress()
+        for (j, r) in w.jobs[b].enumerated() {
+            let k = JobKey(workflowId: w.id, block: b, job: j)
+            if r.state != .succeeded { p.unfinished += 1 }
+            switch r.state {
+            case .running:
+                if let a = previous[k], a.attempt == r.attempt, workers[a.worker] != nil {
+                    assignments[k] = a
+                    workers[a.worker]!.running.insert(k)
+                    p.active += 1
+                    let timeout = w.spec.blocks[b].jobs[j].timeoutMs
+                    if timeout > 0 { timers.insert(.timeout(k, attempt: r.attempt), at: (r.startedAt ?? now) + timeout) }
+                } else {
+                    lost.append(k)
+                }
+            case .pending where r.attempt > 0:
+                if let at = r.retryAt, at > now {
+                    timers.insert(.retry(k, attempt: r.attempt), at: at)
+                } else {
+                    p.retryReady.append(j)
+                }
+            default:
+                break
+            }
+        }
+        progress[w.id] = p
+    }
+}

@@ -1,0 +1,55 @@
+import BatonStore
+import BatonWire
+
+/// Time-driven transitions: TTL expiry, retry backoff, job timeouts, long-poll ends,
+/// heartbeats and worker liveness. `now` is injected; tests advance it by hand.
+extension Engine {
+    public mutating func tick(now: Int64) {
+        while let timer = timers.popDue(now) {
+            fire(timer, now: now)
+        }
+        if now - lastHeartbeatAt >= config.heartbeatMs {
+            lastHeartbeatAt = now
+            checkWorkerLiveness(now: now)
+            for peer in workers.keys {
+                send(peer, .heartbeat, ["interval_ms": .int(config.heartbeatMs)])
+            }
+        }
+    }
+
+    mutating func fire(_ timer: Timer, now: Int64) {
+        switch timer {
+        case .expire(let id):
+            if let w = workflows[id], w.state == .submitted, let at = w.expiresAt, at <= now {
+                finish(id, .expired, reason: "not executed within \(config.ttlMs / 1000) s of SUBMIT", now: now)
+            }
+        case .retry(let k, let attempt):
+            if let w = workflows[k.workflowId], w.state == .running, w.currentBlock == k.block {
+                let r = w.jobs[k.block][k.job]
+                if r.state == .pending && r.attempt == attempt {
+                    progress[k.workflowId]?.retryReady.append(k.job)
+                    release(k.workflowId, now: now)
+                }
+            }
+        case .timeout(let k, let attempt):
+            if let a = assignments[k], a.attempt == attempt {
+                let limit = workflows[k.workflowId]!.spec.blocks[k.block].jobs[k.job].timeoutMs
+                send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: attempt, reason: "timed out").body)
+                endAttempt(k)
+                attemptFailed(k, error: "timed out after \(limit) ms", retryable: true, now: now)
+            }
+        case .watch(let id, let token):
+            guard var parked = watchers[id], let i = parked.firstIndex(where: { $0.token == token }) else { return }
+            let w = parked.remove(at: i)
+            watchers[id] = parked.isEmpty ? nil : parked
+            out.reads.append(.events(peer: w.peer, tag: w.tag, id: id, after: w.after))
+        }
+    }
+
+    mutating func checkWorkerLiveness(now: Int64) {
+        let dead = workers.filter { now - $0.value.lastSeen > config.workerLivenessMs }.map(\.key)
+        for peer in dead {
+            loseWorker(peer, because: "no message for \(config.workerLivenessMs) ms", now: now)
+        }
+    }
+}

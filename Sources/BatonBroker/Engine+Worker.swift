@@ -1,0 +1,68 @@
+import BatonStore
+import BatonWire
+
+/// The worker endpoint: READY, HEARTBEAT, RESULT, DISCONNECT; liveness and loss.
+extension Engine {
+    public mutating func handleWorker(_ peer: PeerId, _ message: WorkerFrames.Message, now: Int64) {
+        if message.command == .ready {
+            ready(peer, message.body, now: now)
+            return
+        }
+        guard workers[peer] != nil else {
+            // Normal after a broker restart: the worker's socket outlived our memory of it.
+            send(peer, .disconnect, ["reason": "unknown worker; reconnect and send READY"])
+            return
+        }
+        workers[peer]!.lastSeen = now
+        switch message.command {
+        case .heartbeat, .ready:
+            break
+        case .result:
+            do {
+                applyResult(try ResultBody(body: message.body), from: peer, now: now)
+            } catch {
+                note("dropped malformed RESULT from worker \(workers[peer]!.name): \(error.message)", .warning)
+            }
+        case .disconnect:
+            loseWorker(peer, because: "worker disconnected", now: now)
+        case .job, .cancel:
+            note("worker \(workers[peer]!.name) sent \(message.command.rawValue), which only the broker sends; ignored", .warning)
+        }
+    }
+
+    mutating func ready(_ peer: PeerId, _ body: [String: JSONValue], now: Int64) {
+        let r: ReadyBody
+        do {
+            r = try ReadyBody(body: body)
+        } catch {
+            send(peer, .disconnect, ["reason": .string("bad READY: \(error.message)")])
+            return
+        }
+        if workers[peer] != nil {
+            workers[peer]!.name = r.worker
+            workers[peer]!.types = Set(r.types)
+            workers[peer]!.capacity = r.capacity
+            workers[peer]!.lastSeen = now
+        } else {
+            workers[peer] = WorkerState(name: r.worker, types: Set(r.types), capacity: r.capacity, lastSeen: now, since: now)
+            note("worker \(r.worker) ready: types \(r.types.joined(separator: ",")), capacity \(r.capacity)")
+        }
+        send(peer, .heartbeat, ["interval_ms": .int(config.heartbeatMs)])
+    }
+
+    /// A worker is gone (silent, or said DISCONNECT): each attempt it held ends, counts
+    /// toward its job's `max_attempts`, and the job goes back to the queue if allowed.
+    mutating func loseWorker(_ peer: PeerId, because why: String, now: Int64) {
+        guard let w = workers.removeValue(forKey: peer) else { return }
+        note("worker \(w.name) lost (\(why)); \(w.running.count) running job(s) go back to the queue", .warning)
+        for k in w.running.sorted(by: { $0.jobId < $1.jobId }) {
+            endAttempt(k)
+            attemptFailed(k, error: "worker lost", retryable: true, now: now)
+        }
+    }
+
+    /// DISCONNECT to every worker, for a graceful shutdown.
+    public mutating func disconnectAllWorkers(reason: String) {
+        for peer in workers.keys { send(peer, .disconnect, ["reason": .string(reason)]) }
+    }
+}

@@ -1,0 +1,203 @@
+import BatonStore
+import BatonWire
+
+/// The broker's state machine: `(state, event, now) -> (state, effects)`.
+///
+/// No sockets, no clock, no writes: events come in through `handle...` and `tick`, and
+/// `finishTurn` hands back what the turn decided (rows, replies, job dispatches, reads).
+/// The one outside call is `lookupKey`, a read of committed idempotency keys for
+/// workflows no longer held in memory; tests pass an in-memory store.
+///
+/// Memory holds every SUBMITTED and RUNNING workflow (the hot path reads nothing from
+/// SQLite); finished workflows stay until the turn that finished them is committed,
+/// then later reads go to the store.
+public struct Engine {
+    public let config: EngineConfig
+    var lookupKey: (String) throws -> WorkflowRecord?
+    var random = SystemRandomNumberGenerator()
+
+    /// Workflows in memory by id.
+    var workflows: [String: WorkflowRecord] = [:]
+    /// Idempotency key -> workflow id, for workflows in memory.
+    var keys: [String: String] = [:]
+    /// Dispatch bookkeeping of RUNNING workflows' current block.
+    var progress: [String: BlockProgress] = [:]
+    /// Ready jobs per job type, in the order they became ready.
+    var queues: [String: JobQueue] = [:]
+    /// Jobs in some queue (a job leaves the set when dispatched or invalidated).
+    var queued: Set<JobKey> = []
+    /// Connected workers by routing id.
+    var workers: [PeerId: WorkerState] = [:]
+    /// Running attempts: which worker has them.
+    var assignments: [JobKey: Assignment] = [:]
+    var timers = DeadlineHeap<Timer>()
+    /// Parked long-poll WATCHes by workflow id.
+    var watchers: [String: [Watcher]] = [:]
+    var nextWatcherToken: UInt64 = 0
+    var lastHeartbeatAt: Int64 = 0
+
+    // Per-turn bookkeeping.
+    var out = TurnOutput()
+    var insertedIds: [String] = []
+    var insertedSet: Set<String> = []
+    var dirtyWorkflows: Set<String> = []
+    var dirtyJobs: Set<JobKey> = []
+    var dirtyJobOrder: [JobKey] = []
+    var finishedThisTurn: [String] = []
+    var finishedLastTurn: [String] = []
+
+    public init(config: EngineConfig, lookupKey: @escaping (String) throws -> WorkflowRecord?) {
+        self.config = config
+        self.lookupKey = lookupKey
+    }
+
+    // MARK: Runtime types
+
+    struct BlockProgress {
+        /// Jobs of the current block queued or running (what `concurrency` bounds).
+        var active = 0
+        /// Next job index never yet released.
+        var cursor = 0
+        /// Retry jobs whose backoff has passed, waiting for a slot.
+        var retryReady: [Int] = []
+        /// Jobs of the current block not yet SUCCEEDED.
+        var unfinished = 0
+    }
+
+    struct WorkerState {
+        var name: String
+        var types: Set<String>
+        var capacity: Int
+        var running: Set<JobKey> = []
+        var lastSeen: Int64
+        var since: Int64
+    }
+
+    struct Assignment {
+        var worker: PeerId
+        var attempt: Int
+    }
+
+    enum Timer {
+        case expire(String)
+        case retry(JobKey, attempt: Int)
+        case timeout(JobKey, attempt: Int)
+        case watch(workflowId: String, token: UInt64)
+    }
+
+    struct Watcher {
+        var token: UInt64
+        var peer: PeerId
+        var tag: [UInt8]
+        var after: Int64
+    }
+
+    /// A FIFO with amortised O(1) pops.
+    struct JobQueue {
+        private var items: [JobKey] = []
+        private var head = 0
+        var isEmpty: Bool { head >= items.count }
+        mutating func push(_ k: JobKey) { items.append(k) }
+        mutating func pop() -> JobKey? {
+            guard head < items.count else { return nil }
+            let k = items[head]
+            head += 1
+            if head > 1024 && head * 2 > items.count {
+                items.removeFirst(head)
+                head = 0
+            }
+            return k
+        }
+    }
+
+    // MARK: Turn boundaries
+
+    /// Starts a turn. Workflows that finished in the previous (now committed) turn leave
+    /// memory here.
+    public mutating func beginTurn() {
+        for id in finishedLastTurn {
+            if let w = workflows[id], w.state.isFinal {
+                workflows[id] = nil
+                if let k = w.idempotencyKey, keys[k] == id { keys[k] = nil }
+                watchers[id] = nil
+            }
+        }
+        finishedLastTurn = finishedThisTurn
+        finishedThisTurn = []
+    }
+
+    /// Ends a turn: dispatches what can run, then returns and clears the turn's output.
+    public mutating func finishTurn(now: Int64) -> TurnOutput {
+        dispatchReady(now: now)
+        for id in insertedIds {
+            if let w = workflows[id] { out.writes.inserted.append(w) }
+        }
+        for id in dirtyWorkflows where !insertedSet.contains(id) {
+            if let w = workflows[id] { out.writes.updated.append(w) }
+        }
+        for k in dirtyJobOrder where !insertedSet.contains(k.workflowId) {
+            if let w = workflows[k.workflowId] {
+                out.writes.jobs.append((k.workflowId, k.block, k.job, w.jobs[k.block][k.job]))
+            }
+        }
+        let result = out
+        out = TurnOutput()
+        insertedIds = []
+        insertedSet = []
+        dirtyWorkflows = []
+        dirtyJobs = []
+        dirtyJobOrder = []
+        return result
+    }
+
+    /// The earliest time the engine wants `tick` called.
+    public func nextDeadline() -> Int64 {
+        let hb = lastHeartbeatAt + config.heartbeatMs
+        return min(timers.earliest ?? hb, hb)
+    }
+
+    // MARK: Effects helpers
+
+    mutating func markDirty(_ id: String) { dirtyWorkflows.insert(id) }
+
+    mutating func markJobDirty(_ k: JobKey) {
+        if dirtyJobs.insert(k).inserted { dirtyJobOrder.append(k) }
+    }
+
+    mutating func reply(_ peer: PeerId, _ command: ReplyCommand, _ tag: [UInt8], _ body: JSONValue) {
+        out.replies.append(ClientReply(peer: peer, command: command, tag: tag, body: body))
+    }
+
+    mutating func replyError(_ peer: PeerId, _ tag: [UInt8], _ error: WireError) {
+        reply(peer, .error, tag, error.body)
+    }
+
+    mutating func send(_ peer: PeerId, _ command: WorkerCommand, _ body: [String: JSONValue] = [:]) {
+        out.workerSends.append(WorkerSend(peer: peer, message: .init(command, body)))
+    }
+
+    mutating func note(_ text: String, _ level: LogNote.Level = .info) {
+        out.notes.append(LogNote(level: level, text: text))
+    }
+
+    /// Appends an event to a workflow's log and wakes its parked watchers.
+    mutating func emit(_ id: String, _ kind: EventKind, at now: Int64, _ fields: [String: JSONValue] = [:]) {
+        guard workflows[id] != nil else { return }
+        workflows[id]!.lastEvent += 1
+        let event = WorkflowEvent(seq: workflows[id]!.lastEvent, at: now, kind: kind, fields: fields)
+        out.writes.events.append((id, event))
+        markDirty(id)
+        if let parked = watchers.removeValue(forKey: id) {
+            for w in parked {
+                out.reads.append(.events(peer: w.peer, tag: w.tag, id: id, after: w.after))
+            }
+        }
+    }
+
+    // MARK: Introspection (tests, metrics)
+
+    public var workflowsInMemory: Int { workflows.count }
+    public var connectedWorkers: Int { workers.count }
+    public var runningAttempts: Int { assignments.count }
+    public func record(_ id: String) -> WorkflowRecord? { workflows[id] }
+}

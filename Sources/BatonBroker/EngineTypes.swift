@@ -1,0 +1,88 @@
+import BatonStore
+import BatonWire
+
+/// A ROUTER routing id: who sent a message, and where its reply goes.
+public typealias PeerId = [UInt8]
+
+/// Identifies one job of one workflow.
+struct JobKey: Hashable {
+    var workflowId: String
+    var block: Int
+    var job: Int
+
+    var jobId: String { WorkflowRecord.jobId(workflowId, block: block, job: job) }
+
+    /// Parses `<workflow id>.<block>.<job>`.
+    init?(jobId: String) {
+        let parts = jobId.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let b = Int(parts[1]), let j = Int(parts[2]), b >= 0, j >= 0 else { return nil }
+        self.init(workflowId: String(parts[0]), block: b, job: j)
+    }
+
+    init(workflowId: String, block: Int, job: Int) {
+        self.workflowId = workflowId
+        self.block = block
+        self.job = job
+    }
+}
+
+/// Engine settings.
+public struct EngineConfig: Sendable {
+    /// Heartbeat interval both ways with workers; a worker silent for 3 intervals is lost.
+    public var heartbeatMs: Int64 = 1000
+    /// How long a SUBMITTED workflow waits for EXEC before it expires.
+    public var ttlMs: Int64 = 86_400_000
+    /// Events per EVENTS reply.
+    public var watchPageSize = 500
+
+    public init(heartbeatMs: Int64 = 1000, ttlMs: Int64 = 86_400_000) {
+        self.heartbeatMs = heartbeatMs
+        self.ttlMs = ttlMs
+    }
+
+    var workerLivenessMs: Int64 { heartbeatMs * 3 }
+}
+
+/// A read the server performs after the turn's commit, so it sees what the turn wrote.
+/// Used for everything that is not in memory (finished workflows, event pages, lists).
+public enum DeferredRead: Equatable {
+    /// Reply STATUS for the workflow, or ERROR not_found.
+    case status(peer: PeerId, tag: [UInt8], id: String)
+    /// Reply EVENTS with the page after `after`, or ERROR not_found.
+    case events(peer: PeerId, tag: [UInt8], id: String, after: Int64)
+    /// Reply LIST.
+    case list(peer: PeerId, tag: [UInt8], query: ListRequest)
+}
+
+/// A message for a client: reply command, the echoed tag, the body.
+public struct ClientReply: Equatable {
+    public var peer: PeerId
+    public var command: ReplyCommand
+    public var tag: [UInt8]
+    public var body: JSONValue
+}
+
+/// A message for a worker.
+public struct WorkerSend: Equatable {
+    public var peer: PeerId
+    public var message: WorkerFrames.Message
+}
+
+/// A line for the broker's log.
+public struct LogNote: Equatable {
+    public enum Level: Equatable { case info, warning }
+    public var level: Level
+    public var text: String
+}
+
+/// Everything one turn of the engine decided: rows to commit, then messages to send and
+/// reads to answer. The server commits `writes` before it sends anything.
+public struct TurnOutput {
+    public var writes = WriteBatch()
+    public var replies: [ClientReply] = []
+    public var workerSends: [WorkerSend] = []
+    public var reads: [DeferredRead] = []
+    public var notes: [LogNote] = []
+
+    public init() {}
+}

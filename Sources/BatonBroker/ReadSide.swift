@@ -1,0 +1,44 @@
+import BatonStore
+import BatonWire
+
+/// Answers the reads the engine deferred until after the turn's commit: STATUS of
+/// workflows no longer in memory, event pages for WATCH, and LIST.
+struct ReadSide {
+    let store: Store
+    let pageSize: Int
+
+    func answer(_ read: DeferredRead) -> ClientReply {
+        switch read {
+        case .status(let peer, let tag, let id):
+            return reply(peer, tag) {
+                guard let w = try store.workflow(id: id) else { throw WireError(.notFound, "no workflow with id \"\(id)\"") }
+                return (.status, w.status.json)
+            }
+        case .events(let peer, let tag, let id, let after):
+            return reply(peer, tag) {
+                guard let state = try store.workflowState(id: id) else { throw WireError(.notFound, "no workflow with id \"\(id)\"") }
+                let events = try store.events(workflowId: id, after: after, limit: pageSize)
+                return (.events, ["id": .string(id), "state": .string(state.rawValue), "events": .array(events.map(\.json))])
+            }
+        case .list(let peer, let tag, let query):
+            return reply(peer, tag) {
+                let page = try store.list(query)
+                var body: [String: JSONValue] = ["workflows": .array(page.workflows.map(\.json))]
+                if let next = page.next { body["next"] = .string(next) }
+                return (.list, .object(body))
+            }
+        }
+    }
+
+    private func reply(_ peer: PeerId, _ tag: [UInt8], _ body: () throws -> (ReplyCommand, JSONValue)) -> ClientReply {
+        do {
+            let (command, json) = try body()
+            return ClientReply(peer: peer, command: command, tag: tag, body: json)
+        } catch let error as WireError {
+            return ClientReply(peer: peer, command: .error, tag: tag, body: error.body)
+        } catch {
+            return ClientReply(peer: peer, command: .error, tag: tag,
+                               body: WireError(.unavailable, "cannot read the store: \(error)").body)
+        }
+    }
+}

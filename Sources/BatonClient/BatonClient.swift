@@ -1,0 +1,210 @@
+import BatonWire
+import ZeroMQ
+
+/// A Baton client over a DEALER socket, with zguide's "Lazy Pirate" retries: a request
+/// that gets no reply within `timeoutMs` is sent again on a fresh socket, up to
+/// `attempts` times. That is safe because every request is idempotent: SUBMIT always
+/// carries an idempotency key (one is generated when the caller gives none), and EXEC,
+/// STATUS, WATCH, CANCEL, LIST and PING change nothing when repeated.
+///
+/// Not thread-safe: one client per thread (it owns a socket).
+public final class BatonClient {
+    public let endpoint: String
+    public var timeoutMs: Int
+    public var attempts: Int
+    private let context: Context
+    private var socket: Socket?
+    private var random = SystemRandomNumberGenerator()
+
+    public init(endpoint: String, timeoutMs: Int = 5000, attempts: Int = 3, context: Context? = nil) throws {
+        self.endpoint = endpoint
+        self.timeoutMs = timeoutMs
+        self.attempts = max(1, attempts)
+        if let context {
+            self.context = context
+        } else {
+            do throws(ZMQError) {
+                self.context = try Context()
+            } catch {
+                throw ClientError.socket(error)
+            }
+        }
+    }
+
+    deinit { socket?.close(linger: 0) }
+
+    public func close() {
+        socket?.close(linger: 0)
+        socket = nil
+    }
+
+    // MARK: Commands
+
+    public struct Submitted: Equatable, Sendable {
+        public var id: String
+        public var state: WorkflowState
+        public var duplicate: Bool
+    }
+
+    /// SUBMIT: stores the workflow; nothing runs until `exec`.
+    public func submit(_ spec: WorkflowSpec, idempotencyKey: String? = nil) throws -> Submitted {
+        let key = idempotencyKey ?? "auto-\(randomHex(16))"
+        let reply = try request(.submit, SubmitRequest(workflow: spec, idempotencyKey: key).body, expect: .id)
+        guard let id = reply["id"]?.stringValue, let s = reply["state"]?.stringValue, let state = WorkflowState(rawValue: s) else {
+            throw ClientError.badReply("ID without id or state")
+        }
+        return Submitted(id: id, state: state, duplicate: reply["duplicate"]?.boolValue ?? false)
+    }
+
+    /// SUBMIT with the spec as raw JSON (what a workflow file holds).
+    public func submit(json: JSONValue, idempotencyKey: String? = nil) throws -> Submitted {
+        let spec: WorkflowSpec
+        do {
+            spec = try WorkflowSpec.parse(json)
+        } catch {
+            throw ClientError.remote(error)
+        }
+        return try submit(spec, idempotencyKey: idempotencyKey)
+    }
+
+    /// EXEC: starts a SUBMITTED workflow; on any other state returns it unchanged.
+    public func exec(_ id: String) throws -> WorkflowStatus {
+        try status(from: request(.exec, WorkflowRef(id: id).body, expect: .status))
+    }
+
+    public func status(_ id: String) throws -> WorkflowStatus {
+        try status(from: request(.status, WorkflowRef(id: id).body, expect: .status))
+    }
+
+    public func cancel(_ id: String) throws -> WorkflowStatus {
+        try status(from: request(.cancel, WorkflowRef(id: id).body, expect: .status))
+    }
+
+    public struct EventPage: Sendable {
+        public var events: [WorkflowEvent]
+        public var state: WorkflowState
+    }
+
+    /// WATCH: the events after `after`, waiting up to `waitMs` for the first one.
+    public func watch(_ id: String, after: Int64, waitMs: Int64 = 0) throws -> EventPage {
+        // A long-poll must not be mistaken for a lost request.
+        let reply = try request(.watch, WatchRequest(id: id, after: after, waitMs: waitMs).body, expect: .events,
+                                extraWaitMs: Int(waitMs))
+        guard let s = reply["state"]?.stringValue, let state = WorkflowState(rawValue: s) else {
+            throw ClientError.badReply("EVENTS without state")
+        }
+        var events: [WorkflowEvent] = []
+        for e in reply["events"]?.arrayValue ?? [] {
+            guard let o = e.objectValue else { throw ClientError.badReply("event is not an object") }
+            do { events.append(try WorkflowEvent(json: o)) } catch { throw ClientError.badReply(error.message) }
+        }
+        return EventPage(events: events, state: state)
+    }
+
+    public struct ListPage: Sendable {
+        public var workflows: [[String: JSONValue]]
+        public var next: String?
+    }
+
+    public func list(_ query: ListRequest = ListRequest()) throws -> ListPage {
+        let reply = try request(.list, query.body, expect: .list)
+        return ListPage(workflows: (reply["workflows"]?.arrayValue ?? []).compactMap(\.objectValue),
+                        next: reply["next"]?.stringValue)
+    }
+
+    /// PING: true when the broker answered PONG.
+    public func ping() throws {
+        _ = try request(.ping, [:], expect: .pong)
+    }
+
+    // MARK: Request / reply with retries
+
+    /// Sends a request and waits for the reply whose tag matches; replies to earlier,
+    /// abandoned tries are skipped. Throws `.remote` when the broker answers ERROR.
+    public func request(_ command: ClientCommand, _ body: JSONValue, expect: ReplyCommand, extraWaitMs: Int = 0) throws -> [String: JSONValue] {
+        let tag = Array(randomHex(8).utf8)
+        let frames = ClientFrames.encodeRequest(command, tag: tag, body: body)
+        for _ in 0..<attempts {
+            do {
+                let s = try liveSocket()
+                try s.send(frames)
+                if let reply = try awaitReply(on: s, tag: tag, timeoutMs: timeoutMs + extraWaitMs) {
+                    if reply.command == .error {
+                        let code = reply.body["code"]?.stringValue.flatMap(ErrorCode.init(rawValue:)) ?? .badRequest
+                        throw ClientError.remote(WireError(code, reply.body["message"]?.stringValue ?? ""))
+                    }
+                    guard reply.command == expect else {
+                        throw ClientError.badReply("expected \(expect.rawValue), got \(reply.command.rawValue)")
+                    }
+                    return reply.body
+                }
+            } catch let error as ZMQError {
+                throw ClientError.socket(error)
+            }
+            // Lazy Pirate: the socket may hold a half-sent request or a dead connection;
+            // a fresh one starts clean.
+            close()
+        }
+        throw ClientError.timeout(command: command.rawValue, attempts: attempts, timeoutMs: timeoutMs)
+    }
+
+    private func awaitReply(on s: Socket, tag: [UInt8], timeoutMs: Int) throws -> ClientFrames.Reply? {
+        var poller = try Poller([.socket(s)])
+        let deadline = monotonicMs() + Int64(timeoutMs)
+        while true {
+            let left = deadline - monotonicMs()
+            if left <= 0 { return nil }
+            guard try poller.poll(timeoutMs: Int(left))[0] else { continue }
+            guard let frames = try s.receive(dontWait: true) else { continue }
+            let reply: ClientFrames.Reply
+            do {
+                reply = try ClientFrames.decodeReply(frames)
+            } catch {
+                throw ClientError.badReply(error.message)
+            }
+            if reply.tag == tag { return reply }
+        }
+    }
+
+    private func liveSocket() throws(ZMQError) -> Socket {
+        if let s = socket { return s }
+        let s = try context.socket(.dealer)
+        try s.setLinger(0)
+        try s.setReconnectInterval(100, max: 2000)
+        try s.connect(endpoint)
+        socket = s
+        return s
+    }
+
+    private func status(from body: [String: JSONValue]) throws -> WorkflowStatus {
+        do {
+            return try WorkflowStatus(json: body)
+        } catch {
+            throw ClientError.badReply(error.message)
+        }
+    }
+
+    private func randomHex(_ bytes: Int) -> String {
+        let digits = Array("0123456789abcdef")
+        var s = ""
+        for _ in 0..<bytes {
+            let b = UInt8.random(in: 0...255, using: &random)
+            s.append(digits[Int(b >> 4)])
+            s.append(digits[Int(b & 15)])
+        }
+        return s
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Milliseconds on a clock that never jumps, for timeouts.
+func monotonicMs() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}

@@ -1,0 +1,147 @@
+import BatonWire
+
+/// One job's stored state. The job's spec lives in the workflow's spec; this is only
+/// what changes as it runs.
+public struct JobRecord: Equatable, Sendable {
+    public var state: JobState
+    /// The number of the current (or last) attempt; 0 before the first dispatch.
+    public var attempt: Int
+    public var output: JSONValue?
+    public var error: String?
+    public var startedAt: Int64?
+    public var finishedAt: Int64?
+    /// When a job waiting for a retry may be dispatched again (backoff deadline).
+    public var retryAt: Int64?
+
+    public init(state: JobState = .pending, attempt: Int = 0, output: JSONValue? = nil, error: String? = nil,
+                startedAt: Int64? = nil, finishedAt: Int64? = nil, retryAt: Int64? = nil) {
+        self.state = state
+        self.attempt = attempt
+        self.output = output
+        self.error = error
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.retryAt = retryAt
+    }
+}
+
+/// One workflow as stored: its spec, its state, and every job's state.
+public struct WorkflowRecord: Equatable, Sendable {
+    public var id: String
+    public var spec: WorkflowSpec
+    public var idempotencyKey: String?
+    public var state: WorkflowState
+    public var reason: String?
+    /// Index of the block that runs (or ran last). Blocks before it all succeeded.
+    public var currentBlock: Int
+    public var submittedAt: Int64
+    public var startedAt: Int64?
+    public var finishedAt: Int64?
+    /// When a SUBMITTED workflow expires if never EXEC'd.
+    public var expiresAt: Int64?
+    /// The seq of the newest event; the next event gets `lastEvent + 1`.
+    public var lastEvent: Int64
+    /// `jobs[block][job]`, same shape as `spec.blocks`.
+    public var jobs: [[JobRecord]]
+
+    public init(id: String, spec: WorkflowSpec, idempotencyKey: String? = nil, state: WorkflowState = .submitted,
+                reason: String? = nil, currentBlock: Int = 0, submittedAt: Int64, startedAt: Int64? = nil,
+                finishedAt: Int64? = nil, expiresAt: Int64? = nil, lastEvent: Int64 = 0, jobs: [[JobRecord]]? = nil) {
+        self.id = id
+        self.spec = spec
+        self.idempotencyKey = idempotencyKey
+        self.state = state
+        self.reason = reason
+        self.currentBlock = currentBlock
+        self.submittedAt = submittedAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.expiresAt = expiresAt
+        self.lastEvent = lastEvent
+        self.jobs = jobs ?? spec.blocks.map { Array(repeating: JobRecord(), count: $0.jobs.count) }
+    }
+
+    public static func jobId(_ workflowId: String, block: Int, job: Int) -> String {
+        "\(workflowId).\(block).\(job)"
+    }
+
+    /// A block's state, derived from its jobs and the workflow's progress.
+    public func blockState(_ b: Int) -> BlockState {
+        let states = jobs[b].map(\.state)
+        if states.allSatisfy({ $0 == .succeeded }) { return .succeeded }
+        if states.contains(.failed) { return .failed }
+        if state == .running && b == currentBlock { return .running }
+        if states.contains(.cancelled) { return .cancelled }
+        return .pending
+    }
+
+    /// The STATUS reply body for this record.
+    public var status: WorkflowStatus {
+        let blocks = spec.blocks.enumerated().map { b, block in
+            WorkflowStatus.Block(state: blockState(b), jobs: block.jobs.enumerated().map { j, job in
+                let r = jobs[b][j]
+                return WorkflowStatus.Job(
+                    jobId: Self.jobId(id, block: b, job: j), type: job.type, name: job.name, state: r.state,
+                    attempt: r.attempt, output: r.output, error: r.error, startedAt: r.startedAt, finishedAt: r.finishedAt)
+            })
+        }
+        return WorkflowStatus(id: id, name: spec.name, state: state, reason: reason, blocks: blocks,
+                              submittedAt: submittedAt, startedAt: startedAt, finishedAt: finishedAt)
+    }
+
+    /// The one-line summary LIST returns.
+    public var summary: JSONValue { WorkflowSummary(self).json }
+}
+
+/// A row of a LIST reply.
+public struct WorkflowSummary: Equatable, Sendable {
+    public var id: String
+    public var name: String
+    public var state: WorkflowState
+    public var reason: String?
+    public var submittedAt: Int64
+    public var startedAt: Int64?
+    public var finishedAt: Int64?
+
+    public init(_ r: WorkflowRecord) {
+        self.init(id: r.id, name: r.spec.name, state: r.state, reason: r.reason,
+                  submittedAt: r.submittedAt, startedAt: r.startedAt, finishedAt: r.finishedAt)
+    }
+
+    public init(id: String, name: String, state: WorkflowState, reason: String?, submittedAt: Int64, startedAt: Int64?, finishedAt: Int64?) {
+        self.id = id
+        self.name = name
+        self.state = state
+        self.reason = reason
+        self.submittedAt = submittedAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+
+    public var json: JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .string(id), "name": .string(name), "state": .string(state.rawValue),
+            "submitted_at": .string(Timestamp.format(ms: submittedAt)),
+        ]
+        if let reason { o["reason"] = .string(reason) }
+        if let startedAt { o["started_at"] = .string(Timestamp.format(ms: startedAt)) }
+        if let finishedAt { o["finished_at"] = .string(Timestamp.format(ms: finishedAt)) }
+        return .object(o)
+    }
+}
+
+/// Everything one broker turn changes, written in one transaction.
+public struct WriteBatch: Sendable {
+    /// Workflows created this turn (inserted with all their job rows).
+    public var inserted: [WorkflowRecord] = []
+    /// Workflow rows whose own columns changed (state, reason, block, times, lastEvent).
+    public var updated: [WorkflowRecord] = []
+    /// Job rows that changed: (workflow id, block, job, new state).
+    public var jobs: [(workflowId: String, block: Int, job: Int, record: JobRecord)] = []
+    /// Events appended: (workflow id, event).
+    public var events: [(workflowId: String, event: WorkflowEvent)] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { inserted.isEmpty && updated.isEmpty && jobs.isEmpty && events.isEmpty }
+}

@@ -1,0 +1,55 @@
+import GRDB
+
+/// The schema, as versioned migrations. A migration is never edited after it ships;
+/// changes go into a new one ("v2", ...).
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE workflows (
+                    seq             INTEGER PRIMARY KEY AUTOINCREMENT,  -- submission order, LIST paging
+                    id              TEXT NOT NULL UNIQUE,
+                    name            TEXT NOT NULL,
+                    spec            TEXT NOT NULL,                       -- canonical JSON, defaults filled
+                    idempotency_key TEXT UNIQUE,
+                    state           TEXT NOT NULL CHECK (state IN
+                                    ('SUBMITTED','RUNNING','SUCCEEDED','FAILED','CANCELLED','STOPPED','EXPIRED')),
+                    reason          TEXT,
+                    current_block   INTEGER NOT NULL DEFAULT 0 CHECK (current_block >= 0),
+                    submitted_at    INTEGER NOT NULL,
+                    started_at      INTEGER,
+                    finished_at     INTEGER,
+                    expires_at      INTEGER,
+                    last_event      INTEGER NOT NULL DEFAULT 0 CHECK (last_event >= 0)
+                );
+                CREATE INDEX workflows_by_state ON workflows (state, seq);
+                CREATE INDEX workflows_by_name ON workflows (name, seq);
+
+                CREATE TABLE jobs (
+                    workflow_id TEXT NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
+                    block       INTEGER NOT NULL CHECK (block >= 0),
+                    idx         INTEGER NOT NULL CHECK (idx >= 0),
+                    state       TEXT NOT NULL CHECK (state IN ('PENDING','RUNNING','SUCCEEDED','FAILED','CANCELLED')),
+                    attempt     INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
+                    output      TEXT,
+                    error       TEXT,
+                    started_at  INTEGER,
+                    finished_at INTEGER,
+                    retry_at    INTEGER,
+                    PRIMARY KEY (workflow_id, block, idx)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE events (
+                    workflow_id TEXT NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
+                    seq         INTEGER NOT NULL CHECK (seq >= 1),
+                    at          INTEGER NOT NULL,
+                    kind        TEXT NOT NULL,
+                    data        TEXT NOT NULL,
+                    PRIMARY KEY (workflow_id, seq)
+                ) WITHOUT ROWID;
+                """)
+        }
+        return m
+    }
+}

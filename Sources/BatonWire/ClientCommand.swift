@@ -1,0 +1,33 @@
+/// Commands a client sends to the broker (frame 2 of a client request).
+public enum ClientCommand: String, Sendable, CaseIterable {
+    case submit = "SUBMIT"
+    case exec = "EXEC"
+    case status = "STATUS"
+    case watch = "WATCH"
+    case cancel = "CANCEL"
+    case list = "LIST"
+    case stop = "STOP"
+    case resume = "RESUME"
+    case ping = "PING"
+}
+
+/// Commands the broker sends back to a client (frame 2 of a reply).
+public enum ReplyCommand: String, Sendable, CaseIterable {
+    case id = "ID"
+    case status = "STATUS"
+    case events = "EVENTS"
+    case list = "LIST"
+    case ok = "OK"
+    case pong = "PONG"
+    case error = "ERROR"
+}
+
+/// Commands on the worker endpoint, both directions (frame 2).
+public enum WorkerCommand: String, Sendable, CaseIterable {
+    case ready = "READY"
+    case job = "JOB"
+    case result = "RESULT"
+    case heartbeat = "HEARTBEAT"
+    case cancel = "CANCEL"
+    case disconnect = "DISCONNECT"
+}

@@ -1,0 +1,120 @@
+/// Frame layouts of the client endpoint.
+///
+///     0: ""         empty delimiter
+///     1: "BATON/1"  protocol id and version
+///     2: command
+///     3: tag        0...64 opaque bytes, echoed in the reply
+///     4: body       JSON object
+public enum ClientFrames {
+    public static let protocolId: [UInt8] = Array("BATON/1".utf8)
+    public static let maxTagBytes = 64
+
+    /// A decoded client request. `body` is a JSON object.
+    public struct Request: Equatable, Sendable {
+        public var command: ClientCommand
+        public var tag: [UInt8]
+        public var body: [String: JSONValue]
+
+        public init(command: ClientCommand, tag: [UInt8] = [], body: [String: JSONValue] = [:]) {
+            self.command = command
+            self.tag = tag
+            self.body = body
+        }
+    }
+
+    /// A decode failure: the error to send and the tag to echo (empty when the tag frame
+    /// was missing or invalid).
+    public struct Rejection: Error, Equatable, Sendable {
+        public let error: WireError
+        public let tag: [UInt8]
+    }
+
+    /// Decodes the frames after the ROUTER's routing-id frame.
+    ///
+    /// Checks in the contract's order: delimiter, protocol id and version, frame count,
+    /// command, body — so the first thing wrong is the thing reported.
+    public static func decodeRequest(_ frames: ArraySlice<[UInt8]>) throws(Rejection) -> Request {
+        let f = Array(frames)
+        // A tag is echoed whenever frame 3 exists and is valid, even when something
+        // earlier is wrong, so a pipelining client can match the ERROR to its request.
+        let tag = f.count > 3 && f[3].count <= maxTagBytes ? f[3] : []
+        func reject(_ code: ErrorCode, _ message: String) -> Rejection {
+            Rejection(error: WireError(code, message), tag: tag)
+        }
+        guard let first = f.first, first.isEmpty else {
+            throw reject(.badRequest, "frame 0 must be the empty delimiter")
+        }
+        guard f.count > 1 else { throw reject(.badRequest, "missing frame 1 (protocol id)") }
+        guard f[1] == protocolId else {
+            let got = String(decoding: f[1].prefix(32), as: UTF8.self)
+            if got.hasPrefix("BATON/") {
+                throw reject(.unsupportedVersion, "protocol version \"\(got)\" is not supported; this broker speaks BATON/1")
+            }
+            throw reject(.unsupportedVersion, "frame 1 must be the protocol id \"BATON/1\", got \"\(got)\"")
+        }
+        guard f.count == 5 else {
+            throw reject(.badRequest, "a request has 5 frames (delimiter, protocol, command, tag, body); got \(f.count)")
+        }
+        guard f[3].count <= maxTagBytes else {
+            throw reject(.badRequest, "tag is \(f[3].count) bytes; at most \(maxTagBytes) allowed")
+        }
+        let name = String(decoding: f[2].prefix(32), as: UTF8.self)
+        guard let command = ClientCommand(rawValue: name) else {
+            throw reject(.unknownCommand, "unknown command \"\(name)\"")
+        }
+        let body: [String: JSONValue]
+        do {
+            body = try decodeBody(f[4])
+        } catch {
+            throw reject(.badRequest, error.message)
+        }
+        return Request(command: command, tag: f[3], body: body)
+    }
+
+    /// Encodes a request, without the routing id (a DEALER or REQ sends this).
+    public static func encodeRequest(_ command: ClientCommand, tag: [UInt8] = [], body: JSONValue = .object([:])) -> [[UInt8]] {
+        [[], protocolId, Array(command.rawValue.utf8), tag, JSONWriter.bytes(body)]
+    }
+
+    /// Encodes a reply, without the routing id.
+    public static func encodeReply(_ command: ReplyCommand, tag: [UInt8], body: JSONValue) -> [[UInt8]] {
+        [[], protocolId, Array(command.rawValue.utf8), tag, JSONWriter.bytes(body)]
+    }
+
+    /// A decoded reply (what a client receives).
+    public struct Reply: Equatable, Sendable {
+        public var command: ReplyCommand
+        public var tag: [UInt8]
+        public var body: [String: JSONValue]
+    }
+
+    /// Decodes a reply as a DEALER receives it (starting at the empty delimiter). REQ
+    /// sockets strip the delimiter; pass `hasDelimiter: false` for them.
+    public static func decodeReply(_ frames: [[UInt8]], hasDelimiter: Bool = true) throws(WireError) -> Reply {
+        let f = hasDelimiter ? frames : [[]] + frames
+        guard f.count == 5, f[0].isEmpty else { throw WireError(.badRequest, "a reply has 5 frames; got \(f.count)") }
+        guard f[1] == protocolId else { throw WireError(.unsupportedVersion, "reply protocol is not BATON/1") }
+        let name = String(decoding: f[2], as: UTF8.self)
+        guard let command = ReplyCommand(rawValue: name) else {
+            throw WireError(.unknownCommand, "unknown reply command \"\(name)\"")
+        }
+        return Reply(command: command, tag: f[3], body: try decodeBody(f[4]))
+    }
+}
+
+/// Parses a body frame: valid UTF-8, valid JSON, and a JSON object.
+public func decodeBody(_ bytes: [UInt8]) throws(WireError) -> [String: JSONValue] {
+    guard String(validating: bytes, as: UTF8.self) != nil else {
+        throw WireError(.badRequest, "body is not valid UTF-8")
+    }
+    let value: JSONValue
+    do {
+        value = try JSONParser.parse(bytes)
+    } catch {
+        throw WireError(.badRequest, "body: \(error.description)")
+    }
+    guard case .object(let object) = value else {
+        throw WireError(.badRequest, "body must be a JSON object, got \(value.typeName)")
+    }
+    return object
+}

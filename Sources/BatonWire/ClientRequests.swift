@@ -1,0 +1,99 @@
+/// Typed bodies of client requests, each validated from the request's JSON object.
+
+public struct SubmitRequest: Equatable, Sendable {
+    public var workflow: WorkflowSpec
+    public var idempotencyKey: String?
+
+    public static let maxKeyBytes = 256
+
+    public init(workflow: WorkflowSpec, idempotencyKey: String? = nil) {
+        self.workflow = workflow
+        self.idempotencyKey = idempotencyKey
+    }
+
+    public init(body: [String: JSONValue]) throws(WireError) {
+        guard let w = body["workflow"] else { throw WireError(.badRequest, "workflow: required") }
+        workflow = try WorkflowSpec.parse(w)
+        idempotencyKey = try Field.optionalString(body, "idempotency_key", maxBytes: Self.maxKeyBytes)
+        if idempotencyKey == "" { throw WireError(.badRequest, "idempotency_key: must not be empty") }
+    }
+
+    public var body: JSONValue {
+        var o: [String: JSONValue] = ["workflow": workflow.json]
+        if let idempotencyKey { o["idempotency_key"] = .string(idempotencyKey) }
+        return .object(o)
+    }
+}
+
+/// The `{"id"}` body of EXEC, STATUS and CANCEL.
+public struct WorkflowRef: Equatable, Sendable {
+    public var id: String
+
+    public init(id: String) { self.id = id }
+
+    public init(body: [String: JSONValue]) throws(WireError) {
+        id = try Field.requiredString(body, "id", maxBytes: 128)
+    }
+
+    public var body: JSONValue { ["id": .string(id)] }
+}
+
+public struct WatchRequest: Equatable, Sendable {
+    public var id: String
+    public var after: Int64
+    public var waitMs: Int64
+
+    /// Longest long-poll a client may ask for.
+    public static let maxWaitMs: Int64 = 60_000
+
+    public init(id: String, after: Int64 = 0, waitMs: Int64 = 0) {
+        self.id = id
+        self.after = after
+        self.waitMs = waitMs
+    }
+
+    public init(body: [String: JSONValue]) throws(WireError) {
+        id = try Field.requiredString(body, "id", maxBytes: 128)
+        after = try Field.optionalInt(body, "after", range: 0...Int64.max) ?? 0
+        waitMs = try Field.optionalInt(body, "wait_ms", range: 0...Self.maxWaitMs) ?? 0
+    }
+
+    public var body: JSONValue { ["id": .string(id), "after": .int(after), "wait_ms": .int(waitMs)] }
+}
+
+public struct ListRequest: Equatable, Sendable {
+    public var state: WorkflowState?
+    public var name: String?
+    public var limit: Int
+    /// Paging cursor: return workflows older than this one (the `next` of the last page).
+    public var before: String?
+
+    public static let maxLimit = 1000
+
+    public init(state: WorkflowState? = nil, name: String? = nil, limit: Int = 50, before: String? = nil) {
+        self.state = state
+        self.name = name
+        self.limit = limit
+        self.before = before
+    }
+
+    public init(body: [String: JSONValue]) throws(WireError) {
+        if let s = try Field.optionalString(body, "state") {
+            guard let st = WorkflowState(rawValue: s) else {
+                throw WireError(.badRequest, "state: unknown state \"\(s)\"; one of \(WorkflowState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            state = st
+        }
+        name = try Field.optionalString(body, "name", maxBytes: WorkflowSpec.Limits.maxNameBytes)
+        limit = Int(try Field.optionalInt(body, "limit", range: 1...Int64(Self.maxLimit)) ?? 50)
+        before = try Field.optionalString(body, "before", maxBytes: 128)
+    }
+
+    public var body: JSONValue {
+        var o: [String: JSONValue] = ["limit": .int(Int64(limit))]
+        if let state { o["state"] = .string(state.rawValue) }
+        if let name { o["name"] = .string(name) }
+        if let before { o["before"] = .string(before) }
+        return .object(o)
+    }
+}

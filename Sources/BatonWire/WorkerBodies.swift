@@ -1,0 +1,129 @@
+/// Typed bodies of the worker protocol.
+
+public struct ReadyBody: Equatable, Sendable {
+    public var worker: String
+    public var types: [String]
+    public var capacity: Int
+
+    public static let maxCapacity = 10_000
+
+    public init(worker: String, types: [String], capacity: Int) {
+        self.worker = worker
+        self.types = types
+        self.capacity = capacity
+    }
+
+    public init(body o: [String: JSONValue]) throws(WireError) {
+        worker = try Field.requiredString(o, "worker", maxBytes: 256)
+        guard let t = o["types"], case .array(let items) = t, !items.isEmpty else {
+            throw WireError(.badRequest, "types: required, a non-empty array of job type names")
+        }
+        var types: [String] = []
+        for (i, item) in items.enumerated() {
+            guard case .string(let s) = item, !s.isEmpty else { throw WireError(.badRequest, "types[\(i)]: must be a non-empty string") }
+            types.append(s)
+        }
+        self.types = types
+        capacity = Int(try Field.optionalInt(o, "capacity", range: 1...Int64(Self.maxCapacity)) ?? 1)
+    }
+
+    public var body: [String: JSONValue] {
+        ["worker": .string(worker), "types": .array(types.map { .string($0) }), "capacity": .int(Int64(capacity))]
+    }
+}
+
+public struct JobBody: Equatable, Sendable {
+    public var jobId: String
+    public var workflowId: String
+    public var attempt: Int
+    public var type: String
+    public var args: [String: JSONValue]
+    public var timeoutMs: Int64
+
+    public init(jobId: String, workflowId: String, attempt: Int, type: String, args: [String: JSONValue], timeoutMs: Int64) {
+        self.jobId = jobId
+        self.workflowId = workflowId
+        self.attempt = attempt
+        self.type = type
+        self.args = args
+        self.timeoutMs = timeoutMs
+    }
+
+    public init(body o: [String: JSONValue]) throws(WireError) {
+        jobId = try Field.requiredString(o, "job_id")
+        workflowId = try Field.requiredString(o, "workflow_id")
+        attempt = Int(try Field.optionalInt(o, "attempt", range: 1...Int64(Int32.max)) ?? 1)
+        type = try Field.requiredString(o, "type")
+        args = o["args"]?.objectValue ?? [:]
+        timeoutMs = try Field.optionalInt(o, "timeout_ms", range: 0...Int64.max) ?? 0
+    }
+
+    public var body: [String: JSONValue] {
+        ["job_id": .string(jobId), "workflow_id": .string(workflowId), "attempt": .int(Int64(attempt)),
+         "type": .string(type), "args": .object(args), "timeout_ms": .int(timeoutMs)]
+    }
+}
+
+public struct ResultBody: Equatable, Sendable {
+    public var jobId: String
+    public var attempt: Int
+    public var ok: Bool
+    public var output: JSONValue?
+    public var error: String?
+    public var retryable: Bool
+
+    public static let maxErrorBytes = 64 * 1024
+
+    public init(jobId: String, attempt: Int, ok: Bool, output: JSONValue? = nil, error: String? = nil, retryable: Bool = true) {
+        self.jobId = jobId
+        self.attempt = attempt
+        self.ok = ok
+        self.output = output
+        self.error = error
+        self.retryable = retryable
+    }
+
+    public init(body o: [String: JSONValue]) throws(WireError) {
+        jobId = try Field.requiredString(o, "job_id")
+        guard let a = try Field.optionalInt(o, "attempt", range: 1...Int64(Int32.max)) else {
+            throw WireError(.badRequest, "attempt: required")
+        }
+        attempt = Int(a)
+        guard let ok = try Field.optionalBool(o, "ok") else { throw WireError(.badRequest, "ok: required") }
+        self.ok = ok
+        output = o["output"].flatMap { $0 == .null ? nil : $0 }
+        error = try Field.optionalString(o, "error", maxBytes: Self.maxErrorBytes)
+        retryable = try Field.optionalBool(o, "retryable") ?? true
+    }
+
+    public var body: [String: JSONValue] {
+        var o: [String: JSONValue] = ["job_id": .string(jobId), "attempt": .int(Int64(attempt)), "ok": .bool(ok)]
+        if let output { o["output"] = output }
+        if let error { o["error"] = .string(error) }
+        if !retryable { o["retryable"] = .bool(false) }
+        return o
+    }
+}
+
+/// CANCEL to a worker: stop this attempt of this job; its result will be ignored.
+public struct CancelJobBody: Equatable, Sendable {
+    public var jobId: String
+    public var attempt: Int
+    public var reason: String
+
+    public init(jobId: String, attempt: Int, reason: String) {
+        self.jobId = jobId
+        self.attempt = attempt
+        self.reason = reason
+    }
+
+    public init(body o: [String: JSONValue]) throws(WireError) {
+        jobId = try Field.requiredString(o, "job_id")
+        attempt = Int(try Field.optionalInt(o, "attempt", range: 1...Int64(Int32.max)) ?? 1)
+        reason = try Field.optionalString(o, "reason") ?? ""
+    }
+
+    public var body: [String: JSONValue] {
+        ["job_id": .string(jobId), "attempt": .int(Int64(attempt)), "reason": .string(reason)]
+    }
+}

@@ -1,0 +1,43 @@
+/// Frame layouts of the worker endpoint.
+///
+///     0: ""           empty delimiter
+///     1: "BATON-W/1"  protocol id and version
+///     2: command      READY | JOB | RESULT | HEARTBEAT | CANCEL | DISCONNECT
+///     3: body         JSON object
+public enum WorkerFrames {
+    public static let protocolId: [UInt8] = Array("BATON-W/1".utf8)
+
+    public struct Message: Equatable, Sendable {
+        public var command: WorkerCommand
+        public var body: [String: JSONValue]
+
+        public init(_ command: WorkerCommand, _ body: [String: JSONValue] = [:]) {
+            self.command = command
+            self.body = body
+        }
+    }
+
+    /// Decodes the frames after the routing id (broker side) or the whole message
+    /// (worker side: a DEALER receives the delimiter too).
+    public static func decode(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> Message {
+        let f = Array(frames)
+        guard let first = f.first, first.isEmpty else {
+            throw WireError(.badRequest, "frame 0 must be the empty delimiter")
+        }
+        guard f.count > 1, f[1] == protocolId else {
+            throw WireError(.unsupportedVersion, "frame 1 must be the worker protocol id \"BATON-W/1\"")
+        }
+        guard f.count == 4 else {
+            throw WireError(.badRequest, "a worker message has 4 frames (delimiter, protocol, command, body); got \(f.count)")
+        }
+        let name = String(decoding: f[2].prefix(32), as: UTF8.self)
+        guard let command = WorkerCommand(rawValue: name) else {
+            throw WireError(.unknownCommand, "unknown worker command \"\(name)\"")
+        }
+        return Message(command, try decodeBody(f[3]))
+    }
+
+    public static func encode(_ message: Message) -> [[UInt8]] {
+        [[], protocolId, Array(message.command.rawValue.utf8), JSONWriter.bytes(.object(message.body))]
+    }
+}

@@ -1,0 +1,65 @@
+/// One entry in a workflow's event log. `seq` starts at 1 per workflow and has no gaps,
+/// so a watcher that remembers the last `seq` it saw misses nothing.
+public struct WorkflowEvent: Equatable, Sendable {
+    public var seq: Int64
+    public var at: Int64
+    public var kind: EventKind
+    /// The fields this kind carries (block, job_id, attempt, error, reason...).
+    public var fields: [String: JSONValue]
+
+    public init(seq: Int64, at: Int64, kind: EventKind, fields: [String: JSONValue] = [:]) {
+        self.seq = seq
+        self.at = at
+        self.kind = kind
+        self.fields = fields
+    }
+
+    public var json: JSONValue {
+        var o = fields
+        o["seq"] = .int(seq)
+        o["at"] = .string(Timestamp.format(ms: at))
+        o["kind"] = .string(kind.rawValue)
+        return .object(o)
+    }
+
+    public init(json o: [String: JSONValue]) throws(WireError) {
+        seq = try Field.optionalInt(o, "seq", range: 1...Int64.max) ?? 0
+        at = try timeField(o, "at") ?? 0
+        kind = try enumField(o, "kind")
+        var f = o
+        f["seq"] = nil
+        f["at"] = nil
+        f["kind"] = nil
+        fields = f
+    }
+}
+
+/// Event kinds, dotted `subject.verb`.
+public enum EventKind: String, Sendable, CaseIterable {
+    /// Stored by SUBMIT. Fields: name.
+    case workflowSubmitted = "workflow.submitted"
+    /// EXEC started it.
+    case workflowRunning = "workflow.running"
+    /// Every job succeeded.
+    case workflowSucceeded = "workflow.succeeded"
+    /// A job failed for good. Fields: reason.
+    case workflowFailed = "workflow.failed"
+    /// CANCEL ended it. Fields: reason.
+    case workflowCancelled = "workflow.cancelled"
+    /// Never EXEC'd within the TTL.
+    case workflowExpired = "workflow.expired"
+    /// A block's jobs may start. Fields: block.
+    case blockStarted = "block.started"
+    /// Every job of the block succeeded. Fields: block.
+    case blockSucceeded = "block.succeeded"
+    /// A job was sent to a worker. Fields: block, job, job_id, attempt, worker.
+    case jobDispatched = "job.dispatched"
+    /// Fields: block, job, job_id, attempt, output?.
+    case jobSucceeded = "job.succeeded"
+    /// An attempt failed and another will follow. Fields: block, job, job_id, attempt, error, retry_at.
+    case jobRetrying = "job.retrying"
+    /// The job failed for good. Fields: block, job, job_id, attempt, error.
+    case jobFailed = "job.failed"
+    /// The job was cancelled with its workflow. Fields: block, job, job_id.
+    case jobCancelled = "job.cancelled"
+}

@@ -1,0 +1,244 @@
+/// How often and how patiently a job is retried. Backoff doubles after each attempt:
+/// the wait before attempt n+1 is `backoffMs * 2^(n-1)`.
+public struct RetryPolicy: Equatable, Sendable {
+    public var maxAttempts: Int
+    public var backoffMs: Int64
+
+    public static let standard = RetryPolicy(maxAttempts: 3, backoffMs: 1000)
+
+    public init(maxAttempts: Int, backoffMs: Int64) {
+        self.maxAttempts = maxAttempts
+        self.backoffMs = backoffMs
+    }
+
+    /// The wait after attempt `attempt` (1-based) failed, capped at one hour.
+    public func delay(afterAttempt attempt: Int) -> Int64 {
+        let shift = min(max(attempt - 1, 0), 30)
+        let (d, overflow) = backoffMs.multipliedReportingOverflow(by: Int64(1) << shift)
+        return overflow ? 3_600_000 : min(d, 3_600_000)
+    }
+}
+
+public struct JobSpec: Equatable, Sendable {
+    public var type: String
+    public var name: String?
+    public var args: [String: JSONValue]
+    /// 0 means no timeout.
+    public var timeoutMs: Int64
+    public var retry: RetryPolicy
+
+    public init(type: String, name: String? = nil, args: [String: JSONValue] = [:], timeoutMs: Int64 = 0, retry: RetryPolicy = .standard) {
+        self.type = type
+        self.name = name
+        self.args = args
+        self.timeoutMs = timeoutMs
+        self.retry = retry
+    }
+}
+
+public struct BlockSpec: Equatable, Sendable {
+    public var description: String?
+    public var concurrency: Int
+    public var jobs: [JobSpec]
+
+    public init(description: String? = nil, concurrency: Int, jobs: [JobSpec]) {
+        self.description = description
+        self.concurrency = concurrency
+        self.jobs = jobs
+    }
+}
+
+/// A validated workflow: blocks run in order, each block's jobs run concurrently up to
+/// its `concurrency`.
+public struct WorkflowSpec: Equatable, Sendable {
+    public var name: String
+    public var description: String?
+    public var blocks: [BlockSpec]
+
+    public init(name: String, description: String? = nil, blocks: [BlockSpec]) {
+        self.name = name
+        self.description = description
+        self.blocks = blocks
+    }
+
+    /// Limits that keep one request from exhausting the broker.
+    public enum Limits {
+        public static let maxNameBytes = 200
+        public static let maxTypeBytes = 100
+        public static let maxBlocks = 10_000
+        public static let maxJobs = 100_000
+        public static let maxAttempts = 100
+        public static let maxBackoffMs: Int64 = 86_400_000
+        public static let maxTimeoutMs: Int64 = 7 * 86_400_000
+        public static let maxConcurrency = 100_000
+    }
+
+    public var jobCount: Int { blocks.reduce(0) { $0 + $1.jobs.count } }
+}
+
+// MARK: - Validation from JSON
+
+extension WorkflowSpec {
+    /// Validates a `workflow` value from a SUBMIT body. Errors name the path of the bad
+    /// field, e.g. `workflow.blocks[1].jobs[0].type: required`.
+    public static func parse(_ value: JSONValue, path: String = "workflow") throws(WireError) -> WorkflowSpec {
+        let o = try object(value, path)
+        let name = try requiredString(o, "name", path, maxBytes: Limits.maxNameBytes)
+        let description = try optionalString(o, "description", path)
+        guard let blocksValue = o["blocks"] else { throw bad("\(path).blocks", "required") }
+        guard case .array(let blocksJSON) = blocksValue else {
+            throw bad("\(path).blocks", "must be an array, got \(blocksValue.typeName)")
+        }
+        guard !blocksJSON.isEmpty else { throw bad("\(path).blocks", "must hold at least one block") }
+        guard blocksJSON.count <= Limits.maxBlocks else {
+            throw bad("\(path).blocks", "at most \(Limits.maxBlocks) blocks")
+        }
+        var blocks: [BlockSpec] = []
+        var total = 0
+        for (i, b) in blocksJSON.enumerated() {
+            let block = try BlockSpec.parse(b, path: "\(path).blocks[\(i)]")
+            total += block.jobs.count
+            guard total <= Limits.maxJobs else { throw bad("\(path).blocks", "at most \(Limits.maxJobs) jobs in all") }
+            blocks.append(block)
+        }
+        return WorkflowSpec(name: name, description: description, blocks: blocks)
+    }
+
+    /// The canonical JSON of the spec, defaults filled in. Stored in SQLite; parsing it
+    /// back gives an equal spec.
+    public var json: JSONValue {
+        var o: [String: JSONValue] = ["name": .string(name), "blocks": .array(blocks.map(\.json))]
+        if let description { o["description"] = .string(description) }
+        return .object(o)
+    }
+}
+
+extension BlockSpec {
+    static func parse(_ value: JSONValue, path: String) throws(WireError) -> BlockSpec {
+        let o = try object(value, path)
+        let description = try optionalString(o, "description", path)
+        let concurrency = try optionalInt(o, "concurrency", path, range: 1...Int64(WorkflowSpec.Limits.maxConcurrency)) ?? 1
+        guard let jobsValue = o["jobs"] else { throw bad("\(path).jobs", "required") }
+        guard case .array(let jobsJSON) = jobsValue else {
+            throw bad("\(path).jobs", "must be an array, got \(jobsValue.typeName)")
+        }
+        guard !jobsJSON.isEmpty else { throw bad("\(path).jobs", "must hold at least one job") }
+        guard jobsJSON.count <= WorkflowSpec.Limits.maxJobs else {
+            throw bad("\(path).jobs", "at most \(WorkflowSpec.Limits.maxJobs) jobs")
+        }
+        var jobs: [JobSpec] = []
+        jobs.reserveCapacity(jobsJSON.count)
+        for (i, j) in jobsJSON.enumerated() {
+            jobs.append(try JobSpec.parse(j, path: "\(path).jobs[\(i)]"))
+        }
+        return BlockSpec(description: description, concurrency: Int(concurrency), jobs: jobs)
+    }
+
+    var json: JSONValue {
+        var o: [String: JSONValue] = ["concurrency": .int(Int64(concurrency)), "jobs": .array(jobs.map(\.json))]
+        if let description { o["description"] = .string(description) }
+        return .object(o)
+    }
+}
+
+extension JobSpec {
+    static func parse(_ value: JSONValue, path: String) throws(WireError) -> JobSpec {
+        let o = try object(value, path)
+        let type = try requiredString(o, "type", path, maxBytes: WorkflowSpec.Limits.maxTypeBytes)
+        guard type.utf8.allSatisfy(isTypeByte) else {
+            throw bad("\(path).type", "may hold only letters, digits, '.', '_' and '-'")
+        }
+        let name = try optionalString(o, "name", path)
+        var args: [String: JSONValue] = [:]
+        if let a = o["args"], a != .null {
+            guard case .object(let ao) = a else { throw bad("\(path).args", "must be an object, got \(a.typeName)") }
+            args = ao
+        }
+        let timeout = try optionalInt(o, "timeout_ms", path, range: 0...WorkflowSpec.Limits.maxTimeoutMs) ?? 0
+        var retry = RetryPolicy.standard
+        if let r = o["retry"], r != .null {
+            let rp = "\(path).retry"
+            let ro = try object(r, rp)
+            if let m = try optionalInt(ro, "max_attempts", rp, range: 1...Int64(WorkflowSpec.Limits.maxAttempts)) {
+                retry.maxAttempts = Int(m)
+            }
+            if let b = try optionalInt(ro, "backoff_ms", rp, range: 0...WorkflowSpec.Limits.maxBackoffMs) {
+                retry.backoffMs = b
+            }
+        }
+        return JobSpec(type: type, name: name, args: args, timeoutMs: timeout, retry: retry)
+    }
+
+    var json: JSONValue {
+        var o: [String: JSONValue] = [
+            "type": .string(type), "args": .object(args), "timeout_ms": .int(timeoutMs),
+            "retry": ["max_attempts": .int(Int64(retry.maxAttempts)), "backoff_ms": .int(retry.backoffMs)],
+        ]
+        if let name { o["name"] = .string(name) }
+        return .object(o)
+    }
+}
+
+private func isTypeByte(_ c: UInt8) -> Bool {
+    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+        || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
+}
+
+// MARK: - Field helpers shared by every body validator
+
+func bad(_ path: String, _ message: String) -> WireError {
+    WireError(.badRequest, "\(path): \(message)")
+}
+
+func object(_ value: JSONValue, _ path: String) throws(WireError) -> [String: JSONValue] {
+    guard case .object(let o) = value else { throw bad(path, "must be an object, got \(value.typeName)") }
+    return o
+}
+
+/// Body field readers: `path` is the enclosing object's path; the field's path is
+/// `path.key` (or just `key` at the top of a body).
+public enum Field {
+    static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    public static func requiredString(_ o: [String: JSONValue], _ key: String, _ path: String = "", maxBytes: Int = 1024) throws(WireError) -> String {
+        guard let v = o[key], v != .null else { throw bad(join(path, key), "required") }
+        guard case .string(let s) = v else { throw bad(join(path, key), "must be a string, got \(v.typeName)") }
+        guard !s.isEmpty else { throw bad(join(path, key), "must not be empty") }
+        guard s.utf8.count <= maxBytes else { throw bad(join(path, key), "longer than \(maxBytes) bytes") }
+        return s
+    }
+
+    public static func optionalString(_ o: [String: JSONValue], _ key: String, _ path: String = "", maxBytes: Int = 4096) throws(WireError) -> String? {
+        guard let v = o[key], v != .null else { return nil }
+        guard case .string(let s) = v else { throw bad(join(path, key), "must be a string, got \(v.typeName)") }
+        guard s.utf8.count <= maxBytes else { throw bad(join(path, key), "longer than \(maxBytes) bytes") }
+        return s
+    }
+
+    public static func optionalInt(_ o: [String: JSONValue], _ key: String, _ path: String = "", range: ClosedRange<Int64>) throws(WireError) -> Int64? {
+        guard let v = o[key], v != .null else { return nil }
+        guard let i = v.intValue else { throw bad(join(path, key), "must be an integer, got \(v.typeName)") }
+        guard range.contains(i) else {
+            throw bad(join(path, key), "must be between \(range.lowerBound) and \(range.upperBound), got \(i)")
+        }
+        return i
+    }
+
+    public static func optionalBool(_ o: [String: JSONValue], _ key: String, _ path: String = "") throws(WireError) -> Bool? {
+        guard let v = o[key], v != .null else { return nil }
+        guard case .bool(let b) = v else { throw bad(join(path, key), "must be a boolean, got \(v.typeName)") }
+        return b
+    }
+}
+
+func requiredString(_ o: [String: JSONValue], _ key: String, _ path: String, maxBytes: Int) throws(WireError) -> String {
+    try Field.requiredString(o, key, path, maxBytes: maxBytes)
+}
+
+func optionalString(_ o: [String: JSONValue], _ key: String, _ path: String) throws(WireError) -> String? {
+    try Field.optionalString(o, key, path)
+}
+
+func optionalInt(_ o: [String: JSONValue], _ key: String, _ path: String, range: ClosedRange<Int64>) throws(WireError) -> Int64? {
+    try Field.optionalInt(o, key, path, range: range)
+}

@@ -1,0 +1,138 @@
+/// What STATUS reports: the whole picture of one workflow.
+public struct WorkflowStatus: Equatable, Sendable {
+    public struct Job: Equatable, Sendable {
+        public var jobId: String
+        public var type: String
+        public var name: String?
+        public var state: JobState
+        public var attempt: Int
+        public var output: JSONValue?
+        public var error: String?
+        public var startedAt: Int64?
+        public var finishedAt: Int64?
+
+        public init(jobId: String, type: String, name: String? = nil, state: JobState, attempt: Int,
+                    output: JSONValue? = nil, error: String? = nil, startedAt: Int64? = nil, finishedAt: Int64? = nil) {
+            self.jobId = jobId
+            self.type = type
+            self.name = name
+            self.state = state
+            self.attempt = attempt
+            self.output = output
+            self.error = error
+            self.startedAt = startedAt
+            self.finishedAt = finishedAt
+        }
+    }
+
+    public struct Block: Equatable, Sendable {
+        public var state: BlockState
+        public var jobs: [Job]
+
+        public init(state: BlockState, jobs: [Job]) {
+            self.state = state
+            self.jobs = jobs
+        }
+    }
+
+    public var id: String
+    public var name: String
+    public var state: WorkflowState
+    public var reason: String?
+    public var blocks: [Block]
+    public var submittedAt: Int64
+    public var startedAt: Int64?
+    public var finishedAt: Int64?
+
+    public init(id: String, name: String, state: WorkflowState, reason: String? = nil, blocks: [Block],
+                submittedAt: Int64, startedAt: Int64? = nil, finishedAt: Int64? = nil) {
+        self.id = id
+        self.name = name
+        self.state = state
+        self.reason = reason
+        self.blocks = blocks
+        self.submittedAt = submittedAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+
+    public var jobCount: Int { blocks.reduce(0) { $0 + $1.jobs.count } }
+    public func count(_ state: JobState) -> Int {
+        blocks.reduce(0) { $0 + $1.jobs.filter { $0.state == state }.count }
+    }
+
+    // MARK: JSON
+
+    public var json: JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .string(id), "name": .string(name), "state": .string(state.rawValue),
+            "submitted_at": .string(Timestamp.format(ms: submittedAt)),
+            "blocks": .array(blocks.map { b in
+                ["state": .string(b.state.rawValue), "jobs": .array(b.jobs.map(\.json))]
+            }),
+        ]
+        if let reason { o["reason"] = .string(reason) }
+        if let startedAt { o["started_at"] = .string(Timestamp.format(ms: startedAt)) }
+        if let finishedAt { o["finished_at"] = .string(Timestamp.format(ms: finishedAt)) }
+        return .object(o)
+    }
+
+    public init(json o: [String: JSONValue]) throws(WireError) {
+        id = try Field.requiredString(o, "id")
+        name = try Field.requiredString(o, "name")
+        state = try enumField(o, "state")
+        reason = try Field.optionalString(o, "reason")
+        submittedAt = try timeField(o, "submitted_at") ?? 0
+        startedAt = try timeField(o, "started_at")
+        finishedAt = try timeField(o, "finished_at")
+        var blocks: [Block] = []
+        for (i, b) in (o["blocks"]?.arrayValue ?? []).enumerated() {
+            let bo = try object(b, "blocks[\(i)]")
+            var jobs: [Job] = []
+            for (k, j) in (bo["jobs"]?.arrayValue ?? []).enumerated() {
+                jobs.append(try Job(json: try object(j, "blocks[\(i)].jobs[\(k)]")))
+            }
+            blocks.append(Block(state: try enumField(bo, "state"), jobs: jobs))
+        }
+        self.blocks = blocks
+    }
+}
+
+extension WorkflowStatus.Job {
+    public var json: JSONValue {
+        var o: [String: JSONValue] = [
+            "job_id": .string(jobId), "type": .string(type), "state": .string(state.rawValue),
+            "attempt": .int(Int64(attempt)),
+        ]
+        if let name { o["name"] = .string(name) }
+        if let output { o["output"] = output }
+        if let error { o["error"] = .string(error) }
+        if let startedAt { o["started_at"] = .string(Timestamp.format(ms: startedAt)) }
+        if let finishedAt { o["finished_at"] = .string(Timestamp.format(ms: finishedAt)) }
+        return .object(o)
+    }
+
+    public init(json o: [String: JSONValue]) throws(WireError) {
+        jobId = try Field.requiredString(o, "job_id")
+        type = try Field.requiredString(o, "type")
+        name = try Field.optionalString(o, "name")
+        state = try enumField(o, "state")
+        attempt = Int(try Field.optionalInt(o, "attempt", range: 0...Int64(Int32.max)) ?? 0)
+        output = o["output"]
+        error = try Field.optionalString(o, "error", maxBytes: 1 << 20)
+        startedAt = try timeField(o, "started_at")
+        finishedAt = try timeField(o, "finished_at")
+    }
+}
+
+func enumField<E: RawRepresentable>(_ o: [String: JSONValue], _ key: String) throws(WireError) -> E where E.RawValue == String {
+    let s = try Field.requiredString(o, key)
+    guard let e = E(rawValue: s) else { throw bad(key, "unknown value \"\(s)\"") }
+    return e
+}
+
+func timeField(_ o: [String: JSONValue], _ key: String) throws(WireError) -> Int64? {
+    guard let s = try Field.optionalString(o, key) else { return nil }
+    guard let ms = Timestamp.parse(s) else { throw bad(key, "not an RFC 3339 UTC timestamp") }
+    return ms
+}

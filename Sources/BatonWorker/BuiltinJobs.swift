@@ -1,0 +1,88 @@
+import BatonWire
+import Foundation
+
+/// The job types `baton worker` runs out of the box.
+public enum BuiltinJobs {
+    public static let names = ["echo", "sleep", "fail", "file.write", "shell"]
+
+    /// Handlers by type. `shell` is present only when `shellAllow` names commands: it
+    /// runs arbitrary programs, so it is off unless the operator opts in.
+    public static func handlers(shellAllow: [String]) -> [String: JobHandler] {
+        var h: [String: JobHandler] = ["echo": echo, "sleep": sleep, "fail": fail, "file.write": fileWrite]
+        if !shellAllow.isEmpty { h["shell"] = shell(allow: Set(shellAllow)) }
+        return h
+    }
+
+    /// Returns its args.
+    public static let echo: JobHandler = { ctx in .object(ctx.args) }
+
+    /// Sleeps `ms` milliseconds, waking early if cancelled.
+    public static let sleep: JobHandler = { ctx in
+        guard let ms = ctx.args["ms"]?.intValue, ms >= 0 else { throw JobFailure("args.ms: required, a non-negative integer", retryable: false) }
+        let deadline = Date().addingTimeInterval(Double(ms) / 1000)
+        while Date() < deadline {
+            if ctx.isCancelled { throw JobFailure("cancelled") }
+            Thread.sleep(forTimeInterval: min(0.01, max(0, deadline.timeIntervalSinceNow)))
+        }
+        return ["slept_ms": .int(ms)]
+    }
+
+    /// Always fails, with `message`; `retryable: false` asks for no retry.
+    public static let fail: JobHandler = { ctx in
+        throw JobFailure(ctx.args["message"]?.stringValue ?? "failed on purpose",
+                         retryable: ctx.args["retryable"]?.boolValue ?? true)
+    }
+
+    /// The lesson's idempotent write: writes `content` to `path` only when the file's
+    /// sha256 differs, so a second run changes nothing and reports `changed: false`.
+    /// The write goes to a temporary file renamed over the target, so a crash never
+    /// leaves a half-written file.
+    public static let fileWrite: JobHandler = { ctx in
+        guard let path = ctx.args["path"]?.stringValue, !path.isEmpty else {
+            throw JobFailure("args.path: required, a string", retryable: false)
+        }
+        guard let content = ctx.args["content"]?.stringValue else {
+            throw JobFailure("args.content: required, a string", retryable: false)
+        }
+        let wanted = SHA256.hex(Array(content.utf8))
+        if let existing = FileManager.default.contents(atPath: path), SHA256.hex(Array(existing)) == wanted {
+            return ["path": .string(path), "changed": false, "sha256": .string(wanted)]
+        }
+        let url = URL(fileURLWithPath: path)
+        do {
+            try Data(content.utf8).write(to: url, options: .atomic)
+        } catch {
+            throw JobFailure("cannot write \(path): \(error.localizedDescription)")
+        }
+        return ["path": .string(path), "changed": true, "sha256": .string(wanted)]
+    }
+
+    /// Runs `argv` (no shell interpretation) when `argv[0]` is allowed; fails on a
+    /// non-zero exit. Output: exit code, stdout and stderr (each cut to 64 KiB).
+    public static func shell(allow: Set<String>) -> JobHandler {
+        { ctx in
+            guard let argv = ctx.args["argv"]?.arrayValue?.compactMap(\.stringValue), let program = argv.first,
+                  argv.count == ctx.args["argv"]?.arrayValue?.count
+            else { throw JobFailure("args.argv: required, a non-empty array of strings", retryable: false) }
+            guard allow.contains(program) else {
+                throw JobFailure("args.argv[0]: \"\(program)\" is not in this worker's --shell-allow list", retryable: false)
+            }
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = argv
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            do { try p.run() } catch { throw JobFailure("cannot start \(program): \(error.localizedDescription)") }
+            let stdout = out.fileHandleForReading.readDataToEndOfFile()
+            let stderr = err.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            let o = String(decoding: stdout.prefix(65536), as: UTF8.self)
+            let e = String(decoding: stderr.prefix(65536), as: UTF8.self)
+            if p.terminationStatus != 0 {
+                throw JobFailure("\(program) exited with \(p.terminationStatus): \(e.prefix(500))")
+            }
+            return ["exit_code": .int(Int64(p.terminationStatus)), "stdout": .string(o), "stderr": .string(e)]
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import CZeroMQ
+
+/// The socket options the project sets, named for what they do.
+extension Socket {
+    func setOption(_ name: Int32, _ value: Int32) throws(ZMQError) {
+        let h = try live
+        var v = value
+        _ = try checked("zmq_setsockopt") { zmq_setsockopt(h, name, &v, MemoryLayout<Int32>.size) }
+    }
+
+    func setOption(_ name: Int32, _ value: Int64) throws(ZMQError) {
+        let h = try live
+        var v = value
+        _ = try checked("zmq_setsockopt") { zmq_setsockopt(h, name, &v, MemoryLayout<Int64>.size) }
+    }
+
+    func setOption(_ name: Int32, bytes: [UInt8]) throws(ZMQError) {
+        let h = try live
+        _ = try checked("zmq_setsockopt") {
+            bytes.withUnsafeBytes { zmq_setsockopt(h, name, $0.baseAddress, $0.count) }
+        }
+    }
+
+    func option(_ name: Int32) throws(ZMQError) -> Int32 {
+        let h = try live
+        var v: Int32 = 0
+        var size = MemoryLayout<Int32>.size
+        _ = try checked("zmq_getsockopt") { zmq_getsockopt(h, name, &v, &size) }
+        return v
+    }
+
+    /// How long close waits to deliver queued messages (ms; -1 forever, 0 discard).
+    public func setLinger(_ milliseconds: Int32) throws(ZMQError) { try setOption(ZMQ_LINGER, milliseconds) }
+
+    /// Outgoing queue bound per peer, in messages. Past it, ROUTER drops (or, with
+    /// ROUTER_MANDATORY, reports EAGAIN) and DEALER blocks.
+    public func setSendHighWaterMark(_ messages: Int32) throws(ZMQError) { try setOption(ZMQ_SNDHWM, messages) }
+
+    /// Incoming queue bound per peer, in messages.
+    public func setReceiveHighWaterMark(_ messages: Int32) throws(ZMQError) { try setOption(ZMQ_RCVHWM, messages) }
+
+    /// Largest message a peer may send, in bytes. libzmq: "If a peer sends a message
+    /// larger than ZMQ_MAXMSGSIZE it is disconnected" — the default (-1) is unlimited,
+    /// which lets one client make the broker allocate without bound.
+    public func setMaxMessageSize(_ bytes: Int64) throws(ZMQError) { try setOption(ZMQ_MAXMSGSIZE, bytes) }
+
+    /// libzmq: "ZMQ_ROUTER_MANDATORY: ... A value of 0 is the default and discards the
+    /// message silently when it cannot be routed ... A value of 1 returns an EHOSTUNREACH
+    /// error code". Set on every ROUTER so a lost reply is visible, never silent.
+    public func setRouterMandatory(_ on: Bool) throws(ZMQError) { try setOption(ZMQ_ROUTER_MANDATORY, Int32(on ? 1 : 0)) }
+
+    /// The identity a DEALER or REQ presents to a ROUTER.
+    public func setRoutingId(_ id: [UInt8]) throws(ZMQError) { try setOption(ZMQ_ROUTING_ID, bytes: id) }
+
+    /// Blocking receive timeout (ms, -1 forever).
+    public func setReceiveTimeout(_ milliseconds: Int32) throws(ZMQError) { try setOption(ZMQ_RCVTIMEO, milliseconds) }
+
+    /// Blocking send timeout (ms, -1 forever).
+    public func setSendTimeout(_ milliseconds: Int32) throws(ZMQError) { try setOption(ZMQ_SNDTIMEO, milliseconds) }
+
+    /// Queue messages only to completed connections (DEALER): without it a message sent
+    /// before the broker is reachable waits in a pipe that may never connect.
+    public func setImmediate(_ on: Bool) throws(ZMQError) { try setOption(ZMQ_IMMEDIATE, Int32(on ? 1 : 0)) }
+
+    /// Reconnect interval and its exponential back-off ceiling (ms).
+    public func setReconnectInterval(_ milliseconds: Int32, max: Int32) throws(ZMQError) {
+        try setOption(ZMQ_RECONNECT_IVL, milliseconds)
+        try setOption(ZMQ_RECONNECT_IVL_MAX, max)
+    }
+}

@@ -1,0 +1,133 @@
+import CZeroMQ
+
+/// A libzmq socket.
+///
+/// Not `Sendable`: a socket belongs to the thread that uses it (libzmq sockets are not
+/// thread-safe). It retains its `Context` so the context cannot be terminated under it.
+/// `close()` is idempotent; `deinit` closes a socket that was not closed explicitly.
+public final class Socket {
+    public let context: Context
+    public let type: SocketType
+    private(set) var handle: UnsafeMutableRawPointer?
+
+    init(context: Context, type: SocketType) throws(ZMQError) {
+        guard let s = zmq_socket(context.handle, type.raw) else {
+            throw ZMQError.last("zmq_socket")
+        }
+        self.context = context
+        self.type = type
+        self.handle = s
+    }
+
+    deinit { close() }
+
+    /// Closes the socket. Callers set LINGER first when pending messages must not delay
+    /// the context's termination; `close(linger:)` does both.
+    public func close() {
+        guard let h = handle else { return }
+        _ = zmq_close(h)
+        handle = nil
+    }
+
+    /// Sets LINGER, then closes.
+    public func close(linger milliseconds: Int32) {
+        if handle != nil { try? setOption(ZMQ_LINGER, milliseconds) }
+        close()
+    }
+
+    var live: UnsafeMutableRawPointer {
+        get throws(ZMQError) {
+            guard let h = handle else { throw ZMQError(errno: ENOTSOCK, call: "closed socket") }
+            return h
+        }
+    }
+
+    public func bind(_ endpoint: String) throws(ZMQError) {
+        let h = try live
+        _ = try checked("zmq_bind") { zmq_bind(h, endpoint) }
+    }
+
+    public func connect(_ endpoint: String) throws(ZMQError) {
+        let h = try live
+        _ = try checked("zmq_connect") { zmq_connect(h, endpoint) }
+    }
+
+    /// The endpoint the socket last bound to, with the port a `*` wildcard resolved to.
+    public var lastEndpoint: String {
+        get throws(ZMQError) {
+            var buffer = [CChar](repeating: 0, count: 256)
+            var size = buffer.count
+            let h = try live
+            _ = try checked("zmq_getsockopt") { zmq_getsockopt(h, ZMQ_LAST_ENDPOINT, &buffer, &size) }
+            return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+
+    // MARK: Sending
+
+    /// Sends all frames as one multipart message.
+    ///
+    /// Returns false when `dontWait` is set and the message could not be queued (EAGAIN:
+    /// high-water mark reached, or no peer). libzmq queues multipart messages atomically:
+    /// once the first frame is accepted the rest cannot fail with EAGAIN.
+    @discardableResult
+    public func send(_ frames: [[UInt8]], dontWait: Bool = false) throws(ZMQError) -> Bool {
+        let h = try live
+        let base: Int32 = dontWait ? ZMQ_DONTWAIT : 0
+        if frames.isEmpty { return true }
+        for (index, frame) in frames.enumerated() {
+            let flags = index < frames.count - 1 ? base | ZMQ_SNDMORE : base
+            do {
+                _ = try checked("zmq_send") {
+                    frame.withUnsafeBytes { zmq_send(h, $0.baseAddress, $0.count, flags) }
+                }
+            } catch {
+                if error.isWouldBlock && index == 0 { return false }
+                throw error
+            }
+        }
+        return true
+    }
+
+    // MARK: Receiving
+
+    /// Receives one whole multipart message, or nil when `dontWait` is set and none is
+    /// waiting.
+    ///
+    /// Each frame is copied out of its `zmq_msg_t` and the MORE flag is read before the
+    /// message is closed (reading it after `zmq_msg_close` is undefined).
+    public func receive(dontWait: Bool = false) throws(ZMQError) -> [[UInt8]]? {
+        let h = try live
+        var frames: [[UInt8]] = []
+        var msg = zmq_msg_t()
+        var more = true
+        while more {
+            zmq_msg_init(&msg)
+            let flags: Int32 = (dontWait && frames.isEmpty) ? ZMQ_DONTWAIT : 0
+            do {
+                _ = try checked("zmq_msg_recv") { zmq_msg_recv(&msg, h, flags) }
+            } catch {
+                zmq_msg_close(&msg)
+                if error.isWouldBlock && frames.isEmpty { return nil }
+                throw error
+            }
+            let size = zmq_msg_size(&msg)
+            if size > 0, let data = zmq_msg_data(&msg) {
+                frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
+            } else {
+                frames.append([])
+            }
+            more = zmq_msg_more(&msg) != 0
+            zmq_msg_close(&msg)
+        }
+        return frames
+    }
+
+    /// Whether a message can be read right now without blocking.
+    public var hasInput: Bool {
+        get throws(ZMQError) {
+            let events: Int32 = try option(ZMQ_EVENTS)
+            return events & Int32(ZMQ_POLLIN) != 0
+        }
+    }
+}

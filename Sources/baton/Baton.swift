@@ -1,0 +1,38 @@
+import ArgumentParser
+import Logging
+
+@main
+struct Baton: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "baton",
+        abstract: "Baton: a durable workflow service for operations tooling.",
+        discussion: """
+            The handshake: `baton submit FILE` stores a workflow and prints its ID (nothing runs), \
+            `baton exec ID` starts it. `baton run FILE` does both, journaling the ID in between.
+            """,
+        subcommands: [
+            BrokerCommand.self, WorkerCommandLine.self, SubmitCommand.self, ExecCommand.self, StatusCommand.self,
+            WatchCommand.self, CancelCommand.self, ListCommand.self, RunCommand.self, PingCommand.self,
+        ])
+}
+
+/// Options every client command takes.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "The broker's client endpoint.")
+    var broker = "tcp://127.0.0.1:5555"
+
+    @Option(help: "Milliseconds to wait for each reply before retrying on a fresh socket.")
+    var timeoutMs = 5000
+
+    @Option(help: "Tries per request before giving up.")
+    var retries = 3
+}
+
+/// Sets up swift-log once, writing to standard error.
+func bootstrapLogging(level: String) {
+    LoggingSystem.bootstrap { label in
+        var h = StreamLogHandler.standardError(label: label)
+        h.logLevel = Logger.Level(rawValue: level) ?? .info
+        return h
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import BatonWorker
+import Foundation
+import Logging
+
+struct WorkerCommandLine: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker with the built-in job types: echo, sleep, fail, file.write, shell.")
+
+    @Option(help: "The broker's worker endpoint.")
+    var broker = "tcp://127.0.0.1:5556"
+
+    @Option(help: "Comma-separated job types to take (shell needs --shell-allow).")
+    var types = "echo,sleep,fail,file.write"
+
+    @Option(help: "Most jobs run at once.")
+    var capacity = 4
+
+    @Option(help: "Name shown in the broker's log and events (default: host-pid).")
+    var name: String?
+
+    @Option(help: "Comma-separated programs the shell job type may run; empty keeps shell off.")
+    var shellAllow = ""
+
+    @Option(help: "Log level.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard (1...10_000).contains(capacity) else { throw ValidationError("--capacity must be between 1 and 10000") }
+        let known = Set(BuiltinJobs.names)
+        for t in typeList where !known.contains(t) {
+            throw ValidationError("--types: unknown job type \"\(t)\"; built-in types are \(BuiltinJobs.names.joined(separator: ", "))")
+        }
+        if typeList.isEmpty { throw ValidationError("--types: name at least one job type") }
+        if typeList.contains("shell") && allowList.isEmpty {
+            throw ValidationError("--types: shell needs --shell-allow with the programs it may run")
+        }
+    }
+
+    var typeList: [String] { types.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+    var allowList: [String] { shellAllow.split(separator: ",").map(String.init).filter { !$0.isEmpty } }
+
+    func run() throws {
+        bootstrapLogging(level: logLevel)
+        let logger = Logger(label: "baton.worker")
+        let all = BuiltinJobs.handlers(shellAllow: allowList)
+        let handlers = all.filter { typeList.contains($0.key) }
+        let workerName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        let worker = try Worker(options: .init(endpoint: broker, name: workerName, capacity: capacity),
+                                handlers: handlers, logger: logger)
+        let signals = SignalStopper(onSignal: { _ in worker.requestStop() })
+        logger.info("worker \(workerName) connecting to \(broker): types \(handlers.keys.sorted().joined(separator: ",")), capacity \(capacity)")
+        try worker.run()
+        withExtendedLifetime(signals) {}
+    }
+}
