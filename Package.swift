@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "BatonBrokerTests", dependencies: ["BatonBroker", "BatonStore", "BatonWire"]),
         .testTarget(
             name: "BatonIntegrationTests",
-            dependencies: ["BatonClient", "BatonWire", "ZeroMQ", "BatonStore"]),
+            dependencies: ["BatonClient", "BatonWorker", "BatonWire", "ZeroMQ", "BatonStore"]),
     ],
     swiftLanguageModes: [.v6]
 )

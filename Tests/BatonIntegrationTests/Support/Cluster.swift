@@ -1,0 +1,122 @@
+import BatonClient
+import Foundation
+import XCTest
+
+/// Real `baton` processes for end-to-end tests, on 127.0.0.1 and free ports. Every
+/// process a test starts is ended in `stopAll()` (call it from tearDown).
+final class Cluster {
+    let dir: URL
+    let clientPort: Int
+    let workerPort: Int
+    private(set) var processes: [Process] = []
+    private(set) var broker: Process?
+
+    var clientEndpoint: String { "tcp://127.0.0.1:\(clientPort)" }
+    var workerEndpoint: String { "tcp://127.0.0.1:\(workerPort)" }
+    var dbPath: String { dir.appendingPathComponent("baton.db").path }
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("baton-it-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        clientPort = try freePort()
+        workerPort = try freePort()
+    }
+
+    /// The `baton` executable: $BATON_BIN, or the debug build next to the sources.
+    static var binary: String {
+        if let b = ProcessInfo.processInfo.environment["BATON_BIN"] { return b }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/baton").path
+    }
+
+    @discardableResult
+    func start(_ args: [String], log: String) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        p.currentDirectoryURL = dir
+        let logURL = dir.appendingPathComponent(log)
+        if !FileManager.default.fileExists(atPath: logURL.path) {
+            FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: logURL)
+        handle.seekToEndOfFile()
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        processes.append(p)
+        return p
+    }
+
+    /// Starts the broker and waits until it answers PING.
+    @discardableResult
+    func startBroker(extra: [String] = []) throws -> Process {
+        let p = try start(["broker", "--clients", clientEndpoint, "--workers", workerEndpoint, "--db", dbPath,
+                           "--heartbeat-ms", "200"] + extra, log: "broker.log")
+        broker = p
+        try waitForBroker()
+        return p
+    }
+
+    @discardableResult
+    func startWorker(types: String = "echo,sleep,fail,file.write", capacity: Int = 2, name: String) throws -> Process {
+        try start(["worker", "--broker", workerEndpoint, "--types", types, "--capacity", "\(capacity)", "--name", name],
+                  log: "worker-\(name).log")
+    }
+
+    func waitForBroker(timeout: TimeInterval = 20) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let c = try BatonClient(endpoint: clientEndpoint, timeoutMs: 300, attempts: 1)
+            defer { c.close() }
+            if (try? c.ping()) != nil { return }
+            if let b = broker, !b.isRunning { throw TestFailure("broker exited early:\n\(log("broker.log"))") }
+        }
+        throw TestFailure("broker did not answer PING within \(timeout) s:\n\(log("broker.log"))")
+    }
+
+    func client(timeoutMs: Int = 5000) throws -> BatonClient {
+        try BatonClient(endpoint: clientEndpoint, timeoutMs: timeoutMs, attempts: 3)
+    }
+
+    func kill9(_ p: Process) {
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+    }
+
+    func stopAll() {
+        for p in processes where p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+        processes = []
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func log(_ name: String) -> String {
+        (try? String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)) ?? "(no \(name))"
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// A port nothing listens on right now (the kernel picks it; we release it at once).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestFailure("socket failed") }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    guard bound == 0 else { throw TestFailure("bind failed") }
+    let named = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    guard named == 0 else { throw TestFailure("getsockname failed") }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
