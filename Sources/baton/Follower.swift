@@ -12,17 +12,19 @@ struct Follower {
     func follow(after start: Int64) throws -> WorkflowStatus {
         var after = start
         var total = 0
-        var done = 0
+        // Succeeded job ids: a set, because the events replayed from `start` may repeat
+        // successes the STATUS snapshot already shows.
+        var done = Set<String>()
         if let s = try? client.status(id) {
             total = s.jobCount
-            done = s.count(.succeeded)
+            for b in s.blocks { for j in b.jobs where j.state == .succeeded { done.insert(j.jobId) } }
         }
         while true {
             let page = try client.watch(id, after: after, waitMs: 1000)
             for e in page.events {
                 after = e.seq
-                if e.kind == .jobSucceeded { done += 1 }
-                print(StatusPrinter.line(e, done: done, total: total))
+                if e.kind == .jobSucceeded, let job = e.fields["job_id"]?.stringValue { done.insert(job) }
+                print(StatusPrinter.line(e, done: done.count, total: total))
             }
             if page.events.isEmpty && page.state.isFinal { break }
         }
