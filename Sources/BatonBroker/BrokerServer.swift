@@ -82,6 +82,7 @@ public final class BrokerServer: @unchecked Sendable {
             if ready[2] { break }
             turn.engine.beginTurn()
             let now = Clock.nowMs()
+            turn.dropUnreachableWorkers(now: now)
             try turn.drainClients(max: options.maxBatch, maxBody: options.maxMessageBytes, now: now)
             try turn.drainWorkers(max: options.maxBatch, now: now)
             turn.engine.tick(now: now)

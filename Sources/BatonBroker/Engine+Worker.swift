@@ -21,13 +21,32 @@ extension Engine {
             do {
                 applyResult(try ResultBody(body: message.body), from: peer, now: now)
             } catch {
-                note("dropped malformed RESULT from worker \(workers[peer]!.name): \(error.message)", .warning)
+                malformedResult(message.body, error, from: peer, now: now)
             }
         case .disconnect:
             loseWorker(peer, because: "worker disconnected", now: now)
         case .job, .cancel:
             note("worker \(workers[peer]!.name) sent \(message.command.rawValue), which only the broker sends; ignored", .warning)
         }
+    }
+
+    /// A RESULT that names its attempt but is otherwise broken ends that attempt as a
+    /// failure: leaving it RUNNING would hang a job without a timeout forever.
+    mutating func malformedResult(_ body: [String: JSONValue], _ error: WireError, from peer: PeerId, now: Int64) {
+        let name = workers[peer]?.name ?? "?"
+        guard let jobId = body["job_id"]?.stringValue, let attempt = body["attempt"]?.intValue else {
+            note("dropped malformed RESULT from worker \(name): \(error.message)", .warning)
+            return
+        }
+        note("malformed RESULT from worker \(name) for \(jobId) attempt \(attempt): \(error.message); counted as a failed attempt", .warning)
+        applyResult(ResultBody(jobId: jobId, attempt: Int(attempt), ok: false, error: "malformed RESULT: \(error.message)"),
+                    from: peer, now: now)
+    }
+
+    /// The server could not hand a message to this worker (gone, or its queue full): a
+    /// JOB that never arrived would stay RUNNING, so the worker is treated as lost.
+    public mutating func workerUnreachable(_ peer: PeerId, now: Int64) {
+        loseWorker(peer, because: "a message to it could not be delivered", now: now)
     }
 
     mutating func ready(_ peer: PeerId, _ body: [String: JSONValue], now: Int64) {

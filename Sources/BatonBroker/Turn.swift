@@ -19,13 +19,9 @@ struct Turn {
         for _ in 0..<max {
             guard let frames = try clients.receive(dontWait: true) else { return }
             guard let peer = frames.first, frames.count > 1 else { continue }
-            let rest = frames.dropFirst()
-            let size = rest.reduce(0) { $0 + $1.count }
             do throws(ClientFrames.Rejection) {
-                let request = try ClientFrames.decodeRequest(rest)
-                if size > maxBody {
-                    engine.replyError(peer, request.tag, WireError(.tooLarge, "message is \(size) bytes; the limit is \(maxBody)"))
-                } else if needsRestore {
+                let request = try ClientFrames.decodeRequest(frames.dropFirst(), maxBytes: maxBody)
+                if needsRestore {
                     engine.replyError(peer, request.tag, WireError(.unavailable, "the store is failing; retry later"))
                 } else {
                     engine.handleClient(peer, request, now: now)
@@ -71,7 +67,17 @@ struct Turn {
         }
         for r in output.replies { sendClient(r) }
         for r in output.reads { sendClient(reads.answer(r)) }
-        for s in output.workerSends { sendWorker(s) }
+        for s in output.workerSends where !sendWorker(s) {
+            unreachableWorkers.insert(s.peer)
+        }
+    }
+
+    /// Workers a send failed to this turn; the engine drops them at the next turn.
+    var unreachableWorkers: Set<PeerId> = []
+
+    mutating func dropUnreachableWorkers(now: Int64) {
+        for peer in unreachableWorkers { engine.workerUnreachable(peer, now: now) }
+        unreachableWorkers = []
     }
 
     mutating func restoreFromStore() {
@@ -88,20 +94,21 @@ struct Turn {
         send(clients, [r.peer] + ClientFrames.encodeReply(r.command, tag: r.tag, body: r.body), to: "client")
     }
 
-    private func sendWorker(_ s: WorkerSend) {
+    private func sendWorker(_ s: WorkerSend) -> Bool {
         send(workers, [s.peer] + WorkerFrames.encode(s.message), to: "worker")
     }
 
     /// ROUTER sends never block the loop: an unknown peer (EHOSTUNREACH, with
     /// ROUTER_MANDATORY) or a full queue (EAGAIN) drops the message, loudly.
-    private func send(_ socket: Socket, _ frames: [[UInt8]], to who: String) {
+    @discardableResult
+    private func send(_ socket: Socket, _ frames: [[UInt8]], to who: String) -> Bool {
         do {
-            if try !socket.send(frames, dontWait: true) {
-                logger.warning("\(who) queue full; message dropped")
-            }
+            if try socket.send(frames, dontWait: true) { return true }
+            logger.warning("\(who) queue full; message dropped")
         } catch {
             logger.warning("\(who) unreachable; message dropped (\(error))")
         }
+        return false
     }
 }
 

@@ -33,7 +33,9 @@ public enum ClientFrames {
     ///
     /// Checks in the contract's order: delimiter, protocol id and version, frame count,
     /// command, body — so the first thing wrong is the thing reported.
-    public static func decodeRequest(_ frames: ArraySlice<[UInt8]>) throws(Rejection) -> Request {
+    /// `maxBytes` bounds the whole request (all frames after the routing id); a larger
+    /// one is refused with `too_large` before its body is parsed.
+    public static func decodeRequest(_ frames: ArraySlice<[UInt8]>, maxBytes: Int = .max) throws(Rejection) -> Request {
         let f = Array(frames)
         // A tag is echoed whenever frame 3 exists and is valid, even when something
         // earlier is wrong, so a pipelining client can match the ERROR to its request.
@@ -61,6 +63,10 @@ public enum ClientFrames {
         let name = String(decoding: f[2].prefix(32), as: UTF8.self)
         guard let command = ClientCommand(rawValue: name) else {
             throw reject(.unknownCommand, "unknown command \"\(name)\"")
+        }
+        let size = f.reduce(0) { $0 + $1.count }
+        guard size <= maxBytes else {
+            throw reject(.tooLarge, "message is \(size) bytes; the limit is \(maxBytes)")
         }
         let body: [String: JSONValue]
         do {

@@ -46,7 +46,7 @@ public enum EventKind: String, Sendable, CaseIterable {
     case workflowFailed = "workflow.failed"
     /// CANCEL ended it. Fields: reason.
     case workflowCancelled = "workflow.cancelled"
-    /// Never EXEC'd within the TTL.
+    /// Never EXEC'd within the TTL. Fields: reason.
     case workflowExpired = "workflow.expired"
     /// A block's jobs may start. Fields: block.
     case blockStarted = "block.started"
@@ -54,7 +54,7 @@ public enum EventKind: String, Sendable, CaseIterable {
     case blockSucceeded = "block.succeeded"
     /// A job was sent to a worker. Fields: block, job, job_id, attempt, worker.
     case jobDispatched = "job.dispatched"
-    /// Fields: block, job, job_id, attempt, output?.
+    /// Fields: block, job, job_id, attempt.
     case jobSucceeded = "job.succeeded"
     /// An attempt failed and another will follow. Fields: block, job, job_id, attempt, error, retry_at.
     case jobRetrying = "job.retrying"

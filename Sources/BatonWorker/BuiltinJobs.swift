@@ -3,12 +3,12 @@ import Foundation
 
 /// The job types `baton worker` runs out of the box.
 public enum BuiltinJobs {
-    public static let names = ["echo", "sleep", "fail", "file.write", "shell"]
+    public static let names = ["echo", "sleep", "fail", "file.write", "append", "shell"]
 
     /// Handlers by type. `shell` is present only when `shellAllow` names commands: it
     /// runs arbitrary programs, so it is off unless the operator opts in.
     public static func handlers(shellAllow: [String]) -> [String: JobHandler] {
-        var h: [String: JobHandler] = ["echo": echo, "sleep": sleep, "fail": fail, "file.write": fileWrite]
+        var h: [String: JobHandler] = ["echo": echo, "sleep": sleep, "fail": fail, "file.write": fileWrite, "append": append]
         if !shellAllow.isEmpty { h["shell"] = shell(allow: Set(shellAllow)) }
         return h
     }
@@ -55,6 +55,30 @@ public enum BuiltinJobs {
             throw JobFailure("cannot write \(path): \(error.localizedDescription)")
         }
         return ["path": .string(path), "changed": true, "sha256": .string(wanted)]
+    }
+
+    /// Appends one JSON line per execution to `path`: `{"job_id", "attempt", "at_ms",
+    /// "worker_pid", "line"?}`. Deliberately NOT idempotent: it is a drill instrument that
+    /// counts deliveries (the chaos test uses it to prove at-least-once and to find any
+    /// re-run after success). One `write` with O_APPEND, so lines from several worker
+    /// processes never interleave.
+    public static let append: JobHandler = { ctx in
+        guard let path = ctx.args["path"]?.stringValue, !path.isEmpty else {
+            throw JobFailure("args.path: required, a string", retryable: false)
+        }
+        var entry: [String: JSONValue] = [
+            "job_id": .string(ctx.jobId), "attempt": .int(Int64(ctx.attempt)),
+            "at_ms": .int(Int64(Date().timeIntervalSince1970 * 1000)), "worker_pid": .int(Int64(getpid())),
+        ]
+        if let line = ctx.args["line"] { entry["line"] = line }
+        let bytes = JSONWriter.bytes(.object(entry)) + [0x0A]
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard fd >= 0 else { throw JobFailure("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw JobFailure("cannot append to \(path): \(String(cString: strerror(errno)))") }
+        if let ms = ctx.args["ms"]?.intValue, ms > 0 { Thread.sleep(forTimeInterval: Double(ms) / 1000) }
+        return ["appended": true]
     }
 
     /// Runs `argv` (no shell interpretation) when `argv[0]` is allowed; fails on a

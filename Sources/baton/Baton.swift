@@ -12,7 +12,7 @@ struct Baton: ParsableCommand {
             """,
         subcommands: [
             BrokerCommand.self, WorkerCommandLine.self, SubmitCommand.self, ExecCommand.self, StatusCommand.self,
-            WatchCommand.self, CancelCommand.self, ListCommand.self, RunCommand.self, PingCommand.self,
+            WatchCommand.self, CancelCommand.self, ListCommand.self, RunCommand.self, ResumeCommand.self, PingCommand.self,
         ])
 }
 

@@ -18,39 +18,82 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let spec = try loadWorkflow(file)
         let journalFile = Journal(path: journal)
+        // A run of the same spec that a crash left unfinished is picked up, not repeated.
+        let pending = try journalFile.unfinished().first { $0.spec == spec }
         let final = try withClient(client) { c -> WorkflowStatus in
-            let submitted = try c.submit(spec, idempotencyKey: key)
-            print("submitted \(submitted.id) (\(spec.name), \(spec.jobCount) job(s) in \(spec.blocks.count) block(s))")
-            // The ID is on disk before EXEC: a crash from here on can always be resumed.
-            try journalFile.append(["id": .string(submitted.id), "file": .string(file), "step": "submitted"])
-            let started = try c.exec(submitted.id)
-            print("exec \(started.id): \(started.state.rawValue)")
-            try journalFile.append(["id": .string(submitted.id), "step": "exec"])
-            let status = try Follower(client: c, id: submitted.id).follow(after: 0)
-            try journalFile.append(["id": .string(submitted.id), "step": "finished", "state": .string(status.state.rawValue)])
-            return status
+            if let pending {
+                print("re-attaching to \(pending.id ?? "the workflow") of \(pending.file) from the journal \(journal)")
+                return try Handshake(client: c, journal: journalFile).complete(pending)
+            }
+            let entry = Journal.Entry(key: key ?? "run-\(UUID().uuidString.lowercased())", file: file, spec: spec)
+            return try Handshake(client: c, journal: journalFile).complete(entry)
         }
         throw ExitCode(final.state == .succeeded ? 0 : 1)
     }
 }
 
-/// An append-only journal of JSON lines, fsynced per line: the client's record of every
-/// workflow it started, so that it can find them again after a crash.
-struct Journal {
-    let path: String
+struct ResumeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Re-attach to every workflow the journal holds that was not seen to finish.",
+        discussion: """
+            For each unfinished journal entry: no ID yet -> SUBMIT again with the same key and spec \
+            (the broker returns the same ID if the first SUBMIT was stored); SUBMITTED -> EXEC; \
+            RUNNING -> watch; finished -> report. Exit 0 only if all SUCCEEDED.
+            """)
 
-    func append(_ entry: [String: JSONValue]) throws {
-        var e = entry
-        e["at"] = .string(Timestamp.format(ms: Int64(Date().timeIntervalSince1970 * 1000)))
-        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        guard fd >= 0 else { throw ValidationError("--journal: cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let line = JSONWriter.bytes(.object(e)) + [0x0A]
-        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == line.count, fsync(fd) == 0 else {
-            throw ValidationError("--journal: cannot write \(path): \(String(cString: strerror(errno)))")
+    @Option(help: "Journal file written by `baton run`.") var journal = ".baton/journal.jsonl"
+    @OptionGroup var client: ClientOptions
+
+    func run() throws {
+        let journalFile = Journal(path: journal)
+        let pending = try journalFile.unfinished()
+        if pending.isEmpty {
+            print("nothing to resume: every workflow in \(journal) was seen to finish")
+            return
         }
+        var allSucceeded = true
+        try withClient(client) { c in
+            for entry in pending {
+                print("== resuming \(entry.id ?? "(not yet submitted)") from \(entry.file)")
+                let status = try Handshake(client: c, journal: journalFile).complete(entry)
+                allSucceeded = allSucceeded && status.state == .succeeded
+            }
+        }
+        throw ExitCode(allSucceeded ? 0 : 1)
     }
 }
+
+/// The client side of the handshake, driven from a journal entry so that any step can
+/// be repeated after a crash: SUBMIT (same key, same spec: same ID), journal the ID,
+/// EXEC (idempotent), follow, journal the outcome.
+struct Handshake {
+    let client: BatonClient
+    let journal: Journal
+
+    func complete(_ start: Journal.Entry) throws -> WorkflowStatus {
+        var entry = start
+        if entry.id == nil {
+            // Journaled before SUBMIT: if we die before the ID comes back, a resume
+            // re-SUBMITs with this key and the broker answers with the same ID.
+            try journal.append(entry, step: "submitting")
+            let submitted = try client.submit(entry.spec, idempotencyKey: entry.key)
+            entry.id = submitted.id
+            print("submitted \(submitted.id) (\(entry.spec.name), \(entry.spec.jobCount) job(s) in \(entry.spec.blocks.count) block(s))")
+            // The ID is on disk before EXEC: from here on the workflow cannot be lost.
+            try journal.append(entry, step: "submitted")
+        }
+        let id = entry.id!
+        var status = try client.status(id)
+        if status.state == .submitted {
+            status = try client.exec(id)
+            print("exec \(id): \(status.state.rawValue)")
+            try journal.append(entry, step: "exec")
+        }
+        let final = status.state.isFinal ? status : try Follower(client: client, id: id).follow(after: 0)
+        if status.state.isFinal { print(StatusPrinter.render(final)) }
+        try journal.append(entry, step: "finished", state: final.state)
+        return final
+    }
+}
+

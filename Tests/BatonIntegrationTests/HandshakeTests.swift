@@ -128,7 +128,7 @@ final class HandshakeTests: XCTestCase {
         XCTAssertTrue(output.contains("workflow.succeeded"), output)
         let journal = try String(contentsOf: cluster.dir.appendingPathComponent("journal.jsonl"), encoding: .utf8)
         let lines = journal.split(separator: "\n").map { try! JSONParser.parse(String($0)) }
-        XCTAssertEqual(lines.map { $0["step"]?.stringValue }, ["submitted", "exec", "finished"], journal)
+        XCTAssertEqual(lines.map { $0["step"]?.stringValue }, ["submitting", "submitted", "exec", "finished"], journal)
         XCTAssertEqual(lines.last?["state"], "SUCCEEDED")
 
         try #"{"name": "bad", "blocks": [{"jobs": [{"args": {}}]}]}"#.write(to: file, atomically: true, encoding: .utf8)

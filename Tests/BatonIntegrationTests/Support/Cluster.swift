@@ -4,7 +4,7 @@ import XCTest
 
 /// Real `baton` processes for end-to-end tests, on 127.0.0.1 and free ports. Every
 /// process a test starts is ended in `stopAll()` (call it from tearDown).
-final class Cluster {
+final class Cluster: @unchecked Sendable {
     let dir: URL
     let clientPort: Int
     let workerPort: Int
