@@ -51,8 +51,8 @@ final class Cluster: @unchecked Sendable {
 
     /// Starts the broker and waits until it answers PING.
     @discardableResult
-    func startBroker(extra: [String] = []) throws -> Process {
-        let p = try start(["broker", "--clients", clientEndpoint, "--workers", workerEndpoint, "--db", dbPath,
+    func startBroker(db: String? = nil, extra: [String] = []) throws -> Process {
+        let p = try start(["broker", "--clients", clientEndpoint, "--workers", workerEndpoint, "--db", db ?? dbPath,
                            "--heartbeat-ms", "200"] + extra, log: "broker.log")
         broker = p
         try waitForBroker()
