@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonBroker", "BatonClient", "BatonWorker", "BatonWire",
+                "BatonBroker", "BatonClient", "BatonWorker", "BatonWire", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -12,6 +12,9 @@ public struct BrokerOptions: Sendable {
     /// Most messages read from each socket in one turn: bounds a turn's latency while
     /// letting batches (and so group commits) grow under load.
     public var maxBatch = 2048
+    /// Z85 CURVE secret key: when set, both endpoints are CURVE servers (encrypted; peers
+    /// must know the broker's public key). No ZAP handler: client keys are not checked.
+    public var curveSecretKey: String?
 
     public init() {}
 }

@@ -101,6 +101,7 @@ public final class BrokerServer: @unchecked Sendable {
         try s.setSendHighWaterMark(100_000)
         try s.setReceiveHighWaterMark(100_000)
         try s.setLinger(1000)
+        if let key = options.curveSecretKey { try s.setCurveServer(secretKey: key) }
         try s.bind(endpoint)
         return s
     }

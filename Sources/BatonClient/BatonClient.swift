@@ -10,14 +10,18 @@ import ZeroMQ
 /// Not thread-safe: one client per thread (it owns a socket).
 public final class BatonClient {
     public let endpoint: String
+    /// CURVE: the broker's public key and this client's key pair (nil: plain TCP).
+    public let curve: CurveClientKeys?
     public var timeoutMs: Int
     public var attempts: Int
     private let context: Context
     private var socket: Socket?
     private var random = SystemRandomNumberGenerator()
 
-    public init(endpoint: String, timeoutMs: Int = 5000, attempts: Int = 3, context: Context? = nil) throws {
+    public init(endpoint: String, timeoutMs: Int = 5000, attempts: Int = 3, context: Context? = nil,
+                curve: CurveClientKeys? = nil) throws {
         self.endpoint = endpoint
+        self.curve = curve
         self.timeoutMs = timeoutMs
         self.attempts = max(1, attempts)
         if let context {
@@ -171,6 +175,7 @@ public final class BatonClient {
         let s = try context.socket(.dealer)
         try s.setLinger(0)
         try s.setReconnectInterval(100, max: 2000)
+        if let curve { try s.setCurveClient(serverKey: curve.serverKey, publicKey: curve.publicKey, secretKey: curve.secretKey) }
         try s.connect(endpoint)
         socket = s
         return s
@@ -193,6 +198,29 @@ public final class BatonClient {
             s.append(digits[Int(b & 15)])
         }
         return s
+    }
+}
+
+/// The keys a CURVE client needs: the server's public key and its own pair.
+public struct CurveClientKeys: Sendable {
+    public var serverKey: String
+    public var publicKey: String
+    public var secretKey: String
+
+    public init(serverKey: String, publicKey: String, secretKey: String) {
+        self.serverKey = serverKey
+        self.publicKey = publicKey
+        self.secretKey = secretKey
+    }
+
+    /// Keys for a client that only needs to know the server: a fresh key pair of its own.
+    public static func ephemeral(serverKey: String) throws -> CurveClientKeys {
+        do {
+            let pair = try CurveKeyPair.generate()
+            return CurveClientKeys(serverKey: serverKey, publicKey: pair.publicKey, secretKey: pair.secretKey)
+        } catch {
+            throw ClientError.socket(error)
+        }
     }
 }
 

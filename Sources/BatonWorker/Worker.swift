@@ -19,6 +19,8 @@ public final class Worker: @unchecked Sendable {
         public var capacity: Int
         /// Interval used until the broker announces its own in HEARTBEAT.
         public var heartbeatMs: Int64 = 1000
+        /// CURVE: (broker public key, own public key, own secret key); nil for plain TCP.
+        public var curve: (serverKey: String, publicKey: String, secretKey: String)?
 
         public init(endpoint: String, name: String, capacity: Int) {
             self.endpoint = endpoint
@@ -139,6 +141,7 @@ public final class Worker: @unchecked Sendable {
         try s.setReconnectInterval(100, max: 2000)
         try s.setSendHighWaterMark(100_000)
         try s.setReceiveHighWaterMark(100_000)
+        if let c = options.curve { try s.setCurveClient(serverKey: c.serverKey, publicKey: c.publicKey, secretKey: c.secretKey) }
         try s.connect(options.endpoint)
         let now = monotonicMs()
         var session = Session(socket: s, intervalMs: intervalMs, lastHeard: now, lastSent: now)

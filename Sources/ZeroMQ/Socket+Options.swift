@@ -68,3 +68,44 @@ extension Socket {
         try setOption(ZMQ_RECONNECT_IVL_MAX, max)
     }
 }
+
+/// CURVE (encryption and server authentication) options. Keys are Z85 text, 40 chars.
+extension Socket {
+    /// Makes this socket a CURVE server with `secretKey`. libzmq: "a CURVE server with no
+    /// ZAP handler accepts every client key" — this encrypts and proves the server's
+    /// identity, but does not authenticate clients.
+    public func setCurveServer(secretKey: String) throws(ZMQError) {
+        try setOption(ZMQ_CURVE_SERVER, Int32(1))
+        try setOption(ZMQ_CURVE_SECRETKEY, bytes: Array(secretKey.utf8))
+    }
+
+    /// Makes this socket a CURVE client of the server whose public key is `serverKey`.
+    public func setCurveClient(serverKey: String, publicKey: String, secretKey: String) throws(ZMQError) {
+        try setOption(ZMQ_CURVE_SERVERKEY, bytes: Array(serverKey.utf8))
+        try setOption(ZMQ_CURVE_PUBLICKEY, bytes: Array(publicKey.utf8))
+        try setOption(ZMQ_CURVE_SECRETKEY, bytes: Array(secretKey.utf8))
+    }
+}
+
+/// A CURVE key pair in Z85 text.
+public struct CurveKeyPair: Sendable, Equatable {
+    public let publicKey: String
+    public let secretKey: String
+
+    /// A new random key pair (`zmq_curve_keypair`); fails when libzmq lacks CURVE.
+    public static func generate() throws(ZMQError) -> CurveKeyPair {
+        var pub = [CChar](repeating: 0, count: 41)
+        var sec = [CChar](repeating: 0, count: 41)
+        _ = try checked("zmq_curve_keypair") { zmq_curve_keypair(&pub, &sec) }
+        return CurveKeyPair(publicKey: String(cString: pub), secretKey: String(cString: sec))
+    }
+
+    /// The public key of a Z85 secret key (`zmq_curve_public`).
+    public static func publicKey(forSecret secret: String) throws(ZMQError) -> String {
+        var pub = [CChar](repeating: 0, count: 41)
+        _ = try checked("zmq_curve_public") { zmq_curve_public(&pub, secret) }
+        return String(cString: pub)
+    }
+
+    public static var isSupported: Bool { zmq_has("curve") != 0 }
+}

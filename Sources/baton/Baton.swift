@@ -12,7 +12,7 @@ struct Baton: ParsableCommand {
             """,
         subcommands: [
             BrokerCommand.self, WorkerCommandLine.self, SubmitCommand.self, ExecCommand.self, StatusCommand.self,
-            WatchCommand.self, CancelCommand.self, ListCommand.self, RunCommand.self, ResumeCommand.self, PingCommand.self,
+            WatchCommand.self, CancelCommand.self, ListCommand.self, RunCommand.self, ResumeCommand.self, PingCommand.self, KeygenCommand.self,
         ])
 }
 
@@ -26,6 +26,9 @@ struct ClientOptions: ParsableArguments {
 
     @Option(help: "Tries per request before giving up.")
     var retries = 3
+
+    @Option(help: "The broker's Z85 CURVE public key, when the broker runs with CURVE.")
+    var curveServerKey: String?
 }
 
 /// Sets up swift-log once, writing to standard error.

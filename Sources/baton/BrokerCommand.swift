@@ -3,6 +3,7 @@ import BatonBroker
 @preconcurrency import Dispatch
 import Foundation
 import Logging
+import ZeroMQ
 
 struct BrokerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,6 +27,9 @@ struct BrokerCommand: ParsableCommand {
     @Option(help: "Largest request body answered, in bytes (larger: ERROR too_large).")
     var maxMessageBytes = 1 << 20
 
+    @Option(help: "File holding the broker's Z85 CURVE secret key (see `baton keygen`): both endpoints then require CURVE.")
+    var curveSecretKeyFile: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -45,6 +49,12 @@ struct BrokerCommand: ParsableCommand {
         options.heartbeatMs = heartbeatMs
         options.ttlMs = ttlSeconds * 1000
         options.maxMessageBytes = maxMessageBytes
+        if let file = curveSecretKeyFile {
+            let secret = try readKey(file, flag: "--curve-secret-key-file")
+            let publicKey = try CurveKeyPair.publicKey(forSecret: secret)
+            options.curveSecretKey = secret
+            logger.info("CURVE on: broker public key \(publicKey)")
+        }
         let dir = URL(fileURLWithPath: db).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let server = try BrokerServer(options: options, logger: logger)
@@ -72,5 +82,36 @@ final class SignalStopper: @unchecked Sendable {
             sources.append(source)
         }
         self.sources = sources
+    }
+}
+
+/// Reads a Z85 key (40 characters) from a file, naming the flag when it is wrong.
+func readKey(_ path: String, flag: String) throws -> String {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ValidationError("\(flag): cannot read \(path)")
+    }
+    let key = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    guard key.utf8.count == 40 else { throw ValidationError("\(flag): \(path) must hold a 40-character Z85 key") }
+    return key
+}
+
+struct KeygenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen", abstract: "Make a CURVE key pair: the secret for the broker, the public key for its peers.")
+
+    @Option(help: "Write PREFIX.secret and PREFIX.public instead of printing.") var out: String?
+
+    func run() throws {
+        guard CurveKeyPair.isSupported else { throw ValidationError("this libzmq was built without CURVE") }
+        let pair = try CurveKeyPair.generate()
+        if let out {
+            FileManager.default.createFile(atPath: out + ".secret", contents: Data((pair.secretKey + "\n").utf8),
+                                           attributes: [.posixPermissions: 0o600])
+            FileManager.default.createFile(atPath: out + ".public", contents: Data((pair.publicKey + "\n").utf8))
+            print("wrote \(out).secret (keep it on the broker) and \(out).public (give it to clients and workers)")
+        } else {
+            print("public \(pair.publicKey)")
+            print("secret \(pair.secretKey)")
+        }
     }
 }

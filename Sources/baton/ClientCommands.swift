@@ -6,7 +6,8 @@ import Foundation
 /// Runs a client call, turning client errors into a clear message and exit code 2.
 func withClient<T>(_ options: ClientOptions, _ body: (BatonClient) throws -> T) throws -> T {
     do {
-        let client = try BatonClient(endpoint: options.broker, timeoutMs: options.timeoutMs, attempts: options.retries)
+        let curve = try options.curveServerKey.map { try CurveClientKeys.ephemeral(serverKey: $0) }
+        let client = try BatonClient(endpoint: options.broker, timeoutMs: options.timeoutMs, attempts: options.retries, curve: curve)
         defer { client.close() }
         return try body(client)
     } catch let error as ClientError {

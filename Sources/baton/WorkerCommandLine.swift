@@ -2,6 +2,7 @@ import ArgumentParser
 import BatonWorker
 import Foundation
 import Logging
+import ZeroMQ
 
 struct WorkerCommandLine: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,6 +23,9 @@ struct WorkerCommandLine: ParsableCommand {
 
     @Option(help: "Comma-separated programs the shell job type may run; empty keeps shell off.")
     var shellAllow = ""
+
+    @Option(help: "The broker's Z85 CURVE public key, when the broker runs with CURVE.")
+    var curveServerKey: String?
 
     @Option(help: "Log level.")
     var logLevel = "info"
@@ -47,8 +51,12 @@ struct WorkerCommandLine: ParsableCommand {
         let all = BuiltinJobs.handlers(shellAllow: allowList)
         let handlers = all.filter { typeList.contains($0.key) }
         let workerName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
-        let worker = try Worker(options: .init(endpoint: broker, name: workerName, capacity: capacity),
-                                handlers: handlers, logger: logger)
+        var options = Worker.Options(endpoint: broker, name: workerName, capacity: capacity)
+        if let serverKey = curveServerKey {
+            let pair = try CurveKeyPair.generate()
+            options.curve = (serverKey, pair.publicKey, pair.secretKey)
+        }
+        let worker = try Worker(options: options, handlers: handlers, logger: logger)
         let signals = SignalStopper(onSignal: { _ in worker.requestStop() })
         logger.info("worker \(workerName) connecting to \(broker): types \(handlers.keys.sorted().joined(separator: ",")), capacity \(capacity)")
         try worker.run()

@@ -10,6 +10,8 @@ final class Cluster: @unchecked Sendable {
     let workerPort: Int
     private(set) var processes: [Process] = []
     private(set) var broker: Process?
+    /// The broker's CURVE public key, when the test runs it with CURVE.
+    var curveServerKey: String?
 
     var clientEndpoint: String { "tcp://127.0.0.1:\(clientPort)" }
     var workerEndpoint: String { "tcp://127.0.0.1:\(workerPort)" }
@@ -68,7 +70,8 @@ final class Cluster: @unchecked Sendable {
     func waitForBroker(timeout: TimeInterval = 20) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            let c = try BatonClient(endpoint: clientEndpoint, timeoutMs: 300, attempts: 1)
+            let c = try BatonClient(endpoint: clientEndpoint, timeoutMs: 300, attempts: 1,
+                                    curve: try curveServerKey.map { try .ephemeral(serverKey: $0) })
             defer { c.close() }
             if (try? c.ping()) != nil { return }
             if let b = broker, !b.isRunning { throw TestFailure("broker exited early:\n\(log("broker.log"))") }
