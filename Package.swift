@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -42,6 +43,13 @@ let package = Package(
                 "BatonBroker", "BatonClient", "BatonWorker", "BatonWire", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The benchmark (scripts/bench): a load generator against real broker and worker processes.
+        .executableTarget(
+            name: "baton-bench",
+            dependencies: [
+                "BatonClient", "BatonWire", "BatonStore", "ZeroMQ",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "BatonWireTests", dependencies: ["BatonWire"]),
