@@ -116,11 +116,12 @@ public final class Store {
         }
     }
 
+    /// The workflow stored under an idempotency key. Called for every keyed SUBMIT not
+    /// found in memory, so the common miss is one cached, indexed statement.
     public func workflow(idempotencyKey key: String) throws -> WorkflowRecord? {
         try db.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM workflows WHERE idempotency_key = ?", arguments: [key]) else {
-                return nil
-            }
+            let stmt = try db.cachedStatement(sql: "SELECT * FROM workflows WHERE idempotency_key = ?")
+            guard let row = try Row.fetchOne(stmt, arguments: [key]) else { return nil }
             return try record(from: row, db)
         }
     }
