@@ -117,14 +117,15 @@ extension Engine {
     /// Applies a RESULT, if its fencing token `(job_id, attempt)` is the job's current,
     /// still-running attempt. Anything else is dropped and logged.
     mutating func applyResult(_ result: ResultBody, from peer: PeerId, now: Int64) {
-        guard let k = JobKey(jobId: result.jobId), let w = workflows[k.workflowId], k.block < w.jobs.count,
-              k.job < w.jobs[k.block].count
+        // Reads scalars only: holding a copy of the record across the mutations below
+        // would make them copy the block's job array (copy-on-write), O(jobs) per RESULT.
+        guard let k = JobKey(jobId: result.jobId), let state = workflows[k.workflowId]?.state,
+              let r = workflows[k.workflowId]?.job(k.block, k.job)
         else {
             note("dropped RESULT for unknown or finished job \(result.jobId) attempt \(result.attempt)", .warning)
             return
         }
-        let r = w.jobs[k.block][k.job]
-        guard w.state == .running, r.state == .running, r.attempt == result.attempt, assignments[k] != nil else {
+        guard state == .running, r.state == .running, r.attempt == result.attempt, assignments[k] != nil else {
             note("dropped stale RESULT for \(result.jobId) attempt \(result.attempt) (job is \(r.state.rawValue), attempt \(r.attempt))", .warning)
             return
         }

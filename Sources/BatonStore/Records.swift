@@ -61,6 +61,12 @@ public struct WorkflowRecord: Equatable, Sendable {
         self.jobs = jobs ?? spec.blocks.map { Array(repeating: JobRecord(), count: $0.jobs.count) }
     }
 
+    /// The job at (block, job), or nil when out of range.
+    public func job(_ block: Int, _ job: Int) -> JobRecord? {
+        guard block >= 0, block < jobs.count, job >= 0, job < jobs[block].count else { return nil }
+        return jobs[block][job]
+    }
+
     public static func jobId(_ workflowId: String, block: Int, job: Int) -> String {
         "\(workflowId).\(block).\(job)"
     }
