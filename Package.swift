@@ -53,7 +53,9 @@ let package = Package(
             ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "BatonWireTests", dependencies: ["BatonWire"]),
-        .testTarget(name: "BatonStoreTests", dependencies: ["BatonStore", "BatonWire"]),
+        .testTarget(
+            name: "BatonStoreTests",
+            dependencies: ["BatonStore", "BatonWire", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "BatonBrokerTests", dependencies: ["BatonBroker", "BatonStore", "BatonWire"]),
         .testTarget(
             name: "BatonIntegrationTests",

@@ -16,13 +16,16 @@ public final class Store {
     public init(path: String?) throws {
         var config = Configuration()
         config.busyMode = .timeout(5)
+        let onDisk = path != nil
         config.prepareDatabase { db in
-            // FULL: the WAL is fsynced at every commit. NORMAL would lose the last
-            // commits on power loss, which breaks "never lost".
+            // WAL is set here rather than with `config.journalMode = .wal`: GRDB's WAL
+            // setup runs after this closure and sets `synchronous = NORMAL`, which would
+            // lose the last commits on power loss and break "never lost".
+            if onDisk { try db.execute(sql: "PRAGMA journal_mode = WAL") }
+            // FULL: the WAL is fsynced at every commit.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         if let path {
-            config.journalMode = .wal
             db = try DatabaseQueue(path: path, configuration: config)
         } else {
             db = try DatabaseQueue(configuration: config)
@@ -49,6 +52,8 @@ public final class Store {
                         r.state.rawValue, r.attempt, r.output.map(JSONWriter.string), r.error, r.startedAt,
                         r.finishedAt, r.retryAt, j.workflowId, j.block, j.job,
                     ])
+                    // An update that matches no row means the engine and the store disagree.
+                    guard db.changesCount == 1 else { throw StoreError.corrupt("no job row \(j.workflowId).\(j.block).\(j.job) to update") }
                 }
             }
             if !batch.events.isEmpty {
@@ -94,6 +99,7 @@ public final class Store {
         try stmt.execute(arguments: [
             w.state.rawValue, w.reason, w.currentBlock, w.startedAt, w.finishedAt, w.expiresAt, w.lastEvent, w.id,
         ])
+        guard db.changesCount == 1 else { throw StoreError.corrupt("no workflow row \(w.id) to update") }
     }
 
     // MARK: Reading

@@ -20,10 +20,12 @@ public enum JSONWriter {
         case .bool(let v): out.append(contentsOf: (v ? "true" : "false").utf8)
         case .int(let v): out.append(contentsOf: String(v).utf8)
         case .double(let v):
-            if v.rounded() == v, abs(v) < 1e15 {
-                out.append(contentsOf: String(Int64(v)).utf8)
-            } else {
+            // Swift prints doubles with a fraction or exponent ("3.0", "1e+20"), so a
+            // double reads back as a double. JSON has no NaN or infinity: they become null.
+            if v.isFinite {
                 out.append(contentsOf: "\(v)".utf8)
+            } else {
+                out.append(contentsOf: "null".utf8)
             }
         case .string(let s): writeString(s, into: &out)
         case .array(let items):

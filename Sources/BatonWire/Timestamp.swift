@@ -13,10 +13,14 @@ public enum Timestamp {
         return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(min, 2)):\(pad(s, 2)).\(pad(milli, 3))Z"
     }
 
-    /// Parses the format `format(ms:)` writes (and offsets-free variants without millis).
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (UTC only, 1-9 fraction digits,
+    /// truncated to milliseconds). Anything else — other separators, offsets,
+    /// out-of-range fields such as month 13 or February 30 — is nil, never a wrong instant.
     public static func parse(_ text: String) -> Int64? {
         let u = Array(text.utf8)
-        guard u.count >= 20, u.last == UInt8(ascii: "Z") else { return nil }
+        guard u.count >= 20, u.last == UInt8(ascii: "Z"), u[4] == UInt8(ascii: "-"), u[7] == UInt8(ascii: "-"),
+              u[10] == UInt8(ascii: "T"), u[13] == UInt8(ascii: ":"), u[16] == UInt8(ascii: ":")
+        else { return nil }
         func num(_ r: Range<Int>) -> Int64? {
             var v: Int64 = 0
             for i in r {
@@ -26,11 +30,26 @@ public enum Timestamp {
             return v
         }
         guard let y = num(0..<4), let mo = num(5..<7), let d = num(8..<10),
-              let h = num(11..<13), let mi = num(14..<16), let s = num(17..<19) else { return nil }
+              let h = num(11..<13), let mi = num(14..<16), let s = num(17..<19),
+              (1...12).contains(mo), d >= 1, d <= daysIn(month: mo, year: y), h <= 23, mi <= 59, s <= 59
+        else { return nil }
         var milli: Int64 = 0
-        if u.count == 24, u[19] == UInt8(ascii: "."), let f = num(20..<23) { milli = f }
+        if u.count > 20 {
+            let digits = 20..<(u.count - 1)
+            guard u[19] == UInt8(ascii: "."), (1...9).contains(digits.count), num(digits) != nil else { return nil }
+            let firstThree = digits.prefix(3)
+            milli = num(firstThree)! * [100, 10, 1][firstThree.count - 1]
+        }
         let days = daysFromCivil(y, mo, d)
         return ((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + milli
+    }
+
+    private static func daysIn(month m: Int64, year y: Int64) -> Int64 {
+        switch m {
+        case 2: (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
     }
 
     private static func pad(_ v: Int64, _ width: Int) -> String {

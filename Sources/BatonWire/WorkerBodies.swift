@@ -91,7 +91,8 @@ public struct ResultBody: Equatable, Sendable {
         attempt = Int(a)
         guard let ok = try Field.optionalBool(o, "ok") else { throw WireError(.badRequest, "ok: required") }
         self.ok = ok
-        output = o["output"].flatMap { $0 == .null ? nil : $0 }
+        // `null` means absent (replies omit empty fields rather than carry null).
+        if let out = o["output"], out != .null { output = out } else { output = nil }
         error = try Field.optionalString(o, "error", maxBytes: Self.maxErrorBytes)
         retryable = try Field.optionalBool(o, "retryable") ?? true
     }

@@ -35,6 +35,8 @@ public struct Poller {
     /// Waits until an item is readable or `timeoutMs` passes (-1: forever). Returns the
     /// readable flags by item index. An interrupted wait returns with nothing readable.
     public mutating func poll(timeoutMs: Int) throws(ZMQError) -> [Bool] {
+        // The items hold raw handles: polling a socket closed since would use freed memory.
+        for s in keep where s.handle == nil { throw ZMQError(errno: ENOTSOCK, call: "zmq_poll on a closed socket") }
         let count = Int32(items.count)
         let rc = items.withUnsafeMutableBufferPointer { zmq_poll($0.baseAddress, count, timeoutMs) }
         if rc < 0 {

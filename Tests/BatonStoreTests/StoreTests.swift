@@ -1,0 +1,463 @@
+import BatonWire
+import Foundation
+import GRDB
+import XCTest
+
+@testable import BatonStore
+
+final class StoreTests: XCTestCase {
+    private let t0 = Fixture.t0
+
+    // MARK: Insert and read back
+
+    func testInsertedWorkflowReadsBackEqual() throws {
+        try onEveryStore { store, _ in
+            var (w, submitted) = Fixture.submitted("01JA", key: "key-1")
+            // Every job column set to something, including JSON outputs of each kind.
+            w.jobs[0][0] = JobRecord(state: .succeeded, attempt: 1, output: ["message": "hi", "list": [1, nil, true]],
+                                     startedAt: t0 + 1, finishedAt: t0 + 2)
+            w.jobs[0][1] = JobRecord(state: .pending, attempt: 1, output: nil, error: "boom 😀\n", startedAt: t0 + 1,
+                                     finishedAt: t0 + 3, retryAt: t0 + 103)
+            w.jobs[1][0] = JobRecord(state: .pending, attempt: 0, output: "just a string")
+            w.lastEvent = 3
+            var batch = Fixture.insert((w, submitted))
+            let running = WorkflowEvent(seq: 2, at: t0 + 1, kind: .workflowRunning)
+            let started = WorkflowEvent(seq: 3, at: t0 + 1, kind: .blockStarted, fields: ["block": 0])
+            batch.events += [(w.id, running), (w.id, started)]
+            try store.apply(batch)
+
+            XCTAssertEqual(try store.workflow(id: "01JA"), w)
+            XCTAssertEqual(try store.workflow(idempotencyKey: "key-1"), w)
+            XCTAssertNil(try store.workflow(id: "01JB"))
+            XCTAssertNil(try store.workflow(idempotencyKey: "key-2"))
+            XCTAssertNil(try store.workflow(idempotencyKey: ""))
+            XCTAssertEqual(try store.workflowState(id: "01JA"), .submitted)
+            XCTAssertNil(try store.workflowState(id: "01JB"))
+            XCTAssertEqual(try store.events(workflowId: "01JA", after: 0, limit: 100), [submitted, running, started])
+        }
+    }
+
+    func testWorkflowWithoutKeyAndWithUnicode() throws {
+        try onEveryStore { store, _ in
+            var (w, e) = Fixture.submitted("01JU", name: "déploiement 日本 😀", jobs: [1])
+            w.reason = "ünïcode reason"
+            try store.apply(Fixture.insert((w, e)))
+            XCTAssertEqual(try store.workflow(id: "01JU"), w)
+            XCTAssertNil(try store.workflow(id: "01JU")?.idempotencyKey)
+        }
+    }
+
+    func testEventsPageBySeq() throws {
+        try onEveryStore { store, _ in
+            let (a, aSubmitted) = Fixture.submitted("01JA")
+            let (b, bSubmitted) = Fixture.submitted("01JB")
+            var batch = Fixture.insert((a, aSubmitted), (b, bSubmitted))
+            let kinds: [EventKind] = [.workflowRunning, .blockStarted, .jobDispatched, .jobSucceeded, .jobDispatched, .jobRetrying]
+            let more = kinds.enumerated().map { n, kind in
+                WorkflowEvent(seq: Int64(n + 2), at: t0 + Int64(n), kind: kind, fields: ["block": 0, "job": .int(Int64(n))])
+            }
+            batch.events += more.map { ("01JA", $0) }
+            try store.apply(batch)
+
+            let all = [aSubmitted] + more
+            XCTAssertEqual(try store.events(workflowId: "01JA", after: 0, limit: 500), all)
+            XCTAssertEqual(try store.events(workflowId: "01JA", after: 0, limit: 3), Array(all[0..<3]))
+            XCTAssertEqual(try store.events(workflowId: "01JA", after: 3, limit: 3), Array(all[3..<6]))
+            XCTAssertEqual(try store.events(workflowId: "01JA", after: 6, limit: 3), Array(all[6...]))
+            XCTAssertEqual(try store.events(workflowId: "01JA", after: 7, limit: 3), [])
+            XCTAssertEqual(try store.events(workflowId: "01JA", after: 100, limit: 3), [])
+            // Paging with the last seq seen as `after` reads every event once, in order.
+            var seen: [WorkflowEvent] = []
+            var after: Int64 = 0
+            while true {
+                let page = try store.events(workflowId: "01JA", after: after, limit: 2)
+                if page.isEmpty { break }
+                seen += page
+                after = page.last!.seq
+            }
+            XCTAssertEqual(seen, all)
+            // Another workflow's log is its own.
+            XCTAssertEqual(try store.events(workflowId: "01JB", after: 0, limit: 500), [bSubmitted])
+            XCTAssertEqual(try store.events(workflowId: "nope", after: 0, limit: 500), [])
+        }
+    }
+
+    func testLoadActiveReturnsOnlySubmittedAndRunningInSubmissionOrder() throws {
+        try onEveryStore { store, _ in
+            var expected: [WorkflowRecord] = []
+            for (n, state) in WorkflowState.allCases.enumerated() {
+                var (w, e) = Fixture.submitted("01J\(n)", key: "k\(n)", at: t0 + Int64(n))
+                w.state = state
+                if state != .submitted { w.startedAt = t0 + 10 }
+                if state.isFinal { w.finishedAt = t0 + 20; w.reason = "because" }
+                try store.apply(Fixture.insert((w, e)))
+                if !state.isFinal { expected.append(w) }
+            }
+            XCTAssertEqual(try store.loadActive(), expected)
+            XCTAssertEqual(try store.loadActive().map(\.state), [.submitted, .running])
+            XCTAssertEqual(try store.countByState(), Dictionary(uniqueKeysWithValues: WorkflowState.allCases.map { ($0, 1) }))
+        }
+    }
+
+    func testLoadActiveOfAnEmptyStore() throws {
+        try onEveryStore { store, _ in
+            XCTAssertEqual(try store.loadActive(), [])
+            XCTAssertEqual(try store.countByState(), [:])
+            XCTAssertEqual(try store.list(ListRequest()).workflows, [])
+        }
+    }
+
+    // MARK: Updates
+
+    func testUpdatesOfWorkflowAndJobRows() throws {
+        try onEveryStore { store, _ in
+            var (w, e) = Fixture.submitted("01JA", key: "k")
+            try store.apply(Fixture.insert((w, e)))
+
+            // EXEC: the workflow runs, the first job is dispatched.
+            w.state = .running
+            w.startedAt = t0 + 100
+            w.expiresAt = nil
+            w.lastEvent = 3
+            w.jobs[0][0] = JobRecord(state: .running, attempt: 1, startedAt: t0 + 100)
+            var exec = WriteBatch()
+            exec.updated = [w]
+            exec.jobs = [(w.id, 0, 0, w.jobs[0][0])]
+            exec.events = [(w.id, WorkflowEvent(seq: 2, at: t0 + 100, kind: .workflowRunning)),
+                           (w.id, WorkflowEvent(seq: 3, at: t0 + 100, kind: .blockStarted, fields: ["block": 0]))]
+            try store.apply(exec)
+            XCTAssertEqual(try store.workflow(id: "01JA"), w)
+            XCTAssertEqual(try store.workflowState(id: "01JA"), .running)
+
+            // Results: one job succeeds with an output, the other waits for a retry.
+            w.jobs[0][0] = JobRecord(state: .succeeded, attempt: 1, output: ["ok": true], startedAt: t0 + 100, finishedAt: t0 + 150)
+            w.jobs[0][1] = JobRecord(state: .pending, attempt: 1, error: "flaky", startedAt: t0 + 100, finishedAt: t0 + 160,
+                                     retryAt: t0 + 260)
+            w.currentBlock = 0
+            w.lastEvent = 4
+            var results = WriteBatch()
+            results.updated = [w]
+            results.jobs = [(w.id, 0, 0, w.jobs[0][0]), (w.id, 0, 1, w.jobs[0][1])]
+            results.events = [(w.id, WorkflowEvent(seq: 4, at: t0 + 150, kind: .jobSucceeded, fields: ["block": 0, "job": 0]))]
+            try store.apply(results)
+            XCTAssertEqual(try store.workflow(id: "01JA"), w)
+
+            // The retry succeeds (the error is cleared), block 1 runs, and the workflow ends.
+            w.jobs[0][1] = JobRecord(state: .succeeded, attempt: 2, output: nil, error: nil, startedAt: t0 + 260,
+                                     finishedAt: t0 + 270, retryAt: nil)
+            w.jobs[1][0] = JobRecord(state: .succeeded, attempt: 1, output: [], startedAt: t0 + 270, finishedAt: t0 + 280)
+            w.currentBlock = 1
+            w.state = .succeeded
+            w.finishedAt = t0 + 280
+            w.reason = nil
+            w.lastEvent = 5
+            var done = WriteBatch()
+            done.updated = [w]
+            done.jobs = [(w.id, 0, 1, w.jobs[0][1]), (w.id, 1, 0, w.jobs[1][0])]
+            done.events = [(w.id, WorkflowEvent(seq: 5, at: t0 + 280, kind: .workflowSucceeded))]
+            try store.apply(done)
+            XCTAssertEqual(try store.workflow(id: "01JA"), w)
+            XCTAssertEqual(try store.workflow(idempotencyKey: "k"), w)
+            XCTAssertEqual(try store.loadActive(), [])
+            XCTAssertEqual(try store.events(workflowId: "01JA", after: 0, limit: 10).map(\.seq), [1, 2, 3, 4, 5])
+        }
+    }
+
+    func testUpdateDoesNotTouchTheSpecOrKey() throws {
+        try onEveryStore { store, _ in
+            let (w, e) = Fixture.submitted("01JA", key: "k")
+            try store.apply(Fixture.insert((w, e)))
+            var changed = w
+            changed.spec = Fixture.spec("other", jobs: [1])
+            changed.idempotencyKey = "other-key"
+            changed.state = .cancelled
+            var batch = WriteBatch()
+            batch.updated = [changed]
+            try store.apply(batch)
+            let stored = try XCTUnwrap(try store.workflow(id: "01JA"))
+            XCTAssertEqual(stored.spec, w.spec)
+            XCTAssertEqual(stored.idempotencyKey, "k")
+            XCTAssertEqual(stored.state, .cancelled)
+        }
+    }
+
+    func testEmptyBatchIsANoOp() throws {
+        try onEveryStore { store, _ in
+            XCTAssertTrue(WriteBatch().isEmpty)
+            try store.apply(WriteBatch())
+            XCTAssertEqual(try store.loadActive(), [])
+        }
+    }
+
+    // MARK: LIST
+
+    /// Stores 7 workflows, one batch each, named a/b alternately: ids 01J1 (oldest) ... 01J7.
+    private func storeSeven(_ store: Store) throws -> [WorkflowRecord] {
+        var all: [WorkflowRecord] = []
+        for n in 1...7 {
+            var (w, e) = Fixture.submitted("01J\(n)", name: n % 2 == 1 ? "a" : "b", at: t0 + Int64(n), jobs: [1])
+            w.state = [.submitted, .running, .succeeded, .failed, .running, .cancelled, .running][n - 1]
+            if w.state != .submitted { w.startedAt = t0 + 10 + Int64(n) }
+            if w.state.isFinal { w.finishedAt = t0 + 20 + Int64(n); w.reason = "reason \(n)" }
+            try store.apply(Fixture.insert((w, e)))
+            all.append(w)
+        }
+        return all
+    }
+
+    func testListPagesNewestFirstWithTheBeforeCursor() throws {
+        try onEveryStore { store, _ in
+            let all = try storeSeven(store)
+            let p1 = try store.list(ListRequest(limit: 3))
+            XCTAssertEqual(p1.workflows.map(\.id), ["01J7", "01J6", "01J5"])
+            XCTAssertEqual(p1.next, "01J5")
+            let p2 = try store.list(ListRequest(limit: 3, before: p1.next))
+            XCTAssertEqual(p2.workflows.map(\.id), ["01J4", "01J3", "01J2"])
+            XCTAssertEqual(p2.next, "01J2")
+            let p3 = try store.list(ListRequest(limit: 3, before: p2.next))
+            XCTAssertEqual(p3.workflows.map(\.id), ["01J1"])
+            XCTAssertNil(p3.next, "the last page has no next")
+
+            // Summaries carry every field, absent ones nil.
+            XCTAssertEqual(p1.workflows + p2.workflows + p3.workflows, all.reversed().map(WorkflowSummary.init))
+            XCTAssertEqual(JSONWriter.string(p3.workflows[0].json),
+                           #"{"id":"01J1","name":"a","state":"SUBMITTED","submitted_at":"2026-11-28T12:07:18.124Z"}"#)
+        }
+    }
+
+    func testListNextIsNilWhenThePageEndsExactlyAtTheLastWorkflow() throws {
+        try onEveryStore { store, _ in
+            _ = try storeSeven(store)
+            let full = try store.list(ListRequest(limit: 7))
+            XCTAssertEqual(full.workflows.count, 7)
+            XCTAssertNil(full.next)
+            let six = try store.list(ListRequest(limit: 6))
+            XCTAssertEqual(six.next, "01J2")
+            let rest = try store.list(ListRequest(limit: 1, before: "01J2"))
+            XCTAssertEqual(rest.workflows.map(\.id), ["01J1"])
+            XCTAssertNil(rest.next)
+            XCTAssertEqual(try store.list(ListRequest(limit: 1000)).workflows.count, 7)
+        }
+    }
+
+    func testListFilters() throws {
+        try onEveryStore { store, _ in
+            _ = try storeSeven(store)
+            XCTAssertEqual(try store.list(ListRequest(state: .running)).workflows.map(\.id), ["01J7", "01J5", "01J2"])
+            XCTAssertEqual(try store.list(ListRequest(name: "a")).workflows.map(\.id), ["01J7", "01J5", "01J3", "01J1"])
+            XCTAssertEqual(try store.list(ListRequest(name: "b")).workflows.map(\.id), ["01J6", "01J4", "01J2"])
+            XCTAssertEqual(try store.list(ListRequest(state: .running, name: "a")).workflows.map(\.id), ["01J7", "01J5"])
+            XCTAssertEqual(try store.list(ListRequest(state: .expired)).workflows, [])
+            XCTAssertEqual(try store.list(ListRequest(name: "A")).workflows, [], "names compare exactly")
+
+            // Paging with a filter: the same filter and the previous page's next.
+            let p1 = try store.list(ListRequest(state: .running, limit: 2))
+            XCTAssertEqual(p1.workflows.map(\.id), ["01J7", "01J5"])
+            XCTAssertEqual(p1.next, "01J5")
+            let p2 = try store.list(ListRequest(state: .running, limit: 2, before: p1.next))
+            XCTAssertEqual(p2.workflows.map(\.id), ["01J2"])
+            XCTAssertNil(p2.next)
+
+            // A cursor that does not match the filter still bounds by submission order.
+            XCTAssertEqual(try store.list(ListRequest(name: "a", before: "01J4")).workflows.map(\.id), ["01J3", "01J1"])
+        }
+    }
+
+    func testListWithAnUnknownCursorIsEmpty() throws {
+        try onEveryStore { store, _ in
+            _ = try storeSeven(store)
+            let page = try store.list(ListRequest(limit: 3, before: "no-such-id"))
+            XCTAssertEqual(page.workflows, [])
+            XCTAssertNil(page.next)
+        }
+    }
+
+    /// A stored spec must read back equal to the one stored: the broker compares a keyed
+    /// SUBMIT's spec with the stored one, and the spec says that inside `args` `3` and
+    /// `3.0` differ.
+    func testSpecWithIntegralDoubleArgsReadsBackEqual() throws {
+        try onEveryStore { store, _ in
+            var (w, e) = Fixture.submitted("01JD", key: "k", jobs: [1])
+            w.spec.blocks[0].jobs[0].args = ["n": .double(3)]
+            try store.apply(Fixture.insert((w, e)))
+            XCTAssertEqual(try store.workflow(id: "01JD")?.spec, w.spec)
+        }
+    }
+
+    // MARK: Atomicity and constraints
+
+    /// Applies `batch`, which must fail, and checks the store still holds exactly `w`.
+    private func assertRefusedLeavingOnly(
+        _ batch: WriteBatch, _ store: Store, _ w: WorkflowRecord?, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
+        XCTAssertThrowsError(try store.apply(batch), file: file, line: line)
+        let stored = try store.list(ListRequest(limit: 1000)).workflows.map(\.id)
+        XCTAssertEqual(stored, w.map { [$0.id] } ?? [], "nothing of the failed batch is stored", file: file, line: line)
+        if let w {
+            XCTAssertEqual(try store.workflow(id: w.id), w, file: file, line: line)
+            XCTAssertEqual(try store.events(workflowId: w.id, after: 0, limit: 100).map(\.seq), Array(1...w.lastEvent),
+                           file: file, line: line)
+        }
+        for id in batch.inserted.map(\.id) where id != w?.id {
+            XCTAssertNil(try store.workflow(id: id), file: file, line: line)
+            XCTAssertEqual(try store.events(workflowId: id, after: 0, limit: 100), [], file: file, line: line)
+        }
+        XCTAssertEqual(try store.integrityCheck(), "ok", file: file, line: line)
+    }
+
+    func testSameWorkflowIdTwiceInOneBatchStoresNothing() throws {
+        try onEveryStore { store, _ in
+            let a = Fixture.submitted("01JA", key: "k1")
+            let b = Fixture.submitted("01JA", key: "k2")
+            try assertRefusedLeavingOnly(Fixture.insert(a, b), store, nil)
+        }
+    }
+
+    func testSameIdempotencyKeyTwiceStoresNothingOfTheBatch() throws {
+        try onEveryStore { store, _ in
+            let (w, e) = Fixture.submitted("01JA", key: "shared")
+            try store.apply(Fixture.insert((w, e)))
+
+            // A batch that first does valid work (a new workflow, an update, events) and
+            // then reuses the key: all of it must be rolled back.
+            var batch = Fixture.insert(Fixture.submitted("01JB", key: "fresh"), Fixture.submitted("01JC", key: "shared"))
+            var running = w
+            running.state = .running
+            running.lastEvent = 2
+            batch.updated = [running]
+            batch.jobs = [(w.id, 0, 0, JobRecord(state: .running, attempt: 1))]
+            batch.events.append((w.id, WorkflowEvent(seq: 2, at: t0, kind: .workflowRunning)))
+            try assertRefusedLeavingOnly(batch, store, w)
+        }
+    }
+
+    func testSameIdTwiceAcrossBatchesIsRefused() throws {
+        try onEveryStore { store, _ in
+            let (w, e) = Fixture.submitted("01JA")
+            try store.apply(Fixture.insert((w, e)))
+            try assertRefusedLeavingOnly(Fixture.insert(Fixture.submitted("01JA", name: "other")), store, w)
+        }
+    }
+
+    func testDuplicateEventSeqIsRefused() throws {
+        try onEveryStore { store, _ in
+            let (w, e) = Fixture.submitted("01JA")
+            try store.apply(Fixture.insert((w, e)))
+            var batch = Fixture.insert(Fixture.submitted("01JB"))
+            batch.events.append((w.id, WorkflowEvent(seq: 1, at: t0, kind: .workflowRunning)))
+            try assertRefusedLeavingOnly(batch, store, w)
+        }
+    }
+
+    func testEventOfAnUnknownWorkflowIsRefused() throws {
+        try onEveryStore { store, _ in
+            let (w, e) = Fixture.submitted("01JA")
+            try store.apply(Fixture.insert((w, e)))
+            var batch = Fixture.insert(Fixture.submitted("01JB"))
+            batch.events.append(("01JZ", WorkflowEvent(seq: 1, at: t0, kind: .workflowRunning)))
+            try assertRefusedLeavingOnly(batch, store, w)
+        }
+    }
+
+    func testSchemaChecksRefuseImpossibleValues() throws {
+        try onEveryStore { store, _ in
+            let (w, e) = Fixture.submitted("01JA")
+            try store.apply(Fixture.insert((w, e)))
+
+            var negativeBlock = w
+            negativeBlock.currentBlock = -1
+            var b1 = WriteBatch()
+            b1.updated = [negativeBlock]
+            try assertRefusedLeavingOnly(b1, store, w)
+
+            var negativeAttempt = WriteBatch()
+            negativeAttempt.jobs = [(w.id, 0, 0, JobRecord(state: .running, attempt: -1))]
+            try assertRefusedLeavingOnly(negativeAttempt, store, w)
+
+            var seqZero = WriteBatch()
+            seqZero.events = [(w.id, WorkflowEvent(seq: 0, at: t0, kind: .workflowRunning))]
+            try assertRefusedLeavingOnly(seqZero, store, w)
+        }
+    }
+
+    func testAStoreKeepsWorkingAfterARefusedBatch() throws {
+        try onEveryStore { store, _ in
+            let a = Fixture.submitted("01JA")
+            XCTAssertThrowsError(try store.apply(Fixture.insert(a, a)))
+            try store.apply(Fixture.insert(a))
+            XCTAssertEqual(try store.workflow(id: "01JA"), a.0)
+        }
+    }
+
+    // MARK: Files and pragmas
+
+    func testReopeningTheFileGivesTheSameData() throws {
+        try withTemporaryDatabase { path in
+            var expected: [WorkflowRecord] = []
+            var events: [WorkflowEvent] = []
+            do {
+                let store = try Store(path: path)
+                expected = try storeSeven(store)
+                var w = expected[1]
+                w.jobs[0][0] = JobRecord(state: .succeeded, attempt: 3, output: ["k": "v"], error: "earlier", startedAt: t0,
+                                         finishedAt: t0 + 1, retryAt: t0 + 2)
+                w.lastEvent = 2
+                expected[1] = w
+                var batch = WriteBatch()
+                batch.updated = [w]
+                batch.jobs = [(w.id, 0, 0, w.jobs[0][0])]
+                batch.events = [(w.id, WorkflowEvent(seq: 2, at: t0, kind: .jobSucceeded, fields: ["job_id": "01J2.0.0"]))]
+                try store.apply(batch)
+                events = try store.events(workflowId: w.id, after: 0, limit: 10)
+            }
+            // The first store is released (its connection closed); open the file again.
+            let reopened = try Store(path: path)
+            for w in expected { XCTAssertEqual(try reopened.workflow(id: w.id), w) }
+            XCTAssertEqual(try reopened.events(workflowId: "01J2", after: 0, limit: 10), events)
+            XCTAssertEqual(events.count, 2)
+            XCTAssertEqual(try reopened.loadActive().map(\.id), ["01J1", "01J2", "01J5", "01J7"])
+            XCTAssertEqual(try reopened.list(ListRequest(limit: 3)).workflows.map(\.id), ["01J7", "01J6", "01J5"])
+            XCTAssertEqual(try reopened.integrityCheck(), "ok")
+            // Migrations ran once: the second open did not fail on existing tables, and
+            // new rows keep the submission order.
+            try reopened.apply(Fixture.insert(Fixture.submitted("01J8")))
+            XCTAssertEqual(try reopened.list(ListRequest(limit: 1)).workflows.map(\.id), ["01J8"])
+        }
+    }
+
+    func testIntegrityCheckIsOK() throws {
+        try onEveryStore { store, _ in
+            XCTAssertEqual(try store.integrityCheck(), "ok")
+            _ = try storeSeven(store)
+            XCTAssertEqual(try store.integrityCheck(), "ok")
+        }
+    }
+
+    /// Spec §10.2: "WAL mode with `synchronous=FULL`".
+    func testDiskStoreIsWALWithFullSync() throws {
+        try withTemporaryDatabase { path in
+            let store = try Store(path: path)
+            _ = try storeSeven(store)
+            XCTAssertEqual(try store.db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }, "wal")
+            XCTAssertEqual(try store.db.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") }, 2, "FULL")
+            XCTAssertEqual(try store.db.read { try Int.fetchOne($0, sql: "PRAGMA foreign_keys") }, 1)
+            // WAL is recorded in the file itself: header bytes 18 and 19 are 2 (1 = rollback journal).
+            let header = try XCTUnwrap(FileHandle(forReadingAtPath: path)).readData(ofLength: 100)
+            XCTAssertEqual(Array(header.prefix(16)), Array("SQLite format 3\0".utf8))
+            XCTAssertEqual(header[18], 2)
+            XCTAssertEqual(header[19], 2)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: path + "-wal"))
+            // A second connection to the same file sees the same mode.
+            let second = try Store(path: path)
+            XCTAssertEqual(try second.db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }, "wal")
+            XCTAssertEqual(try second.db.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") }, 2)
+            XCTAssertEqual(try second.list(ListRequest(limit: 1000)).workflows.count, 7)
+        }
+    }
+
+    func testInMemoryStoreAlsoSyncsFull() throws {
+        let store = try Store(path: nil)
+        XCTAssertEqual(try store.db.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") }, 2)
+        XCTAssertEqual(try store.db.read { try Int.fetchOne($0, sql: "PRAGMA foreign_keys") }, 1)
+    }
+}

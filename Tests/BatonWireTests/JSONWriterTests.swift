@@ -1,0 +1,137 @@
+import BatonWire
+import XCTest
+
+final class JSONWriterTests: XCTestCase {
+    private func roundTrip(_ value: JSONValue, file: StaticString = #filePath, line: UInt = #line) {
+        let bytes = JSONWriter.bytes(value)
+        do {
+            let parsed = try JSONParser.parse(bytes)
+            XCTAssertEqual(parsed, value, String(decoding: bytes, as: UTF8.self), file: file, line: line)
+        } catch {
+            XCTFail("\(String(decoding: bytes, as: UTF8.self)): \(error)", file: file, line: line)
+        }
+    }
+
+    // MARK: Exact bytes
+
+    func testScalarsAreWrittenCompactly() {
+        XCTAssertEqual(JSONWriter.string(nil), "null")
+        XCTAssertEqual(JSONWriter.string(true), "true")
+        XCTAssertEqual(JSONWriter.string(false), "false")
+        XCTAssertEqual(JSONWriter.string(0), "0")
+        XCTAssertEqual(JSONWriter.string(-42), "-42")
+        XCTAssertEqual(JSONWriter.string(.int(.max)), "9223372036854775807")
+        XCTAssertEqual(JSONWriter.string(.int(.min)), "-9223372036854775808")
+        XCTAssertEqual(JSONWriter.string(.double(1.5)), "1.5")
+        XCTAssertEqual(JSONWriter.string(.double(-0.25)), "-0.25")
+        XCTAssertEqual(JSONWriter.string(""), "\"\"")
+        XCTAssertEqual(JSONWriter.string([]), "[]")
+        XCTAssertEqual(JSONWriter.string([:]), "{}")
+    }
+
+    func testObjectsAreCompactWithKeysSorted() {
+        let value: JSONValue = ["b": 1, "a": [true, nil, "x"], "c": ["z": .double(1.5), "y": -2], "B": [:], "_": []]
+        XCTAssertEqual(JSONWriter.string(value), #"{"B":{},"_":[],"a":[true,null,"x"],"b":1,"c":{"y":-2,"z":1.5}}"#)
+    }
+
+    func testKeyOrderOfTheInputDoesNotChangeTheBytes() throws {
+        let a = try JSONParser.parse(#"{"z":1,"a":{"y":2,"b":3},"m":[{"q":1,"p":2}]}"#)
+        let b = try JSONParser.parse(#"{ "m" : [ {"p":2,"q":1} ], "a":{"b":3,"y":2}, "z":1 }"#)
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(JSONWriter.bytes(a), JSONWriter.bytes(b))
+        XCTAssertEqual(JSONWriter.string(a), #"{"a":{"b":3,"y":2},"m":[{"p":2,"q":1}],"z":1}"#)
+    }
+
+    func testStringEscapes() {
+        XCTAssertEqual(JSONWriter.string("a\"b"), #""a\"b""#)
+        XCTAssertEqual(JSONWriter.string("a\\b"), #""a\\b""#)
+        XCTAssertEqual(JSONWriter.string("line\nnext"), #""line\nnext""#)
+        XCTAssertEqual(JSONWriter.string("\r\t"), #""\r\t""#)
+        XCTAssertEqual(JSONWriter.string("\u{01}"), #""\u0001""#)
+        XCTAssertEqual(JSONWriter.string("\u{0}\u{08}\u{0C}\u{1F}"), #""\u0000\u0008\u000c\u001f""#)
+        // Not escaped: '/', DEL, and everything non-ASCII (written as raw UTF-8).
+        XCTAssertEqual(JSONWriter.string("a/b\u{7F}"), "\"a/b\u{7F}\"")
+    }
+
+    func testUnicodeIsWrittenAsRawUTF8() {
+        XCTAssertEqual(JSONWriter.bytes("é"), [0x22, 0xC3, 0xA9, 0x22])
+        XCTAssertEqual(JSONWriter.bytes("😀"), [0x22, 0xF0, 0x9F, 0x98, 0x80, 0x22])
+        XCTAssertEqual(JSONWriter.string(["日本": "😀"]), "{\"日本\":\"😀\"}")
+    }
+
+    func testEscapedKeys() {
+        XCTAssertEqual(JSONWriter.string(["a\"\n": 1]), #"{"a\"\n":1}"#)
+    }
+
+    func testWriteAppendsToExistingBytes() {
+        var out = Array("prefix:".utf8)
+        JSONWriter.write(["k": "v"], into: &out)
+        XCTAssertEqual(String(decoding: out, as: UTF8.self), #"prefix:{"k":"v"}"#)
+        var s: [UInt8] = []
+        JSONWriter.writeString("q\"", into: &s)
+        XCTAssertEqual(String(decoding: s, as: UTF8.self), #""q\"""#)
+    }
+
+    // MARK: Round trips
+
+    func testEveryTypeRoundTrips() {
+        roundTrip(nil)
+        roundTrip(true)
+        roundTrip(false)
+        roundTrip(0)
+        roundTrip(.int(.max))
+        roundTrip(.int(.min))
+        roundTrip(.double(1.5))
+        roundTrip(.double(-0.001))
+        roundTrip(.double(3.141592653589793))
+        roundTrip(.double(1e20))
+        roundTrip(.double(-2.5e-7))
+        roundTrip(.double(1.7976931348623157e308))
+        roundTrip(.double(.leastNonzeroMagnitude))
+        roundTrip("")
+        roundTrip("plain")
+        roundTrip([])
+        roundTrip([:])
+        roundTrip([1, "two", [3, [4, [:]]], ["k": nil]])
+        roundTrip(["deep": ["deeper": ["deepest": [true, false, nil]]]])
+    }
+
+    func testEveryStringRoundTrips() {
+        roundTrip("\" \\ / \u{08} \u{0C} \n \r \t")
+        roundTrip(.string(String((0..<0x20).map { Character(Unicode.Scalar(UInt8($0))) })))
+        roundTrip("héllo 日本 😀 𝄞 \u{FEFF} \u{10FFFF}")
+        roundTrip(["😀 key \u{01}": "value \u{1F}"])
+    }
+
+    func testEscapedInputRoundTripsToTheSameValue() throws {
+        // Parsing escapes and writing raw UTF-8 gives bytes that parse to the same value.
+        let v = try JSONParser.parse(#"{"s":"\ud83d\ude00\u00e9\u0001\/"}"#)
+        XCTAssertEqual(v, ["s": "😀é\u{01}/"])
+        XCTAssertEqual(JSONWriter.string(v), "{\"s\":\"😀é\\u0001/\"}")
+        XCTAssertEqual(try JSONParser.parse(JSONWriter.bytes(v)), v)
+    }
+
+    func testDoublesAlwaysCarryAFractionOrExponent() {
+        XCTAssertEqual(JSONWriter.string(.double(5)), "5.0")
+        XCTAssertEqual(JSONWriter.string(.double(-0.0)), "-0.0")
+        XCTAssertEqual(JSONWriter.string(.double(1e20)), "1e+20")
+        XCTAssertEqual(JSONWriter.string(.double(.nan)), "null")
+    }
+
+    /// The spec (§4.3.1) says that inside `args` "3 and 3.0 differ", and
+    /// `WorkflowSpec.json` promises "parsing it back gives an equal spec": so a double
+    /// with no fraction must come back as a double.
+    func testIntegralDoubleRoundTripsAsADouble() {
+        roundTrip(.double(3))
+        roundTrip(["n": .double(-12)])
+    }
+
+    /// Whatever the writer emits must be JSON: a non-finite double (which a job's output
+    /// can hold) must not come out as `nan` or `inf`.
+    func testNonFiniteDoublesStillGiveValidJSON() {
+        for d in [Double.nan, .infinity, -.infinity] {
+            let text = JSONWriter.string(["x": .double(d)])
+            XCTAssertNoThrow(try JSONParser.parse(text), text)
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import BatonWire
+import XCTest
+
+/// The UTF-8 bytes of `s`: frames and bodies in these tests are written as text.
+func utf8(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+/// Frames written as text, one string per frame.
+func frames(_ parts: String...) -> [[UInt8]] { parts.map(utf8) }
+
+/// The error `body` throws; fails the test (and returns nil) when it returns instead.
+func wireError<T>(
+    _ body: () throws -> T, file: StaticString = #filePath, line: UInt = #line
+) -> WireError? {
+    do {
+        let value = try body()
+        XCTFail("expected a WireError, got \(value)", file: file, line: line)
+        return nil
+    } catch let error as WireError {
+        return error
+    } catch {
+        XCTFail("expected a WireError, got \(error)", file: file, line: line)
+        return nil
+    }
+}
+
+/// Asserts that `body` throws `bad_request` with exactly `message`.
+func assertBadRequest<T>(
+    _ message: String, _ body: () throws -> T, file: StaticString = #filePath, line: UInt = #line
+) {
+    guard let e = wireError(body, file: file, line: line) else { return }
+    XCTAssertEqual(e.code, .badRequest, file: file, line: line)
+    XCTAssertEqual(e.message, message, file: file, line: line)
+}
