@@ -104,17 +104,26 @@ public final class Store {
 
     // MARK: Reading
 
+    /// Runs a read on the connection. Not `DatabaseQueue.read`: that toggles
+    /// `PRAGMA query_only` around each read, and SQLite expires every prepared statement
+    /// when a flag pragma changes — so each read made every cached statement (the
+    /// broker's inserts included) compile again. The broker is this store's only user
+    /// and runs one thing at a time, so plain access is safe.
+    private func reading<T>(_ body: (Database) throws -> T) throws -> T {
+        try db.inDatabase(body)
+    }
+
     /// Every workflow that is not final, with its jobs: what the broker rebuilds its
     /// memory from at start.
     public func loadActive() throws -> [WorkflowRecord] {
-        try db.read { db in
+        try reading { db in
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM workflows WHERE state IN ('SUBMITTED', 'RUNNING') ORDER BY seq")
             return try rows.map { try record(from: $0, db) }
         }
     }
 
     public func workflow(id: String) throws -> WorkflowRecord? {
-        try db.read { db in
+        try reading { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM workflows WHERE id = ?", arguments: [id]) else {
                 return nil
             }
@@ -125,7 +134,7 @@ public final class Store {
     /// The workflow stored under an idempotency key. Called for every keyed SUBMIT not
     /// found in memory, so the common miss is one cached, indexed statement.
     public func workflow(idempotencyKey key: String) throws -> WorkflowRecord? {
-        try db.read { db in
+        try reading { db in
             let stmt = try db.cachedStatement(sql: "SELECT * FROM workflows WHERE idempotency_key = ?")
             guard let row = try Row.fetchOne(stmt, arguments: [key]) else { return nil }
             return try record(from: row, db)
@@ -134,7 +143,7 @@ public final class Store {
 
     /// A workflow's state alone (WATCH replies carry it).
     public func workflowState(id: String) throws -> WorkflowState? {
-        try db.read { db in
+        try reading { db in
             try String.fetchOne(db, sql: "SELECT state FROM workflows WHERE id = ?", arguments: [id])
                 .flatMap(WorkflowState.init(rawValue:))
         }
@@ -142,7 +151,7 @@ public final class Store {
 
     /// Events of a workflow with `seq > after`, oldest first, at most `limit`.
     public func events(workflowId: String, after: Int64, limit: Int) throws -> [WorkflowEvent] {
-        try db.read { db in
+        try reading { db in
             let rows = try Row.fetchAll(
                 db, sql: "SELECT seq, at, kind, data FROM events WHERE workflow_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 arguments: [workflowId, after, limit])
@@ -158,7 +167,7 @@ public final class Store {
     /// A page of workflows, newest first, filtered by state and name; `before` is the id
     /// of the last workflow of the previous page.
     public func list(_ q: ListRequest) throws -> (workflows: [WorkflowSummary], next: String?) {
-        try db.read { db in
+        try reading { db in
             var sql = "SELECT id, name, state, reason, submitted_at, started_at, finished_at, seq FROM workflows WHERE 1"
             var args: [any DatabaseValueConvertible] = []
             if let s = q.state { sql += " AND state = ?"; args.append(s.rawValue) }
@@ -184,7 +193,7 @@ public final class Store {
 
     /// How many workflows are stored in each state.
     public func countByState() throws -> [WorkflowState: Int] {
-        try db.read { db in
+        try reading { db in
             var out: [WorkflowState: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM workflows GROUP BY state") {
                 if let s = WorkflowState(rawValue: row["state"]) { out[s] = row["n"] }
@@ -195,7 +204,7 @@ public final class Store {
 
     /// `PRAGMA integrity_check`'s answer ("ok" when the file is sound).
     public func integrityCheck() throws -> String {
-        try db.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
+        try reading { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
     }
 
     private func record(from row: Row, _ db: Database) throws -> WorkflowRecord {
