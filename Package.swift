@@ -26,7 +26,10 @@ let package = Package(
         .target(name: "BatonWire"),
         .target(
             name: "BatonStore",
-            dependencies: ["BatonWire", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: [
+                "BatonWire", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]),
         .target(
             name: "BatonBroker",
             dependencies: [

@@ -51,7 +51,7 @@ public final class BrokerServer: @unchecked Sendable {
     /// Runs until `requestStop()`. `onReady` is called once the sockets are bound and
     /// the state is restored, with the bound endpoints (wildcard ports resolved).
     public func run(onReady: (String, String) -> Void = { _, _ in }) throws {
-        let store = try Store(path: options.databasePath)
+        let store = try Store(path: options.databasePath, exclusive: true)
         var engine = Engine(
             config: EngineConfig(heartbeatMs: options.heartbeatMs, ttlMs: options.ttlMs),
             lookupKey: { try store.workflow(idempotencyKey: $0) })

@@ -13,11 +13,20 @@ public final class Store {
 
     /// Opens (creating if needed) the database file at `path`, or an in-memory database
     /// when `path` is nil, and migrates it to the current schema.
-    public init(path: String?) throws {
+    ///
+    /// `exclusive`: hold SQLite's file lock for as long as the store is open. The broker
+    /// opens its database this way: a second broker on the same file fails to start
+    /// (two brokers would dispatch the same jobs), and SQLite skips the per-statement
+    /// lock calls and the shared-memory WAL index, which the profile showed on every
+    /// read.
+    public init(path: String?, exclusive: Bool = false) throws {
         var config = Configuration()
         config.busyMode = .timeout(5)
         let onDisk = path != nil
         config.prepareDatabase { db in
+            // Exclusive locking must come before the first WAL access to keep the WAL
+            // index in process memory.
+            if onDisk && exclusive { try db.execute(sql: "PRAGMA locking_mode = EXCLUSIVE") }
             // WAL is set here rather than with `config.journalMode = .wal`: GRDB's WAL
             // setup runs after this closure and sets `synchronous = NORMAL`, which would
             // lose the last commits on power loss and break "never lost".
@@ -39,67 +48,99 @@ public final class Store {
     public func apply(_ batch: WriteBatch) throws {
         if batch.isEmpty { return }
         try db.inTransaction(.immediate) { db in
-            for w in batch.inserted { try insert(w, db) }
-            for w in batch.updated { try update(w, db) }
+            if !batch.inserted.isEmpty {
+                let workflow = RawStatement(try db.cachedStatement(sql: """
+                    INSERT INTO workflows (id, name, spec, idempotency_key, state, reason, current_block, submitted_at,
+                                           started_at, finished_at, expires_at, last_event)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """), db)
+                let job = RawStatement(try db.cachedStatement(sql: """
+                    INSERT INTO jobs (workflow_id, block, idx, state, attempt, output, error, started_at, finished_at, retry_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """), db)
+                for w in batch.inserted { try insert(w, workflow, job) }
+            }
+            if !batch.updated.isEmpty {
+                let stmt = RawStatement(try db.cachedStatement(sql: """
+                    UPDATE workflows SET state = ?, reason = ?, current_block = ?, started_at = ?, finished_at = ?,
+                                         expires_at = ?, last_event = ?
+                    WHERE id = ?
+                    """), db)
+                for w in batch.updated {
+                    stmt.bind(1, w.state.rawValue)
+                    stmt.bind(2, w.reason)
+                    stmt.bind(3, w.currentBlock)
+                    stmt.bind(4, w.startedAt)
+                    stmt.bind(5, w.finishedAt)
+                    stmt.bind(6, w.expiresAt)
+                    stmt.bind(7, w.lastEvent)
+                    stmt.bind(8, w.id)
+                    // An update that matches no row means the engine and the store disagree.
+                    guard try stmt.run() == 1 else { throw StoreError.corrupt("no workflow row \(w.id) to update") }
+                }
+            }
             if !batch.jobs.isEmpty {
-                let stmt = try db.cachedStatement(sql: """
+                let stmt = RawStatement(try db.cachedStatement(sql: """
                     UPDATE jobs SET state = ?, attempt = ?, output = ?, error = ?, started_at = ?, finished_at = ?, retry_at = ?
                     WHERE workflow_id = ? AND block = ? AND idx = ?
-                    """)
+                    """), db)
                 for j in batch.jobs {
-                    let r = j.record
-                    try stmt.execute(arguments: [
-                        r.state.rawValue, r.attempt, r.output.map(JSONWriter.string), r.error, r.startedAt,
-                        r.finishedAt, r.retryAt, j.workflowId, j.block, j.job,
-                    ])
-                    // An update that matches no row means the engine and the store disagree.
-                    guard db.changesCount == 1 else { throw StoreError.corrupt("no job row \(j.workflowId).\(j.block).\(j.job) to update") }
+                    bindJob(j.record, stmt, from: 1)
+                    stmt.bind(8, j.workflowId)
+                    stmt.bind(9, j.block)
+                    stmt.bind(10, j.job)
+                    guard try stmt.run() == 1 else { throw StoreError.corrupt("no job row \(j.workflowId).\(j.block).\(j.job) to update") }
                 }
             }
             if !batch.events.isEmpty {
-                let stmt = try db.cachedStatement(sql: "INSERT INTO events (workflow_id, seq, at, kind, data) VALUES (?, ?, ?, ?, ?)")
+                let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow_id, seq, at, kind, data) VALUES (?, ?, ?, ?, ?)"), db)
                 for (id, e) in batch.events {
-                    try stmt.execute(arguments: [id, e.seq, e.at, e.kind.rawValue, JSONWriter.string(.object(e.fields))])
+                    stmt.bind(1, id)
+                    stmt.bind(2, e.seq)
+                    stmt.bind(3, e.at)
+                    stmt.bind(4, e.kind.rawValue)
+                    stmt.bind(5, bytes: JSONWriter.bytes(.object(e.fields)))
+                    try stmt.run()
                 }
             }
             return .commit
         }
     }
 
-    private func insert(_ w: WorkflowRecord, _ db: Database) throws {
-        let stmt = try db.cachedStatement(sql: """
-            INSERT INTO workflows (id, name, spec, idempotency_key, state, reason, current_block, submitted_at,
-                                   started_at, finished_at, expires_at, last_event)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        try stmt.execute(arguments: [
-            w.id, w.spec.name, JSONWriter.string(w.spec.json), w.idempotencyKey, w.state.rawValue, w.reason,
-            w.currentBlock, w.submittedAt, w.startedAt, w.finishedAt, w.expiresAt, w.lastEvent,
-        ])
-        let job = try db.cachedStatement(sql: """
-            INSERT INTO jobs (workflow_id, block, idx, state, attempt, output, error, started_at, finished_at, retry_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+    private func insert(_ w: WorkflowRecord, _ workflow: RawStatement, _ job: RawStatement) throws {
+        workflow.bind(1, w.id)
+        workflow.bind(2, w.spec.name)
+        workflow.bind(3, bytes: JSONWriter.bytes(w.spec.json))
+        workflow.bind(4, w.idempotencyKey)
+        workflow.bind(5, w.state.rawValue)
+        workflow.bind(6, w.reason)
+        workflow.bind(7, w.currentBlock)
+        workflow.bind(8, w.submittedAt)
+        workflow.bind(9, w.startedAt)
+        workflow.bind(10, w.finishedAt)
+        workflow.bind(11, w.expiresAt)
+        workflow.bind(12, w.lastEvent)
+        try workflow.run()
         for (b, jobs) in w.jobs.enumerated() {
             for (j, r) in jobs.enumerated() {
-                try job.execute(arguments: [
-                    w.id, b, j, r.state.rawValue, r.attempt, r.output.map(JSONWriter.string), r.error,
-                    r.startedAt, r.finishedAt, r.retryAt,
-                ])
+                job.bind(1, w.id)
+                job.bind(2, b)
+                job.bind(3, j)
+                bindJob(r, job, from: 4)
+                try job.run()
             }
         }
     }
 
-    private func update(_ w: WorkflowRecord, _ db: Database) throws {
-        let stmt = try db.cachedStatement(sql: """
-            UPDATE workflows SET state = ?, reason = ?, current_block = ?, started_at = ?, finished_at = ?,
-                                 expires_at = ?, last_event = ?
-            WHERE id = ?
-            """)
-        try stmt.execute(arguments: [
-            w.state.rawValue, w.reason, w.currentBlock, w.startedAt, w.finishedAt, w.expiresAt, w.lastEvent, w.id,
-        ])
-        guard db.changesCount == 1 else { throw StoreError.corrupt("no workflow row \(w.id) to update") }
+    /// Binds a job's seven state columns (state ... retry_at) starting at `from`.
+    private func bindJob(_ r: JobRecord, _ stmt: RawStatement, from i: Int32) {
+        stmt.bind(i, r.state.rawValue)
+        stmt.bind(i + 1, r.attempt)
+        if let output = r.output { stmt.bind(i + 2, bytes: JSONWriter.bytes(output)) } else { stmt.bind(i + 2, nil as String?) }
+        stmt.bind(i + 3, r.error)
+        stmt.bind(i + 4, r.startedAt)
+        stmt.bind(i + 5, r.finishedAt)
+        stmt.bind(i + 6, r.retryAt)
     }
 
     // MARK: Reading
@@ -135,8 +176,12 @@ public final class Store {
     /// found in memory, so the common miss is one cached, indexed statement.
     public func workflow(idempotencyKey key: String) throws -> WorkflowRecord? {
         try reading { db in
-            let stmt = try db.cachedStatement(sql: "SELECT * FROM workflows WHERE idempotency_key = ?")
-            guard let row = try Row.fetchOne(stmt, arguments: [key]) else { return nil }
+            let probe = RawStatement(try db.cachedStatement(sql: "SELECT 1 FROM workflows WHERE idempotency_key = ?"), db)
+            probe.bind(1, key)
+            guard try probe.exists() else { return nil }
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM workflows WHERE idempotency_key = ?", arguments: [key]) else {
+                return nil
+            }
             return try record(from: row, db)
         }
     }
