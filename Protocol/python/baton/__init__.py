@@ -1,0 +1,59 @@
+"""Baton SDK for Python: a client and a worker for the Baton workflow broker.
+
+Written from Protocol/spec.md alone (BATON/1 for clients, BATON-W/1 for workers);
+the only dependency is pyzmq.
+"""
+
+from .client import Client, Submitted
+from .errors import (
+    BadRequest,
+    BatonError,
+    Conflict,
+    Forbidden,
+    JobCancelled,
+    JobFailed,
+    NotFound,
+    PolicyDenied,
+    ProtocolError,
+    RateLimited,
+    Stopped,
+    Timeout,
+    TooLarge,
+    Unavailable,
+    UnknownCommand,
+    UnsupportedVersion,
+)
+from .journal import Journal
+from .wire import FINAL_STATES, is_final, new_key, normalize_spec, same_spec
+from .worker import Job, Worker
+
+__version__ = "1.0.0"
+
+__all__ = [
+    "Client",
+    "Submitted",
+    "Worker",
+    "Job",
+    "Journal",
+    "BatonError",
+    "BadRequest",
+    "UnsupportedVersion",
+    "UnknownCommand",
+    "TooLarge",
+    "NotFound",
+    "Conflict",
+    "PolicyDenied",
+    "Stopped",
+    "Forbidden",
+    "Unavailable",
+    "RateLimited",
+    "Timeout",
+    "ProtocolError",
+    "JobFailed",
+    "JobCancelled",
+    "FINAL_STATES",
+    "is_final",
+    "new_key",
+    "normalize_spec",
+    "same_spec",
+]

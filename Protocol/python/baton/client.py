@@ -1,0 +1,320 @@
+"""A Baton client (BATON/1, spec section 4) with Lazy Pirate retries (section 10.4).
+
+    from baton import Client
+    with Client("tcp://127.0.0.1:5555") as c:
+        final = c.run({"name": "hello", "blocks": [{"jobs": [{"type": "echo"}]}]},
+                      journal=".baton/journal.jsonl")
+        print(final["state"])
+
+Every request is bounded by ``timeout_ms``; when no reply comes, the socket is closed
+(linger 0) and the request is sent again on a fresh socket, up to ``retries`` tries in
+all, and then ``Timeout`` is raised. That is safe because every request is idempotent:
+SUBMIT always carries an ``idempotency_key`` (one is generated when the caller gives
+none). A client object is safe to share between threads (requests are serialized).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List, Optional, Union
+
+import zmq
+
+from .errors import ProtocolError, Timeout, error_from_reply
+from .journal import Entry, Journal
+from .wire import (
+    EXPECTED_REPLY,
+    WireError,
+    client_request,
+    is_final,
+    new_key,
+    parse_client_reply,
+    same_spec,
+)
+
+DEFAULT_CLIENT_ENDPOINT = "tcp://127.0.0.1:5555"
+
+Spec = Dict[str, Any]
+Status = Dict[str, Any]
+Event = Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The ID reply to SUBMIT, with the idempotency key that was sent."""
+
+    id: str
+    state: str
+    duplicate: bool
+    idempotency_key: str
+
+
+def _key_bytes(key: Union[str, bytes, None]) -> Optional[bytes]:
+    if key is None:
+        return None
+    return key.encode("ascii") if isinstance(key, str) else bytes(key)
+
+
+class Client:
+    """A BATON/1 client.
+
+    ``socket_type`` is ``"dealer"`` (the default) or ``"req"``. ``retries`` is the number
+    of tries per request (like ``baton --retries``), each waiting ``timeout_ms``.
+    For CURVE, pass the broker's public key as ``curve_server_key`` (Z85); this client's
+    key pair (``curve_public_key``, ``curve_secret_key``) is generated when not given.
+    """
+
+    def __init__(
+        self,
+        endpoint: str = DEFAULT_CLIENT_ENDPOINT,
+        *,
+        timeout_ms: int = 5000,
+        retries: int = 3,
+        socket_type: str = "dealer",
+        curve_server_key: Union[str, bytes, None] = None,
+        curve_public_key: Union[str, bytes, None] = None,
+        curve_secret_key: Union[str, bytes, None] = None,
+        context: Optional[zmq.Context] = None,
+    ):
+        if socket_type not in ("dealer", "req"):
+            raise ValueError("socket_type must be 'dealer' or 'req'")
+        self.endpoint = endpoint
+        self.timeout_ms = int(timeout_ms)
+        self.retries = max(1, int(retries))
+        self.socket_type = socket_type
+        self._curve_server = _key_bytes(curve_server_key)
+        self._curve_public = _key_bytes(curve_public_key)
+        self._curve_secret = _key_bytes(curve_secret_key)
+        if self._curve_server and not (self._curve_public and self._curve_secret):
+            self._curve_public, self._curve_secret = zmq.curve_keypair()
+        self._own_context = context is None
+        self._context = context or zmq.Context()
+        self._socket: Optional[zmq.Socket] = None
+        self._lock = threading.RLock()
+        self._tag_prefix = "py" + secrets.token_hex(4)
+        self._counter = 0
+
+    # ------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop_socket()
+            if self._own_context and self._context is not None:
+                self._context.term()
+                self._context = None
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _drop_socket(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def _new_socket(self) -> zmq.Socket:
+        if self._context is None:
+            raise RuntimeError("client is closed")
+        s = self._context.socket(zmq.DEALER if self.socket_type == "dealer" else zmq.REQ)
+        s.setsockopt(zmq.LINGER, 0)
+        if self._curve_server:
+            s.setsockopt(zmq.CURVE_SERVERKEY, self._curve_server)
+            s.setsockopt(zmq.CURVE_PUBLICKEY, self._curve_public)
+            s.setsockopt(zmq.CURVE_SECRETKEY, self._curve_secret)
+        s.connect(self.endpoint)
+        return s
+
+    # ------------------------------------------------------------ requests
+
+    def request(self, command: str, body: Optional[Dict[str, Any]] = None, *, timeout_ms: Optional[int] = None) -> Dict[str, Any]:
+        """Send one request and return the body of its expected reply.
+
+        Raises the ``BatonError`` subclass for an ERROR reply, ``ProtocolError`` for a
+        reply of the wrong kind, ``Timeout`` after every try went unanswered."""
+        name, reply = self.exchange(command, body or {}, timeout_ms=timeout_ms)
+        if name == "ERROR":
+            raise error_from_reply(reply)
+        expected = EXPECTED_REPLY.get(command)
+        if expected is not None and name != expected:
+            raise ProtocolError(f"{command} got a {name} reply, expected {expected}")
+        return reply
+
+    def exchange(self, command: str, body: Dict[str, Any], *, timeout_ms: Optional[int] = None):
+        """One request, Lazy Pirate style; returns (reply name, reply body) whatever the
+        reply is (ERROR included)."""
+        timeout = self.timeout_ms if timeout_ms is None else int(timeout_ms)
+        with self._lock:
+            for _ in range(self.retries):
+                if self._socket is None:
+                    self._socket = self._new_socket()
+                sock = self._socket
+                self._counter += 1
+                tag = f"{self._tag_prefix}-{self._counter}".encode("ascii")
+                frames = client_request(command, tag, body)
+                if self.socket_type == "req":
+                    frames = frames[1:]
+                deadline = time.monotonic() + timeout / 1000.0
+                try:
+                    sock.send_multipart(frames, flags=zmq.NOBLOCK)
+                except zmq.Again:
+                    self._drop_socket()
+                    time.sleep(min(timeout / 1000.0, 0.1))
+                    continue
+                while True:
+                    remaining = int((deadline - time.monotonic()) * 1000)
+                    if remaining <= 0 or not sock.poll(remaining, zmq.POLLIN):
+                        break
+                    raw = sock.recv_multipart()
+                    try:
+                        name, reply_tag, reply = parse_client_reply(raw, with_delimiter=self.socket_type == "dealer")
+                    except WireError as e:
+                        self._drop_socket()
+                        raise ProtocolError(str(e)) from None
+                    if reply_tag != tag:
+                        continue  # a late reply to an earlier request: not ours
+                    return name, reply
+                # No reply in time: a fresh socket for the next try (a REQ socket must be
+                # recreated anyway; a fresh DEALER cannot receive stale replies).
+                self._drop_socket()
+            raise Timeout(f"no reply to {command} from {self.endpoint} after {self.retries} tries of {timeout} ms")
+
+    # ------------------------------------------------------------ commands
+
+    def ping(self) -> Dict[str, Any]:
+        """PING -> PONG body ``{"time"}`` (the broker's clock)."""
+        return self.request("PING", {})
+
+    def submit(self, workflow: Spec, idempotency_key: Optional[str] = None) -> Submitted:
+        """SUBMIT: stores the workflow (state SUBMITTED). Nothing runs until ``exec``."""
+        key = new_key("py") if idempotency_key is None else idempotency_key
+        reply = self.request("SUBMIT", {"workflow": workflow, "idempotency_key": key})
+        if not isinstance(reply.get("id"), str) or not isinstance(reply.get("state"), str):
+            raise ProtocolError(f"ID reply without id or state: {reply!r}")
+        return Submitted(reply["id"], reply["state"], bool(reply.get("duplicate", False)), key)
+
+    def exec(self, workflow_id: str) -> Status:
+        """EXEC: starts a SUBMITTED workflow; in any other state returns its STATUS."""
+        return self.request("EXEC", {"id": workflow_id})
+
+    def status(self, workflow_id: str) -> Status:
+        return self.request("STATUS", {"id": workflow_id})
+
+    def cancel(self, workflow_id: str) -> Status:
+        """CANCEL a SUBMITTED or RUNNING workflow; a final one is returned unchanged."""
+        return self.request("CANCEL", {"id": workflow_id})
+
+    def list(self, state: Optional[str] = None, name: Optional[str] = None, limit: Optional[int] = None,
+             before: Optional[str] = None) -> Dict[str, Any]:
+        """LIST: one page ``{"workflows": [...], "next"?}``, newest first."""
+        body: Dict[str, Any] = {}
+        for k, v in (("state", state), ("name", name), ("limit", limit), ("before", before)):
+            if v is not None:
+                body[k] = v
+        return self.request("LIST", body)
+
+    def list_all(self, state: Optional[str] = None, name: Optional[str] = None, page_size: int = 200) -> Iterator[Dict[str, Any]]:
+        """Every matching workflow summary, newest first, following ``next``."""
+        before = None
+        while True:
+            page = self.list(state=state, name=name, limit=page_size, before=before)
+            yield from page.get("workflows", [])
+            before = page.get("next")
+            if not before:
+                return
+
+    def watch_page(self, workflow_id: str, after: int = 0, wait_ms: int = 0) -> Dict[str, Any]:
+        """One WATCH: ``{"id", "events", "state"}``; long-polls up to ``wait_ms``."""
+        return self.request("WATCH", {"id": workflow_id, "after": after, "wait_ms": wait_ms},
+                            timeout_ms=wait_ms + self.timeout_ms)
+
+    def watch(self, workflow_id: str, after: int = 0, *, wait_ms: int = 10000, follow: bool = True) -> Iterator[Event]:
+        """The workflow's events with ``seq > after``, in order.
+
+        With ``follow`` (the default) it long-polls until the workflow is final and every
+        event has been read; otherwise it stops at the last stored event. To resume
+        after a crash, pass the last ``seq`` seen as ``after``."""
+        while True:
+            page = self.watch_page(workflow_id, after, wait_ms if follow else 0)
+            events = page.get("events") or []
+            for event in events:
+                seq = event.get("seq")
+                if isinstance(seq, int) and seq > after:
+                    after = seq
+                yield event
+            if not events and (not follow or is_final(page.get("state"))):
+                return
+
+    def wait(self, workflow_id: str, after: int = 0, *, on_event: Optional[Callable[[Event], None]] = None,
+             wait_ms: int = 10000) -> Status:
+        """Follow the workflow until it is final; return its final STATUS."""
+        for event in self.watch(workflow_id, after, wait_ms=wait_ms):
+            if on_event is not None:
+                on_event(event)
+        return self.status(workflow_id)
+
+    # ------------------------------------------------------------ the handshake (10.1)
+
+    def run(self, spec: Union[Spec, str, "os.PathLike[str]"], journal: Union[str, "os.PathLike[str]", None] = None, *,
+            idempotency_key: Optional[str] = None, file: Optional[str] = None,
+            on_event: Optional[Callable[[Event], None]] = None) -> Status:
+        """SUBMIT, journal the id, EXEC, follow to the end; return the final STATUS.
+
+        ``spec`` is a workflow dict or the path of a workflow JSON file. With a
+        ``journal`` (the Swift CLI's format), every step is journaled and fsynced first,
+        and an unfinished entry with the same spec is re-attached to instead of
+        submitting again, like ``baton run``."""
+        if not isinstance(spec, dict):
+            file = file or os.fspath(spec)
+            with open(spec, "rb") as f:
+                spec = json.loads(f.read().decode("utf-8"))
+        file = file or "<python>"
+        j = Journal(journal) if journal is not None else None
+        if j is not None:
+            for pending in j.unfinished():
+                if same_spec(pending.spec, spec):
+                    return self._complete(pending, j, on_event)
+        entry = Entry(key=new_key("run") if idempotency_key is None else idempotency_key, file=file, spec=spec)
+        return self._complete(entry, j, on_event)
+
+    def resume(self, journal: Union[str, "os.PathLike[str]"], *,
+               on_event: Optional[Callable[[Event], None]] = None) -> List[Status]:
+        """Complete every unfinished journal entry (like ``baton resume``): no id yet ->
+        SUBMIT again with the same key and spec; SUBMITTED -> EXEC; RUNNING -> follow;
+        final -> report. Returns the final STATUS of each, in journal order."""
+        j = Journal(journal)
+        return [self._complete(entry, j, on_event) for entry in j.unfinished()]
+
+    def _complete(self, entry: Entry, j: Optional[Journal], on_event) -> Status:
+        def log(step: str, state: Optional[str] = None) -> None:
+            if j is not None:
+                j.append(entry, step, state)
+
+        for _ in range(3):
+            if entry.id is None:
+                # Journaled before SUBMIT: after a crash, the same key gets the same id.
+                log("submitting")
+                entry.id = self.submit(entry.spec, entry.key).id
+                # The id is on disk before EXEC: from here on the workflow cannot be lost.
+                log("submitted")
+            status = self.status(entry.id)
+            if status.get("state") == "EXPIRED" and status.get("started_at") is None:
+                # It never ran (10.1): start again with a new key.
+                log("finished", "EXPIRED")
+                entry = Entry(key=new_key("run"), file=entry.file, spec=entry.spec)
+                continue
+            if status.get("state") == "SUBMITTED":
+                status = self.exec(entry.id)
+                log("exec")
+            if not is_final(status.get("state")):
+                status = self.wait(entry.id, on_event=on_event)
+            log("finished", status.get("state"))
+            return status
+        log("finished", "EXPIRED")
+        return status

@@ -1,0 +1,237 @@
+"""The Python worker SDK against the real broker: handlers, concurrency, heartbeats,
+CANCEL, clean shutdown, reconnection after a broker restart (spec section 9)."""
+
+import threading
+import time
+
+import pytest
+
+from baton import JobFailed, Worker
+from helpers import events_of, job, kinds, wait_event, wait_state, wait_until, workflow
+
+
+@pytest.fixture
+def c(broker):
+    client = broker.client()
+    yield client
+    client.close()
+
+
+def run_wf(c, spec, timeout=10):
+    s = c.submit(spec)
+    c.exec(s.id)
+    return wait_state(c, s.id, ("SUCCEEDED", "FAILED", "CANCELLED"), timeout=timeout)
+
+
+def test_decorator_registers_handlers_and_outputs_reach_status(broker, c):
+    w = Worker(broker.worker_endpoint, name="py-deco", capacity=2)
+
+    @w.job("py.greet")
+    def greet(job):
+        return {"message": f"hello, {job.args['who']}", "attempt": job.attempt, "wf": job.workflow_id}
+
+    @w.job("py.none")
+    def nothing(job):
+        return None
+
+    assert w.types == ["py.greet", "py.none"]
+    w.start()
+    try:
+        assert w.wait_registered(5)
+        assert w.interval_ms == broker.heartbeat_ms
+        st = run_wf(c, workflow([job("py.greet", {"who": "baton"})], [job("py.none")]))
+        assert st["state"] == "SUCCEEDED"
+        j = st["blocks"][0]["jobs"][0]
+        assert j["output"] == {"message": "hello, baton", "attempt": 1, "wf": st["id"]}
+        assert "output" not in st["blocks"][1]["jobs"][0]
+        d = [e for e in events_of(c, st["id"]) if e["kind"] == "job.dispatched"]
+        assert {e["worker"] for e in d} == {"py-deco"}
+    finally:
+        w.stop()
+
+
+def test_concurrency_up_to_capacity(broker, c, py_worker):
+    lock = threading.Lock()
+    now = {"n": 0, "peak": 0}
+
+    def slow(job):
+        with lock:
+            now["n"] += 1
+            now["peak"] = max(now["peak"], now["n"])
+        time.sleep(0.3)
+        with lock:
+            now["n"] -= 1
+        return job.args["i"]
+
+    py_worker(broker, {"py.slow": slow}, capacity=3)
+    t = time.monotonic()
+    st = run_wf(c, {"name": "conc", "blocks": [{"concurrency": 10, "jobs": [job("py.slow", {"i": i}) for i in range(6)]}]})
+    took = time.monotonic() - t
+    assert st["state"] == "SUCCEEDED"
+    assert [j["output"] for j in st["blocks"][0]["jobs"]] == list(range(6))
+    assert now["peak"] == 3
+    assert took < 1.5  # 2 rounds of 0.3 s, not 6
+
+
+def test_failures_retryable_and_not(broker, c, py_worker):
+    calls = {"flaky": 0}
+
+    def flaky(job):
+        calls["flaky"] += 1
+        if job.attempt == 1:
+            raise ValueError("first attempt breaks")
+        return "second attempt works"
+
+    def fatal(job):
+        raise JobFailed("bad args, do not retry", retryable=False)
+
+    def not_json(job):
+        return {"x": object()}
+
+    py_worker(broker, {"py.flaky": flaky, "py.fatal": fatal, "py.notjson": not_json})
+    st = run_wf(c, workflow([job("py.flaky", retry={"max_attempts": 3, "backoff_ms": 0})]))
+    assert st["state"] == "SUCCEEDED" and st["blocks"][0]["jobs"][0]["output"] == "second attempt works"
+    r = next(e for e in events_of(c, st["id"]) if e["kind"] == "job.retrying")
+    assert r["error"] == "ValueError: first attempt breaks"
+    st = run_wf(c, workflow([job("py.fatal", retry={"max_attempts": 5})]))
+    assert st["reason"] == f"job {st['id']}.0.0 (py.fatal) failed after 1 attempt: bad args, do not retry"
+    st = run_wf(c, workflow([job("py.notjson", retry={"max_attempts": 5})]))
+    assert st["state"] == "FAILED" and "not JSON" in st["blocks"][0]["jobs"][0]["error"]
+
+
+def test_heartbeats_keep_a_busy_worker_alive(broker, c, py_worker):
+    def long(job):
+        time.sleep(1.0)  # 5 intervals: only the I/O thread's beats keep us registered
+        return "done"
+
+    py_worker(broker, {"py.long": long})
+    st = run_wf(c, workflow([job("py.long", retry={"max_attempts": 1})]))
+    assert st["state"] == "SUCCEEDED"
+    assert "job.retrying" not in kinds(events_of(c, st["id"]))
+
+
+def test_cancel_is_honoured_and_no_result_sent(broker, c, py_worker):
+    seen = {}
+    started = threading.Event()
+
+    def wait_forever(job):
+        started.set()
+        cancelled = job.wait(10)
+        seen["cancelled"], seen["reason"] = cancelled, job.cancel_reason
+        return "should not be sent"
+
+    w = py_worker(broker, {"py.wait": wait_forever})
+    s = c.submit(workflow([job("py.wait")]))
+    c.exec(s.id)
+    assert started.wait(5)
+    c.cancel(s.id)
+    wait_until(lambda: "cancelled" in seen, 3, message="the handler to see the cancel")
+    assert seen == {"cancelled": True, "reason": "workflow cancelled"}
+    time.sleep(0.1)
+    assert w.stats["results"] == 0 and w.stats["cancelled"] == 1
+    assert w.running_jobs == []
+    assert c.status(s.id)["blocks"][0]["jobs"][0]["state"] == "CANCELLED"
+
+
+def test_timeout_cancels_the_attempt_and_the_retry_succeeds(broker, c, py_worker):
+    def slow_first(job):
+        if job.attempt == 1:
+            job.wait(0.6)  # ignores the cancel until it is done
+            return "too late"
+        return "in time"
+
+    w = py_worker(broker, {"py.slowfirst": slow_first})
+    st = run_wf(c, workflow([job("py.slowfirst", timeout_ms=250, retry={"max_attempts": 2, "backoff_ms": 0})]))
+    assert st["state"] == "SUCCEEDED" and st["blocks"][0]["jobs"][0]["output"] == "in time"
+    r = next(e for e in events_of(c, st["id"]) if e["kind"] == "job.retrying")
+    assert r["error"] == "timed out after 250 ms"
+    time.sleep(0.5)
+    assert w.stats["results"] == 1  # the late result of attempt 1 was never sent
+
+
+def test_clean_shutdown_sends_disconnect(broker_factory):
+    broker = broker_factory(heartbeat_ms=1000)  # silence would take 3 s: DISCONNECT must not
+    c = broker.client()
+    started = threading.Event()
+
+    def busy(job):
+        started.set()
+        job.wait(5)
+        return "x"
+
+    w = Worker(broker.worker_endpoint, name="leaving", capacity=1)
+    w.register("py.busy", busy)
+    w.start()
+    assert w.wait_registered(5)
+    s = c.submit(workflow([job("py.busy", retry={"max_attempts": 2, "backoff_ms": 0})]))
+    c.exec(s.id)
+    assert started.wait(5)
+    t = time.monotonic()
+    w.stop()
+    assert not w._thread.is_alive()
+    e = wait_event(c, s.id, "job.retrying", timeout=5)
+    assert e["error"] == "worker lost"
+    assert time.monotonic() - t < 1.0  # DISCONNECT, not 3 silent intervals
+    c.close()
+
+
+def test_worker_survives_broker_sigkill(broker, c, py_worker):
+    runs = []
+
+    def record(job):
+        runs.append((job.job_id, job.attempt))
+        if job.args.get("slow"):
+            job.wait(0.5)
+        return job.attempt
+
+    w = py_worker(broker, {"py.rec": record}, name="survivor")
+    assert run_wf(c, workflow([job("py.rec")]))["state"] == "SUCCEEDED"
+    # a job running when the broker dies is run again after the restart (at least once)
+    s = c.submit(workflow([job("py.rec", {"slow": True}, retry={"max_attempts": 3, "backoff_ms": 0})]))
+    c.exec(s.id)
+    wait_until(lambda: len(runs) == 2, 5, message="the slow job to start")
+    connections = w.stats["connections"]
+    broker.restart(kill=True)
+    st = wait_state(c, s.id, "SUCCEEDED", timeout=10)
+    assert w.stats["connections"] > connections  # a fresh socket and READY
+    assert st["blocks"][0]["jobs"][0]["attempt"] == 2
+    assert runs[-1] == (f"{s.id}.0.0", 2)
+    r = next(e for e in events_of(c, s.id) if e["kind"] == "job.retrying")
+    assert r["error"] == "broker restarted while the attempt ran"
+    assert run_wf(c, workflow([job("py.rec")]))["state"] == "SUCCEEDED"
+
+
+def test_worker_waits_out_a_graceful_broker_restart(broker, c, py_worker):
+    w = py_worker(broker, {"py.echo": lambda job: job.args})
+    assert broker.terminate() == 0  # DISCONNECT "broker shutting down"
+    wait_until(lambda: w.stats["disconnects"] >= 1, 3, message="the worker to get DISCONNECT")
+    time.sleep(0.3)  # the broker stays down a little
+    broker.start()
+    assert w.wait_registered(5)
+    assert run_wf(c, workflow([job("py.echo", {"back": True})]))["blocks"][0]["jobs"][0]["output"] == {"back": True}
+
+
+def test_rejected_ready_backs_off(broker):
+    w = Worker(broker.worker_endpoint, name="n" * 300, capacity=1)  # a name the broker rejects
+    w.register("py.x", lambda job: None)
+    w.start()
+    try:
+        time.sleep(0.8)
+        assert not w.registered.is_set()
+        assert w.stats["disconnects"] == 1 and w.stats["connections"] == 1  # waits 1 s before retrying
+    finally:
+        w.stop()
+
+
+def test_silent_broker_means_reconnect(broker, c, py_worker):
+    """No message for 3 intervals: fresh socket and READY, again and again, until the
+    broker is back (9.4 step 4)."""
+    w = py_worker(broker, {"py.echo": lambda job: job.args})
+    before = w.stats["connections"]
+    broker.kill()
+    time.sleep(1.0)  # 5 intervals of 200 ms
+    assert w.stats["connections"] >= before + 1
+    assert not w.registered.is_set()
+    broker.start()
+    assert w.wait_registered(5)
+    assert run_wf(c, workflow([job("py.echo", {"n": 1})]))["blocks"][0]["jobs"][0]["output"] == {"n": 1}
