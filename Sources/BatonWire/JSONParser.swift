@@ -206,6 +206,14 @@ public struct JSONParser {
             guard i < b.count, isDigit(b[i]) else { throw fail("invalid number") }
             while i < b.count, isDigit(b[i]) { i += 1 }
         }
+        // Up to 18 digits cannot overflow Int64: accumulate them without making a String.
+        let negative = b[start] == UInt8(ascii: "-")
+        let digitsStart = negative ? start + 1 : start
+        if isInteger && i - digitsStart <= 18 {
+            var v: Int64 = 0
+            for k in digitsStart..<i { v = v &* 10 &+ Int64(b[k] &- UInt8(ascii: "0")) }
+            return .int(negative ? -v : v)
+        }
         let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
         if isInteger, let v = Int64(text) { return .int(v) }
         guard let d = Double(text), d.isFinite else { throw Failure(offset: start, reason: "number out of range") }

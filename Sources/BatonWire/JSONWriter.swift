@@ -18,7 +18,7 @@ public enum JSONWriter {
         switch value {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let v): out.append(contentsOf: (v ? "true" : "false").utf8)
-        case .int(let v): out.append(contentsOf: String(v).utf8)
+        case .int(let v): writeInt(v, into: &out)
         case .double(let v):
             // Swift prints doubles with a fraction or exponent ("3.0", "1e+20"), so a
             // double reads back as a double. JSON has no NaN or infinity: they become null.
@@ -37,11 +37,14 @@ public enum JSONWriter {
             out.append(UInt8(ascii: "]"))
         case .object(let fields):
             out.append(UInt8(ascii: "{"))
-            for (n, key) in fields.keys.sorted().enumerated() {
-                if n > 0 { out.append(UInt8(ascii: ",")) }
+            // Sorting the (key, value) pairs, not the keys: no second hash lookup per key.
+            var first = true
+            for (key, item) in fields.sorted(by: { $0.key < $1.key }) {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
                 writeString(key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                write(fields[key]!, into: &out)
+                write(item, into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -49,22 +52,67 @@ public enum JSONWriter {
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// Writes a signed integer in decimal without allocating a String.
+    public static func writeInt(_ v: Int64, into out: inout [UInt8]) {
+        if v >= 0 && v < 10 {
+            out.append(UInt8(ascii: "0") + UInt8(v))
+            return
+        }
+        // The magnitude as UInt64 covers Int64.min, whose negation overflows Int64.
+        var m = v < 0 ? UInt64(bitPattern: 0 &- v) : UInt64(v)
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { buf in
+            repeat {
+                buf[23 - n] = UInt8(ascii: "0") + UInt8(m % 10)
+                m /= 10
+                n += 1
+            } while m > 0
+            if v < 0 { out.append(UInt8(ascii: "-")) }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[(24 - n)...]))
+        }
+    }
+
+    /// Whether byte `c` must be escaped inside a JSON string.
+    @inline(__always)
+    private static func needsEscape(_ c: UInt8) -> Bool {
+        c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\")
+    }
+
     public static func writeString(_ s: String, into out: inout [UInt8]) {
+        // Fast path: native strings are contiguous UTF-8; runs without escapes are
+        // copied in one append instead of byte by byte.
+        let done: Void? = s.utf8.withContiguousStorageIfAvailable { bytes in
+            out.append(UInt8(ascii: "\""))
+            var runStart = 0
+            for (i, c) in bytes.enumerated() where needsEscape(c) {
+                if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
+                writeEscaped(c, into: &out)
+                runStart = i + 1
+            }
+            if runStart < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
+            out.append(UInt8(ascii: "\""))
+        }
+        if done != nil { return }
         out.append(UInt8(ascii: "\""))
         for c in s.utf8 {
-            switch c {
-            case UInt8(ascii: "\""): out.append(0x5C); out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C); out.append(0x5C)
-            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
-            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
-            case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
-            case 0..<0x20:
-                out.append(contentsOf: Array("\\u00".utf8))
-                out.append(hex[Int(c >> 4)])
-                out.append(hex[Int(c & 0xF)])
-            default: out.append(c)
-            }
+            if needsEscape(c) { writeEscaped(c, into: &out) } else { out.append(c) }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    private static func writeEscaped(_ c: UInt8, into out: inout [UInt8]) {
+        switch c {
+        case UInt8(ascii: "\""): out.append(0x5C); out.append(0x22)
+        case UInt8(ascii: "\\"): out.append(0x5C); out.append(0x5C)
+        case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+        case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+        case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
+        case 0..<0x20:
+            out.append(0x5C); out.append(UInt8(ascii: "u")); out.append(UInt8(ascii: "0")); out.append(UInt8(ascii: "0"))
+            out.append(hex[Int(c >> 4)])
+            out.append(hex[Int(c & 0xF)])
+        default: out.append(c)
+        }
     }
 }
