@@ -1,7 +1,11 @@
 /// A min-heap of deadlines, for the engine's timers (expiry, backoff, timeouts, long-polls).
 ///
-/// Entries are never removed early: when a timer fires the engine checks whether it
-/// still applies (lazy cancellation), which keeps every operation O(log n).
+/// Entries are not removed one by one: when a timer fires the engine checks whether it
+/// still applies (lazy cancellation), which keeps every operation O(log n). Stale
+/// entries are dropped in bulk by `removeAll(where:)`, which the engine calls when the
+/// heap has doubled since its last compaction, so memory stays proportional to the
+/// timers that still apply (a SUBMIT's 24-hour expiry would otherwise outlive its
+/// workflow by a day).
 struct DeadlineHeap<Element> {
     private var items: [(at: Int64, order: UInt64, element: Element)] = []
     private var counter: UInt64 = 0
@@ -11,6 +15,17 @@ struct DeadlineHeap<Element> {
     var earliest: Int64? { items.first?.at }
 
     mutating func removeAll() { items.removeAll() }
+
+    /// Drops every entry `shouldRemove` picks, and restores the heap order (O(n)).
+    /// Entries keep their insertion order for ties.
+    mutating func removeAll(where shouldRemove: (Element) -> Bool) {
+        items.removeAll { shouldRemove($0.element) }
+        var i = items.count / 2
+        while i > 0 {
+            i -= 1
+            siftDown(i)
+        }
+    }
 
     mutating func insert(_ element: Element, at deadline: Int64) {
         counter &+= 1
@@ -30,18 +45,22 @@ struct DeadlineHeap<Element> {
         let last = items.removeLast()
         if !items.isEmpty {
             items[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < items.count, less(l, m) { m = l }
-                if r < items.count, less(r, m) { m = r }
-                if m == i { break }
-                items.swapAt(i, m)
-                i = m
-            }
+            siftDown(0)
         }
         return first.element
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var i = start
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < items.count, less(l, m) { m = l }
+            if r < items.count, less(r, m) { m = r }
+            if m == i { return }
+            items.swapAt(i, m)
+            i = m
+        }
     }
 
     // Ties break by insertion order so timers set in one turn fire in that order.

@@ -17,6 +17,7 @@ extension Engine {
         queued = []
         assignments = [:]
         timers.removeAll()
+        timersAfterCompaction = 0
         watchers = [:]
         finishedThisTurn = []
         finishedLastTurn = []

@@ -46,6 +46,38 @@ extension Engine {
         }
     }
 
+    /// Whether a timer can still do anything when it fires: the same conditions `fire`
+    /// checks, without the clock. A timer for which this is false never will be true
+    /// again (states only move forward, attempts only grow, tokens are never reused).
+    func timerApplies(_ timer: Timer) -> Bool {
+        switch timer {
+        case .expire(let id):
+            return workflows[id]?.state == .submitted
+        case .retry(let k, let attempt):
+            guard let w = workflows[k.workflowId], w.state == .running, w.currentBlock == k.block,
+                  let r = w.job(k.block, k.job) else { return false }
+            return r.state == .pending && r.attempt == attempt
+        case .timeout(let k, let attempt):
+            return assignments[k]?.attempt == attempt
+        case .watch(let id, let token):
+            return watchers[id]?.contains { $0.token == token } ?? false
+        }
+    }
+
+    /// Drops timers that no longer apply once the heap has doubled since the last
+    /// compaction: amortised O(1) per timer, memory proportional to live timers.
+    mutating func compactTimersIfNeeded() {
+        guard timers.count >= max(Self.minTimersBeforeCompaction, 2 * timersAfterCompaction) else { return }
+        // Moved out first: the predicate reads `self` while the heap is rewritten.
+        var heap = timers
+        timers = DeadlineHeap()
+        heap.removeAll { !timerApplies($0) }
+        timers = heap
+        timersAfterCompaction = timers.count
+    }
+
+    static let minTimersBeforeCompaction = 4096
+
     mutating func checkWorkerLiveness(now: Int64) {
         let dead = workers.filter { now - $0.value.lastSeen > config.workerLivenessMs }.map(\.key)
         for peer in dead {

@@ -31,6 +31,8 @@ public struct Engine {
     /// Running attempts: which worker has them.
     var assignments: [JobKey: Assignment] = [:]
     var timers = DeadlineHeap<Timer>()
+    /// The heap's size after its last compaction (`compactTimersIfNeeded`).
+    var timersAfterCompaction = 0
     /// Parked long-poll WATCHes by workflow id.
     var watchers: [String: [Watcher]] = [:]
     var nextWatcherToken: UInt64 = 0
@@ -129,6 +131,7 @@ public struct Engine {
     /// Ends a turn: dispatches what can run, then returns and clears the turn's output.
     public mutating func finishTurn(now: Int64) -> TurnOutput {
         dispatchReady(now: now)
+        compactTimersIfNeeded()
         for id in insertedIds {
             if let w = workflows[id] { out.writes.inserted.append(w) }
         }
@@ -199,5 +202,7 @@ public struct Engine {
     public var workflowsInMemory: Int { workflows.count }
     public var connectedWorkers: Int { workers.count }
     public var runningAttempts: Int { assignments.count }
+    /// Timers held, stale ones included until the next compaction.
+    public var timersHeld: Int { timers.count }
     public func record(_ id: String) -> WorkflowRecord? { workflows[id] }
 }
