@@ -10,6 +10,27 @@ public enum Timestamp {
         let min = msOfDay / 60_000 % 60
         let s = msOfDay / 1000 % 60
         let milli = msOfDay % 1000
+        if (0...9999).contains(y) {
+            // The common case, written digit by digit: interpolation with padded
+            // Strings allocated a dozen times per timestamp, and replies carry many.
+            return String(unsafeUninitializedCapacity: 24) { out in
+                func put(_ v: Int64, _ width: Int, at i: Int) {
+                    var v = v
+                    for k in stride(from: i + width - 1, through: i, by: -1) {
+                        out[k] = UInt8(ascii: "0") + UInt8(v % 10)
+                        v /= 10
+                    }
+                }
+                put(y, 4, at: 0); out[4] = UInt8(ascii: "-")
+                put(m, 2, at: 5); out[7] = UInt8(ascii: "-")
+                put(d, 2, at: 8); out[10] = UInt8(ascii: "T")
+                put(h, 2, at: 11); out[13] = UInt8(ascii: ":")
+                put(min, 2, at: 14); out[16] = UInt8(ascii: ":")
+                put(s, 2, at: 17); out[19] = UInt8(ascii: ".")
+                put(milli, 3, at: 20); out[23] = UInt8(ascii: "Z")
+                return 24
+            }
+        }
         return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(min, 2)):\(pad(s, 2)).\(pad(milli, 3))Z"
     }
 
