@@ -20,6 +20,7 @@ struct DeadlineHeap<Element> {
     /// Entries keep their insertion order for ties.
     mutating func removeAll(where shouldRemove: (Element) -> Bool) {
         items.removeAll { shouldRemove($0.element) }
+        if items.isEmpty { items = [] }  // give the storage back, not just the entries
         var i = items.count / 2
         while i > 0 {
             i -= 1

@@ -66,8 +66,13 @@ extension Engine {
 
     /// Drops timers that no longer apply once the heap has doubled since the last
     /// compaction: amortised O(1) per timer, memory proportional to live timers.
+    ///
+    /// Also when no workflow is held in memory: then no timer can apply (each names a
+    /// workflow, an attempt of one, or a watcher of one), and an idle broker should
+    /// give back what a burst left behind.
     mutating func compactTimersIfNeeded() {
-        guard timers.count >= max(Self.minTimersBeforeCompaction, 2 * timersAfterCompaction) else { return }
+        let idle = workflows.isEmpty && !timers.isEmpty
+        guard idle || timers.count >= max(Self.minTimersBeforeCompaction, 2 * timersAfterCompaction) else { return }
         // Moved out first: the predicate reads `self` while the heap is rewritten.
         var heap = timers
         timers = DeadlineHeap()

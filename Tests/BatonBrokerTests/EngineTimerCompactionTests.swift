@@ -39,4 +39,18 @@ final class EngineTimerCompactionTests: XCTestCase {
         h.advance(30_000)
         XCTAssertEqual(h.status(idle).state, .expired, "the expiry survived")
     }
+
+    func testAnIdleBrokerHoldsNoTimers() throws {
+        let h = try EngineHarness()
+        h.ready("w1", types: ["echo"], capacity: 10)
+        for _ in 0..<10 {
+            h.exec(h.submit(spec([jobs(2)], concurrency: 2)))
+        }
+        h.drain(["w1"])
+        // A finished workflow leaves memory two turns later (once its turn is committed).
+        h.heartbeat("w1")
+        h.heartbeat("w1")
+        XCTAssertEqual(h.engine.workflowsInMemory, 0)
+        XCTAssertEqual(h.engine.timersHeld, 0, "ten expiry timers made stale by EXEC are gone")
+    }
 }
