@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
 import zmq
 
+from . import wire
 from .errors import ProtocolError, Timeout, error_from_reply
 from .journal import Entry, Journal
 from .wire import (
@@ -54,11 +55,6 @@ class Submitted:
     idempotency_key: str
 
 
-def _key_bytes(key: Union[str, bytes, None]) -> Optional[bytes]:
-    if key is None:
-        return None
-    return key.encode("ascii") if isinstance(key, str) else bytes(key)
-
 
 class Client:
     """A BATON/1 client.
@@ -87,11 +83,8 @@ class Client:
         self.timeout_ms = int(timeout_ms)
         self.retries = max(1, int(retries))
         self.socket_type = socket_type
-        self._curve_server = _key_bytes(curve_server_key)
-        self._curve_public = _key_bytes(curve_public_key)
-        self._curve_secret = _key_bytes(curve_secret_key)
-        if self._curve_server and not (self._curve_public and self._curve_secret):
-            self._curve_public, self._curve_secret = zmq.curve_keypair()
+        self._curve_server, self._curve_public, self._curve_secret = wire.curve_keys(
+            curve_server_key, curve_public_key, curve_secret_key)
         self._own_context = context is None
         self._context = context or zmq.Context()
         self._socket: Optional[zmq.Socket] = None

@@ -36,6 +36,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 import zmq
 
+from . import wire
 from .errors import JobCancelled, JobFailed
 from .wire import MAX_RESULT_ERROR_BYTES, WireError, parse_worker_message, worker_message
 
@@ -93,11 +94,6 @@ class Job:
         return f"Job({self.job_id!r}, attempt={self.attempt}, type={self.type!r})"
 
 
-def _key_bytes(key: Union[str, bytes, None]) -> Optional[bytes]:
-    if key is None:
-        return None
-    return key.encode("ascii") if isinstance(key, str) else bytes(key)
-
 
 def _truncate_utf8(text: str, limit: int) -> str:
     data = text.encode("utf-8")
@@ -129,11 +125,8 @@ class Worker:
         self.name = name or f"{pysocket.gethostname()}-{os.getpid()}"
         self.capacity = int(capacity)
         self.interval_ms = int(default_interval_ms)
-        self._curve_server = _key_bytes(curve_server_key)
-        self._curve_public = _key_bytes(curve_public_key)
-        self._curve_secret = _key_bytes(curve_secret_key)
-        if self._curve_server and not (self._curve_public and self._curve_secret):
-            self._curve_public, self._curve_secret = zmq.curve_keypair()
+        self._curve_server, self._curve_public, self._curve_secret = wire.curve_keys(
+            curve_server_key, curve_public_key, curve_secret_key)
         self._own_context = context is None
         self._context = context
         self._handlers: Dict[str, Handler] = {}
