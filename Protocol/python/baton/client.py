@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
 import zmq
 
-from . import wire
+from . import transport
 from .errors import ProtocolError, Timeout, error_from_reply
 from .journal import Entry, Journal
 from .wire import (
@@ -83,8 +83,7 @@ class Client:
         self.timeout_ms = int(timeout_ms)
         self.retries = max(1, int(retries))
         self.socket_type = socket_type
-        self._curve_server, self._curve_public, self._curve_secret = wire.curve_keys(
-            curve_server_key, curve_public_key, curve_secret_key)
+        self._curve = transport.curve_keys(curve_server_key, curve_public_key, curve_secret_key)
         self._own_context = context is None
         self._context = context or zmq.Context()
         self._socket: Optional[zmq.Socket] = None
@@ -115,14 +114,8 @@ class Client:
     def _new_socket(self) -> zmq.Socket:
         if self._context is None:
             raise RuntimeError("client is closed")
-        s = self._context.socket(zmq.DEALER if self.socket_type == "dealer" else zmq.REQ)
-        s.setsockopt(zmq.LINGER, 0)
-        if self._curve_server:
-            s.setsockopt(zmq.CURVE_SERVERKEY, self._curve_server)
-            s.setsockopt(zmq.CURVE_PUBLICKEY, self._curve_public)
-            s.setsockopt(zmq.CURVE_SECRETKEY, self._curve_secret)
-        s.connect(self.endpoint)
-        return s
+        kind = zmq.DEALER if self.socket_type == "dealer" else zmq.REQ
+        return transport.connect(self._context, kind, self.endpoint, self._curve)
 
     # ------------------------------------------------------------ requests
 

@@ -269,22 +269,3 @@ def _canonical(value: Any) -> str:
 def same_spec(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
     """Whether the broker would count two specs as the same (4.3.1)."""
     return _canonical(normalize_spec(a)) == _canonical(normalize_spec(b))
-
-
-def curve_keys(server_key: Any, public_key: Any, secret_key: Any) -> Tuple[Optional[bytes], Optional[bytes], Optional[bytes]]:
-    """CURVE keys as bytes (Z85 text or bytes in): (server, public, secret).
-
-    With a server key but no key pair of its own, a peer gets a fresh pair: the broker
-    does not check client keys (spec §3.5), so any pair will do.
-    """
-    def as_bytes(key: Any) -> Optional[bytes]:
-        if key is None:
-            return None
-        return key.encode("ascii") if isinstance(key, str) else bytes(key)
-
-    server, public, secret = as_bytes(server_key), as_bytes(public_key), as_bytes(secret_key)
-    if server and not (public and secret):
-        import zmq  # the wire module stays importable without pyzmq for everything else
-
-        public, secret = zmq.curve_keypair()
-    return server, public, secret

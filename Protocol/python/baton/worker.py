@@ -36,7 +36,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 import zmq
 
-from . import wire
+from . import transport
 from .errors import JobCancelled, JobFailed
 from .wire import MAX_RESULT_ERROR_BYTES, WireError, parse_worker_message, worker_message
 
@@ -125,8 +125,7 @@ class Worker:
         self.name = name or f"{pysocket.gethostname()}-{os.getpid()}"
         self.capacity = int(capacity)
         self.interval_ms = int(default_interval_ms)
-        self._curve_server, self._curve_public, self._curve_secret = wire.curve_keys(
-            curve_server_key, curve_public_key, curve_secret_key)
+        self._curve = transport.curve_keys(curve_server_key, curve_public_key, curve_secret_key)
         self._own_context = context is None
         self._context = context
         self._handlers: Dict[str, Handler] = {}
@@ -294,13 +293,7 @@ class Worker:
 
     def _connect(self) -> None:
         self._reconnect_at = None
-        s = self._context.socket(zmq.DEALER)
-        s.setsockopt(zmq.LINGER, 0)
-        if self._curve_server:
-            s.setsockopt(zmq.CURVE_SERVERKEY, self._curve_server)
-            s.setsockopt(zmq.CURVE_PUBLICKEY, self._curve_public)
-            s.setsockopt(zmq.CURVE_SECRETKEY, self._curve_secret)
-        s.connect(self.endpoint)
+        s = transport.connect(self._context, zmq.DEALER, self.endpoint, self._curve)
         self._socket = s
         self._poller.register(s, zmq.POLLIN)
         self.stats["connections"] += 1
