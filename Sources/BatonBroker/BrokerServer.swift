@@ -12,8 +12,11 @@ import Darwin
 /// The broker process's event loop: the thin part around the engine.
 ///
 /// Each turn: wait on both sockets; drain what is pending (bounded); feed it to the
-/// engine; commit the turn's writes in ONE transaction; only then send replies, job
-/// dispatches and deferred reads. One fsync per turn, never a reply before its commit.
+/// engine; hand the turn's writes to the `Committer`, which commits them in ONE
+/// transaction (with any turns queued behind it) on its own thread; only once the turn
+/// is back committed send its replies, job dispatches and deferred reads. At most one
+/// fsync per turn, never a reply before its commit; the loop drains and decides the
+/// next turn while the previous one is fsynced.
 ///
 /// `run()` blocks its thread (zmq_poll); start it on a thread of its own, never on the
 /// Swift concurrency pool. `requestStop()` may be called from any thread or signal
@@ -51,11 +54,17 @@ public final class BrokerServer: @unchecked Sendable {
     /// Runs until `requestStop()`. `onReady` is called once the sockets are bound and
     /// the state is restored, with the bound endpoints (wildcard ports resolved).
     public func run(onReady: (String, String) -> Void = { _, _ in }) throws {
-        let store = try Store(path: options.databasePath, exclusive: true)
+        let store = try Store(path: options.databasePath, access: .owner)
+        // Idempotency-key lookups (a keyed SUBMIT whose key is not in memory) read the
+        // committed state through a second connection, so they never wait for the
+        // committer's transaction; an in-memory database has only the one connection.
+        let lookups = try options.databasePath.map { try Store(path: $0, access: .reader) } ?? store
         var engine = Engine(
             config: EngineConfig(heartbeatMs: options.heartbeatMs, ttlMs: options.ttlMs),
-            lookupKey: { try store.workflow(idempotencyKey: $0) })
+            lookupKey: { try lookups.workflow(idempotencyKey: $0) })
         let reads = ReadSide(store: store, pageSize: engine.config.watchPageSize)
+        let committer = try Committer(store: store, reads: reads)
+        defer { committer.stop() }
 
         let context = try Context()
         let clients = try makeRouter(context, bind: options.clientEndpoint)
@@ -70,28 +79,37 @@ public final class BrokerServer: @unchecked Sendable {
         let active = try store.loadActive()
         engine.restore(active, now: Clock.nowMs())
         logger.info("restored \(active.count) unfinished workflow(s) from \(options.databasePath ?? ":memory:")")
-        var turn = Turn(engine: engine, store: store, reads: reads, clients: clients, workers: workers, logger: logger)
-        turn.commitAndSend(turn.engine.finishTurn(now: Clock.nowMs()))
+        var turn = Turn(engine: engine, store: store, reads: reads, committer: committer, clients: clients,
+                        workers: workers, logger: logger)
+        turn.finish(now: Clock.nowMs())
+        turn.waitForCommits()
         onReady(clientEndpoint, workerEndpoint)
         logger.info("serving clients on \(clientEndpoint), workers on \(workerEndpoint)")
 
-        var poller = try Poller([.socket(clients), .socket(workers), .fd(wakeRead)])
+        // While the committer is full (or a failed commit is being unwound), only its
+        // wake-up and the stop pipe are polled: the sockets would be readable at once.
+        var poller = try Poller([.fd(wakeRead), .fd(committer.readyFd), .socket(clients), .socket(workers)])
+        var busyPoller = try Poller([.fd(wakeRead), .fd(committer.readyFd)])
         while true {
             let wait = max(0, min(turn.engine.nextDeadline() - Clock.nowMs(), 1000))
-            let ready = try poller.poll(timeoutMs: Int(wait))
-            if ready[2] { break }
-            turn.engine.beginTurn()
+            let ready = turn.canStartTurn ? try poller.poll(timeoutMs: Int(wait)) : try busyPoller.poll(timeoutMs: 1000)
+            if ready[0] { break }
+            if ready[1] { turn.sendCommitted() }
+            guard turn.canStartTurn else { continue }
             let now = Clock.nowMs()
+            turn.retryRestoreIfNeeded()
             turn.dropUnreachableWorkers(now: now)
             try turn.drainClients(max: options.maxBatch, maxBody: options.maxMessageBytes, now: now)
             try turn.drainWorkers(max: options.maxBatch, now: now)
             turn.engine.tick(now: now)
-            turn.commitAndSend(turn.engine.finishTurn(now: now))
+            turn.finish(now: now)
         }
 
         logger.info("stopping: telling workers to disconnect")
+        turn.waitForCommits()
         turn.engine.disconnectAllWorkers(reason: "broker shutting down")
-        turn.commitAndSend(turn.engine.finishTurn(now: Clock.nowMs()))
+        turn.finish(now: Clock.nowMs())
+        turn.waitForCommits()
     }
 
     private func makeRouter(_ context: Context, bind endpoint: String) throws -> Socket {

@@ -20,7 +20,7 @@ extension Engine {
         timersAfterCompaction = 0
         watchers = [:]
         finishedThisTurn = []
-        finishedLastTurn = []
+        finishedAwaitingCommit = []
         for peer in workers.keys { workers[peer]!.running = [] }
         if lastHeartbeatAt == 0 { lastHeartbeatAt = now }
 

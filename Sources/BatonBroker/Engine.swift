@@ -46,7 +46,10 @@ public struct Engine {
     var dirtyJobs: Set<JobKey> = []
     var dirtyJobOrder: [JobKey] = []
     var finishedThisTurn: [String] = []
-    var finishedLastTurn: [String] = []
+    /// Workflows finished by each turn handed out by `finishTurn` and not yet reported
+    /// committed, oldest turn first. They stay in memory until `turnCommitted`: the
+    /// store may not have them yet (the server commits while the next turn runs).
+    var finishedAwaitingCommit: [[String]] = []
 
     public init(config: EngineConfig, lookupKey: @escaping (String) throws -> WorkflowRecord?) {
         self.config = config
@@ -114,19 +117,22 @@ public struct Engine {
 
     // MARK: Turn boundaries
 
-    /// Starts a turn. Workflows that finished in the previous (now committed) turn leave
-    /// memory here.
-    public mutating func beginTurn() {
-        for id in finishedLastTurn {
+    /// The oldest turn handed out by `finishTurn` is committed: workflows it finished
+    /// leave memory (later reads of them go to the store). Call once per `finishTurn`,
+    /// in order, unless a `restore` replaces the state first.
+    public mutating func turnCommitted() {
+        guard !finishedAwaitingCommit.isEmpty else { return }
+        for id in finishedAwaitingCommit.removeFirst() {
             if let w = workflows[id], w.state.isFinal {
                 workflows[id] = nil
                 if let k = w.idempotencyKey, keys[k] == id { keys[k] = nil }
                 watchers[id] = nil
             }
         }
-        finishedLastTurn = finishedThisTurn
-        finishedThisTurn = []
     }
+
+    /// Turns handed out by `finishTurn` and not yet reported committed.
+    public var turnsAwaitingCommit: Int { finishedAwaitingCommit.count }
 
     /// Ends a turn: dispatches what can run, then returns and clears the turn's output.
     public mutating func finishTurn(now: Int64) -> TurnOutput {
@@ -143,6 +149,8 @@ public struct Engine {
                 out.writes.jobs.append((k.workflowId, k.block, k.job, w.jobs[k.block][k.job]))
             }
         }
+        finishedAwaitingCommit.append(finishedThisTurn)
+        finishedThisTurn = []
         let result = out
         out = TurnOutput()
         insertedIds = []

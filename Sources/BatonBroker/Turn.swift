@@ -4,16 +4,33 @@ import Logging
 import ZeroMQ
 
 /// One broker turn's I/O around the engine: reading, committing, sending.
+///
+/// A turn's output goes to the `Committer`; its messages go out when the committer
+/// hands it back committed. Up to `maxInFlight` turns may be queued or committing while
+/// the loop reads and decides the next one: memory runs ahead of the store by at most
+/// that many turns, and nothing of them is visible outside before its commit.
 struct Turn {
     var engine: Engine
     let store: Store
     let reads: ReadSide
+    let committer: Committer
     let clients: Socket
     let workers: Socket
     let logger: Logger
     /// Set when a failed commit left memory ahead of the store and reloading failed too;
     /// until a reload succeeds, client requests get ERROR unavailable.
     var needsRestore = false
+    /// Turns handed to the committer and not yet back.
+    var inFlight = 0
+    /// A commit failed: the turns still in flight come back failed too (they were decided
+    /// on top of it); when the last is back, memory is rebuilt from the store.
+    var failed = false
+
+    /// Turns that may be in flight at once.
+    static let maxInFlight = 4
+
+    /// Whether the loop may read and decide another turn now.
+    var canStartTurn: Bool { !failed && inFlight < Self.maxInFlight }
 
     mutating func drainClients(max: Int, maxBody: Int, now: Int64) throws {
         for _ in 0..<max {
@@ -45,34 +62,73 @@ struct Turn {
         }
     }
 
-    /// Commits the turn's writes, then sends. If the commit fails, nothing of the turn
-    /// happened: clients get ERROR unavailable, no job goes out, and memory is rebuilt
-    /// from the store (the source of truth).
-    mutating func commitAndSend(_ output: TurnOutput) {
+    /// Ends the engine's turn and hands its output on. A turn with nothing to write and
+    /// nothing ahead of it in flight goes out at once (a PING, a STATUS from memory):
+    /// there is nothing for its messages to wait for.
+    mutating func finish(now: Int64) {
+        let output = engine.finishTurn(now: now)
         for n in output.notes {
             switch n.level {
             case .info: logger.info("\(n.text)")
             case .warning: logger.warning("\(n.text)")
             }
         }
-        do {
-            try store.apply(output.writes)
-        } catch {
-            logger.error("commit failed, answering this turn with ERROR unavailable: \(error)")
-            let failure = WireError(.unavailable, "the broker could not store this change (\(error)); nothing was changed, retry later")
-            for r in output.replies { sendClient(ClientReply(peer: r.peer, command: .error, tag: r.tag, body: failure.body)) }
-            for r in output.reads { sendClient(ClientReply(peer: r.peer, command: .error, tag: r.tag, body: failure.body)) }
-            restoreFromStore()
+        if inFlight == 0 && output.writes.isEmpty {
+            send(output, answers: output.reads.map(reads.answer))
+            engine.turnCommitted()
             return
         }
+        committer.submit(output)
+        inFlight += 1
+    }
+
+    /// Sends what the committer has finished, in order. If a commit failed, nothing of
+    /// that turn or the turns after it happened: their clients get ERROR unavailable, no
+    /// job goes out, and once none is in flight memory is rebuilt from the store (the
+    /// source of truth).
+    mutating func sendCommitted() {
+        for done in committer.takeDone() {
+            inFlight -= 1
+            if let failure = done.failure {
+                if !failed { logger.error("commit failed, answering the turns in flight with ERROR unavailable: \(failure)") }
+                failed = true
+                fail(done.output, failure)
+            } else {
+                send(done.output, answers: done.answers)
+                engine.turnCommitted()
+            }
+        }
+        if failed && inFlight == 0 {
+            restoreFromStore()
+            committer.resume()
+            failed = false
+        }
+    }
+
+    /// Waits until every turn in flight is back, and sends them (graceful stop).
+    mutating func waitForCommits() {
+        var poller = try? Poller([.fd(committer.readyFd)])
+        while inFlight > 0 {
+            _ = try? poller?.poll(timeoutMs: 100)
+            sendCommitted()
+        }
+    }
+
+    private mutating func send(_ output: TurnOutput, answers: [ClientReply]) {
         for r in output.replies { sendClient(r) }
-        for r in output.reads { sendClient(reads.answer(r)) }
+        for r in answers { sendClient(r) }
         for s in output.workerSends where !sendWorker(s) {
             unreachableWorkers.insert(s.peer)
         }
     }
 
-    /// Workers a send failed to this turn; the engine drops them at the next turn.
+    private func fail(_ output: TurnOutput, _ error: any Error) {
+        let failure = WireError(.unavailable, "the broker could not store this change (\(error)); nothing was changed, retry later")
+        for r in output.replies { sendClient(ClientReply(peer: r.peer, command: .error, tag: r.tag, body: failure.body)) }
+        for r in output.reads { sendClient(ClientReply(peer: r.peer, command: .error, tag: r.tag, body: failure.body)) }
+    }
+
+    /// Workers a send failed to; the engine drops them at the next turn.
     var unreachableWorkers: Set<PeerId> = []
 
     mutating func dropUnreachableWorkers(now: Int64) {
@@ -88,6 +144,11 @@ struct Turn {
             logger.error("cannot reload state from the store: \(error)")
             needsRestore = true
         }
+    }
+
+    /// Retried at the start of every turn while a reload of memory keeps failing.
+    mutating func retryRestoreIfNeeded() {
+        if needsRestore && inFlight == 0 { restoreFromStore() }
     }
 
     private func sendClient(_ r: ClientReply) {

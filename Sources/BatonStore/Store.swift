@@ -4,106 +4,131 @@ import GRDB
 /// Baton's SQLite store: a small façade, one transaction per method.
 ///
 /// Durability: WAL journal with `synchronous=FULL`, so a committed transaction survives
-/// power loss, and `apply` is the only write path: the broker calls it once per turn,
-/// which makes one fsync per turn however many messages the turn handled.
+/// power loss, and `apply` is the only write path: the broker's committer calls it once
+/// for one or more turns, which makes one fsync however many messages they handled.
 ///
-/// Not `Sendable`-shared on purpose: the broker's event loop owns it.
+/// Not `Sendable`: one owner at a time. The broker hands it to its committer thread and
+/// touches it from the event loop only while the committer is idle (GRDB's queue
+/// serialises access either way); the event loop's own reads go to a `.reader`.
 public final class Store {
     let db: DatabaseQueue
+    /// Held by the owner (the broker) for as long as the store is open.
+    private let lock: FileLock?
+
+    /// How a store is opened.
+    public enum Access: Sendable {
+        /// Reads and writes; no lock (tools, tests, the benchmark's preparation).
+        case shared
+        /// Reads and writes, and `<path>.lock` held so that a second owner fails to
+        /// start: the broker (two brokers would dispatch the same jobs).
+        case owner
+        /// A second connection that only reads, beside an owner in the same process:
+        /// in WAL mode it reads the last commit while the owner's connection writes.
+        /// Never migrates.
+        case reader
+    }
 
     /// Opens (creating if needed) the database file at `path`, or an in-memory database
-    /// when `path` is nil, and migrates it to the current schema.
-    ///
-    /// `exclusive`: hold SQLite's file lock for as long as the store is open. The broker
-    /// opens its database this way: a second broker on the same file fails to start
-    /// (two brokers would dispatch the same jobs), and SQLite skips the per-statement
-    /// lock calls and the shared-memory WAL index, which the profile showed on every
-    /// read.
-    public init(path: String?, exclusive: Bool = false) throws {
+    /// when `path` is nil, and migrates it to the current schema (except `.reader`).
+    public init(path: String?, access: Access = .shared) throws {
         var config = Configuration()
         config.busyMode = .timeout(5)
         let onDisk = path != nil
+        if access == .reader {
+            guard onDisk else { throw StoreError.locked("a reader needs a database file, not :memory:") }
+            config.readonly = true
+        }
         config.prepareDatabase { db in
-            // Exclusive locking must come before the first WAL access to keep the WAL
-            // index in process memory.
-            if onDisk && exclusive { try db.execute(sql: "PRAGMA locking_mode = EXCLUSIVE") }
             // WAL is set here rather than with `config.journalMode = .wal`: GRDB's WAL
             // setup runs after this closure and sets `synchronous = NORMAL`, which would
-            // lose the last commits on power loss and break "never lost".
-            if onDisk { try db.execute(sql: "PRAGMA journal_mode = WAL") }
+            // lose the last commits on power loss and break "never lost". (A reader
+            // finds the file in WAL mode already: the mode is stored in the file.)
+            if onDisk && access != .reader { try db.execute(sql: "PRAGMA journal_mode = WAL") }
             // FULL: the WAL is fsynced at every commit.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
+        lock = try (access == .owner ? path.map { try FileLock(path: $0 + ".lock") } : nil)
         if let path {
             db = try DatabaseQueue(path: path, configuration: config)
         } else {
             db = try DatabaseQueue(configuration: config)
         }
-        try Schema.migrator.migrate(db)
+        if access != .reader { try Schema.migrator.migrate(db) }
     }
 
     // MARK: Writing
 
     /// Applies one turn's changes in one transaction. On error nothing is applied.
     public func apply(_ batch: WriteBatch) throws {
-        if batch.isEmpty { return }
+        try apply(CollectionOfOne(batch))
+    }
+
+    /// Applies several turns' changes, in order, in ONE transaction (one fsync): the
+    /// broker's committer coalesces the turns that queued up while it committed the
+    /// previous ones. On error nothing of any of them is applied.
+    public func apply(_ batches: some Collection<WriteBatch>) throws {
+        if batches.allSatisfy(\.isEmpty) { return }
         try db.inTransaction(.immediate) { db in
-            if !batch.inserted.isEmpty {
-                let workflow = RawStatement(try db.cachedStatement(sql: """
-                    INSERT INTO workflows (id, name, spec, idempotency_key, state, reason, current_block, submitted_at,
-                                           started_at, finished_at, expires_at, last_event)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """), db)
-                let job = RawStatement(try db.cachedStatement(sql: """
-                    INSERT INTO jobs (workflow_id, block, idx, state, attempt, output, error, started_at, finished_at, retry_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """), db)
-                for w in batch.inserted { try insert(w, workflow, job) }
-            }
-            if !batch.updated.isEmpty {
-                let stmt = RawStatement(try db.cachedStatement(sql: """
-                    UPDATE workflows SET state = ?, reason = ?, current_block = ?, started_at = ?, finished_at = ?,
-                                         expires_at = ?, last_event = ?
-                    WHERE id = ?
-                    """), db)
-                for w in batch.updated {
-                    stmt.bind(1, w.state.rawValue)
-                    stmt.bind(2, w.reason)
-                    stmt.bind(3, w.currentBlock)
-                    stmt.bind(4, w.startedAt)
-                    stmt.bind(5, w.finishedAt)
-                    stmt.bind(6, w.expiresAt)
-                    stmt.bind(7, w.lastEvent)
-                    stmt.bind(8, w.id)
-                    // An update that matches no row means the engine and the store disagree.
-                    guard try stmt.run() == 1 else { throw StoreError.corrupt("no workflow row \(w.id) to update") }
-                }
-            }
-            if !batch.jobs.isEmpty {
-                let stmt = RawStatement(try db.cachedStatement(sql: """
-                    UPDATE jobs SET state = ?, attempt = ?, output = ?, error = ?, started_at = ?, finished_at = ?, retry_at = ?
-                    WHERE workflow_id = ? AND block = ? AND idx = ?
-                    """), db)
-                for j in batch.jobs {
-                    bindJob(j.record, stmt, from: 1)
-                    stmt.bind(8, j.workflowId)
-                    stmt.bind(9, j.block)
-                    stmt.bind(10, j.job)
-                    guard try stmt.run() == 1 else { throw StoreError.corrupt("no job row \(j.workflowId).\(j.block).\(j.job) to update") }
-                }
-            }
-            if !batch.events.isEmpty {
-                let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow_id, seq, at, kind, data) VALUES (?, ?, ?, ?, ?)"), db)
-                for (id, e) in batch.events {
-                    stmt.bind(1, id)
-                    stmt.bind(2, e.seq)
-                    stmt.bind(3, e.at)
-                    stmt.bind(4, e.kind.rawValue)
-                    stmt.bind(5, bytes: JSONWriter.bytes(.object(e.fields)))
-                    try stmt.run()
-                }
-            }
+            for batch in batches { try write(batch, db) }
             return .commit
+        }
+    }
+
+    private func write(_ batch: WriteBatch, _ db: Database) throws {
+        if !batch.inserted.isEmpty {
+            let workflow = RawStatement(try db.cachedStatement(sql: """
+                INSERT INTO workflows (id, name, spec, idempotency_key, state, reason, current_block, submitted_at,
+                                       started_at, finished_at, expires_at, last_event)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """), db)
+            let job = RawStatement(try db.cachedStatement(sql: """
+                INSERT INTO jobs (workflow_id, block, idx, state, attempt, output, error, started_at, finished_at, retry_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """), db)
+            for w in batch.inserted { try insert(w, workflow, job) }
+        }
+        if !batch.updated.isEmpty {
+            let stmt = RawStatement(try db.cachedStatement(sql: """
+                UPDATE workflows SET state = ?, reason = ?, current_block = ?, started_at = ?, finished_at = ?,
+                                     expires_at = ?, last_event = ?
+                WHERE id = ?
+                """), db)
+            for w in batch.updated {
+                stmt.bind(1, w.state.rawValue)
+                stmt.bind(2, w.reason)
+                stmt.bind(3, w.currentBlock)
+                stmt.bind(4, w.startedAt)
+                stmt.bind(5, w.finishedAt)
+                stmt.bind(6, w.expiresAt)
+                stmt.bind(7, w.lastEvent)
+                stmt.bind(8, w.id)
+                // An update that matches no row means the engine and the store disagree.
+                guard try stmt.run() == 1 else { throw StoreError.corrupt("no workflow row \(w.id) to update") }
+            }
+        }
+        if !batch.jobs.isEmpty {
+            let stmt = RawStatement(try db.cachedStatement(sql: """
+                UPDATE jobs SET state = ?, attempt = ?, output = ?, error = ?, started_at = ?, finished_at = ?, retry_at = ?
+                WHERE workflow_id = ? AND block = ? AND idx = ?
+                """), db)
+            for j in batch.jobs {
+                bindJob(j.record, stmt, from: 1)
+                stmt.bind(8, j.workflowId)
+                stmt.bind(9, j.block)
+                stmt.bind(10, j.job)
+                guard try stmt.run() == 1 else { throw StoreError.corrupt("no job row \(j.workflowId).\(j.block).\(j.job) to update") }
+            }
+        }
+        if !batch.events.isEmpty {
+            let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow_id, seq, at, kind, data) VALUES (?, ?, ?, ?, ?)"), db)
+            for (id, e) in batch.events {
+                stmt.bind(1, id)
+                stmt.bind(2, e.seq)
+                stmt.bind(3, e.at)
+                stmt.bind(4, e.kind.rawValue)
+                stmt.bind(5, bytes: JSONWriter.bytes(.object(e.fields)))
+                try stmt.run()
+            }
         }
     }
 
@@ -281,10 +306,13 @@ public final class Store {
 public enum StoreError: Error, CustomStringConvertible {
     /// A stored row breaks an invariant the schema could not express.
     case corrupt(String)
+    /// The database is owned by another process, or cannot be opened as asked.
+    case locked(String)
 
     public var description: String {
         switch self {
         case .corrupt(let what): "corrupt store: \(what)"
+        case .locked(let what): "store unavailable: \(what)"
         }
     }
 }

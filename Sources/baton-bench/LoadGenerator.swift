@@ -105,7 +105,7 @@ struct LoadResult: Sendable {
     var meanPerSecond: Double { Double(measured) / windowSeconds }
 
     /// The rate as the least-squares slope of cumulative completions over the window's
-    /// milliseconds. Replies come in bursts, one per broker turn (up to 2048 at a time),
+    /// milliseconds. Replies come in bursts, one per broker turn (up to 256 at a time),
     /// so a plain count ÷ window can be off by a whole burst; the slope is off by far
     /// less, because it weighs every burst, not only the two at the window's edges.
     var perSecond: Double {

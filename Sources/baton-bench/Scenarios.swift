@@ -58,7 +58,7 @@ final class Bench {
                 : "full: \(plan.measureSeconds) s windows after \(plan.warmupSeconds) s warm-up; stored-workflow steps \(plan.scaleSteps.map { grouped(Double($0)) }.joined(separator: ", "))",
             "Load generator": "Swift, in-process: pipelined DEALER connections over tcp 127.0.0.1, spread over at most 2 threads (one zmq_poll each); SUBMIT bodies pre-encoded with a distinct idempotency_key each; replies decoded with BatonWire",
             "Windows": "SUBMIT runs: \(options.window) requests in flight per connection; handshake and end-to-end runs: \(handshakeConnections) connections × \(handshakeWindow)",
-            "Broker": "`baton broker --log-level warning` (defaults otherwise: heartbeat 1000 ms, 2048 messages per socket per turn), a fresh SQLite file per scenario (WAL, synchronous=FULL)",
+            "Broker": "`baton broker --log-level warning` (defaults otherwise: heartbeat 1000 ms, 256 messages per socket per turn), a fresh SQLite file per scenario (WAL, synchronous=FULL)",
             "Workers": "`baton worker --types echo --capacity \(workerCapacity)` processes (one thread per job)",
         ]
         if options.quick { s["Skipped in quick mode"] = "1,000,000 stored workflows (the RSS comparison uses 100,000)" }

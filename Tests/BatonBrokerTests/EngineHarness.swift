@@ -28,13 +28,13 @@ final class EngineHarness {
     /// the commit, like the server).
     @discardableResult
     func turn(_ body: (inout Engine) -> Void) -> [ClientReply] {
-        engine.beginTurn()
         body(&engine)
         return commit(engine.finishTurn(now: now))
     }
 
     private func commit(_ out: TurnOutput) -> [ClientReply] {
         XCTAssertNoThrow(try store.apply(out.writes))
+        engine.turnCommitted()
         for s in out.workerSends { toWorkers[s.peer, default: []].append(s.message) }
         notes += out.notes
         return out.replies + out.reads.map { reads.answer($0) }

@@ -1,0 +1,140 @@
+import BatonStore
+import Foundation
+
+/// Commits the broker's turns on a thread of its own, in order, so that the event loop
+/// reads and decides the next turn while the previous one is written and fsynced.
+///
+/// Invariants (what keeps "every reply after its commit"):
+/// - Turns are applied in the order `submit` received them, and come back from
+///   `takeDone` in that order; the event loop sends a turn's messages only then.
+/// - Turns that queued up while a commit ran are applied together in ONE transaction
+///   (group commit across turns: one fsync however many turns waited).
+/// - A turn's deferred reads are answered here, after its commit, on the same
+///   connection, so they see what the turn wrote.
+/// - After a failed commit, every turn already queued comes back failed without being
+///   applied (each was decided on top of the failed one), until `resume()`.
+///
+/// The store is this thread's while a turn is queued or being applied; the event loop
+/// may use it only when nothing is in flight (it then waits on an idle queue).
+final class Committer: @unchecked Sendable {
+    /// A turn back from the committer.
+    struct Done {
+        var output: TurnOutput
+        /// Replies to the turn's deferred reads (empty when the commit failed).
+        var answers: [ClientReply]
+        /// Why the commit failed; nil when the turn is committed.
+        var failure: (any Error)?
+    }
+
+    private let store: Store
+    private let reads: ReadSide
+    /// At most this many turns go into one transaction (bounds a transaction's size).
+    private let maxTurnsPerCommit: Int
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var queued: [TurnOutput] = []
+    private var done: [Done] = []
+    private var refusal: (any Error)?
+    private var stopping = false
+    private var exited = false
+    /// The event loop polls `readyFd`; a byte is written when `done` becomes non-empty.
+    let readyFd: Int32
+    private let readyWriteFd: Int32
+
+    init(store: Store, reads: ReadSide, maxTurnsPerCommit: Int = 16) throws {
+        self.store = store
+        self.reads = reads
+        self.maxTurnsPerCommit = maxTurnsPerCommit
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw BrokerError.system("pipe", errno) }
+        readyFd = fds[0]
+        readyWriteFd = fds[1]
+        _ = fcntl(readyFd, F_SETFL, fcntl(readyFd, F_GETFL) | O_NONBLOCK)
+        let thread = Thread { [self] in loop() }
+        thread.name = "baton-committer"
+        thread.start()
+    }
+
+    deinit {
+        close(readyFd)
+        close(readyWriteFd)
+    }
+
+    /// Queues a turn for commit.
+    func submit(_ output: TurnOutput) {
+        condition.lock()
+        queued.append(output)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The turns finished since the last call, oldest first. Never blocks.
+    func takeDone() -> [Done] {
+        // Drain the wake-up bytes first, then take: a turn finished in between leaves
+        // its byte in the pipe, so no wake-up is lost.
+        var sink = [UInt8](repeating: 0, count: 64)
+        while read(readyFd, &sink, sink.count) > 0 {}
+        condition.lock()
+        defer { condition.unlock() }
+        let finished = done
+        done = []
+        return finished
+    }
+
+    /// Accepts turns again after a failed commit (the event loop has rebuilt its memory
+    /// from the store).
+    func resume() {
+        condition.lock()
+        refusal = nil
+        condition.unlock()
+    }
+
+    /// Finishes what is queued, then ends the thread; returns when it has ended.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !exited { condition.wait() }
+        condition.unlock()
+    }
+
+    private func loop() {
+        while let (turns, refused) = nextTurns() {
+            let finished = commit(turns, refused: refused)
+            condition.lock()
+            let wasEmpty = done.isEmpty
+            done += finished
+            if refusal == nil, let failure = finished.first?.failure { refusal = failure }
+            condition.unlock()
+            if wasEmpty {
+                var b: UInt8 = 1
+                _ = write(readyWriteFd, &b, 1)
+            }
+        }
+        condition.lock()
+        exited = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for queued turns; nil once stopping with nothing left.
+    private func nextTurns() -> ([TurnOutput], (any Error)?)? {
+        condition.lock()
+        defer { condition.unlock() }
+        while queued.isEmpty && !stopping { condition.wait() }
+        if queued.isEmpty { return nil }
+        let turns = Array(queued.prefix(maxTurnsPerCommit))
+        queued.removeFirst(turns.count)
+        return (turns, refusal)
+    }
+
+    private func commit(_ turns: [TurnOutput], refused: (any Error)?) -> [Done] {
+        if let refused { return turns.map { Done(output: $0, answers: [], failure: refused) } }
+        do {
+            try store.apply(turns.map(\.writes))
+        } catch {
+            return turns.map { Done(output: $0, answers: [], failure: error) }
+        }
+        return turns.map { Done(output: $0, answers: $0.reads.map(reads.answer), failure: nil) }
+    }
+}

@@ -1,0 +1,107 @@
+import BatonStore
+import BatonWire
+import Foundation
+import XCTest
+
+@testable import BatonBroker
+
+/// The committer thread on a real SQLite file: order, reads after their commit, and a
+/// failed commit failing every turn queued behind it until `resume`.
+final class CommitterTests: XCTestCase {
+    private var dir: URL!
+    private var store: Store!
+    private var committer: Committer!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("baton-committer-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        store = try Store(path: dir.appendingPathComponent("b.db").path, access: .owner)
+        committer = try Committer(store: store, reads: ReadSide(store: store, pageSize: 100), maxTurnsPerCommit: 2)
+    }
+
+    override func tearDownWithError() throws {
+        committer.stop()
+        committer = nil
+        store = nil
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    private func record(_ id: String) -> WorkflowRecord {
+        WorkflowRecord(id: id, spec: spec([jobs(1)]), submittedAt: 1_800_000_000_000, lastEvent: 1)
+    }
+
+    /// A turn inserting `id`, and asking for its STATUS after the commit.
+    private func insertTurn(_ id: String) -> TurnOutput {
+        var out = TurnOutput()
+        out.writes.inserted = [record(id)]
+        out.writes.events = [(id, WorkflowEvent(seq: 1, at: 1_800_000_000_000, kind: .workflowSubmitted))]
+        out.reads = [.status(peer: Array("c".utf8), tag: Array(id.utf8), id: id)]
+        return out
+    }
+
+    /// A turn the store refuses: it updates a workflow row that does not exist.
+    private func brokenTurn() -> TurnOutput {
+        var out = TurnOutput()
+        var ghost = record("GHOST")
+        ghost.state = .running
+        out.writes.updated = [ghost]
+        return out
+    }
+
+    /// Waits (bounded, against hangs) until `n` turns are back.
+    private func collect(_ n: Int) throws -> [Committer.Done] {
+        var done: [Committer.Done] = []
+        let deadline = Date().addingTimeInterval(10)
+        while done.count < n && Date() < deadline {
+            var wake = pollfd(fd: committer.readyFd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&wake, 1, 100)
+            done += committer.takeDone()
+        }
+        XCTAssertEqual(done.count, n, "turns back from the committer")
+        return done
+    }
+
+    func testTurnsComeBackInOrderWithReadsAnsweredAfterTheirCommit() throws {
+        let ids = (0..<7).map { "WF\($0)" }
+        for id in ids { committer.submit(insertTurn(id)) }
+        let done = try collect(ids.count)
+        XCTAssertEqual(done.map { $0.failure == nil }, Array(repeating: true, count: ids.count))
+        XCTAssertEqual(done.flatMap { $0.output.writes.inserted.map(\.id) }, ids)
+        for (d, id) in zip(done, ids) {
+            XCTAssertEqual(d.answers.count, 1)
+            XCTAssertEqual(d.answers.first?.command, .status, "the read saw its own turn's insert")
+            XCTAssertEqual(d.answers.first?.body["id"]?.stringValue, id)
+        }
+        XCTAssertEqual(try ids.compactMap { try store.workflow(id: $0)?.id }, ids)
+    }
+
+    func testAFailedCommitFailsTheTurnsQueuedBehindItUntilResume() throws {
+        committer.submit(insertTurn("BEFORE"))
+        XCTAssertNil(try collect(1)[0].failure)
+
+        committer.submit(brokenTurn())
+        committer.submit(insertTurn("AFTER1"))
+        committer.submit(insertTurn("AFTER2"))
+        let failed = try collect(3)
+        XCTAssertEqual(failed.filter { $0.failure != nil }.count, 3, "turns decided on top of a failed one fail too")
+        XCTAssertTrue(failed.allSatisfy { $0.answers.isEmpty })
+        XCTAssertNil(try store.workflow(id: "AFTER1"))
+        XCTAssertNil(try store.workflow(id: "AFTER2"))
+        XCTAssertNotNil(try store.workflow(id: "BEFORE"))
+
+        committer.submit(insertTurn("STILL-REFUSED"))
+        XCTAssertNotNil(try collect(1)[0].failure, "refused until the event loop has rebuilt its memory")
+        committer.resume()
+        committer.submit(insertTurn("RESUMED"))
+        XCTAssertNil(try collect(1)[0].failure)
+        XCTAssertNotNil(try store.workflow(id: "RESUMED"))
+        XCTAssertNil(try store.workflow(id: "STILL-REFUSED"))
+    }
+
+    func testStopFinishesWhatIsQueued() throws {
+        for i in 0..<5 { committer.submit(insertTurn("Q\(i)")) }
+        committer.stop()
+        XCTAssertEqual(try (0..<5).compactMap { try store.workflow(id: "Q\($0)")?.id }.count, 5)
+        // stop() is idempotent: tearDown calls it again.
+    }
+}
