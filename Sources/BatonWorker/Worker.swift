@@ -4,7 +4,7 @@ import Logging
 import ZeroMQ
 
 /// A Baton worker: connects a DEALER to the broker's worker endpoint, declares its job
-/// types and capacity in READY, runs the JOBs it gets on threads of their own, reports
+/// types and capacity in READY, runs each JOB it gets on a thread of its own, reports
 /// each with RESULT, and keeps the heartbeat both ways.
 ///
 /// Reconnects by itself: when the broker is silent for 3 heartbeat intervals or answers
@@ -38,12 +38,14 @@ public final class Worker: @unchecked Sendable {
     /// Finished jobs waiting to be reported; filled by job threads, drained by the loop.
     private var finished: [ResultBody] = []
     private var stopRequested = false
+    private let pool: JobPool
 
     public init(options: Options, handlers: [String: JobHandler], logger: Logger) throws {
         precondition(!handlers.isEmpty, "a worker needs at least one job type")
         self.options = options
         self.handlers = handlers
         self.logger = logger
+        pool = JobPool(keepIdle: options.capacity)
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw JobFailure("pipe failed: errno \(errno)") }
         wakeRead = fds[0]
@@ -167,7 +169,7 @@ public final class Worker: @unchecked Sendable {
         _ = read(wakeRead, &buffer, buffer.count)
     }
 
-    /// Starts a JOB on a thread of its own; its RESULT is queued for the loop to send.
+    /// Starts a JOB on a pool thread; its RESULT is queued for the loop to send.
     private func start(_ body: [String: JSONValue], running: inout [String: CancellationFlag]) {
         let job: JobBody
         do {
@@ -181,7 +183,7 @@ public final class Worker: @unchecked Sendable {
         let context = JobContext(jobId: job.jobId, workflowId: job.workflowId, attempt: job.attempt, type: job.type,
                                  args: job.args, timeoutMs: job.timeoutMs, cancellation: flag)
         let handler = handlers[job.type]
-        Thread.detachNewThread { [self] in
+        pool.run { [self] in
             let result: ResultBody
             if let handler {
                 do {
@@ -197,8 +199,13 @@ public final class Worker: @unchecked Sendable {
                 result = ResultBody(jobId: job.jobId, attempt: job.attempt, ok: false,
                                     error: "worker \(options.name) has no handler for type \(job.type)", retryable: true)
             }
-            lock.withLock { finished.append(result) }
-            wake()
+            // One wake-up per batch: the loop drains the pipe before it takes `finished`,
+            // so a result queued behind an untaken one needs no byte of its own.
+            let first = lock.withLock { () -> Bool in
+                finished.append(result)
+                return finished.count == 1
+            }
+            if first { wake() }
         }
     }
 }
