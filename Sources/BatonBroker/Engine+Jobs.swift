@@ -79,25 +79,26 @@ extension Engine {
 
     mutating func dispatch(_ k: JobKey, to peer: PeerId, now: Int64) {
         let id = k.workflowId
-        let spec = workflows[id]!.spec.blocks[k.block].jobs[k.job]
-        var r = workflows[id]!.jobs[k.block][k.job]
-        r.state = .running
-        r.attempt += 1
-        r.startedAt = now
-        r.finishedAt = nil
-        r.retryAt = nil
-        workflows[id]!.jobs[k.block][k.job] = r
+        let (spec, attempt) = updateWorkflow(id) { w -> (JobSpec, Int) in
+            w.jobs[k.block][k.job].state = .running
+            w.jobs[k.block][k.job].attempt += 1
+            w.jobs[k.block][k.job].startedAt = now
+            w.jobs[k.block][k.job].finishedAt = nil
+            w.jobs[k.block][k.job].retryAt = nil
+            return (w.spec.blocks[k.block].jobs[k.job], w.jobs[k.block][k.job].attempt)
+        }!
         markJobDirty(k)
-        assignments[k] = Assignment(worker: peer, attempt: r.attempt)
+        assignments[k] = Assignment(worker: peer, attempt: attempt)
         workers[peer]!.running.insert(k)
         if spec.timeoutMs > 0 {
-            timers.insert(.timeout(k, attempt: r.attempt), at: now + spec.timeoutMs)
+            timers.insert(.timeout(k, attempt: attempt), at: now + spec.timeoutMs)
         }
-        let body = JobBody(jobId: k.jobId, workflowId: id, attempt: r.attempt, type: spec.type, args: spec.args,
+        let body = JobBody(jobId: k.jobId, workflowId: id, attempt: attempt, type: spec.type, args: spec.args,
                            timeoutMs: spec.timeoutMs)
         send(peer, .job, body.body)
-        emit(id, .jobDispatched, at: now, jobFields(k, attempt: r.attempt).merging(
-            ["worker": .string(workers[peer]!.name)], uniquingKeysWith: { a, _ in a }))
+        var fields = jobFields(k, attempt: attempt)
+        fields["worker"] = .string(workers[peer]!.name)
+        emit(id, .jobDispatched, at: now, fields)
     }
 
     func jobFields(_ k: JobKey, attempt: Int) -> [String: JSONValue] {
@@ -139,19 +140,22 @@ extension Engine {
 
     mutating func succeed(_ k: JobKey, output: JSONValue?, now: Int64) {
         let id = k.workflowId
-        workflows[id]!.jobs[k.block][k.job].state = .succeeded
-        workflows[id]!.jobs[k.block][k.job].output = output
-        workflows[id]!.jobs[k.block][k.job].error = nil
-        workflows[id]!.jobs[k.block][k.job].finishedAt = now
+        let (attempt, blocks) = updateWorkflow(id) { w -> (Int, Int) in
+            w.jobs[k.block][k.job].state = .succeeded
+            w.jobs[k.block][k.job].output = output
+            w.jobs[k.block][k.job].error = nil
+            w.jobs[k.block][k.job].finishedAt = now
+            return (w.jobs[k.block][k.job].attempt, w.spec.blocks.count)
+        }!
         markJobDirty(k)
-        emit(id, .jobSucceeded, at: now, jobFields(k, attempt: workflows[id]!.jobs[k.block][k.job].attempt))
+        emit(id, .jobSucceeded, at: now, jobFields(k, attempt: attempt))
         progress[id]!.unfinished -= 1
         if progress[id]!.unfinished > 0 {
             release(id, now: now)
             return
         }
         emit(id, .blockSucceeded, at: now, ["block": .int(Int64(k.block))])
-        if k.block + 1 < workflows[id]!.spec.blocks.count {
+        if k.block + 1 < blocks {
             startBlock(id, k.block + 1, now: now)
         } else {
             finish(id, .succeeded, reason: nil, now: now)

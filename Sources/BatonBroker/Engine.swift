@@ -169,6 +169,21 @@ public struct Engine {
 
     // MARK: Effects helpers
 
+    /// Runs `body` on the workflow in memory, in place: one hash lookup of `id`, and no
+    /// copy of its job arrays (`workflows[id]!.x = ...` repeated costs a lookup each;
+    /// the engine does this several times per event, the profile's top String hashing).
+    /// Nil when the workflow is not in memory.
+    @inline(__always)
+    mutating func updateWorkflow<T>(_ id: String, _ body: (inout WorkflowRecord) -> T) -> T? {
+        Self.update(&workflows[id], body)
+    }
+
+    @inline(__always)
+    private static func update<T>(_ w: inout WorkflowRecord?, _ body: (inout WorkflowRecord) -> T) -> T? {
+        guard w != nil else { return nil }
+        return body(&w!)
+    }
+
     mutating func markDirty(_ id: String) { dirtyWorkflows.insert(id) }
 
     mutating func markJobDirty(_ k: JobKey) {
@@ -193,12 +208,13 @@ public struct Engine {
 
     /// Appends an event to a workflow's log and wakes its parked watchers.
     mutating func emit(_ id: String, _ kind: EventKind, at now: Int64, _ fields: [String: JSONValue] = [:]) {
-        guard workflows[id] != nil else { return }
-        workflows[id]!.lastEvent += 1
-        let event = WorkflowEvent(seq: workflows[id]!.lastEvent, at: now, kind: kind, fields: fields)
-        out.writes.events.append((id, event))
+        guard let seq = updateWorkflow(id, { w -> Int64 in
+            w.lastEvent += 1
+            return w.lastEvent
+        }) else { return }
+        out.writes.events.append((id, WorkflowEvent(seq: seq, at: now, kind: kind, fields: fields)))
         markDirty(id)
-        if let parked = watchers.removeValue(forKey: id) {
+        if !watchers.isEmpty, let parked = watchers.removeValue(forKey: id) {
             for w in parked {
                 out.reads.append(.events(peer: w.peer, tag: w.tag, id: id, after: w.after))
             }
