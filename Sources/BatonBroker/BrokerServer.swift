@@ -95,6 +95,7 @@ public final class BrokerServer: @unchecked Sendable {
             let ready = turn.canStartTurn ? try poller.poll(timeoutMs: Int(wait)) : try busyPoller.poll(timeoutMs: 1000)
             if ready[0] { break }
             if ready[1] { turn.sendCommitted() }
+            turn.trimHeapIfIdle(now: Clock.nowMs())
             guard turn.canStartTurn else { continue }
             let now = Clock.nowMs()
             turn.retryRestoreIfNeeded()

@@ -26,6 +26,10 @@ struct Turn {
     /// on top of it); when the last is back, memory is rebuilt from the store.
     var failed = false
 
+    /// Whether workflows were held in memory since the heap was last trimmed.
+    var heldWorkflows = false
+    var lastTrimMs: Int64 = 0
+
     /// Turns that may be in flight at once.
     static let maxInFlight = 4
 
@@ -103,6 +107,20 @@ struct Turn {
             committer.resume()
             failed = false
         }
+    }
+
+    /// When the broker has gone idle (no workflow in memory, no turn in flight) after
+    /// holding some, gives the freed heap back to the OS, at most once a second: RSS then
+    /// follows what is held, not the largest burst so far.
+    mutating func trimHeapIfIdle(now: Int64) {
+        if engine.workflowsInMemory > 0 {
+            heldWorkflows = true
+            return
+        }
+        guard heldWorkflows, inFlight == 0, now - lastTrimMs >= 1000 else { return }
+        Heap.returnFreeMemory()
+        heldWorkflows = false
+        lastTrimMs = now
     }
 
     /// Waits until every turn in flight is back, and sends them (graceful stop).
