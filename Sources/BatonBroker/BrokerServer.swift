@@ -57,14 +57,23 @@ public final class BrokerServer: @unchecked Sendable {
         let store = try Store(path: options.databasePath, access: .owner)
         // Idempotency-key lookups (a keyed SUBMIT whose key is not in memory) read the
         // committed state through a second connection, so they never wait for the
-        // committer's transaction; an in-memory database has only the one connection.
+        // committer's transaction. An in-memory database has only the one connection:
+        // the loop's lookups then wait for the committer's transaction (GRDB's queue
+        // serialises them), which is correct, only slower (tests use it).
         let lookups = try options.databasePath.map { try Store(path: $0, access: .reader) } ?? store
         var engine = Engine(
             config: EngineConfig(heartbeatMs: options.heartbeatMs, ttlMs: options.ttlMs),
             lookupKey: { try lookups.workflow(idempotencyKey: $0) })
         let reads = ReadSide(store: store, pageSize: engine.config.watchPageSize)
         let committer = try Committer(store: store, reads: reads)
-        defer { committer.stop() }
+        // Leaving on an error: the queued turns' messages will never be sent, so they are
+        // not committed either. The store closes here, so its lock is free on return.
+        var stoppedCleanly = false
+        defer {
+            committer.stop(discardQueued: !stoppedCleanly)
+            try? lookups.close()
+            try? store.close()
+        }
 
         let context = try Context()
         let clients = try makeRouter(context, bind: options.clientEndpoint)
@@ -92,13 +101,23 @@ public final class BrokerServer: @unchecked Sendable {
         var busyPoller = try Poller([.fd(wakeRead), .fd(committer.readyFd)])
         while true {
             let wait = max(0, min(turn.engine.nextDeadline() - Clock.nowMs(), 1000))
-            let ready = turn.canStartTurn ? try poller.poll(timeoutMs: Int(wait)) : try busyPoller.poll(timeoutMs: 1000)
+            let polledSockets = turn.canStartTurn
+            let ready = polledSockets ? try poller.poll(timeoutMs: Int(wait)) : try busyPoller.poll(timeoutMs: 1000)
             if ready[0] { break }
             if ready[1] { turn.sendCommitted() }
-            turn.trimHeapIfIdle(now: Clock.nowMs())
-            guard turn.canStartTurn else { continue }
             let now = Clock.nowMs()
-            turn.retryRestoreIfNeeded()
+            turn.trimHeapIfIdle(now: now)
+            guard turn.canStartTurn else { continue }
+            // Woken only by the committer, with no message waiting and no timer due: no
+            // turn to run (after a busy wait the sockets were not polled, so one runs).
+            let idle = polledSockets && !ready[2] && !ready[3] && turn.unreachableWorkers.isEmpty
+            if idle && now < turn.engine.nextDeadline() { continue }
+            turn.retryRestoreIfNeeded(now: now)
+            if turn.needsRestore {
+                try turn.drainClients(max: options.maxBatch, maxBody: options.maxMessageBytes, now: now)
+                try turn.drainWorkers(max: options.maxBatch, now: now)
+                continue
+            }
             turn.dropUnreachableWorkers(now: now)
             try turn.drainClients(max: options.maxBatch, maxBody: options.maxMessageBytes, now: now)
             try turn.drainWorkers(max: options.maxBatch, now: now)
@@ -111,6 +130,7 @@ public final class BrokerServer: @unchecked Sendable {
         turn.engine.disconnectAllWorkers(reason: "broker shutting down")
         turn.finish(now: Clock.nowMs())
         turn.waitForCommits()
+        stoppedCleanly = true
     }
 
     private func makeRouter(_ context: Context, bind endpoint: String) throws -> Socket {

@@ -8,9 +8,10 @@ import Foundation
 /// - Turns are applied in the order `submit` received them, and come back from
 ///   `takeDone` in that order; the event loop sends a turn's messages only then.
 /// - Turns that queued up while a commit ran are applied together in ONE transaction
-///   (group commit across turns: one fsync however many turns waited).
+///   (group commit across turns: one fsync however many turns waited), up to and
+///   including the first that has deferred reads.
 /// - A turn's deferred reads are answered here, after its commit, on the same
-///   connection, so they see what the turn wrote.
+///   connection, so they see what the turn wrote and nothing a later turn wrote.
 /// - After a failed commit, every turn already queued comes back failed without being
 ///   applied (each was decided on top of the failed one), until `resume()`.
 ///
@@ -18,7 +19,7 @@ import Foundation
 /// may use it only when nothing is in flight (it then waits on an idle queue).
 final class Committer: @unchecked Sendable {
     /// A turn back from the committer.
-    struct Done {
+    struct Done: @unchecked Sendable {
         var output: TurnOutput
         /// Replies to the turn's deferred reads (empty when the commit failed).
         var answers: [ClientReply]
@@ -90,8 +91,13 @@ final class Committer: @unchecked Sendable {
     }
 
     /// Finishes what is queued, then ends the thread; returns when it has ended.
-    func stop() {
+    ///
+    /// `discardQueued`: drop the turns not yet started instead (the broker is leaving on
+    /// an error and will not send their messages: a JOB committed RUNNING but never sent
+    /// would cost its job an attempt at the next start, and no client heard of them).
+    func stop(discardQueued: Bool = false) {
         condition.lock()
+        if discardQueued { queued = [] }
         stopping = true
         condition.broadcast()
         while !exited { condition.wait() }
@@ -123,8 +129,16 @@ final class Committer: @unchecked Sendable {
         defer { condition.unlock() }
         while queued.isEmpty && !stopping { condition.wait() }
         if queued.isEmpty { return nil }
-        let turns = Array(queued.prefix(maxTurnsPerCommit))
-        queued.removeFirst(turns.count)
+        // A commit ends with the first turn that has deferred reads: they are answered
+        // after the commit, and must not see what later turns wrote (that turn's replies
+        // go out before the later turns', which were decided from older memory).
+        var count = 0
+        while count < min(queued.count, maxTurnsPerCommit) {
+            count += 1
+            if !queued[count - 1].reads.isEmpty { break }
+        }
+        let turns = Array(queued.prefix(count))
+        queued.removeFirst(count)
         return (turns, refusal)
     }
 

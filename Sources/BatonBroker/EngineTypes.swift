@@ -43,9 +43,10 @@ public struct EngineConfig: Sendable {
     var workerLivenessMs: Int64 { heartbeatMs * 3 }
 }
 
-/// A read the server performs after the turn's commit, so it sees what the turn wrote.
+/// A read the server performs after the turn's commit, so it sees what the turn wrote
+/// (and nothing a later turn wrote: the committer ends a group commit at such a turn).
 /// Used for everything that is not in memory (finished workflows, event pages, lists).
-public enum DeferredRead: Equatable {
+public enum DeferredRead: Equatable, Sendable {
     /// Reply STATUS for the workflow, or ERROR not_found.
     case status(peer: PeerId, tag: [UInt8], id: String)
     /// Reply EVENTS with the page after `after`, or ERROR not_found.
@@ -55,7 +56,7 @@ public enum DeferredRead: Equatable {
 }
 
 /// A message for a client: reply command, the echoed tag, the body.
-public struct ClientReply: Equatable {
+public struct ClientReply: Equatable, Sendable {
     public var peer: PeerId
     public var command: ReplyCommand
     public var tag: [UInt8]
@@ -63,21 +64,21 @@ public struct ClientReply: Equatable {
 }
 
 /// A message for a worker.
-public struct WorkerSend: Equatable {
+public struct WorkerSend: Equatable, Sendable {
     public var peer: PeerId
     public var message: WorkerFrames.Message
 }
 
 /// A line for the broker's log.
-public struct LogNote: Equatable {
-    public enum Level: Equatable { case info, warning }
+public struct LogNote: Equatable, Sendable {
+    public enum Level: Equatable, Sendable { case info, warning }
     public var level: Level
     public var text: String
 }
 
 /// Everything one turn of the engine decided: rows to commit, then messages to send and
 /// reads to answer. The server commits `writes` before it sends anything.
-public struct TurnOutput {
+public struct TurnOutput: Sendable {
     public var writes = WriteBatch()
     public var replies: [ClientReply] = []
     public var workerSends: [WorkerSend] = []

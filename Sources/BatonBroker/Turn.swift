@@ -43,7 +43,10 @@ struct Turn {
             do throws(ClientFrames.Rejection) {
                 let request = try ClientFrames.decodeRequest(frames.dropFirst(), maxBytes: maxBody)
                 if needsRestore {
-                    engine.replyError(peer, request.tag, WireError(.unavailable, "the store is failing; retry later"))
+                    // Memory may be ahead of the store: nothing is decided until a reload
+                    // succeeds, so the answer goes out at once, not through the engine.
+                    let refusal = WireError(.unavailable, "the store is failing; retry later")
+                    sendClient(ClientReply(peer: peer, command: .error, tag: request.tag, body: refusal.body))
                 } else {
                     engine.handleClient(peer, request, now: now)
                 }
@@ -103,9 +106,11 @@ struct Turn {
             }
         }
         if failed && inFlight == 0 {
-            restoreFromStore()
-            committer.resume()
             failed = false
+            restoreFromStore()
+            // Until a reload succeeds the committer keeps refusing: nothing decided on
+            // memory that is ahead of the store may be committed.
+            if !needsRestore { committer.resume() }
         }
     }
 
@@ -155,6 +160,7 @@ struct Turn {
     }
 
     mutating func restoreFromStore() {
+        lastRestoreAttemptMs = Clock.nowMs()
         do {
             engine.restore(try store.loadActive(), now: Clock.nowMs())
             needsRestore = false
@@ -164,12 +170,19 @@ struct Turn {
         }
     }
 
-    /// Retried at the start of every turn while a reload of memory keeps failing.
-    mutating func retryRestoreIfNeeded() {
-        if needsRestore && inFlight == 0 { restoreFromStore() }
+    var lastRestoreAttemptMs: Int64 = 0
+
+    /// While a reload of memory keeps failing, retried at most twice a second (it reads
+    /// every unfinished workflow). Meanwhile turns only refuse: clients get ERROR
+    /// unavailable, worker messages are dropped, no timer fires.
+    mutating func retryRestoreIfNeeded(now: Int64) {
+        guard needsRestore, inFlight == 0, now - lastRestoreAttemptMs >= 500 else { return }
+        lastRestoreAttemptMs = now
+        restoreFromStore()
+        if !needsRestore { committer.resume() }
     }
 
-    private func sendClient(_ r: ClientReply) {
+    func sendClient(_ r: ClientReply) {
         send(clients, [r.peer] + ClientFrames.encodeReply(r.command, tag: r.tag, body: r.body), to: "client")
     }
 

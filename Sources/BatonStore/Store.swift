@@ -17,7 +17,8 @@ public final class Store {
 
     /// How a store is opened.
     public enum Access: Sendable {
-        /// Reads and writes; no lock (tools, tests, the benchmark's preparation).
+        /// Reads and writes, for tools, tests and the benchmark's preparation; refused
+        /// while a broker (an `.owner`) has the file.
         case shared
         /// Reads and writes, and `<path>.lock` held so that a second owner fails to
         /// start: the broker (two brokers would dispatch the same jobs).
@@ -47,13 +48,21 @@ public final class Store {
             // FULL: the WAL is fsynced at every commit.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        lock = try (access == .owner ? path.map { try FileLock(path: $0 + ".lock") } : nil)
+        // A reader beside its owner, in the owner's process, takes no lock of its own.
+        lock = try (access == .reader ? nil : path.map { try FileLock(database: $0, exclusive: access == .owner) })
         if let path {
             db = try DatabaseQueue(path: path, configuration: config)
         } else {
             db = try DatabaseQueue(configuration: config)
         }
         if access != .reader { try Schema.migrator.migrate(db) }
+    }
+
+    /// Closes the connection and gives up the lock now (not when the last reference
+    /// goes): a broker restarted in the same process must find the file free.
+    public func close() throws {
+        defer { lock?.release() }
+        try db.close()
     }
 
     // MARK: Writing
@@ -173,8 +182,8 @@ public final class Store {
     /// Runs a read on the connection. Not `DatabaseQueue.read`: that toggles
     /// `PRAGMA query_only` around each read, and SQLite expires every prepared statement
     /// when a flag pragma changes — so each read made every cached statement (the
-    /// broker's inserts included) compile again. The broker is this store's only user
-    /// and runs one thing at a time, so plain access is safe.
+    /// broker's inserts included) compile again. GRDB's queue serialises every access;
+    /// the broker's committer thread and event loop never use it at the same time.
     private func reading<T>(_ body: (Database) throws -> T) throws -> T {
         try db.inDatabase(body)
     }

@@ -98,10 +98,43 @@ final class CommitterTests: XCTestCase {
         XCTAssertNil(try store.workflow(id: "STILL-REFUSED"))
     }
 
+    func testADeferredReadSeesItsOwnTurnAndNotALaterOne() throws {
+        // A slow first turn, so that the next two queue up behind it together.
+        var slow = TurnOutput()
+        for i in 0..<10000 {
+            let id = "SLOW\(i)"
+            slow.writes.inserted.append(record(id))
+            slow.writes.events.append((id, WorkflowEvent(seq: 1, at: 1_800_000_000_000, kind: .workflowSubmitted)))
+        }
+        committer.submit(slow)
+        // Let the committer start on it alone. (If it has not, this test checks less, but
+        // cannot fail wrongly: the order of the answers holds either way.)
+        usleep(20_000)
+        var asks = TurnOutput()
+        asks.reads = [.status(peer: Array("c".utf8), tag: Array("ask".utf8), id: "LATER")]
+        committer.submit(asks)
+        committer.submit(insertTurn("LATER"))
+        let done = try collect(3)
+        XCTAssertEqual(done[1].answers.first?.command, .error,
+                       "the read was decided before LATER existed; its answer must not show it")
+        XCTAssertEqual(done[1].answers.first?.body["code"]?.stringValue, "not_found")
+        XCTAssertEqual(done[2].answers.first?.command, .status)
+    }
+
     func testStopFinishesWhatIsQueued() throws {
         for i in 0..<5 { committer.submit(insertTurn("Q\(i)")) }
         committer.stop()
         XCTAssertEqual(try (0..<5).compactMap { try store.workflow(id: "Q\($0)")?.id }.count, 5)
         // stop() is idempotent: tearDown calls it again.
+    }
+
+    func testStopOnAnErrorDiscardsWhatIsQueued() throws {
+        var slow = TurnOutput()
+        for i in 0..<3000 { slow.writes.inserted.append(record("SLOW\(i)")) }
+        committer.submit(slow)
+        for i in 0..<5 { committer.submit(insertTurn("Q\(i)")) }
+        committer.stop(discardQueued: true)
+        XCTAssertLessThan(try (0..<5).compactMap { try store.workflow(id: "Q\($0)")?.id }.count, 5,
+                          "turns not yet started when the broker left on an error are not committed")
     }
 }

@@ -1,4 +1,5 @@
 import BatonWire
+import Foundation
 import XCTest
 
 @testable import BatonStore
@@ -12,9 +13,12 @@ final class StoreAccessTests: XCTestCase {
             XCTAssertThrowsError(try Store(path: path, access: .owner)) { error in
                 XCTAssertTrue("\(error)".contains("is a broker already running"), "\(error)")
             }
-            // Tools may still open it shared (the lock is the broker's, not SQLite's).
+            // Nor may a tool write under the broker; once the broker is gone it may.
+            XCTAssertThrowsError(try Store(path: path)) { error in
+                XCTAssertTrue("\(error)".contains("a broker is running"), "\(error)")
+            }
+            try owner.close()
             XCTAssertEqual(try Store(path: path).integrityCheck(), "ok")
-            _ = owner
         }
     }
 
@@ -35,6 +39,18 @@ final class StoreAccessTests: XCTestCase {
             XCTAssertEqual(try reader.workflow(idempotencyKey: "k1"), w)
             XCTAssertThrowsError(try reader.apply(Fixture.insert(Fixture.submitted("01JB"))))
             XCTAssertNil(try owner.workflow(id: "01JB"))
+        }
+    }
+
+    func testTheLockFollowsTheRealPathOfTheDatabase() throws {
+        try withTemporaryDatabase { path in
+            let owner = try Store(path: path, access: .owner)
+            let dir = (path as NSString).deletingLastPathComponent
+            let link = dir + "/link.sqlite"
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+            XCTAssertThrowsError(try Store(path: link, access: .owner), "a symlink names the same database")
+            XCTAssertThrowsError(try Store(path: dir + "/./baton.sqlite", access: .owner))
+            _ = owner
         }
     }
 
