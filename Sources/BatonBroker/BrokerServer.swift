@@ -24,8 +24,7 @@ import Darwin
 public final class BrokerServer: @unchecked Sendable {
     public let options: BrokerOptions
     private let logger: Logger
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    private let wake: WakePipe
     /// Set once the sockets are bound; read by tests and the CLI after `onReady`.
     public private(set) var clientEndpoint = ""
     public private(set) var workerEndpoint = ""
@@ -33,22 +32,13 @@ public final class BrokerServer: @unchecked Sendable {
     public init(options: BrokerOptions, logger: Logger) throws {
         self.options = options
         self.logger = logger
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw BrokerError.system("pipe", errno) }
-        wakeRead = fds[0]
-        wakeWrite = fds[1]
-    }
-
-    deinit {
-        close(wakeRead)
-        close(wakeWrite)
+        wake = try WakePipe()
     }
 
     /// Asks the loop to stop after its current turn (graceful: the turn commits, workers
     /// get DISCONNECT, sockets close).
     public func requestStop() {
-        var b: UInt8 = 1
-        _ = write(wakeWrite, &b, 1)
+        wake.signal()
     }
 
     /// Runs until `requestStop()`. `onReady` is called once the sockets are bound and
@@ -97,8 +87,8 @@ public final class BrokerServer: @unchecked Sendable {
 
         // While the committer is full (or a failed commit is being unwound), only its
         // wake-up and the stop pipe are polled: the sockets would be readable at once.
-        var poller = try Poller([.fd(wakeRead), .fd(committer.readyFd), .socket(clients), .socket(workers)])
-        var busyPoller = try Poller([.fd(wakeRead), .fd(committer.readyFd)])
+        var poller = try Poller([.fd(wake.readFd), .fd(committer.readyFd), .socket(clients), .socket(workers)])
+        var busyPoller = try Poller([.fd(wake.readFd), .fd(committer.readyFd)])
         while true {
             let wait = max(0, min(turn.engine.nextDeadline() - Clock.nowMs(), 1000))
             let polledSockets = turn.canStartTurn

@@ -39,26 +39,17 @@ final class Committer: @unchecked Sendable {
     private var stopping = false
     private var exited = false
     /// The event loop polls `readyFd`; a byte is written when `done` becomes non-empty.
-    let readyFd: Int32
-    private let readyWriteFd: Int32
+    private let ready: WakePipe
+    var readyFd: Int32 { ready.readFd }
 
     init(store: Store, reads: ReadSide, maxTurnsPerCommit: Int = 16) throws {
         self.store = store
         self.reads = reads
         self.maxTurnsPerCommit = maxTurnsPerCommit
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw BrokerError.system("pipe", errno) }
-        readyFd = fds[0]
-        readyWriteFd = fds[1]
-        _ = fcntl(readyFd, F_SETFL, fcntl(readyFd, F_GETFL) | O_NONBLOCK)
+        ready = try WakePipe()
         let thread = Thread { [self] in loop() }
         thread.name = "baton-committer"
         thread.start()
-    }
-
-    deinit {
-        close(readyFd)
-        close(readyWriteFd)
     }
 
     /// Queues a turn for commit.
@@ -73,8 +64,7 @@ final class Committer: @unchecked Sendable {
     func takeDone() -> [Done] {
         // Drain the wake-up bytes first, then take: a turn finished in between leaves
         // its byte in the pipe, so no wake-up is lost.
-        var sink = [UInt8](repeating: 0, count: 64)
-        while read(readyFd, &sink, sink.count) > 0 {}
+        ready.drain()
         condition.lock()
         defer { condition.unlock() }
         let finished = done
@@ -112,10 +102,7 @@ final class Committer: @unchecked Sendable {
             done += finished
             if refusal == nil, let failure = finished.first?.failure { refusal = failure }
             condition.unlock()
-            if wasEmpty {
-                var b: UInt8 = 1
-                _ = write(readyWriteFd, &b, 1)
-            }
+            if wasEmpty { ready.signal() }
         }
         condition.lock()
         exited = true
