@@ -131,9 +131,6 @@ public struct Engine {
         }
     }
 
-    /// Turns handed out by `finishTurn` and not yet reported committed.
-    public var turnsAwaitingCommit: Int { finishedAwaitingCommit.count }
-
     /// Ends a turn: dispatches what can run, then returns and clears the turn's output.
     public mutating func finishTurn(now: Int64) -> TurnOutput {
         dispatchReady(now: now)
