@@ -1,8 +1,16 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Layers, each importing only the ones below it:
-// CZeroMQ -> ZeroMQ -> BatonWire -> BatonStore -> BatonBroker -> BatonClient/BatonWorker -> baton
+// The one-way module graph (ARCHITECTURE.md draws it). Two roots that import nothing of
+// Baton's: BatonWire (protocol values, no I/O) and CZeroMQ -> ZeroMQ (libzmq, no logic).
+//
+//   BatonWire ──> BatonStore ──> BatonBroker <── ZeroMQ <── CZeroMQ
+//       │                           ▲    └── CSystem (libc headers Glibc does not export)
+//       ├──> BatonClient <── ZeroMQ │
+//       └──> BatonWorker <── ZeroMQ │
+//   baton (CLI) ──> BatonBroker, BatonClient, BatonWorker: it parses arguments and prints.
+//
+// BatonClient and BatonWorker sit beside the broker, not above it: neither imports it.
 let package = Package(
     name: "Baton",
     platforms: [.macOS(.v13)],
@@ -16,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -23,6 +32,8 @@ let package = Package(
             pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // libc declarations the Glibc module does not export (malloc_trim from <malloc.h>).
+        .systemLibrary(name: "CSystem"),
         .target(name: "BatonWire"),
         .target(
             name: "BatonStore",
@@ -33,8 +44,10 @@ let package = Package(
         .target(
             name: "BatonBroker",
             dependencies: [
-                "BatonWire", "BatonStore", "ZeroMQ",
+                "BatonWire", "BatonStore", "ZeroMQ", "CSystem",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
             ]),
         .target(name: "BatonClient", dependencies: ["BatonWire", "ZeroMQ"]),
         .target(

@@ -1,4 +1,5 @@
 import BatonStore
+import DequeModule
 import Foundation
 
 /// Commits the broker's turns on a thread of its own, in order, so that the event loop
@@ -12,19 +13,34 @@ import Foundation
 ///   including the first that has deferred reads.
 /// - A turn's deferred reads are answered here, after its commit, on the same
 ///   connection, so they see what the turn wrote and nothing a later turn wrote.
+/// - Its key lookups are answered after its commit too, but do not end a group commit:
+///   a key not in memory belongs to no workflow or to a finished one, and no later turn
+///   can change either (a SUBMIT with that key waits for the answer; final states are
+///   final), so reading after later turns' writes gives the same answer.
 /// - After a failed commit, every turn already queued comes back failed without being
-///   applied (each was decided on top of the failed one), until `resume()`.
+///   applied (each was decided on top of the failed one), until `resume()`. This is the
+///   committer's half of the broker's one recovery path (`BrokerLoop+Recovery.swift`).
 ///
 /// The store is this thread's while a turn is queued or being applied; the event loop
 /// may use it only when nothing is in flight (it then waits on an idle queue).
+///
+/// `@unchecked Sendable`: the event loop calls `submit`, `takeDone`, `resume` and
+/// `stop` while this object's thread runs `loop`. That is safe because every mutable
+/// stored property (`queued`, `done`, `refusal`, `stopping`, `exited`) is read and
+/// written only with `condition` locked, and the rest are immutable (`let`) and
+/// `Sendable`. The compiler cannot check it: `NSCondition`'s lock and wait have no
+/// `Mutex` equivalent in the standard library. `CommitterTests.testConcurrentSubmitters`
+/// drives it from several threads at once and would catch a lost or reordered turn.
 final class Committer: @unchecked Sendable {
     /// A turn back from the committer.
-    struct Done: @unchecked Sendable {
+    struct Done: Sendable {
         var output: TurnOutput
         /// Replies to the turn's deferred reads (empty when the commit failed).
         var answers: [ClientReply]
+        /// Answers to the turn's key lookups, for the engine (empty when the commit failed).
+        var lookups: [KeyLookup]
         /// Why the commit failed; nil when the turn is committed.
-        var failure: (any Error)?
+        var failure: String?
     }
 
     private let store: Store
@@ -33,9 +49,9 @@ final class Committer: @unchecked Sendable {
     private let maxTurnsPerCommit: Int
     private let condition = NSCondition()
     // Guarded by `condition`.
-    private var queued: [TurnOutput] = []
+    private var queued: Deque<TurnOutput> = []
     private var done: [Done] = []
-    private var refusal: (any Error)?
+    private var refusal: String?
     private var stopping = false
     private var exited = false
     /// The event loop polls `readyFd`; a byte is written when `done` becomes non-empty.
@@ -111,7 +127,7 @@ final class Committer: @unchecked Sendable {
     }
 
     /// Waits for queued turns; nil once stopping with nothing left.
-    private func nextTurns() -> ([TurnOutput], (any Error)?)? {
+    private func nextTurns() -> ([TurnOutput], String?)? {
         condition.lock()
         defer { condition.unlock() }
         while queued.isEmpty && !stopping { condition.wait() }
@@ -129,13 +145,15 @@ final class Committer: @unchecked Sendable {
         return (turns, refusal)
     }
 
-    private func commit(_ turns: [TurnOutput], refused: (any Error)?) -> [Done] {
-        if let refused { return turns.map { Done(output: $0, answers: [], failure: refused) } }
+    private func commit(_ turns: [TurnOutput], refused: String?) -> [Done] {
+        if let refused { return turns.map { Done(output: $0, answers: [], lookups: [], failure: refused) } }
         do {
             try store.apply(turns.map(\.writes))
         } catch {
-            return turns.map { Done(output: $0, answers: [], failure: error) }
+            return turns.map { Done(output: $0, answers: [], lookups: [], failure: "\(error)") }
         }
-        return turns.map { Done(output: $0, answers: $0.reads.map(reads.answer), failure: nil) }
+        return turns.map { turn in
+            Done(output: turn, answers: turn.reads.map(reads.answer), lookups: turn.keyLookups.map(reads.lookUp), failure: nil)
+        }
     }
 }

@@ -1,15 +1,28 @@
 import BatonStore
 import BatonWire
+import DequeModule
 
 /// Client commands: the handshake (SUBMIT, EXEC), STATUS, WATCH, CANCEL, LIST, PING.
 extension Engine {
     /// Handles one decoded client request. Replies go out after the turn's commit.
+    ///
+    /// A peer with a SUBMIT parked on a key read has this request queued behind it:
+    /// one peer's requests are decided in the order it sent them.
     public mutating func handleClient(_ peer: PeerId, _ request: ClientFrames.Request, now: Int64) {
+        if parked[peer] != nil {
+            parked[peer]!.behind.append(request)
+            return
+        }
+        decide(peer, request, now: now)
+    }
+
+    /// Decides one request; a keyed SUBMIT whose key is not in memory parks the peer.
+    mutating func decide(_ peer: PeerId, _ request: ClientFrames.Request, now: Int64) {
         let tag = request.tag
         do throws(WireError) {
             switch request.command {
             case .submit:
-                try submit(peer, tag, SubmitRequest(body: request.body), now: now)
+                try submit(peer, tag, SubmitRequest(body: request.body), lookedUp: nil, now: now)
             case .exec:
                 exec(peer, tag, try WorkflowRef(body: request.body).id, now: now)
             case .status:
@@ -32,13 +45,24 @@ extension Engine {
 
     // MARK: SUBMIT: store, reply ID, run nothing
 
-    mutating func submit(_ peer: PeerId, _ tag: [UInt8], _ request: SubmitRequest, now: Int64) throws(WireError) {
-        if let key = request.idempotencyKey, let existing = try existingWorkflow(forKey: key) {
-            guard existing.spec == request.workflow else {
-                throw WireError(.conflict, "idempotency_key \"\(key)\" was used for workflow \(existing.id) with a different spec")
+    /// `lookedUp`: the store's answer for the key, when this SUBMIT was parked on it.
+    mutating func submit(_ peer: PeerId, _ tag: [UInt8], _ request: SubmitRequest, lookedUp: WorkflowRecord??,
+                         now: Int64) throws(WireError) {
+        if let key = request.idempotencyKey {
+            // Memory first: it holds every unfinished workflow, and finished ones until
+            // their turn is committed, so it is never behind the store.
+            if let id = keys[key], let existing = workflows[id] {
+                try replyDuplicate(peer, tag, request, existing)
+                return
             }
-            reply(peer, .id, tag, ["id": .string(existing.id), "state": .string(existing.state.rawValue), "duplicate": true])
-            return
+            guard let lookedUp else {
+                park(peer, tag, request, key: key)
+                return
+            }
+            if let existing = lookedUp {
+                try replyDuplicate(peer, tag, request, existing)
+                return
+            }
         }
         let id = ULID.make(ms: now, using: &random)
         let record = WorkflowRecord(id: id, spec: request.workflow, idempotencyKey: request.idempotencyKey,
@@ -52,32 +76,87 @@ extension Engine {
         reply(peer, .id, tag, ["id": .string(id), "state": .string(WorkflowState.submitted.rawValue), "duplicate": false])
     }
 
-    /// The workflow already stored under `key`: memory first (it may not be committed
-    /// yet), then the store.
-    mutating func existingWorkflow(forKey key: String) throws(WireError) -> WorkflowRecord? {
-        if let id = keys[key], let w = workflows[id] { return w }
-        do {
-            return try lookupKey(key)
-        } catch {
-            throw WireError(.unavailable, "cannot read the store: \(error)")
+    private mutating func replyDuplicate(_ peer: PeerId, _ tag: [UInt8], _ request: SubmitRequest,
+                                         _ existing: WorkflowRecord) throws(WireError) {
+        guard existing.spec == request.workflow else {
+            throw WireError(.conflict, "idempotency_key \"\(request.idempotencyKey ?? "")\" was used for workflow \(existing.id) with a different spec")
         }
+        reply(peer, .id, tag, ["id": .string(existing.id), "state": .string(existing.state.rawValue), "duplicate": true])
+    }
+
+    /// Parks the peer until the store says whether `key` is taken. One read per key:
+    /// a second peer with the same key waits for the same answer (and then finds the
+    /// first peer's new workflow in memory).
+    private mutating func park(_ peer: PeerId, _ tag: [UInt8], _ request: SubmitRequest, key: String) {
+        parked[peer] = ParkedPeer(tag: tag, submit: request)
+        if keyReads[key] == nil { out.keyLookups.append(key) }
+        keyReads[key, default: []].append(peer)
+    }
+
+    /// The store's answers to the key reads of earlier turns: each parked SUBMIT is
+    /// decided with its answer, then what its peer sent after it, in order (one of those
+    /// may park the peer again).
+    public mutating func keysLookedUp(_ answers: [KeyLookup], now: Int64) {
+        for answer in answers {
+            for peer in keyReads.removeValue(forKey: answer.key) ?? [] {
+                guard let p = parked.removeValue(forKey: peer) else { continue }
+                do throws(WireError) {
+                    try submit(peer, p.tag, p.submit, lookedUp: try answer.found.get(), now: now)
+                } catch {
+                    replyError(peer, p.tag, error)
+                }
+                decideInOrder(peer, p.behind, now: now)
+            }
+        }
+    }
+
+    private mutating func decideInOrder(_ peer: PeerId, _ requests: Deque<ClientFrames.Request>, now: Int64) {
+        var rest = requests
+        while let next = rest.popFirst() {
+            decide(peer, next, now: now)
+            if parked[peer] != nil {
+                parked[peer]!.behind.append(contentsOf: rest)
+                return
+            }
+        }
+    }
+
+    /// Every parked request, removed (the peer, and the tag to answer with). The server
+    /// answers them ERROR unavailable when a failed commit makes it rebuild memory:
+    /// their key reads were lost with the turns in flight.
+    public mutating func takeParkedRequests() -> [(peer: PeerId, tag: [UInt8])] {
+        var taken: [(peer: PeerId, tag: [UInt8])] = []
+        for (peer, p) in parked {
+            taken.append((peer, p.tag))
+            taken += p.behind.map { (peer, $0.tag) }
+        }
+        parked = [:]
+        keyReads = [:]
+        return taken
     }
 
     // MARK: EXEC: start a SUBMITTED workflow; idempotent otherwise
 
     mutating func exec(_ peer: PeerId, _ tag: [UInt8], _ id: String, now: Int64) {
-        guard workflows[id] != nil else {
+        guard let state = workflows[id]?.state else {
             out.reads.append(.status(peer: peer, tag: tag, id: id))
             return
         }
-        if workflows[id]!.state == .submitted { start(id, now: now) }
+        switch state {
+        case .submitted:
+            start(id, now: now)
+        case .running, .succeeded, .failed, .cancelled, .stopped, .expired:
+            break  // already started, or over: EXEC starts nothing and reports
+        }
         reply(peer, .status, tag, workflows[id]!.status.json)
     }
 
     mutating func start(_ id: String, now: Int64) {
-        workflows[id]!.state = .running
-        workflows[id]!.startedAt = now
-        workflows[id]!.expiresAt = nil
+        updateWorkflow(id) { w in
+            w.state = .running
+            w.startedAt = now
+            w.expiresAt = nil
+        }
         emit(id, .workflowRunning, at: now)
         startBlock(id, 0, now: now)
     }
@@ -109,12 +188,15 @@ extension Engine {
     // MARK: CANCEL
 
     mutating func cancel(_ peer: PeerId, _ tag: [UInt8], _ id: String, now: Int64) {
-        guard let w = workflows[id] else {
+        guard let state = workflows[id]?.state else {
             out.reads.append(.status(peer: peer, tag: tag, id: id))
             return
         }
-        if !w.state.isFinal {
-            finish(id, .cancelled, reason: "cancelled by client", now: now)
+        switch state {
+        case .submitted, .running:
+            finish(id, .cancelled(reason: "cancelled by client"), now: now)
+        case .succeeded, .failed, .cancelled, .stopped, .expired:
+            break  // over already: CANCEL changes nothing and reports
         }
         reply(peer, .status, tag, workflows[id]!.status.json)
     }

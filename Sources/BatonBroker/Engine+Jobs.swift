@@ -8,10 +8,16 @@ extension Engine {
 
     /// Makes block `b` the current one and releases its first jobs.
     mutating func startBlock(_ id: String, _ b: Int, now: Int64) {
-        workflows[id]!.currentBlock = b
+        guard let unfinished = updateWorkflow(id, { w -> Int in
+            w.currentBlock = b
+            return w.jobs[b].count(where: { $0.state != .succeeded })
+        }) else {
+            invariantBroken("startBlock: workflow \(id) is not in memory")
+            return
+        }
         markDirty(id)
         var p = BlockProgress()
-        p.unfinished = workflows[id]!.jobs[b].filter { $0.state != .succeeded }.count
+        p.unfinished = unfinished
         progress[id] = p
         emit(id, .blockStarted, at: now, ["block": .int(Int64(b))])
         release(id, now: now)
@@ -25,8 +31,8 @@ extension Engine {
         let block = w.spec.blocks[b]
         while p.active < block.concurrency {
             var next: Int?
-            if !p.retryReady.isEmpty {
-                next = p.retryReady.removeFirst()
+            if let retry = p.retryReady.popFirst() {
+                next = retry
             } else {
                 while p.cursor < block.jobs.count {
                     let j = p.cursor
@@ -37,7 +43,7 @@ extension Engine {
             }
             guard let j = next else { break }
             let key = JobKey(workflowId: id, block: b, job: j)
-            queues[block.jobs[j].type, default: JobQueue()].push(key)
+            queues[block.jobs[j].type, default: []].append(key)
             queued.insert(key)
             p.active += 1
         }
@@ -53,7 +59,7 @@ extension Engine {
         for type in Array(queues.keys) {
             while !queues[type]!.isEmpty {
                 guard let worker = leastLoadedWorker(for: type) else { break }
-                guard let key = queues[type]!.pop() else { break }
+                guard let key = queues[type]!.popFirst() else { break }
                 guard queued.remove(key) != nil, isDispatchable(key) else { continue }
                 dispatch(key, to: worker, now: now)
             }
@@ -77,16 +83,21 @@ extension Engine {
         return best?.peer
     }
 
+    /// Sends attempt + 1 of `k` to `peer`. The caller checked `isDispatchable(k)` and
+    /// picked `peer` among the connected workers.
     mutating func dispatch(_ k: JobKey, to peer: PeerId, now: Int64) {
         let id = k.workflowId
-        let (spec, attempt) = updateWorkflow(id) { w -> (JobSpec, Int) in
+        guard let (spec, attempt) = updateWorkflow(id, { w -> (JobSpec, Int) in
             w.jobs[k.block][k.job].state = .running
             w.jobs[k.block][k.job].attempt += 1
             w.jobs[k.block][k.job].startedAt = now
             w.jobs[k.block][k.job].finishedAt = nil
             w.jobs[k.block][k.job].retryAt = nil
             return (w.spec.blocks[k.block].jobs[k.job], w.jobs[k.block][k.job].attempt)
-        }!
+        }), let workerName = workers[peer]?.name else {
+            invariantBroken("dispatch: \(k.jobId) or its worker is gone")
+            return
+        }
         markJobDirty(k)
         assignments[k] = Assignment(worker: peer, attempt: attempt)
         workers[peer]!.running.insert(k)
@@ -97,7 +108,7 @@ extension Engine {
                            timeoutMs: spec.timeoutMs)
         send(peer, .job, body.body)
         var fields = jobFields(k, attempt: attempt)
-        fields["worker"] = .string(workers[peer]!.name)
+        fields["worker"] = .string(workerName)
         emit(id, .jobDispatched, at: now, fields)
     }
 
@@ -126,31 +137,45 @@ extension Engine {
             note("dropped RESULT for unknown or finished job \(result.jobId) attempt \(result.attempt)", .warning)
             return
         }
-        guard state == .running, r.state == .running, r.attempt == result.attempt, assignments[k] != nil else {
+        let current = r.attempt == result.attempt && assignments[k] != nil
+        switch (state, r.state) {
+        case (.running, .running) where current:
+            endAttempt(k)
+            if result.ok {
+                succeed(k, output: result.output, now: now)
+            } else {
+                attemptFailed(k, error: result.error ?? "job failed", retryable: result.retryable, now: now)
+            }
+        case (.running, .running),
+             (.running, .pending), (.running, .succeeded), (.running, .failed), (.running, .cancelled),
+             (.submitted, _), (.succeeded, _), (.failed, _), (.cancelled, _), (.stopped, _), (.expired, _):
             note("dropped stale RESULT for \(result.jobId) attempt \(result.attempt) (job is \(r.state.rawValue), attempt \(r.attempt))", .warning)
-            return
-        }
-        endAttempt(k)
-        if result.ok {
-            succeed(k, output: result.output, now: now)
-        } else {
-            attemptFailed(k, error: result.error ?? "job failed", retryable: result.retryable, now: now)
         }
     }
 
     mutating func succeed(_ k: JobKey, output: JSONValue?, now: Int64) {
         let id = k.workflowId
-        let (attempt, blocks) = updateWorkflow(id) { w -> (Int, Int) in
+        guard let (attempt, blocks) = updateWorkflow(id, { w -> (Int, Int) in
             w.jobs[k.block][k.job].state = .succeeded
             w.jobs[k.block][k.job].output = output
             w.jobs[k.block][k.job].error = nil
             w.jobs[k.block][k.job].finishedAt = now
             return (w.jobs[k.block][k.job].attempt, w.spec.blocks.count)
-        }!
+        }) else {
+            invariantBroken("succeed: workflow \(id) is not in memory")
+            return
+        }
         markJobDirty(k)
         emit(id, .jobSucceeded, at: now, jobFields(k, attempt: attempt))
-        progress[id]!.unfinished -= 1
-        if progress[id]!.unfinished > 0 {
+        guard let unfinished = progress[id]?.unfinished else {
+            // Fallback: without its block's bookkeeping the workflow could never go on;
+            // failing it tells its client instead of leaving it RUNNING forever.
+            invariantBroken("succeed: RUNNING workflow \(id) has no block progress")
+            finish(id, .failed(reason: "internal error: lost track of block \(k.block)"), now: now)
+            return
+        }
+        progress[id]!.unfinished = unfinished - 1
+        if unfinished - 1 > 0 {
             release(id, now: now)
             return
         }
@@ -158,7 +183,7 @@ extension Engine {
         if k.block + 1 < blocks {
             startBlock(id, k.block + 1, now: now)
         } else {
-            finish(id, .succeeded, reason: nil, now: now)
+            finish(id, .succeeded, now: now)
         }
     }
 
@@ -167,8 +192,12 @@ extension Engine {
     /// otherwise fails the job and with it the workflow.
     mutating func attemptFailed(_ k: JobKey, error: String, retryable: Bool, now: Int64) {
         let id = k.workflowId
-        let spec = workflows[id]!.spec.blocks[k.block].jobs[k.job]
-        var r = workflows[id]!.jobs[k.block][k.job]
+        guard let w = workflows[id], let current = w.job(k.block, k.job) else {
+            invariantBroken("attemptFailed: \(k.jobId) is not in memory")
+            return
+        }
+        let spec = w.spec.blocks[k.block].jobs[k.job]
+        var r = current
         r.error = error
         r.finishedAt = now
         if retryable && r.attempt < spec.retry.maxAttempts {
@@ -183,11 +212,10 @@ extension Engine {
             emit(id, .jobRetrying, at: now, fields)
             if at <= now {
                 progress[id]?.retryReady.append(k.job)
-                release(id, now: now)
             } else {
                 timers.insert(.retry(k, attempt: r.attempt), at: at)
-                release(id, now: now)
             }
+            release(id, now: now)
             return
         }
         r.state = .failed
@@ -197,14 +225,53 @@ extension Engine {
         fields["error"] = .string(error)
         emit(id, .jobFailed, at: now, fields)
         let attempts = r.attempt == 1 ? "1 attempt" : "\(r.attempt) attempts"
-        finish(id, .failed, reason: "job \(k.jobId) (\(spec.type)) failed after \(attempts): \(error)", now: now)
+        finish(id, .failed(reason: "job \(k.jobId) (\(spec.type)) failed after \(attempts): \(error)"), now: now)
+    }
+
+    /// How a workflow ends: each final state with its event, and only those (a
+    /// workflow cannot be "finished" into SUBMITTED or RUNNING).
+    enum Outcome {
+        case succeeded
+        case failed(reason: String)
+        case cancelled(reason: String)
+        case expired(reason: String)
+
+        var state: WorkflowState {
+            switch self {
+            case .succeeded: .succeeded
+            case .failed: .failed
+            case .cancelled: .cancelled
+            case .expired: .expired
+            }
+        }
+
+        var event: EventKind {
+            switch self {
+            case .succeeded: .workflowSucceeded
+            case .failed: .workflowFailed
+            case .cancelled: .workflowCancelled
+            case .expired: .workflowExpired
+            }
+        }
+
+        var reason: String? {
+            switch self {
+            case .succeeded: nil
+            case .failed(let r), .cancelled(let r), .expired(let r): r
+            }
+        }
     }
 
     /// Ends a workflow in a final state. Running attempts get CANCEL; every unfinished
     /// job becomes CANCELLED, so no later block ever starts.
-    mutating func finish(_ id: String, _ state: WorkflowState, reason: String?, now: Int64) {
-        for b in workflows[id]!.jobs.indices {
-            for j in workflows[id]!.jobs[b].indices where !workflows[id]!.jobs[b][j].state.isFinal {
+    mutating func finish(_ id: String, _ outcome: Outcome, now: Int64) {
+        guard let shape = workflows[id]?.jobs.map(\.count) else {
+            invariantBroken("finish: workflow \(id) is not in memory")
+            return
+        }
+        let state = outcome.state
+        for (b, count) in shape.enumerated() {
+            for j in 0..<count where !workflows[id]!.jobs[b][j].state.isFinal {
                 let k = JobKey(workflowId: id, block: b, job: j)
                 if let a = assignments[k] {
                     send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, reason: "workflow \(state.rawValue.lowercased())").body)
@@ -216,20 +283,15 @@ extension Engine {
                 queued.remove(k)
             }
         }
-        workflows[id]!.state = state
-        workflows[id]!.reason = reason
-        workflows[id]!.finishedAt = now
-        workflows[id]!.expiresAt = nil
+        updateWorkflow(id) { w in
+            w.state = state
+            w.reason = outcome.reason
+            w.finishedAt = now
+            w.expiresAt = nil
+        }
         progress[id] = nil
         markDirty(id)
-        let kind: EventKind = switch state {
-        case .succeeded: .workflowSucceeded
-        case .failed: .workflowFailed
-        case .cancelled: .workflowCancelled
-        case .expired: .workflowExpired
-        case .stopped, .running, .submitted: .workflowFailed
-        }
-        emit(id, kind, at: now, reason.map { ["reason": .string($0)] } ?? [:])
+        emit(id, outcome.event, at: now, outcome.reason.map { ["reason": .string($0)] } ?? [:])
         finishedThisTurn.append(id)
     }
 }

@@ -8,6 +8,9 @@ extension Engine {
     /// the store shows the same attempt RUNNING (it was committed, so the worker really
     /// has it). Any other RUNNING job lost its attempt — at start, the broker restarted
     /// while it ran — which counts toward `max_attempts`, like any ended attempt.
+    ///
+    /// Parked requests are dropped: their key reads belonged to turns whose commit
+    /// failed. The server answers them first (`takeParkedRequests`).
     public mutating func restore(_ records: [WorkflowRecord], now: Int64) {
         let previous = assignments
         workflows = [:]
@@ -21,6 +24,8 @@ extension Engine {
         watchers = [:]
         finishedThisTurn = []
         finishedAwaitingCommit = []
+        parked = [:]
+        keyReads = [:]
         for peer in workers.keys { workers[peer]!.running = [] }
         if lastHeartbeatAt == 0 { lastHeartbeatAt = now }
 

@@ -6,7 +6,7 @@ import BatonWire
 extension Engine {
     public mutating func tick(now: Int64) {
         while let timer = timers.popDue(now) {
-            fire(timer, now: now)
+            if let action = timerAction(timer) { fire(action, now: now) }
         }
         if now - lastHeartbeatAt >= config.heartbeatMs {
             lastHeartbeatAt = now
@@ -17,50 +17,58 @@ extension Engine {
         }
     }
 
-    mutating func fire(_ timer: Timer, now: Int64) {
+    /// What a due timer does, with what it needs already looked up.
+    enum TimerAction {
+        case expire(String)
+        case retry(JobKey)
+        case timeout(JobKey, Assignment, limitMs: Int64)
+        case endWatch(workflowId: String, index: Int)
+    }
+
+    /// What `timer` would do if it fired now, or nil when it no longer applies. The one
+    /// place each timer's condition is written: `tick` fires what it returns, and
+    /// compaction drops the timers it returns nil for. Whether a timer applies never
+    /// depends on the clock, and once nil it stays nil (states only move forward,
+    /// attempts only grow, watcher tokens are never reused), so dropping is safe.
+    func timerAction(_ timer: Timer) -> TimerAction? {
         switch timer {
         case .expire(let id):
-            if let w = workflows[id], w.state == .submitted, let at = w.expiresAt, at <= now {
-                finish(id, .expired, reason: "not executed within \(config.ttlMs / 1000) s of SUBMIT", now: now)
+            guard let state = workflows[id]?.state else { return nil }
+            switch state {
+            case .submitted: return .expire(id)
+            case .running, .succeeded, .failed, .cancelled, .stopped, .expired: return nil
             }
         case .retry(let k, let attempt):
-            if let w = workflows[k.workflowId], w.state == .running, w.currentBlock == k.block {
-                let r = w.jobs[k.block][k.job]
-                if r.state == .pending && r.attempt == attempt {
-                    progress[k.workflowId]?.retryReady.append(k.job)
-                    release(k.workflowId, now: now)
-                }
+            guard let w = workflows[k.workflowId], w.currentBlock == k.block, let r = w.job(k.block, k.job) else { return nil }
+            switch w.state {
+            case .running: return r.state == .pending && r.attempt == attempt ? .retry(k) : nil
+            case .submitted, .succeeded, .failed, .cancelled, .stopped, .expired: return nil
             }
         case .timeout(let k, let attempt):
-            if let a = assignments[k], a.attempt == attempt {
-                let limit = workflows[k.workflowId]!.spec.blocks[k.block].jobs[k.job].timeoutMs
-                send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: attempt, reason: "timed out").body)
-                endAttempt(k)
-                attemptFailed(k, error: "timed out after \(limit) ms", retryable: true, now: now)
-            }
+            guard let a = assignments[k], a.attempt == attempt,
+                  let limit = workflows[k.workflowId]?.spec.blocks[k.block].jobs[k.job].timeoutMs else { return nil }
+            return .timeout(k, a, limitMs: limit)
         case .watch(let id, let token):
-            guard var parked = watchers[id], let i = parked.firstIndex(where: { $0.token == token }) else { return }
-            let w = parked.remove(at: i)
-            watchers[id] = parked.isEmpty ? nil : parked
-            out.reads.append(.events(peer: w.peer, tag: w.tag, id: id, after: w.after))
+            guard let i = watchers[id]?.firstIndex(where: { $0.token == token }) else { return nil }
+            return .endWatch(workflowId: id, index: i)
         }
     }
 
-    /// Whether a timer can still do anything when it fires: the same conditions `fire`
-    /// checks, without the clock. A timer for which this is false never will be true
-    /// again (states only move forward, attempts only grow, tokens are never reused).
-    func timerApplies(_ timer: Timer) -> Bool {
-        switch timer {
+    mutating func fire(_ action: TimerAction, now: Int64) {
+        switch action {
         case .expire(let id):
-            return workflows[id]?.state == .submitted
-        case .retry(let k, let attempt):
-            guard let w = workflows[k.workflowId], w.state == .running, w.currentBlock == k.block,
-                  let r = w.job(k.block, k.job) else { return false }
-            return r.state == .pending && r.attempt == attempt
-        case .timeout(let k, let attempt):
-            return assignments[k]?.attempt == attempt
-        case .watch(let id, let token):
-            return watchers[id]?.contains { $0.token == token } ?? false
+            finish(id, .expired(reason: "not executed within \(config.ttlMs / 1000) s of SUBMIT"), now: now)
+        case .retry(let k):
+            progress[k.workflowId]?.retryReady.append(k.job)
+            release(k.workflowId, now: now)
+        case .timeout(let k, let a, let limit):
+            send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, reason: "timed out").body)
+            endAttempt(k)
+            attemptFailed(k, error: "timed out after \(limit) ms", retryable: true, now: now)
+        case .endWatch(let id, let i):
+            let w = watchers[id]!.remove(at: i)
+            if watchers[id]!.isEmpty { watchers[id] = nil }
+            out.reads.append(.events(peer: w.peer, tag: w.tag, id: id, after: w.after))
         }
     }
 
@@ -76,7 +84,7 @@ extension Engine {
         // Moved out first: the predicate reads `self` while the heap is rewritten.
         var heap = timers
         timers = DeadlineHeap()
-        heap.removeAll { !timerApplies($0) }
+        heap.removeAll { timerAction($0) == nil }
         timers = heap
         timersAfterCompaction = timers.count
     }

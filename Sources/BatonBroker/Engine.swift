@@ -1,20 +1,52 @@
 import BatonStore
 import BatonWire
+import DequeModule
 
 /// The broker's state machine: `(state, event, now) -> (state, effects)`.
 ///
-/// No sockets, no clock, no writes: events come in through `handle...` and `tick`, and
-/// `finishTurn` hands back what the turn decided (rows, replies, job dispatches, reads).
-/// The one outside call is `lookupKey`, a read of committed idempotency keys for
-/// workflows no longer held in memory; tests pass an in-memory store.
+/// No sockets, no clock, no store: events come in through `handleClient`,
+/// `handleWorker`, `keysLookedUp` and `tick`, and `finishTurn` hands back what the turn
+/// decided as data (rows to write, replies, job dispatches, reads to answer after the
+/// commit). Time is the `now` each call passes; randomness (workflow ids) comes from the
+/// generator given at init, so tests seed both.
 ///
 /// Memory holds every SUBMITTED and RUNNING workflow (the hot path reads nothing from
 /// SQLite); finished workflows stay until the turn that finished them is committed,
-/// then later reads go to the store.
+/// then later reads go to the store as deferred reads. The one read a decision needs —
+/// is this idempotency key already stored? — is deferred too: the SUBMIT is parked
+/// until the answer comes back (`keysLookedUp`), and later requests from the same peer
+/// wait behind it, so each peer's requests are decided in the order it sent them.
+///
+/// ## Workflows: state × event → action
+///
+/// | state      | SUBMIT, same key         | EXEC                        | CANCEL                      | TTL due    | block's last job SUCCEEDED     | a job FAILED for good |
+/// |------------|--------------------------|-----------------------------|-----------------------------|------------|--------------------------------|-----------------------|
+/// | (none)     | new → SUBMITTED, ID      | read store → STATUS / not_found | read store → STATUS / not_found | —     | —                              | —                     |
+/// | SUBMITTED  | ID duplicate (or conflict) | → RUNNING, start block 0, STATUS | → CANCELLED, STATUS     | → EXPIRED  | —                              | —                     |
+/// | RUNNING    | ID duplicate (or conflict) | STATUS (starts nothing)   | → CANCELLED: CANCEL each running attempt, STATUS | — | next block, or → SUCCEEDED | → FAILED             |
+/// | final      | ID duplicate (or conflict) | STATUS                    | STATUS (changes nothing)    | —          | —                              | —                     |
+///
+/// Entering a final state ends the workflow (`finish`): running attempts get CANCEL,
+/// every unfinished job becomes CANCELLED, and no later block starts.
+///
+/// ## Jobs of the current block: state × event → action
+///
+/// | state    | slot free (`concurrency`) | worker free        | RESULT ok, current attempt | attempt ended without success¹ | backoff passed | workflow ends |
+/// |----------|---------------------------|--------------------|----------------------------|--------------------------------|----------------|---------------|
+/// | PENDING  | queued for its type       | → RUNNING, attempt + 1, JOB | dropped (fenced)  | —                              | queued again   | → CANCELLED   |
+/// | RUNNING  | —                         | —                  | → SUCCEEDED                | retryable and attempts left: → PENDING with backoff; else → FAILED | — | CANCEL to its worker, → CANCELLED |
+/// | final    | —                         | —                  | dropped (fenced)           | dropped (fenced)               | —              | —             |
+///
+/// ¹ a failed RESULT, a timeout, a lost worker, or a broker restart while it ran; each
+/// counts toward `max_attempts`. A RESULT is applied only to the job's current, running
+/// attempt (the fencing token is `(job_id, attempt)`); anything else is dropped and logged.
+///
+/// Each event's handler switches over these states exhaustively (`exec`, `cancel`,
+/// `applyResult`, `timerAction`), so a new state does not compile until every event
+/// says what it does in it.
 public struct Engine {
     public let config: EngineConfig
-    var lookupKey: (String) throws -> WorkflowRecord?
-    var random = SystemRandomNumberGenerator()
+    var random: any RandomNumberGenerator
 
     /// Workflows in memory by id.
     var workflows: [String: WorkflowRecord] = [:]
@@ -23,7 +55,7 @@ public struct Engine {
     /// Dispatch bookkeeping of RUNNING workflows' current block.
     var progress: [String: BlockProgress] = [:]
     /// Ready jobs per job type, in the order they became ready.
-    var queues: [String: JobQueue] = [:]
+    var queues: [String: Deque<JobKey>] = [:]
     /// Jobs in some queue (a job leaves the set when dispatched or invalidated).
     var queued: Set<JobKey> = []
     /// Connected workers by routing id.
@@ -38,6 +70,12 @@ public struct Engine {
     var nextWatcherToken: UInt64 = 0
     var lastHeartbeatAt: Int64 = 0
 
+    /// Peers whose keyed SUBMIT waits for the store's answer about its key.
+    var parked: [PeerId: ParkedPeer] = [:]
+    /// Keys being read from the store -> the peers waiting for the answer, in the order
+    /// they asked. One read per key however many peers wait for it.
+    var keyReads: [String: [PeerId]] = [:]
+
     // Per-turn bookkeeping.
     var out = TurnOutput()
     var insertedIds: [String] = []
@@ -49,11 +87,15 @@ public struct Engine {
     /// Workflows finished by each turn handed out by `finishTurn` and not yet reported
     /// committed, oldest turn first. They stay in memory until `turnCommitted`: the
     /// store may not have them yet (the server commits while the next turn runs).
-    var finishedAwaitingCommit: [[String]] = []
+    var finishedAwaitingCommit: Deque<[String]> = []
+    /// How many broken invariants the release-build fallback has absorbed (see
+    /// `invariantBroken`); a test reads it, and so could a metric.
+    public private(set) var brokenInvariants = 0
 
-    public init(config: EngineConfig, lookupKey: @escaping (String) throws -> WorkflowRecord?) {
+    /// `random` makes workflow ids (ULIDs); tests pass a seeded generator.
+    public init(config: EngineConfig, random: any RandomNumberGenerator = SystemRandomNumberGenerator()) {
         self.config = config
-        self.lookupKey = lookupKey
+        self.random = random
     }
 
     // MARK: Runtime types
@@ -64,7 +106,7 @@ public struct Engine {
         /// Next job index never yet released.
         var cursor = 0
         /// Retry jobs whose backoff has passed, waiting for a slot.
-        var retryReady: [Int] = []
+        var retryReady: Deque<Int> = []
         /// Jobs of the current block not yet SUCCEEDED.
         var unfinished = 0
     }
@@ -97,22 +139,12 @@ public struct Engine {
         var after: Int64
     }
 
-    /// A FIFO with amortised O(1) pops.
-    struct JobQueue {
-        private var items: [JobKey] = []
-        private var head = 0
-        var isEmpty: Bool { head >= items.count }
-        mutating func push(_ k: JobKey) { items.append(k) }
-        mutating func pop() -> JobKey? {
-            guard head < items.count else { return nil }
-            let k = items[head]
-            head += 1
-            if head > 1024 && head * 2 > items.count {
-                items.removeFirst(head)
-                head = 0
-            }
-            return k
-        }
+    /// A peer's keyed SUBMIT waiting for its key's read, and what the peer sent after it.
+    struct ParkedPeer {
+        var tag: [UInt8]
+        var submit: SubmitRequest
+        /// Decided in order once the SUBMIT is.
+        var behind: Deque<ClientFrames.Request> = []
     }
 
     // MARK: Turn boundaries
@@ -121,8 +153,7 @@ public struct Engine {
     /// leave memory (later reads of them go to the store). Call once per `finishTurn`,
     /// in order, unless a `restore` replaces the state first.
     public mutating func turnCommitted() {
-        guard !finishedAwaitingCommit.isEmpty else { return }
-        for id in finishedAwaitingCommit.removeFirst() {
+        for id in finishedAwaitingCommit.popFirst() ?? [] {
             if let w = workflows[id], w.state.isFinal {
                 workflows[id] = nil
                 if let k = w.idempotencyKey, keys[k] == id { keys[k] = nil }
@@ -164,13 +195,25 @@ public struct Engine {
         return min(timers.earliest ?? hb, hb)
     }
 
+    // MARK: Broken invariants
+
+    /// A state the engine's own rules make impossible was reached (a bug). Debug builds
+    /// (and so the test suite) stop here, loudly; release builds log it, count it, and
+    /// the caller takes its documented fallback, so one bad workflow does not take the
+    /// broker and every other workflow down with it.
+    mutating func invariantBroken(_ what: String) {
+        brokenInvariants += 1
+        note("internal error (a bug; please report it): \(what)", .error)
+        if config.trapOnBrokenInvariant { assertionFailure(what) }
+    }
+
     // MARK: Effects helpers
 
     /// Runs `body` on the workflow in memory, in place: one hash lookup of `id`, and no
     /// copy of its job arrays (`workflows[id]!.x = ...` repeated costs a lookup each;
     /// the engine does this several times per event, the profile's top String hashing).
     /// Nil when the workflow is not in memory.
-    @inline(__always)
+    @inline(__always) @discardableResult
     mutating func updateWorkflow<T>(_ id: String, _ body: (inout WorkflowRecord) -> T) -> T? {
         Self.update(&workflows[id], body)
     }
@@ -223,6 +266,8 @@ public struct Engine {
     public var workflowsInMemory: Int { workflows.count }
     public var connectedWorkers: Int { workers.count }
     public var runningAttempts: Int { assignments.count }
+    /// Peers with a request waiting for an idempotency-key read.
+    public var parkedPeers: Int { parked.count }
     /// Timers held, stale ones included until the next compaction.
     public var timersHeld: Int { timers.count }
     public func record(_ id: String) -> WorkflowRecord? { workflows[id] }

@@ -34,10 +34,19 @@ public struct EngineConfig: Sendable {
     public var ttlMs: Int64 = 86_400_000
     /// Events per EVENTS reply.
     public var watchPageSize = 500
+    /// Whether a broken invariant (`Engine.invariantBroken`) stops the process. On in
+    /// debug builds, so tests fail loudly; off in release builds, which log, count and
+    /// take the documented fallback. Tests of the fallback turn it off.
+    public var trapOnBrokenInvariant: Bool
 
     public init(heartbeatMs: Int64 = 1000, ttlMs: Int64 = 86_400_000) {
         self.heartbeatMs = heartbeatMs
         self.ttlMs = ttlMs
+        #if DEBUG
+        trapOnBrokenInvariant = true
+        #else
+        trapOnBrokenInvariant = false
+        #endif
     }
 
     var workerLivenessMs: Int64 { heartbeatMs * 3 }
@@ -53,6 +62,20 @@ public enum DeferredRead: Equatable, Sendable {
     case events(peer: PeerId, tag: [UInt8], id: String, after: Int64)
     /// Reply LIST.
     case list(peer: PeerId, tag: [UInt8], query: ListRequest)
+}
+
+/// The store's answer to "which workflow holds this idempotency key?", asked by the
+/// engine for a keyed SUBMIT whose key is not in memory (`TurnOutput.keyLookups`) and
+/// handed back through `Engine.keysLookedUp`.
+public struct KeyLookup: Sendable {
+    public var key: String
+    /// The stored workflow (nil: the key is free), or why the store could not be read.
+    public var found: Result<WorkflowRecord?, WireError>
+
+    public init(key: String, found: Result<WorkflowRecord?, WireError>) {
+        self.key = key
+        self.found = found
+    }
 }
 
 /// A message for a client: reply command, the echoed tag, the body.
@@ -71,7 +94,7 @@ public struct WorkerSend: Equatable, Sendable {
 
 /// A line for the broker's log.
 public struct LogNote: Equatable, Sendable {
-    public enum Level: Equatable, Sendable { case info, warning }
+    public enum Level: Equatable, Sendable { case info, warning, error }
     public var level: Level
     public var text: String
 }
@@ -83,6 +106,9 @@ public struct TurnOutput: Sendable {
     public var replies: [ClientReply] = []
     public var workerSends: [WorkerSend] = []
     public var reads: [DeferredRead] = []
+    /// Idempotency keys to look up in the store after the commit; the answers go back
+    /// to the engine (`keysLookedUp`), not to a client.
+    public var keyLookups: [String] = []
     public var notes: [LogNote] = []
 
     public init() {}

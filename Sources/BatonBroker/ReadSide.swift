@@ -2,8 +2,8 @@ import BatonStore
 import BatonWire
 
 /// Answers the reads the engine deferred until after the turn's commit: STATUS of
-/// workflows no longer in memory, event pages for WATCH, and LIST.
-struct ReadSide {
+/// workflows no longer in memory, event pages for WATCH, LIST, and idempotency keys.
+struct ReadSide: Sendable {
     let store: Store
     let pageSize: Int
 
@@ -16,9 +16,10 @@ struct ReadSide {
             }
         case .events(let peer, let tag, let id, let after):
             return reply(peer, tag) {
-                guard let state = try store.workflowState(id: id) else { throw WireError(.notFound, "no workflow with id \"\(id)\"") }
-                let events = try store.events(workflowId: id, after: after, limit: pageSize)
-                return (.events, ["id": .string(id), "state": .string(state.rawValue), "events": .array(events.map(\.json))])
+                guard let page = try store.eventsPage(workflowId: id, after: after, limit: pageSize) else {
+                    throw WireError(.notFound, "no workflow with id \"\(id)\"")
+                }
+                return (.events, ["id": .string(id), "state": .string(page.state.rawValue), "events": .array(page.events.map(\.json))])
             }
         case .list(let peer, let tag, let query):
             return reply(peer, tag) {
@@ -27,6 +28,15 @@ struct ReadSide {
                 if let next = page.next { body["next"] = .string(next) }
                 return (.list, .object(body))
             }
+        }
+    }
+
+    /// Which stored workflow holds `key`, for a SUBMIT the engine parked on it.
+    func lookUp(key: String) -> KeyLookup {
+        do {
+            return KeyLookup(key: key, found: .success(try store.workflow(idempotencyKey: key)))
+        } catch {
+            return KeyLookup(key: key, found: .failure(WireError(.unavailable, "cannot read the store: \(error)")))
         }
     }
 

@@ -7,7 +7,10 @@ import Darwin
 /// A pipe that wakes the event loop's `zmq_poll` from another thread or a signal
 /// handler: `signal()` writes one byte (async-signal-safe), the loop polls `readFd` and
 /// calls `drain()`. The read end never blocks.
-final class WakePipe: @unchecked Sendable {
+///
+/// `Sendable` as checked by the compiler: the descriptors never change, and `write(2)`
+/// and `read(2)` may be called on them from any thread.
+final class WakePipe: Sendable {
     let readFd: Int32
     private let writeFd: Int32
 

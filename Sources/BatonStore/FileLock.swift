@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,14 +16,16 @@ import Darwin
 /// database file itself: closing any descriptor of that file drops every POSIX lock
 /// SQLite holds on it in this process. The kernel releases a `flock` when the process
 /// dies, so a crashed broker never leaves a stale lock behind.
-final class FileLock {
-    private var fd: Int32
+final class FileLock: Sendable {
+    /// The lock file's descriptor; -1 once released. A mutex, because `release()` (from
+    /// `Store.close()`) and `deinit` may run on different threads.
+    private let fd: Mutex<Int32>
 
     /// Takes the lock (`exclusive`: the owner's; shared: a tool's) or throws at once,
     /// never waiting.
     init(database path: String, exclusive: Bool) throws {
         let lockPath = Self.lockPath(for: path)
-        fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StoreError.locked("cannot open \(lockPath): \(String(cString: strerror(errno)))") }
         guard flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 else {
             let err = errno
@@ -33,13 +37,16 @@ final class FileLock {
             }
             throw StoreError.locked("cannot lock \(lockPath): \(String(cString: strerror(err)))")
         }
+        self.fd = Mutex(fd)
     }
 
     deinit { release() }
 
     func release() {
-        if fd >= 0 { close(fd) }
-        fd = -1
+        fd.withLock { fd in
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
     }
 
     /// `<file>.lock` next to the database's real path, so that a symlink or a relative

@@ -20,34 +20,41 @@ struct RawStatement {
     /// SQLite must copy bound text: the Swift buffers do not outlive the call.
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-    func bind(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(handle, index, value) }
-    func bind(_ index: Int32, _ value: Int) { sqlite3_bind_int64(handle, index, Int64(value)) }
+    // Every bind checks SQLite's answer: a bad index (a statement and its binds out of
+    // step), SQLITE_TOOBIG or SQLITE_NOMEM would otherwise leave the previous row's value
+    // bound, and the row would be written with it.
 
-    func bind(_ index: Int32, _ value: Int64?) {
-        if let value { sqlite3_bind_int64(handle, index, value) } else { sqlite3_bind_null(handle, index) }
+    func bind(_ index: Int32, _ value: Int64) throws { try check(sqlite3_bind_int64(handle, index, value)) }
+    func bind(_ index: Int32, _ value: Int) throws { try check(sqlite3_bind_int64(handle, index, Int64(value))) }
+
+    func bind(_ index: Int32, _ value: Int64?) throws {
+        guard let value else { return try check(sqlite3_bind_null(handle, index)) }
+        try check(sqlite3_bind_int64(handle, index, value))
     }
 
-    func bind(_ index: Int32, _ value: String?) {
-        guard var value else {
-            sqlite3_bind_null(handle, index)
-            return
-        }
-        value.withUTF8 { bindText(index, UnsafeRawBufferPointer($0)) }
+    func bind(_ index: Int32, _ value: String?) throws {
+        guard var value else { return try check(sqlite3_bind_null(handle, index)) }
+        try value.withUTF8 { try bindText(index, UnsafeRawBufferPointer($0)) }
     }
 
-    func bind(_ index: Int32, bytes: [UInt8]) {
-        bytes.withUnsafeBytes { bindText(index, $0) }
+    func bind(_ index: Int32, bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try bindText(index, $0) }
     }
 
     private static let empty: [CChar] = [0]
 
-    private func bindText(_ index: Int32, _ buffer: UnsafeRawBufferPointer) {
+    private func bindText(_ index: Int32, _ buffer: UnsafeRawBufferPointer) throws {
         if let base = buffer.baseAddress, buffer.count > 0 {
-            sqlite3_bind_text(handle, index, base.assumingMemoryBound(to: CChar.self), Int32(buffer.count), Self.transient)
+            guard buffer.count <= Int32.max else { throw failure(SQLITE_TOOBIG) }
+            try check(sqlite3_bind_text(handle, index, base.assumingMemoryBound(to: CChar.self), Int32(buffer.count), Self.transient))
         } else {
             // An empty string is text, not NULL: bind a static empty C string.
-            Self.empty.withUnsafeBufferPointer { sqlite3_bind_text(handle, index, $0.baseAddress, 0, Self.transient) }
+            try Self.empty.withUnsafeBufferPointer { try check(sqlite3_bind_text(handle, index, $0.baseAddress, 0, Self.transient)) }
         }
+    }
+
+    private func check(_ rc: Int32) throws {
+        guard rc == SQLITE_OK else { throw failure(rc) }
     }
 
     /// Runs a statement that returns no rows; returns the number of rows it changed.

@@ -7,10 +7,11 @@ import GRDB
 /// power loss, and `apply` is the only write path: the broker's committer calls it once
 /// for one or more turns, which makes one fsync however many messages they handled.
 ///
-/// Not `Sendable`: one owner at a time. The broker hands it to its committer thread and
-/// touches it from the event loop only while the committer is idle (GRDB's queue
-/// serialises access either way); the event loop's own reads go to a `.reader`.
-public final class Store {
+/// `Sendable`: GRDB's `DatabaseQueue` serialises every access to the connection, and
+/// the lock is guarded by a mutex, so any thread may call any method. The broker still
+/// gives it one user at a time (its committer thread while turns are in flight, the
+/// event loop only when none is), so that the loop never waits on a commit.
+public final class Store: Sendable {
     let db: DatabaseQueue
     /// Held by the owner (the broker) for as long as the store is open.
     private let lock: FileLock?
@@ -103,14 +104,14 @@ public final class Store {
                 WHERE id = ?
                 """), db)
             for w in batch.updated {
-                stmt.bind(1, w.state.rawValue)
-                stmt.bind(2, w.reason)
-                stmt.bind(3, w.currentBlock)
-                stmt.bind(4, w.startedAt)
-                stmt.bind(5, w.finishedAt)
-                stmt.bind(6, w.expiresAt)
-                stmt.bind(7, w.lastEvent)
-                stmt.bind(8, w.id)
+                try stmt.bind(1, w.state.rawValue)
+                try stmt.bind(2, w.reason)
+                try stmt.bind(3, w.currentBlock)
+                try stmt.bind(4, w.startedAt)
+                try stmt.bind(5, w.finishedAt)
+                try stmt.bind(6, w.expiresAt)
+                try stmt.bind(7, w.lastEvent)
+                try stmt.bind(8, w.id)
                 // An update that matches no row means the engine and the store disagree.
                 guard try stmt.run() == 1 else { throw StoreError.corrupt("no workflow row \(w.id) to update") }
             }
@@ -121,84 +122,98 @@ public final class Store {
                 WHERE workflow_id = ? AND block = ? AND idx = ?
                 """), db)
             for j in batch.jobs {
-                bindJob(j.record, stmt, from: 1)
-                stmt.bind(8, j.workflowId)
-                stmt.bind(9, j.block)
-                stmt.bind(10, j.job)
+                try bindJob(j.record, stmt, from: 1)
+                try stmt.bind(8, j.workflowId)
+                try stmt.bind(9, j.block)
+                try stmt.bind(10, j.job)
                 guard try stmt.run() == 1 else { throw StoreError.corrupt("no job row \(j.workflowId).\(j.block).\(j.job) to update") }
             }
         }
         if !batch.events.isEmpty {
             let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow_id, seq, at, kind, data) VALUES (?, ?, ?, ?, ?)"), db)
             for (id, e) in batch.events {
-                stmt.bind(1, id)
-                stmt.bind(2, e.seq)
-                stmt.bind(3, e.at)
-                stmt.bind(4, e.kind.rawValue)
-                stmt.bind(5, bytes: JSONWriter.bytes(.object(e.fields)))
+                try stmt.bind(1, id)
+                try stmt.bind(2, e.seq)
+                try stmt.bind(3, e.at)
+                try stmt.bind(4, e.kind.rawValue)
+                try stmt.bind(5, bytes: JSONWriter.bytes(.object(e.fields)))
                 try stmt.run()
             }
         }
     }
 
     private func insert(_ w: WorkflowRecord, _ workflow: RawStatement, _ job: RawStatement) throws {
-        workflow.bind(1, w.id)
-        workflow.bind(2, w.spec.name)
-        workflow.bind(3, bytes: JSONWriter.bytes(w.spec.json))
-        workflow.bind(4, w.idempotencyKey)
-        workflow.bind(5, w.state.rawValue)
-        workflow.bind(6, w.reason)
-        workflow.bind(7, w.currentBlock)
-        workflow.bind(8, w.submittedAt)
-        workflow.bind(9, w.startedAt)
-        workflow.bind(10, w.finishedAt)
-        workflow.bind(11, w.expiresAt)
-        workflow.bind(12, w.lastEvent)
+        try workflow.bind(1, w.id)
+        try workflow.bind(2, w.spec.name)
+        try workflow.bind(3, bytes: JSONWriter.bytes(w.spec.json))
+        try workflow.bind(4, w.idempotencyKey)
+        try workflow.bind(5, w.state.rawValue)
+        try workflow.bind(6, w.reason)
+        try workflow.bind(7, w.currentBlock)
+        try workflow.bind(8, w.submittedAt)
+        try workflow.bind(9, w.startedAt)
+        try workflow.bind(10, w.finishedAt)
+        try workflow.bind(11, w.expiresAt)
+        try workflow.bind(12, w.lastEvent)
         try workflow.run()
         for (b, jobs) in w.jobs.enumerated() {
             for (j, r) in jobs.enumerated() {
-                job.bind(1, w.id)
-                job.bind(2, b)
-                job.bind(3, j)
-                bindJob(r, job, from: 4)
+                try job.bind(1, w.id)
+                try job.bind(2, b)
+                try job.bind(3, j)
+                try bindJob(r, job, from: 4)
                 try job.run()
             }
         }
     }
 
     /// Binds a job's seven state columns (state ... retry_at) starting at `from`.
-    private func bindJob(_ r: JobRecord, _ stmt: RawStatement, from i: Int32) {
-        stmt.bind(i, r.state.rawValue)
-        stmt.bind(i + 1, r.attempt)
-        if let output = r.output { stmt.bind(i + 2, bytes: JSONWriter.bytes(output)) } else { stmt.bind(i + 2, nil as String?) }
-        stmt.bind(i + 3, r.error)
-        stmt.bind(i + 4, r.startedAt)
-        stmt.bind(i + 5, r.finishedAt)
-        stmt.bind(i + 6, r.retryAt)
+    private func bindJob(_ r: JobRecord, _ stmt: RawStatement, from i: Int32) throws {
+        try stmt.bind(i, r.state.rawValue)
+        try stmt.bind(i + 1, r.attempt)
+        if let output = r.output { try stmt.bind(i + 2, bytes: JSONWriter.bytes(output)) } else { try stmt.bind(i + 2, nil as String?) }
+        try stmt.bind(i + 3, r.error)
+        try stmt.bind(i + 4, r.startedAt)
+        try stmt.bind(i + 5, r.finishedAt)
+        try stmt.bind(i + 6, r.retryAt)
     }
 
     // MARK: Reading
 
-    /// Runs a read on the connection. Not `DatabaseQueue.read`: that toggles
-    /// `PRAGMA query_only` around each read, and SQLite expires every prepared statement
-    /// when a flag pragma changes — so each read made every cached statement (the
-    /// broker's inserts included) compile again. GRDB's queue serialises every access;
-    /// the broker's committer thread and event loop never use it at the same time.
+    /// Runs a read of one statement on the connection. Not `DatabaseQueue.read`: that
+    /// toggles `PRAGMA query_only` around each read, and SQLite expires every prepared
+    /// statement when a flag pragma changes — so each read made every cached statement
+    /// (the broker's inserts included) compile again.
     private func reading<T>(_ body: (Database) throws -> T) throws -> T {
         try db.inDatabase(body)
+    }
+
+    /// Runs a read of several statements in one transaction, so that they all see the
+    /// same commit: outside one, a writer on another connection (a broker beside a
+    /// `.reader`) could commit between the workflow's row and its jobs, and the record
+    /// would mix two states.
+    private func readingSnapshot<T>(_ body: (Database) throws -> T) throws -> T {
+        try db.inDatabase { db in
+            var result: T?
+            try db.inTransaction(.deferred) {
+                result = try body(db)
+                return .commit
+            }
+            return result!
+        }
     }
 
     /// Every workflow that is not final, with its jobs: what the broker rebuilds its
     /// memory from at start.
     public func loadActive() throws -> [WorkflowRecord] {
-        try reading { db in
+        try readingSnapshot { db in
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM workflows WHERE state IN ('SUBMITTED', 'RUNNING') ORDER BY seq")
             return try rows.map { try record(from: $0, db) }
         }
     }
 
     public func workflow(id: String) throws -> WorkflowRecord? {
-        try reading { db in
+        try readingSnapshot { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM workflows WHERE id = ?", arguments: [id]) else {
                 return nil
             }
@@ -207,12 +222,16 @@ public final class Store {
     }
 
     /// The workflow stored under an idempotency key. Called for every keyed SUBMIT not
-    /// found in memory, so the common miss is one cached, indexed statement.
+    /// found in memory, so the common miss is one cached, indexed statement, outside a
+    /// transaction (one statement sees one commit); a hit reads the record in one.
     public func workflow(idempotencyKey key: String) throws -> WorkflowRecord? {
-        try reading { db in
+        let stored = try reading { db in
             let probe = RawStatement(try db.cachedStatement(sql: "SELECT 1 FROM workflows WHERE idempotency_key = ?"), db)
-            probe.bind(1, key)
-            guard try probe.exists() else { return nil }
+            try probe.bind(1, key)
+            return try probe.exists()
+        }
+        guard stored else { return nil }
+        return try readingSnapshot { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM workflows WHERE idempotency_key = ?", arguments: [key]) else {
                 return nil
             }
@@ -220,26 +239,39 @@ public final class Store {
         }
     }
 
-    /// A workflow's state alone (WATCH replies carry it).
+    /// A workflow's state alone.
     public func workflowState(id: String) throws -> WorkflowState? {
-        try reading { db in
-            try String.fetchOne(db, sql: "SELECT state FROM workflows WHERE id = ?", arguments: [id])
-                .flatMap(WorkflowState.init(rawValue:))
+        try reading { db in try state(of: id, db) }
+    }
+
+    private func state(of id: String, _ db: Database) throws -> WorkflowState? {
+        try String.fetchOne(db, sql: "SELECT state FROM workflows WHERE id = ?", arguments: [id])
+            .flatMap(WorkflowState.init(rawValue:))
+    }
+
+    /// A page of a workflow's events with `seq > after` and the workflow's state, read
+    /// together (a WATCH reply carries both); nil when there is no such workflow.
+    public func eventsPage(workflowId: String, after: Int64, limit: Int) throws -> (state: WorkflowState, events: [WorkflowEvent])? {
+        try readingSnapshot { db in
+            guard let state = try state(of: workflowId, db) else { return nil }
+            return (state, try events(workflowId, after: after, limit: limit, db))
         }
     }
 
     /// Events of a workflow with `seq > after`, oldest first, at most `limit`.
     public func events(workflowId: String, after: Int64, limit: Int) throws -> [WorkflowEvent] {
-        try reading { db in
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT seq, at, kind, data FROM events WHERE workflow_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                arguments: [workflowId, after, limit])
-            return try rows.map { row in
-                let kindText: String = row["kind"]
-                guard let kind = EventKind(rawValue: kindText) else { throw StoreError.corrupt("unknown event kind \(kindText)") }
-                let data: String = row["data"]
-                return WorkflowEvent(seq: row["seq"], at: row["at"], kind: kind, fields: try JSONParser.parse(data).objectValue ?? [:])
-            }
+        try reading { db in try events(workflowId, after: after, limit: limit, db) }
+    }
+
+    private func events(_ workflowId: String, after: Int64, limit: Int, _ db: Database) throws -> [WorkflowEvent] {
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT seq, at, kind, data FROM events WHERE workflow_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            arguments: [workflowId, after, limit])
+        return try rows.map { row in
+            let kindText: String = row["kind"]
+            guard let kind = EventKind(rawValue: kindText) else { throw StoreError.corrupt("unknown event kind \(kindText)") }
+            let data: String = row["data"]
+            return WorkflowEvent(seq: row["seq"], at: row["at"], kind: kind, fields: try JSONParser.parse(data).objectValue ?? [:])
         }
     }
 
@@ -312,7 +344,7 @@ public final class Store {
 }
 
 /// Failures of the store beyond SQLite's own errors.
-public enum StoreError: Error, CustomStringConvertible {
+public enum StoreError: Error, Sendable, CustomStringConvertible {
     /// A stored row breaks an invariant the schema could not express.
     case corrupt(String)
     /// The database is owned by another process, or cannot be opened as asked.

@@ -79,12 +79,17 @@ public enum ClientFrames {
 
     /// Encodes a request, without the routing id (a DEALER or REQ sends this).
     public static func encodeRequest(_ command: ClientCommand, tag: [UInt8] = [], body: JSONValue = .object([:])) -> [[UInt8]] {
-        [[], protocolId, Array(command.rawValue.utf8), tag, JSONWriter.bytes(body)]
+        encode(command.rawValue, tag: tag, body: body)
     }
 
     /// Encodes a reply, without the routing id.
     public static func encodeReply(_ command: ReplyCommand, tag: [UInt8], body: JSONValue) -> [[UInt8]] {
-        [[], protocolId, Array(command.rawValue.utf8), tag, JSONWriter.bytes(body)]
+        encode(command.rawValue, tag: tag, body: body)
+    }
+
+    /// Requests and replies share one layout; only the command's vocabulary differs.
+    private static func encode(_ command: String, tag: [UInt8], body: JSONValue) -> [[UInt8]] {
+        [[], protocolId, Array(command.utf8), tag, JSONWriter.bytes(body)]
     }
 
     /// A decoded reply (what a client receives).

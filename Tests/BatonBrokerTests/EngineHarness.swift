@@ -18,7 +18,7 @@ final class EngineHarness {
     init(config: EngineConfig = EngineConfig(heartbeatMs: 1000, ttlMs: 60_000), store: Store? = nil) throws {
         let s = try store ?? Store(path: nil)
         self.store = s
-        engine = Engine(config: config, lookupKey: { try s.workflow(idempotencyKey: $0) })
+        engine = Engine(config: config, random: SplitMix64(seed: 42))
         reads = ReadSide(store: s, pageSize: 500)
         engine.restore(try s.loadActive(), now: now)
         _ = commit(engine.finishTurn(now: now))
@@ -32,13 +32,23 @@ final class EngineHarness {
         return commit(engine.finishTurn(now: now))
     }
 
+    /// Commits a turn and carries it out, like the server; key lookups are answered
+    /// after the commit and fed back in a turn of their own, until none is asked.
     private func commit(_ out: TurnOutput) -> [ClientReply] {
         XCTAssertNoThrow(try store.apply(out.writes))
         engine.turnCommitted()
         for s in out.workerSends { toWorkers[s.peer, default: []].append(s.message) }
         notes += out.notes
-        return out.replies + out.reads.map { reads.answer($0) }
+        let replies = out.replies + out.reads.map { reads.answer($0) }
+        lookupsAnswered += out.keyLookups.count
+        guard !out.keyLookups.isEmpty else { return replies }
+        let answers = out.keyLookups.map(reads.lookUp)
+        engine.keysLookedUp(answers, now: now)
+        return replies + commit(engine.finishTurn(now: now))
     }
+
+    /// How many key lookups the engine asked for so far.
+    var lookupsAnswered = 0
 
     // MARK: Client side
 
@@ -110,6 +120,20 @@ final class EngineHarness {
             }
             if !any { return }
         }
+    }
+}
+
+/// A seeded generator (SplitMix64), so workflow ids repeat from run to run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 

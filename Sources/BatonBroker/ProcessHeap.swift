@@ -1,13 +1,9 @@
 #if canImport(Glibc)
-import Glibc
-
-/// glibc's `malloc_trim` (declared in <malloc.h>, which the Glibc module does not export).
-@_silgen_name("malloc_trim")
-private func glibcMallocTrim(_ pad: Int) -> Int32
+import CSystem
 #endif
 
 /// The process heap.
-enum Heap {
+enum ProcessHeap {
     /// Gives freed heap memory back to the OS.
     ///
     /// Why: glibc keeps what a burst freed (in the main arena and in the committer
@@ -17,7 +13,7 @@ enum Heap {
     /// A few milliseconds on a large heap; a no-op where glibc is not the allocator.
     static func returnFreeMemory() {
         #if canImport(Glibc)
-        _ = glibcMallocTrim(0)
+        _ = malloc_trim(0)
         #endif
     }
 }

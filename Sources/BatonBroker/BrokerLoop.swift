@@ -1,0 +1,249 @@
+import BatonStore
+import BatonWire
+import Logging
+import ZeroMQ
+
+/// The broker's event loop, and the one owner of what it touches: the two ROUTER
+/// sockets, the engine and the committer handle. Everything here runs on the loop's
+/// thread (not `Sendable`: it never leaves it).
+///
+/// One turn: feed the engine the key lookups answered since the last turn; drain what
+/// the sockets hold (bounded); tick the engine's timers; hand the turn's output to the
+/// `Committer`. Only when the committer hands a turn back committed are its replies,
+/// job dispatches and deferred reads sent, in turn order. Up to `maxInFlight` turns may
+/// be queued or committing while the loop decides the next: memory runs ahead of the
+/// store by at most that many turns, and nothing of them is visible outside before its
+/// commit. A failed commit is handled in one place: `BrokerLoop+Recovery.swift`.
+final class BrokerLoop {
+    var engine: Engine
+    let store: Store
+    let reads: ReadSide
+    let committer: Committer
+    let clients: Socket
+    let workers: Socket
+    let logger: Logger
+    /// Most messages read from each socket in one turn; the largest request body answered.
+    let maxBatch: Int
+    let maxMessageBytes: Int
+
+    /// Turns handed to the committer and not yet back.
+    var inFlight = 0
+    /// Whether a failed commit is being recovered from (see `Recovery`).
+    var recovery = Recovery.healthy
+    /// Key lookups answered since the last turn; the next turn hands them to the engine.
+    var answeredLookups: [KeyLookup] = []
+    /// Workers a send failed to; the engine drops them at the next turn.
+    var unreachableWorkers: Set<PeerId> = []
+    /// Whether workflows were held in memory since the heap was last trimmed.
+    private var heldWorkflows = false
+    private var lastTrim = ContinuousClock.now
+
+    /// Turns that may be in flight at once.
+    static let maxInFlight = 4
+
+    init(engine: Engine, store: Store, committer: Committer, clients: Socket, workers: Socket, logger: Logger,
+         options: BrokerOptions) {
+        self.engine = engine
+        self.store = store
+        reads = ReadSide(store: store, pageSize: engine.config.watchPageSize)
+        self.committer = committer
+        self.clients = clients
+        self.workers = workers
+        self.logger = logger
+        maxBatch = options.maxBatch
+        maxMessageBytes = options.maxMessageBytes
+    }
+
+    /// Whether the loop may read and decide another turn now.
+    var canStartTurn: Bool { recovery.decidesTurns && inFlight < Self.maxInFlight }
+
+    // MARK: Running
+
+    /// Runs turns until `stop` is readable, then stops gracefully: what is in flight is
+    /// committed and sent, workers get DISCONNECT.
+    func run(until stop: WakePipe) throws {
+        // While the committer is full (or a failed commit is being unwound), only its
+        // wake-up and the stop pipe are polled: the sockets would be readable at once.
+        var all = try Poller([.fd(stop.readFd), .fd(committer.readyFd), .socket(clients), .socket(workers)])
+        var busy = try Poller([.fd(stop.readFd), .fd(committer.readyFd)])
+        while true {
+            let pollsSockets = canStartTurn
+            let ready = pollsSockets ? try all.poll(timeoutMs: waitMs()) : try busy.poll(timeoutMs: 1000)
+            if ready[0] { break }
+            if ready[1] { takeCommitted() }
+            trimHeapIfIdle()
+            guard canStartTurn else { continue }
+            let now = WallClock.nowMs()
+            // After a busy wait the sockets were not polled: they may hold messages.
+            let messages = !pollsSockets || ready[2] || ready[3]
+            guard messages || hasWork(now: now) else { continue }
+            if try refusedWhileReloadFails() { continue }
+            try runTurn(now: now)
+        }
+        logger.info("stopping: telling workers to disconnect")
+        waitForCommits()
+        engine.disconnectAllWorkers(reason: "broker shutting down")
+        finishTurn(now: WallClock.nowMs())
+        waitForCommits()
+    }
+
+    /// Work that needs a turn though no message came: answered lookups, unreachable
+    /// workers, a due timer.
+    private func hasWork(now: Int64) -> Bool {
+        !answeredLookups.isEmpty || !unreachableWorkers.isEmpty || now >= engine.nextDeadline() || recovery.reloadRetryDue
+    }
+
+    /// How long the next poll may wait: until the engine's next deadline, at most 1 s,
+    /// or half that while a reload keeps failing (and not at all when work is waiting).
+    private func waitMs() -> Int {
+        if !answeredLookups.isEmpty || !unreachableWorkers.isEmpty { return 0 }
+        let cap: Int64 = recovery.isReloadFailing ? 500 : 1000
+        return Int(max(0, min(engine.nextDeadline() - WallClock.nowMs(), cap)))
+    }
+
+    func runTurn(now: Int64) throws {
+        if !answeredLookups.isEmpty {
+            engine.keysLookedUp(answeredLookups, now: now)
+            answeredLookups = []
+        }
+        for peer in unreachableWorkers { engine.workerUnreachable(peer, now: now) }
+        unreachableWorkers = []
+        try drainClients(now: now)
+        try drainWorkers(now: now)
+        engine.tick(now: now)
+        finishTurn(now: now)
+    }
+
+    private func drainClients(now: Int64) throws {
+        for _ in 0..<maxBatch {
+            guard let frames = try clients.receive(dontWait: true) else { return }
+            guard let peer = frames.first, frames.count > 1 else { continue }
+            do throws(ClientFrames.Rejection) {
+                engine.handleClient(peer, try ClientFrames.decodeRequest(frames.dropFirst(), maxBytes: maxMessageBytes), now: now)
+            } catch {
+                engine.replyError(peer, error.tag, error.error)
+            }
+        }
+    }
+
+    private func drainWorkers(now: Int64) throws {
+        for _ in 0..<maxBatch {
+            guard let frames = try workers.receive(dontWait: true) else { return }
+            guard let peer = frames.first, frames.count > 1 else { continue }
+            do throws(WireError) {
+                engine.handleWorker(peer, try WorkerFrames.decode(frames.dropFirst()), now: now)
+            } catch {
+                logger.warning("dropped malformed worker message: \(error)")
+            }
+        }
+    }
+
+    /// Ends the engine's turn and hands its output on. A turn with nothing to write and
+    /// nothing ahead of it in flight is carried out at once (a PING, a STATUS from
+    /// memory, a key lookup): there is no commit for it to wait for.
+    func finishTurn(now: Int64) {
+        let output = engine.finishTurn(now: now)
+        log(output.notes)
+        if inFlight == 0 && output.writes.isEmpty {
+            carryOut(output, answers: output.reads.map(reads.answer))
+            answeredLookups += output.keyLookups.map(reads.lookUp)
+            engine.turnCommitted()
+            return
+        }
+        committer.submit(output)
+        inFlight += 1
+    }
+
+    /// Carries out what the committer has finished, in order; a failed commit starts
+    /// the recovery.
+    func takeCommitted() {
+        for done in committer.takeDone() {
+            inFlight -= 1
+            if let failure = done.failure {
+                commitFailed(done.output, failure)
+            } else {
+                carryOut(done.output, answers: done.answers)
+                answeredLookups += done.lookups
+                engine.turnCommitted()
+            }
+        }
+        reloadIfUnwound()
+    }
+
+    /// Waits until every turn in flight is back, and carries them out.
+    func waitForCommits() {
+        var poller = try? Poller([.fd(committer.readyFd)])
+        while inFlight > 0 {
+            _ = try? poller?.poll(timeoutMs: 100)
+            takeCommitted()
+        }
+    }
+
+    // MARK: Sending
+
+    private func carryOut(_ output: TurnOutput, answers: [ClientReply]) {
+        for r in output.replies { sendClient(r) }
+        for r in answers { sendClient(r) }
+        for s in output.workerSends where !send(workers, [s.peer] + WorkerFrames.encode(s.message), to: "worker") {
+            unreachableWorkers.insert(s.peer)
+        }
+    }
+
+    func sendClient(_ r: ClientReply) {
+        send(clients, [r.peer] + ClientFrames.encodeReply(r.command, tag: r.tag, body: r.body), to: "client")
+    }
+
+    /// ROUTER sends never block the loop: an unknown peer (EHOSTUNREACH, with
+    /// ROUTER_MANDATORY) or a full queue (EAGAIN) drops the message, loudly.
+    @discardableResult
+    private func send(_ socket: Socket, _ frames: [[UInt8]], to who: String) -> Bool {
+        do {
+            if try socket.send(frames, dontWait: true) { return true }
+            logger.warning("\(who) queue full; message dropped")
+        } catch {
+            logger.warning("\(who) unreachable; message dropped (\(error))")
+        }
+        return false
+    }
+
+    private func log(_ notes: [LogNote]) {
+        for n in notes {
+            switch n.level {
+            case .info: logger.info("\(n.text)")
+            case .warning: logger.warning("\(n.text)")
+            case .error: logger.error("\(n.text)")
+            }
+        }
+    }
+
+    // MARK: Memory
+
+    /// When the broker has gone idle (no workflow in memory, no turn in flight) after
+    /// holding some, gives the freed heap back to the OS, at most once a second: RSS then
+    /// follows what is held, not the largest burst so far.
+    private func trimHeapIfIdle() {
+        if engine.workflowsInMemory > 0 {
+            heldWorkflows = true
+            return
+        }
+        let now = ContinuousClock.now
+        guard heldWorkflows, inFlight == 0, now - lastTrim >= .seconds(1) else { return }
+        ProcessHeap.returnFreeMemory()
+        heldWorkflows = false
+        lastTrim = now
+    }
+}
+
+extension DeferredRead {
+    var peer: PeerId {
+        switch self {
+        case .status(let p, _, _), .events(let p, _, _, _), .list(let p, _, _): p
+        }
+    }
+
+    var tag: [UInt8] {
+        switch self {
+        case .status(_, let t, _), .events(_, let t, _, _), .list(_, let t, _): t
+        }
+    }
+}
