@@ -63,7 +63,10 @@ let package = Package(
         .testTarget(name: "BatonWorkerTests", dependencies: ["BatonWorker"]),
         .testTarget(
             name: "BatonIntegrationTests",
-            dependencies: ["BatonClient", "BatonWorker", "BatonWire", "ZeroMQ", "BatonStore"]),
+            dependencies: [
+                "BatonClient", "BatonWorker", "BatonWire", "ZeroMQ", "BatonStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )
