@@ -52,6 +52,7 @@ let package = Package(
             name: "baton-bench",
             dependencies: [
                 "BatonClient", "BatonWire", "BatonStore", "ZeroMQ",
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
