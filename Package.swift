@@ -53,6 +53,7 @@ let package = Package(
             dependencies: [
                 "BatonClient", "BatonWire", "BatonStore", "ZeroMQ",
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
