@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "baton-bench",
             dependencies: [
-                "BatonClient", "BatonWire", "BatonStore", "ZeroMQ",
+                "BatonWire", "BatonStore", "ZeroMQ",
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
