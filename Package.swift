@@ -64,7 +64,9 @@ let package = Package(
         .executableTarget(
             name: "baton-bench",
             dependencies: [
-                "BatonClient", "BatonWire", "BatonStore", "ZeroMQ",
+                "BatonWire", "BatonStore", "ZeroMQ",
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
@@ -76,7 +78,10 @@ let package = Package(
         .testTarget(name: "BatonWorkerTests", dependencies: ["BatonWorker"]),
         .testTarget(
             name: "BatonIntegrationTests",
-            dependencies: ["BatonClient", "BatonWorker", "BatonWire", "ZeroMQ", "BatonStore"]),
+            dependencies: [
+                "BatonClient", "BatonWorker", "BatonWire", "ZeroMQ", "BatonStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

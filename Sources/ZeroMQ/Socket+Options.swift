@@ -55,13 +55,6 @@ extension Socket {
     /// Blocking receive timeout (ms, -1 forever).
     public func setReceiveTimeout(_ milliseconds: Int32) throws(ZMQError) { try setOption(ZMQ_RCVTIMEO, milliseconds) }
 
-    /// Blocking send timeout (ms, -1 forever).
-    public func setSendTimeout(_ milliseconds: Int32) throws(ZMQError) { try setOption(ZMQ_SNDTIMEO, milliseconds) }
-
-    /// Queue messages only to completed connections (DEALER): without it a message sent
-    /// before the broker is reachable waits in a pipe that may never connect.
-    public func setImmediate(_ on: Bool) throws(ZMQError) { try setOption(ZMQ_IMMEDIATE, Int32(on ? 1 : 0)) }
-
     /// Reconnect interval and its exponential back-off ceiling (ms).
     public func setReconnectInterval(_ milliseconds: Int32, max: Int32) throws(ZMQError) {
         try setOption(ZMQ_RECONNECT_IVL, milliseconds)

@@ -20,23 +20,20 @@ final class StopFlag: Sendable {
     var isSet: Bool { flag.load(ordering: .relaxed) }
 }
 
-/// A one-shot value handed from one thread to another.
-final class Handoff<T: Sendable>: @unchecked Sendable {
-    private let lock = NSCondition()
-    private var value: T?
+/// A one-shot value handed from one thread to another: `take` waits for the first `put`.
+/// A later `put` replaces the value but wakes no one, since `take` is called once.
+final class Handoff<T: Sendable>: Sendable {
+    private let value = Mutex<T?>(nil)
+    private let ready = DispatchSemaphore(value: 0)
 
     func put(_ v: T) {
-        lock.lock()
-        value = v
-        lock.broadcast()
-        lock.unlock()
+        value.withLock { $0 = v }
+        ready.signal()
     }
 
     func take() -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        while value == nil { lock.wait() }
-        return value!
+        ready.wait()
+        return value.withLock { $0! }
     }
 }
 

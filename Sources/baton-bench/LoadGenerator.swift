@@ -172,9 +172,8 @@ final class LoadShared: Sendable {
 }
 
 /// Runs threads and collects what each returns.
-final class ThreadGroup<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var results: [Int: T] = [:]
+final class ThreadGroup<T: Sendable>: Sendable {
+    private let results = Mutex<[Int: T]>([:])
     private let group = DispatchGroup()
 
     func spawn(_ count: Int, name: String, _ body: @escaping @Sendable (Int) -> T) {
@@ -182,7 +181,7 @@ final class ThreadGroup<T>: @unchecked Sendable {
             group.enter()
             let t = Thread { [self] in
                 let r = body(i)
-                lock.withLock { results[i] = r }
+                results.withLock { $0[i] = r }
                 group.leave()
             }
             t.name = "\(name)-\(i)"
@@ -192,7 +191,7 @@ final class ThreadGroup<T>: @unchecked Sendable {
 
     func join() -> [T] {
         group.wait()
-        return lock.withLock { results.keys.sorted().map { results[$0]! } }
+        return results.withLock { results in results.keys.sorted().map { results[$0]! } }
     }
 }
 

@@ -1,45 +1,77 @@
-import Foundation
+import GRDBSQLite
 import Histogram
 
-#if canImport(Glibc)
-import Glibc
-#endif
+/// One SQLite connection driven through the C API (GRDB's `GRDBSQLite` module: the same
+/// libsqlite3 that BatonStore links), with no GRDB or BatonStore in between, so the bench
+/// measures the library itself. Every `sqlite3_*` return code is checked; a failure
+/// throws with SQLite's message.
+///
+/// Owned by one thread, like the SQLite connection it wraps (not `Sendable`).
+final class RawSQLite {
+    /// nil once closed.
+    private var db: OpaquePointer?
+    /// Prepared here, finalized by `close()` (or `deinit`) before the connection closes.
+    private var statements: [OpaquePointer] = []
 
-/// SQLite's C API, looked up at run time in the libsqlite3 this process already loaded
-/// (BatonStore links it through GRDB). The bench target has no SQLite module of its own;
-/// this measures the library itself, with no GRDB or BatonStore in between.
-struct RawSQLite {
-    typealias Open = @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<OpaquePointer?>?, Int32, UnsafePointer<CChar>?) -> Int32
-    typealias Exec = @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, OpaquePointer?, OpaquePointer?, OpaquePointer?) -> Int32
-    typealias Prepare = @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, Int32, UnsafeMutablePointer<OpaquePointer?>?, OpaquePointer?) -> Int32
-    typealias StatementCall = @convention(c) (OpaquePointer?) -> Int32
-    typealias ErrMsg = @convention(c) (OpaquePointer?) -> UnsafePointer<CChar>?
-    typealias Version = @convention(c) () -> UnsafePointer<CChar>?
+    static var version: String { String(cString: sqlite3_libversion()) }
 
-    let open: Open
-    let exec: Exec
-    let prepare: Prepare
-    let step: StatementCall
-    let reset: StatementCall
-    let finalize: StatementCall
-    let close: StatementCall
-    let errmsg: ErrMsg
-    let version: String
-
-    static func load() throws -> RawSQLite {
-        var handle: UnsafeMutableRawPointer? = nil  // RTLD_DEFAULT: the symbols already loaded
-        if dlsym(handle, "sqlite3_open_v2") == nil { handle = dlopen("libsqlite3.so.0", RTLD_NOW) }
-        func sym<T>(_ name: String, _: T.Type) throws -> T {
-            guard let p = dlsym(handle, name) else { throw BenchError("libsqlite3: no symbol \(name)") }
-            return unsafeBitCast(p, to: T.self)
+    init(path: String) throws {
+        var handle: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nil)
+        guard rc == SQLITE_OK, let handle else {
+            // sqlite3_open_v2 may hand back a connection even when it fails; it must be closed.
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            sqlite3_close_v2(handle)
+            throw BenchError("sqlite3_open_v2 \(path): \(message) (\(rc))")
         }
-        let v = try sym("sqlite3_libversion", Version.self)
-        return RawSQLite(
-            open: try sym("sqlite3_open_v2", Open.self), exec: try sym("sqlite3_exec", Exec.self),
-            prepare: try sym("sqlite3_prepare_v2", Prepare.self), step: try sym("sqlite3_step", StatementCall.self),
-            reset: try sym("sqlite3_reset", StatementCall.self), finalize: try sym("sqlite3_finalize", StatementCall.self),
-            close: try sym("sqlite3_close_v2", StatementCall.self), errmsg: try sym("sqlite3_errmsg", ErrMsg.self),
-            version: v().map { String(cString: $0) } ?? "unknown")
+        db = handle
+    }
+
+    /// Only reached open when a measurement threw: cleanup is best effort there, because
+    /// that first error is the one worth reporting.
+    deinit {
+        for statement in statements { sqlite3_finalize(statement) }
+        if let db { sqlite3_close_v2(db) }
+    }
+
+    func exec(_ sql: String) throws {
+        try check(sqlite3_exec(db, sql, nil, nil, nil), sql)
+    }
+
+    func prepare(_ sql: String) throws -> OpaquePointer {
+        var statement: OpaquePointer?
+        try check(sqlite3_prepare_v2(db, sql, -1, &statement, nil), "prepare \(sql)")
+        guard let statement else { throw BenchError("SQLite: prepare \(sql): no statement (empty SQL?)") }
+        statements.append(statement)
+        return statement
+    }
+
+    /// Runs a statement that returns no rows, then resets it for the next run.
+    func run(_ statement: OpaquePointer) throws {
+        let rc = sqlite3_step(statement)
+        guard rc == SQLITE_DONE else {
+            let message = String(cString: sqlite3_errmsg(db))
+            sqlite3_reset(statement)
+            throw BenchError("SQLite: step returned \(rc): \(message)")
+        }
+        try check(sqlite3_reset(statement), "reset")
+    }
+
+    /// Finalizes the statements and closes; `sqlite3_close` (not `_v2`) refuses with
+    /// SQLITE_BUSY if a statement was left unfinalized, so a leak shows here.
+    func close() throws {
+        guard let db else { return }
+        let pending = statements
+        statements = []
+        for statement in pending { try check(sqlite3_finalize(statement), "finalize") }
+        try check(sqlite3_close(db), "close")
+        self.db = nil
+    }
+
+    private func check(_ rc: Int32, _ what: @autoclosure () -> String) throws {
+        guard rc == SQLITE_OK else {
+            throw BenchError("SQLite: \(what()): \(db.map { String(cString: sqlite3_errmsg($0)) } ?? "?") (\(rc))")
+        }
     }
 }
 
@@ -54,40 +86,13 @@ struct RawSQLiteLimits {
 /// Commits per second on a fresh file in `dir`: WAL, the given `synchronous`, one
 /// prepared INSERT of a ~150-byte row, in single-row transactions and in 1000-row ones.
 func measureRawSQLite(dir: String, synchronous: String, secondsEach: Double) throws -> RawSQLiteLimits {
-    let api = try RawSQLite.load()
-    var db: OpaquePointer?
-    let path = "\(dir)/raw-\(synchronous.lowercased()).db"
-    // SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-    guard api.open(path, &db, 0x2 | 0x4, nil) == 0, db != nil else { throw BenchError("sqlite3_open_v2 \(path) failed") }
-    defer { _ = api.close(db) }
-    func run(_ sql: String) throws {
-        guard api.exec(db, sql, nil, nil, nil) == 0 else {
-            throw BenchError("SQLite: \(sql): \(api.errmsg(db).map { String(cString: $0) } ?? "?")")
-        }
-    }
-    func prepare(_ sql: String) throws -> OpaquePointer? {
-        var stmt: OpaquePointer?
-        guard api.prepare(db, sql, -1, &stmt, nil) == 0 else {
-            throw BenchError("SQLite: prepare \(sql): \(api.errmsg(db).map { String(cString: $0) } ?? "?")")
-        }
-        return stmt
-    }
-    func once(_ stmt: OpaquePointer?) throws {
-        let rc = api.step(stmt)
-        _ = api.reset(stmt)
-        guard rc == 101 /* SQLITE_DONE */ else { throw BenchError("SQLite: step returned \(rc): \(api.errmsg(db).map { String(cString: $0) } ?? "?")") }
-    }
-    try run("PRAGMA journal_mode = WAL")
-    try run("PRAGMA synchronous = \(synchronous)")
-    try run("CREATE TABLE rows (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
-    let begin = try prepare("BEGIN IMMEDIATE")
-    let commit = try prepare("COMMIT")
-    let insert = try prepare("INSERT INTO rows (payload) VALUES (hex(randomblob(64)))")
-    defer {
-        _ = api.finalize(begin)
-        _ = api.finalize(commit)
-        _ = api.finalize(insert)
-    }
+    let db = try RawSQLite(path: "\(dir)/raw-\(synchronous.lowercased()).db")
+    try db.exec("PRAGMA journal_mode = WAL")
+    try db.exec("PRAGMA synchronous = \(synchronous)")
+    try db.exec("CREATE TABLE rows (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
+    let begin = try db.prepare("BEGIN IMMEDIATE")
+    let commit = try db.prepare("COMMIT")
+    let insert = try db.prepare("INSERT INTO rows (payload) VALUES (hex(randomblob(64)))")
 
     func timed(_ rowsPerCommit: Int, _ h: inout Histogram<UInt64>) throws -> Double {
         var rows = 0
@@ -96,9 +101,9 @@ func measureRawSQLite(dir: String, synchronous: String, secondsEach: Double) thr
         var now = start
         while now < end {
             let t0 = now
-            try once(begin)
-            for _ in 0..<rowsPerCommit { try once(insert) }
-            try once(commit)
+            try db.run(begin)
+            for _ in 0..<rowsPerCommit { try db.run(insert) }
+            try db.run(commit)
             now = nowNs()
             h.record((now - t0) / 1000)
             rows += rowsPerCommit
@@ -109,6 +114,7 @@ func measureRawSQLite(dir: String, synchronous: String, secondsEach: Double) thr
     var scratch = latencyHistogram()
     let singleRate = try timed(1, &single)
     let batched = try timed(1000, &scratch)
-    return RawSQLiteLimits(version: api.version, synchronous: synchronous, singleRowCommitsPerSecond: singleRate,
+    try db.close()
+    return RawSQLiteLimits(version: RawSQLite.version, synchronous: synchronous, singleRowCommitsPerSecond: singleRate,
                            singleRowLatency: single, batchedRowsPerSecond: batched)
 }

@@ -1,84 +1,33 @@
 // baton-bench: drives a real broker (and real worker processes) with a Swift load
-// generator and measures the raw limits beside it. `scripts/bench` builds and runs it.
-//
-//   baton-bench --baton PATH [--quick] [--out DIR] [--tmp DIR] [--window N]
-//               [--command TEXT] [--commit TEXT] [--sqlite TEXT] [--toolchain TEXT]
-//               [--pid-file PATH] [--only a,b,...]
+// generator and measures the raw limits beside it. `scripts/bench` builds and runs it;
+// `baton-bench --help` lists the flags (Options.swift).
 //
 // Writes DIR/latest.json and DIR/latest.md and prints the table.
 
+import ArgumentParser
 import Foundation
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-struct Options {
-    var baton = ""
-    var quick = false
-    var out = "bench/results"
-    var tmp = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
-    var window = 64
-    var command = "baton-bench " + CommandLine.arguments.dropFirst().joined(separator: " ")
-    var commit = "unknown"
-    var sqlite = "unknown"
-    var toolchain = "unknown"
-    var pidFile: String?
-    /// Scenario names to run (development aid); nil runs all.
-    var only: Set<String>?
+@main
+struct BatonBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "baton-bench",
+        abstract: "Baton's benchmark: a real broker and real workers under a Swift load generator, with the raw ZeroMQ and SQLite limits beside them.",
+        discussion: "Exits 0 when every scenario ran clean, 1 when the results list problems (or cannot be written).")
 
-    static let scenarios = ["limits", "submit", "handshake", "latency", "e2e", "fanout", "scale", "restart"]
+    @OptionGroup var options: Options
 
-    static func parse(_ args: [String]) throws -> Options {
-        var o = Options()
-        var i = 0
-        func value() throws -> String {
-            i += 1
-            guard i < args.count else { throw BenchError("\(args[i - 1]) needs a value") }
-            return args[i]
-        }
-        while i < args.count {
-            switch args[i] {
-            case "--baton": o.baton = try value()
-            case "--quick": o.quick = true
-            case "--out": o.out = try value()
-            case "--tmp": o.tmp = try value()
-            case "--window":
-                guard let w = Int(try value()), w >= 1, w <= 10_000 else { throw BenchError("--window: 1...10000") }
-                o.window = w
-            case "--command": o.command = try value()
-            case "--commit": o.commit = try value()
-            case "--sqlite": o.sqlite = try value()
-            case "--toolchain": o.toolchain = try value()
-            case "--pid-file": o.pidFile = try value()
-            case "--only":
-                let names = Set(try value().split(separator: ",").map(String.init))
-                for n in names where !scenarios.contains(n) {
-                    throw BenchError("--only: unknown scenario \(n); one of \(scenarios.joined(separator: ","))")
-                }
-                o.only = names
-            case "-h", "--help":
-                print("usage: baton-bench --baton PATH [--quick] [--out DIR] [--tmp DIR] [--window N] [--only \(scenarios.joined(separator: ","))]")
-                exit(0)
-            default:
-                throw BenchError("unknown argument \(args[i])")
-            }
-            i += 1
-        }
-        guard !o.baton.isEmpty else { throw BenchError("--baton PATH (the release `baton` binary) is required") }
-        guard FileManager.default.isExecutableFile(atPath: o.baton) else { throw BenchError("--baton \(o.baton): not an executable") }
-        return o
+    func run() throws {
+        let status = runBench(options)
+        if status != 0 { throw ExitCode(status) }
     }
 }
 
-func main() -> Int32 {
-    let options: Options
-    do {
-        options = try Options.parse(Array(CommandLine.arguments.dropFirst()))
-    } catch {
-        FileHandle.standardError.write(Data("baton-bench: \(error)\n".utf8))
-        return 2
-    }
+/// Runs the scenarios `options` selects and writes the results; returns the exit status.
+func runBench(_ options: Options) -> Int32 {
     installSignalCleanup()
     pidFilePath = options.pidFile
     signal(SIGPIPE, SIG_IGN)
@@ -94,7 +43,7 @@ func main() -> Int32 {
     if machine.databaseFilesystem.hasPrefix("tmpfs") {
         bench.report.problem("the temporary directory is on tmpfs: fsync costs nothing there, so durable figures are not durable; pass --tmp on a real disk")
     }
-    func wanted(_ s: String) -> Bool { options.only?.contains(s) ?? true }
+    func wanted(_ s: String) -> Bool { options.selected?.contains(s) ?? true }
 
     if wanted("limits") { bench.limits() }
     if wanted("submit") {
@@ -130,9 +79,9 @@ func main() -> Int32 {
         format: "%.0f%% of one core on average during the run (machine busy time minus the bench and its brokers and workers); steal %.0f%%",
         others / wall * 100, (machine1.steal - machine0.steal) / wall * 100)
     settings["Load average (1, 5, 15 min)"] = "\(loadBefore) at start, \(Proc.loadAverage()) at the end (the machine may be shared: the bench's own processes count too)"
-    if let only = options.only { settings["Scenarios run"] = only.sorted().joined(separator: ", ") }
+    if let only = options.selected { settings["Scenarios run"] = only.sorted().joined(separator: ", ") }
     let results = BenchResults(
-        mode: options.quick ? "quick" : "full", date: date, command: options.command, commit: options.commit,
+        mode: options.quick ? "quick" : "full", date: date, command: options.commandLine, commit: options.commit,
         machine: machine, sqlite: bench.sqlite?.version ?? options.sqlite, toolchain: options.toolchain, settings: settings,
         limits: bench.report.limits, figures: bench.report.figures, latencies: bench.report.latencies,
         problems: bench.report.problems, totalSeconds: Double(nowNs() - started) / 1e9)
@@ -151,5 +100,3 @@ func main() -> Int32 {
     }
     return bench.report.problems.isEmpty ? 0 : 1
 }
-
-exit(main())
