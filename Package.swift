@@ -74,7 +74,9 @@ let package = Package(
         .testTarget(
             name: "BatonStoreTests",
             dependencies: ["BatonStore", "BatonWire", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "BatonBrokerTests", dependencies: ["BatonBroker", "BatonStore", "BatonWire"]),
+        .testTarget(
+            name: "BatonBrokerTests",
+            dependencies: ["BatonBroker", "BatonStore", "BatonWire", "ZeroMQ", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "BatonWorkerTests", dependencies: ["BatonWorker"]),
         .testTarget(
             name: "BatonIntegrationTests",

@@ -74,6 +74,9 @@ public final class BrokerServer: Sendable {
                               logger: logger, options: options)
         let active = try store.loadActive()
         loop.engine.restore(active, now: WallClock.nowMs())
+        var keys = KeyFilter()
+        try store.forEachIdempotencyKey(count: { keys = KeyFilter(expected: $0) }) { keys.insert($0) }
+        loop.engine.knowStoredKeys(keys)
         logger.info("restored \(active.count) unfinished workflow(s) from \(options.databasePath ?? ":memory:")")
         loop.finishTurn(now: WallClock.nowMs())
         loop.waitForCommits()

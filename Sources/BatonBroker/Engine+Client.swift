@@ -55,12 +55,17 @@ extension Engine {
                 try replyDuplicate(peer, tag, request, existing)
                 return
             }
-            guard let lookedUp else {
+            let stored: WorkflowRecord?
+            if let lookedUp {
+                stored = lookedUp
+            } else if storedKeys?.mayContain(key) == false {
+                stored = nil  // certainly never stored: no read needed (the common case)
+            } else {
                 park(peer, tag, request, key: key)
                 return
             }
-            if let existing = lookedUp {
-                try replyDuplicate(peer, tag, request, existing)
+            if let stored {
+                try replyDuplicate(peer, tag, request, stored)
                 return
             }
         }
@@ -68,12 +73,22 @@ extension Engine {
         let record = WorkflowRecord(id: id, spec: request.workflow, idempotencyKey: request.idempotencyKey,
                                     submittedAt: now, expiresAt: now + config.ttlMs)
         workflows[id] = record
-        if let key = request.idempotencyKey { keys[key] = id }
+        if let key = request.idempotencyKey {
+            keys[key] = id
+            storedKeys?.insert(key)
+        }
         insertedIds.append(id)
         insertedSet.insert(id)
         emit(id, .workflowSubmitted, at: now, ["name": .string(record.spec.name)])
         timers.insert(.expire(id), at: now + config.ttlMs)
         reply(peer, .id, tag, ["id": .string(id), "state": .string(WorkflowState.submitted.rawValue), "duplicate": false])
+    }
+
+    /// Gives the engine the keys the store holds (at start, before the first request):
+    /// from then on a SUBMIT whose key is certainly new is decided without a store read.
+    /// Without it every key not in memory is read (correct, slower).
+    public mutating func knowStoredKeys(_ filter: KeyFilter) {
+        storedKeys = filter
     }
 
     private mutating func replyDuplicate(_ peer: PeerId, _ tag: [UInt8], _ request: SubmitRequest,
@@ -99,19 +114,20 @@ extension Engine {
     public mutating func keysLookedUp(_ answers: [KeyLookup], now: Int64) {
         for answer in answers {
             for peer in keyReads.removeValue(forKey: answer.key) ?? [] {
-                guard let p = parked.removeValue(forKey: peer) else { continue }
+                guard var p = parked.removeValue(forKey: peer) else { continue }
                 do throws(WireError) {
                     try submit(peer, p.tag, p.submit, lookedUp: try answer.found.get(), now: now)
                 } catch {
                     replyError(peer, p.tag, error)
                 }
-                decideInOrder(peer, p.behind, now: now)
+                decideInOrder(peer, &p.behind, now: now)
             }
         }
     }
 
-    private mutating func decideInOrder(_ peer: PeerId, _ requests: Deque<ClientFrames.Request>, now: Int64) {
-        var rest = requests
+    /// Decides `rest` in order until one of them parks the peer again; what is left
+    /// then waits behind that one. (`inout`: popping a uniquely held queue copies nothing.)
+    private mutating func decideInOrder(_ peer: PeerId, _ rest: inout Deque<ClientFrames.Request>, now: Int64) {
         while let next = rest.popFirst() {
             decide(peer, next, now: now)
             if parked[peer] != nil {

@@ -15,7 +15,9 @@ import DequeModule
 /// then later reads go to the store as deferred reads. The one read a decision needs —
 /// is this idempotency key already stored? — is deferred too: the SUBMIT is parked
 /// until the answer comes back (`keysLookedUp`), and later requests from the same peer
-/// wait behind it, so each peer's requests are decided in the order it sent them.
+/// wait behind it, so each peer's requests are decided in the order it sent them. A
+/// Bloom filter of the stored keys (`KeyFilter`) spares that read for keys that are
+/// certainly new, which is nearly every SUBMIT.
 ///
 /// ## Workflows: state × event → action
 ///
@@ -70,6 +72,9 @@ public struct Engine {
     var nextWatcherToken: UInt64 = 0
     var lastHeartbeatAt: Int64 = 0
 
+    /// Every idempotency key the store holds, as a Bloom filter (nil until the server
+    /// gives it: then every key not in memory is read from the store).
+    var storedKeys: KeyFilter?
     /// Peers whose keyed SUBMIT waits for the store's answer about its key.
     var parked: [PeerId: ParkedPeer] = [:]
     /// Keys being read from the store -> the peers waiting for the answer, in the order

@@ -239,6 +239,16 @@ public final class Store: Sendable {
         }
     }
 
+    /// Calls `body` with every idempotency key stored (the broker builds its key filter
+    /// from them at start), after telling `count` how many there are.
+    public func forEachIdempotencyKey(count: (Int) -> Void, _ body: (String) -> Void) throws {
+        try readingSnapshot { db in
+            count(try Int.fetchOne(db, sql: "SELECT COUNT(idempotency_key) FROM workflows") ?? 0)
+            let keys = try String.fetchCursor(db, sql: "SELECT idempotency_key FROM workflows WHERE idempotency_key IS NOT NULL")
+            while let key = try keys.next() { body(key) }
+        }
+    }
+
     /// A workflow's state alone.
     public func workflowState(id: String) throws -> WorkflowState? {
         try reading { db in try state(of: id, db) }

@@ -137,4 +137,43 @@ final class CommitterTests: XCTestCase {
         XCTAssertLessThan(try (0..<5).compactMap { try store.workflow(id: "Q\($0)")?.id }.count, 5,
                           "turns not yet started when the broker left on an error are not committed")
     }
+
+    func testKeyLookupsAreAnsweredAfterTheCommitWithoutEndingTheGroup() throws {
+        var ask = insertTurn("KEYED")
+        ask.reads = []
+        ask.writes.inserted[0].idempotencyKey = "the-key"
+        ask.keyLookups = ["the-key", "free-key"]
+        committer.submit(ask)
+        let done = try collect(1)[0]
+        XCTAssertNil(done.failure)
+        XCTAssertEqual(done.lookups.map(\.key), ["the-key", "free-key"])
+        XCTAssertEqual(try done.lookups[0].found.get()?.id, "KEYED", "the lookup saw its own turn's insert")
+        XCTAssertNil(try done.lookups[1].found.get() ?? nil)
+    }
+
+    /// Several threads submit while the test takes what is done: every turn comes back
+    /// once, committed, and each thread's turns in the order it submitted them. Breaks
+    /// if the committer's state is touched outside its lock (the `@unchecked Sendable`).
+    func testConcurrentSubmitters() throws {
+        let threads = 4, perThread = 50
+        let group = DispatchGroup()
+        let c: Committer = committer
+        for t in 0..<threads {
+            let turns = (0..<perThread).map { insertTurn("T\(t)-\($0)") }
+            group.enter()
+            Thread {
+                for turn in turns { c.submit(turn) }
+                group.leave()
+            }.start()
+        }
+        let done = try collect(threads * perThread)
+        XCTAssertEqual(group.wait(timeout: .now() + 10), .success)
+        XCTAssertTrue(done.allSatisfy { $0.failure == nil })
+        let ids = done.flatMap { $0.output.writes.inserted.map(\.id) }
+        XCTAssertEqual(Set(ids).count, threads * perThread, "each turn back exactly once")
+        for t in 0..<threads {
+            let mine = ids.filter { $0.hasPrefix("T\(t)-") }
+            XCTAssertEqual(mine, (0..<perThread).map { "T\(t)-\($0)" }, "thread \(t)'s turns in its order")
+        }
+    }
 }
