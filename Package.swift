@@ -60,6 +60,7 @@ let package = Package(
             name: "BatonStoreTests",
             dependencies: ["BatonStore", "BatonWire", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "BatonBrokerTests", dependencies: ["BatonBroker", "BatonStore", "BatonWire"]),
+        .testTarget(name: "BatonClientTests", dependencies: ["BatonClient", "BatonWire", "ZeroMQ"]),
         .testTarget(name: "BatonWorkerTests", dependencies: ["BatonWorker"]),
         .testTarget(
             name: "BatonIntegrationTests",

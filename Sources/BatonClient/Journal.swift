@@ -92,10 +92,15 @@ public struct Journal: Sendable {
         } catch {
             throw .cannotCreateDirectory(dir, reason: "\(error.localizedDescription)")
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_APPEND, 0o644)
         guard fd >= 0 else { throw .cannotOpen(path, errno: errno) }
         defer { close(fd) }
-        var rest = line[...]
+        // After a crash mid-write the file ends in a torn line. Appended to it, this line
+        // would be torn too, and skipped: a new entry's "submitting" line lost that way
+        // would hide every later line of that entry. Ending the torn line first keeps
+        // the loss to the step that was being written.
+        let bytes: [UInt8] = (endsTorn(fd) ? [0x0A] : []) + line
+        var rest = bytes[...]
         while !rest.isEmpty {
             let n = rest.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
@@ -104,6 +109,14 @@ public struct Journal: Sendable {
         }
         guard fsync(fd) == 0 else { throw .cannotWrite(path, errno: errno) }
     }
+}
+
+/// Whether the file is not empty and its last byte is not a newline.
+private func endsTorn(_ fd: Int32) -> Bool {
+    let size = lseek(fd, 0, SEEK_END)
+    guard size > 0 else { return false }
+    var last: UInt8 = 0
+    return pread(fd, &last, 1, size - 1) == 1 && last != 0x0A
 }
 
 /// Why the journal could not record a step. The step it was to record has not been
