@@ -7,6 +7,9 @@ import ZeroMQ
 /// carries an idempotency key (one is generated when the caller gives none), and EXEC,
 /// STATUS, WATCH, CANCEL, LIST and PING change nothing when repeated.
 ///
+/// `run`, `resume` and `watch(_:after:waitMs:onEvent:)` (BatonClient+Handshake.swift)
+/// carry out the whole journaled handshake of spec §10.1 on top of these requests.
+///
 /// Not thread-safe: one client per thread (it owns a socket).
 public final class BatonClient {
     public let endpoint: String
