@@ -77,6 +77,7 @@ let package = Package(
         .testTarget(
             name: "BatonBrokerTests",
             dependencies: ["BatonBroker", "BatonStore", "BatonWire", "ZeroMQ", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "BatonClientTests", dependencies: ["BatonClient", "BatonWire", "ZeroMQ"]),
         .testTarget(name: "BatonWorkerTests", dependencies: ["BatonWorker"]),
         .testTarget(
             name: "BatonIntegrationTests",

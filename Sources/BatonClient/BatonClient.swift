@@ -7,6 +7,9 @@ import ZeroMQ
 /// carries an idempotency key (one is generated when the caller gives none), and EXEC,
 /// STATUS, WATCH, CANCEL, LIST and PING change nothing when repeated.
 ///
+/// `run`, `resume` and `watch(_:after:waitMs:onEvent:)` (BatonClient+Handshake.swift)
+/// carry out the whole journaled handshake of spec §10.1 on top of these requests.
+///
 /// Not thread-safe: one client per thread (it owns a socket).
 public final class BatonClient {
     public let endpoint: String
@@ -60,17 +63,6 @@ public final class BatonClient {
         return Submitted(id: id, state: state, duplicate: reply["duplicate"]?.boolValue ?? false)
     }
 
-    /// SUBMIT with the spec as raw JSON (what a workflow file holds).
-    public func submit(json: JSONValue, idempotencyKey: String? = nil) throws -> Submitted {
-        let spec: WorkflowSpec
-        do {
-            spec = try WorkflowSpec.parse(json)
-        } catch {
-            throw ClientError.remote(error)
-        }
-        return try submit(spec, idempotencyKey: idempotencyKey)
-    }
-
     /// EXEC: starts a SUBMITTED workflow; on any other state returns it unchanged.
     public func exec(_ id: String) throws -> WorkflowStatus {
         try status(from: request(.exec, WorkflowRef(id: id).body, expect: .status))
@@ -105,15 +97,22 @@ public final class BatonClient {
         return EventPage(events: events, state: state)
     }
 
+    /// One LIST page, newest first; `next` is the `before` cursor of the following page
+    /// (nil on the last one).
     public struct ListPage: Sendable {
-        public var workflows: [[String: JSONValue]]
+        public var workflows: [WorkflowSummary]
         public var next: String?
     }
 
+    /// LIST: one page of workflow summaries matching `query`.
     public func list(_ query: ListRequest = ListRequest()) throws -> ListPage {
         let reply = try request(.list, query.body, expect: .list)
-        return ListPage(workflows: (reply["workflows"]?.arrayValue ?? []).compactMap(\.objectValue),
-                        next: reply["next"]?.stringValue)
+        var workflows: [WorkflowSummary] = []
+        for (i, row) in (reply["workflows"]?.arrayValue ?? []).enumerated() {
+            guard let o = row.objectValue else { throw ClientError.badReply("workflows[\(i)] is not an object") }
+            do { workflows.append(try WorkflowSummary(json: o)) } catch { throw ClientError.badReply("workflows[\(i)]: \(error.message)") }
+        }
+        return ListPage(workflows: workflows, next: reply["next"]?.stringValue)
     }
 
     /// PING: true when the broker answered PONG.
@@ -133,10 +132,7 @@ public final class BatonClient {
                 let s = try liveSocket()
                 try s.send(frames)
                 if let reply = try awaitReply(on: s, tag: tag, timeoutMs: timeoutMs + extraWaitMs) {
-                    if reply.command == .error {
-                        let code = reply.body["code"]?.stringValue.flatMap(ErrorCode.init(rawValue:)) ?? .badRequest
-                        throw ClientError.remote(WireError(code, reply.body["message"]?.stringValue ?? ""))
-                    }
+                    if reply.command == .error { throw ClientError.remote(errorReply: reply.body) }
                     guard reply.command == expect else {
                         throw ClientError.badReply("expected \(expect.rawValue), got \(reply.command.rawValue)")
                     }
@@ -154,11 +150,12 @@ public final class BatonClient {
 
     private func awaitReply(on s: Socket, tag: [UInt8], timeoutMs: Int) throws -> ClientFrames.Reply? {
         var poller = try Poller([.socket(s)])
-        let deadline = monotonicMs() + Int64(timeoutMs)
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .milliseconds(timeoutMs))
         while true {
-            let left = deadline - monotonicMs()
-            if left <= 0 { return nil }
-            guard try poller.poll(timeoutMs: Int(left))[0] else { continue }
+            let left = clock.now.duration(to: deadline)
+            if left <= .zero { return nil }
+            guard try poller.poll(timeoutMs: Self.roundedUpMs(left))[0] else { continue }
             guard let frames = try s.receive(dontWait: true) else { continue }
             let reply: ClientFrames.Reply
             do {
@@ -168,6 +165,13 @@ public final class BatonClient {
             }
             if reply.tag == tag { return reply }
         }
+    }
+
+    /// Rounded up, so that a poll never returns early and spins on a zero timeout.
+    private static func roundedUpMs(_ d: Duration) -> Int {
+        let (seconds, attoseconds) = d.components
+        let perMs: Int64 = 1_000_000_000_000_000
+        return Int(seconds) * 1000 + Int((attoseconds + perMs - 1) / perMs)
     }
 
     private func liveSocket() throws(ZMQError) -> Socket {
@@ -222,17 +226,4 @@ public struct CurveClientKeys: Sendable {
             throw ClientError.socket(error)
         }
     }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// Milliseconds on a clock that never jumps, for timeouts.
-func monotonicMs() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }

@@ -27,3 +27,20 @@ public enum ClientError: Error, CustomStringConvertible {
         return nil
     }
 }
+
+extension ClientError {
+    /// An ERROR reply's body as a client error. A code this client does not know, or no
+    /// code at all, counts as `unavailable` (spec §8: "MUST treat a code they do not know
+    /// like `unavailable`"): a newer broker's code is most likely a refusal worth retrying
+    /// later, not a mistake in the request. The unknown code is kept in the message.
+    static func remote(errorReply body: [String: JSONValue]) -> ClientError {
+        let message = body["message"]?.stringValue ?? ""
+        guard let raw = body["code"]?.stringValue else {
+            return .remote(WireError(.unavailable, message + " (ERROR without a code)"))
+        }
+        guard let code = ErrorCode(rawValue: raw) else {
+            return .remote(WireError(.unavailable, message + " (unknown code \"\(raw)\")"))
+        }
+        return .remote(WireError(code, message))
+    }
+}

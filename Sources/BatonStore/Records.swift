@@ -99,40 +99,11 @@ public struct WorkflowRecord: Equatable, Sendable {
     public var summary: JSONValue { WorkflowSummary(self).json }
 }
 
-/// A row of a LIST reply.
-public struct WorkflowSummary: Equatable, Sendable {
-    public var id: String
-    public var name: String
-    public var state: WorkflowState
-    public var reason: String?
-    public var submittedAt: Int64
-    public var startedAt: Int64?
-    public var finishedAt: Int64?
-
+extension WorkflowSummary {
+    /// The LIST row of a stored workflow.
     public init(_ r: WorkflowRecord) {
         self.init(id: r.id, name: r.spec.name, state: r.state, reason: r.reason,
                   submittedAt: r.submittedAt, startedAt: r.startedAt, finishedAt: r.finishedAt)
-    }
-
-    public init(id: String, name: String, state: WorkflowState, reason: String?, submittedAt: Int64, startedAt: Int64?, finishedAt: Int64?) {
-        self.id = id
-        self.name = name
-        self.state = state
-        self.reason = reason
-        self.submittedAt = submittedAt
-        self.startedAt = startedAt
-        self.finishedAt = finishedAt
-    }
-
-    public var json: JSONValue {
-        var o: [String: JSONValue] = [
-            "id": .string(id), "name": .string(name), "state": .string(state.rawValue),
-            "submitted_at": .string(Timestamp.format(ms: submittedAt)),
-        ]
-        if let reason { o["reason"] = .string(reason) }
-        if let startedAt { o["started_at"] = .string(Timestamp.format(ms: startedAt)) }
-        if let finishedAt { o["finished_at"] = .string(Timestamp.format(ms: finishedAt)) }
-        return .object(o)
     }
 }
 

@@ -105,13 +105,21 @@ struct KeygenCommand: ParsableCommand {
         guard CurveKeyPair.isSupported else { throw ValidationError("this libzmq was built without CURVE") }
         let pair = try CurveKeyPair.generate()
         if let out {
-            FileManager.default.createFile(atPath: out + ".secret", contents: Data((pair.secretKey + "\n").utf8),
-                                           attributes: [.posixPermissions: 0o600])
-            FileManager.default.createFile(atPath: out + ".public", contents: Data((pair.publicKey + "\n").utf8))
+            try writeKey(pair.secretKey, to: out + ".secret", attributes: [.posixPermissions: 0o600])
+            try writeKey(pair.publicKey, to: out + ".public")
             print("wrote \(out).secret (keep it on the broker) and \(out).public (give it to clients and workers)")
         } else {
             print("public \(pair.publicKey)")
             print("secret \(pair.secretKey)")
+        }
+    }
+
+    /// `createFile` reports failure only by returning false (and keeps no reliable errno):
+    /// unchecked, keygen reported keys it never wrote.
+    private func writeKey(_ key: String, to path: String, attributes: [FileAttributeKey: Any]? = nil) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data((key + "\n").utf8), attributes: attributes) else {
+            printError("error: cannot write \(path)")
+            throw ExitCode.failure
         }
     }
 }

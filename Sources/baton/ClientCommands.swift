@@ -110,11 +110,8 @@ struct ListCommand: ParsableCommand {
         guard (1...ListRequest.maxLimit).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000") }
         let page = try withClient(client) { try $0.list(query) }
         for w in page.workflows {
-            let id = w["id"]?.stringValue ?? "?"
-            let st = w["state"]?.stringValue ?? "?"
-            let nm = w["name"]?.stringValue ?? "?"
-            let at = w["submitted_at"]?.stringValue ?? ""
-            print("\(id)  \(st.padding(toLength: 9, withPad: " ", startingAt: 0))  \(at)  \(nm)")
+            let state = w.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
+            print("\(w.id)  \(state)  \(Timestamp.format(ms: w.submittedAt))  \(w.name)")
         }
         if let next = page.next { print("next page: baton list --before \(next)") }
     }
@@ -138,7 +135,12 @@ struct WatchCommand: ParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() throws {
-        let final = try withClient(client) { c in try Follower(client: c, id: id).follow(after: after) }
+        let final = try withClient(client) { c in
+            var progress = ProgressLines(snapshot: try? c.status(id))
+            let final = try c.watch(id, after: after) { print(progress.line($0)) }
+            print(StatusPrinter.render(final))
+            return final
+        }
         throw ExitCode(final.state == .succeeded ? 0 : 1)
     }
 }

@@ -17,16 +17,11 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let spec = try loadWorkflow(file)
-        let journalFile = Journal(path: journal)
-        // A run of the same spec that a crash left unfinished is picked up, not repeated.
-        let pending = try journalFile.unfinished().first { $0.spec == spec }
-        let final = try withClient(client) { c -> WorkflowStatus in
-            if let pending {
-                print("re-attaching to \(pending.id ?? "the workflow") of \(pending.file) from the journal \(journal)")
-                return try Handshake(client: c, journal: journalFile).complete(pending)
+        var printer = HandshakePrinter(journal: journal)
+        let final = try withJournal {
+            try withClient(client) { c in
+                try c.run(spec, file: file, idempotencyKey: key, journal: Journal(path: journal)) { printer.print($0) }
             }
-            let entry = Journal.Entry(key: key ?? "run-\(UUID().uuidString.lowercased())", file: file, spec: spec)
-            return try Handshake(client: c, journal: journalFile).complete(entry)
         }
         throw ExitCode(final.state == .succeeded ? 0 : 1)
     }
@@ -47,53 +42,54 @@ struct ResumeCommand: ParsableCommand {
 
     func run() throws {
         let journalFile = Journal(path: journal)
-        let pending = try journalFile.unfinished()
-        if pending.isEmpty {
+        if journalFile.unfinished().isEmpty {
             print("nothing to resume: every workflow in \(journal) was seen to finish")
             return
         }
-        var allSucceeded = true
-        try withClient(client) { c in
-            for entry in pending {
-                print("== resuming \(entry.id ?? "(not yet submitted)") from \(entry.file)")
-                let status = try Handshake(client: c, journal: journalFile).complete(entry)
-                allSucceeded = allSucceeded && status.state == .succeeded
-            }
+        var printer = HandshakePrinter(journal: journal)
+        let finals = try withJournal {
+            try withClient(client) { c in try c.resume(journalFile) { printer.print($0) } }
         }
-        throw ExitCode(allSucceeded ? 0 : 1)
+        throw ExitCode(finals.allSatisfy { $0.state == .succeeded } ? 0 : 1)
     }
 }
 
-/// The client side of the handshake, driven from a journal entry so that any step can
-/// be repeated after a crash: SUBMIT (same key, same spec: same ID), journal the ID,
-/// EXEC (idempotent), follow, journal the outcome.
-struct Handshake {
-    let client: BatonClient
-    let journal: Journal
-
-    func complete(_ start: Journal.Entry) throws -> WorkflowStatus {
-        var entry = start
-        if entry.id == nil {
-            // Journaled before SUBMIT: if we die before the ID comes back, a resume
-            // re-SUBMITs with this key and the broker answers with the same ID.
-            try journal.append(entry, step: "submitting")
-            let submitted = try client.submit(entry.spec, idempotencyKey: entry.key)
-            entry.id = submitted.id
-            print("submitted \(submitted.id) (\(entry.spec.name), \(entry.spec.jobCount) job(s) in \(entry.spec.blocks.count) block(s))")
-            // The ID is on disk before EXEC: from here on the workflow cannot be lost.
-            try journal.append(entry, step: "submitted")
-        }
-        let id = entry.id!
-        var status = try client.status(id)
-        if status.state == .submitted {
-            status = try client.exec(id)
-            print("exec \(id): \(status.state.rawValue)")
-            try journal.append(entry, step: "exec")
-        }
-        let final = status.state.isFinal ? status : try Follower(client: client, id: id).follow(after: 0)
-        if status.state.isFinal { print(StatusPrinter.render(final)) }
-        try journal.append(entry, step: "finished", state: final.state)
-        return final
+/// A journal that cannot be written is a usage error (a bad `--journal` path), as it was
+/// before the handshake moved into the SDK.
+private func withJournal<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as JournalError {
+        throw ValidationError("--journal: \(error)")
     }
 }
 
+/// Prints the handshake's steps as they happen.
+struct HandshakePrinter {
+    let journal: String
+    private var progress = ProgressLines(snapshot: nil)
+
+    init(journal: String) {
+        self.journal = journal
+    }
+
+    mutating func print(_ step: BatonClient.HandshakeStep) {
+        switch step {
+        case .reattaching(let entry):
+            Swift.print("re-attaching to \(entry.id ?? "the workflow") of \(entry.file) from the journal \(journal)")
+        case .resuming(let entry):
+            Swift.print("== resuming \(entry.id ?? "(not yet submitted)") from \(entry.file)")
+        case .submitted(let submitted, let entry):
+            let spec = entry.spec
+            Swift.print("submitted \(submitted.id) (\(spec.name), \(spec.jobCount) job(s) in \(spec.blocks.count) block(s))")
+        case .executed(let status):
+            Swift.print("exec \(status.id): \(status.state.rawValue)")
+        case .following(let snapshot):
+            progress = ProgressLines(snapshot: snapshot)
+        case .event(let e):
+            Swift.print(progress.line(e))
+        case .finished(let status):
+            Swift.print(StatusPrinter.render(status))
+        }
+    }
+}

@@ -98,6 +98,7 @@ final class MalformedInputTests: XCTestCase {
         // The DEALER client (the SDK) sees the same workflow.
         let dealer = try cluster.client()
         XCTAssertEqual(try dealer.status(id).name, "req")
-        XCTAssertEqual(try dealer.submit(json: ["name": "req", "blocks": [["jobs": [["type": "echo"]]]]], idempotencyKey: "req-1").id, id)
+        let spec = try WorkflowSpec.parse(["name": "req", "blocks": [["jobs": [["type": "echo"]]]]])
+        XCTAssertEqual(try dealer.submit(spec, idempotencyKey: "req-1").id, id)
     }
 }

@@ -70,7 +70,7 @@ final class StorageFaultTests: XCTestCase {
         // Still serving: reads work, PING works, and no ID was given for what was not stored.
         XCTAssertNoThrow(try client.ping())
         XCTAssertEqual(try client.status(before.id).state, .submitted)
-        XCTAssertEqual(try client.list().workflows.map { $0["name"]?.stringValue }, ["small"])
+        XCTAssertEqual(try client.list().workflows.map(\.name), ["small"])
         XCTAssertTrue(cluster.broker?.isRunning ?? false)
 
         // Space comes back: the same request now succeeds.

@@ -1,36 +1,23 @@
-import BatonClient
 import BatonWire
-import Foundation
 
-/// Follows a workflow's events with WATCH long-polls, printing progress, until the
-/// workflow is final; then prints its STATUS summary. Resumable: it only needs the
-/// last sequence number it printed.
-struct Follower {
-    let client: BatonClient
-    let id: String
+/// The progress of one followed workflow, for the bar in front of each event line.
+struct ProgressLines {
+    var total = 0
+    /// Succeeded job ids: a set, because the events replayed from the start repeat
+    /// successes the snapshot already shows.
+    var done = Set<String>()
 
-    func follow(after start: Int64) throws -> WorkflowStatus {
-        var after = start
-        var total = 0
-        // Succeeded job ids: a set, because the events replayed from `start` may repeat
-        // successes the STATUS snapshot already shows.
-        var done = Set<String>()
-        if let s = try? client.status(id) {
-            total = s.jobCount
-            for b in s.blocks { for j in b.jobs where j.state == .succeeded { done.insert(j.jobId) } }
-        }
-        while true {
-            let page = try client.watch(id, after: after, waitMs: 1000)
-            for e in page.events {
-                after = e.seq
-                if e.kind == .jobSucceeded, let job = e.fields["job_id"]?.stringValue { done.insert(job) }
-                print(StatusPrinter.line(e, done: done.count, total: total))
-            }
-            if page.events.isEmpty && page.state.isFinal { break }
-        }
-        let status = try client.status(id)
-        print(StatusPrinter.render(status))
-        return status
+    /// Starts from a STATUS snapshot taken before the events are read.
+    init(snapshot: WorkflowStatus?) {
+        guard let s = snapshot else { return }
+        total = s.jobCount
+        for b in s.blocks { for j in b.jobs where j.state == .succeeded { done.insert(j.jobId) } }
+    }
+
+    /// Counts the event in, and returns the line to print for it.
+    mutating func line(_ e: WorkflowEvent) -> String {
+        if e.kind == .jobSucceeded, let job = e.fields["job_id"]?.stringValue { done.insert(job) }
+        return StatusPrinter.line(e, done: done.count, total: total)
     }
 }
 

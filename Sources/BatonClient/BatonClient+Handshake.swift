@@ -1,0 +1,109 @@
+import BatonWire
+import Foundation
+
+/// The whole handshake of spec §10.1, journaled so that a workflow, once submitted, is
+/// never lost: SUBMIT with an idempotency key journaled first, journal the id, EXEC,
+/// follow to the end, journal the outcome. Any step can be repeated after a crash:
+/// SUBMIT with the same key and spec returns the same id, EXEC of a started workflow
+/// changes nothing, and following replays the events from the start.
+extension BatonClient {
+    /// What the handshake is doing, reported as it happens (for progress output).
+    public enum HandshakeStep: Sendable {
+        /// `run` found an unfinished journal entry with the same spec and completes it
+        /// instead of submitting again.
+        case reattaching(Journal.Entry)
+        /// `resume` starts completing this entry.
+        case resuming(Journal.Entry)
+        /// SUBMIT returned the entry's id (journaled next).
+        case submitted(Submitted, Journal.Entry)
+        /// EXEC started the workflow.
+        case executed(WorkflowStatus)
+        /// The workflow runs; following its events starts from this snapshot.
+        case following(WorkflowStatus)
+        /// One event of the workflow, in `seq` order (from the first one on).
+        case event(WorkflowEvent)
+        /// The workflow is final (journaled next).
+        case finished(WorkflowStatus)
+    }
+
+    /// SUBMIT `spec`, journal its id, EXEC it and follow it to the end; returns the final
+    /// STATUS. With a journal, an unfinished entry with the same spec (a run a crash
+    /// interrupted) is completed instead of submitting again.
+    ///
+    /// - Parameters:
+    ///   - file: where the spec came from, kept in the journal for messages.
+    ///   - idempotencyKey: the SUBMIT key (default: a new random `run-` key).
+    ///   - journal: nil runs the same handshake without journaling it.
+    /// - Throws: `ClientError`, or `JournalError` when a step could not be journaled (the
+    ///   handshake stops before taking that step).
+    public func run(_ spec: WorkflowSpec, file: String = "<swift>", idempotencyKey: String? = nil,
+                    journal: Journal? = nil, progress: (HandshakeStep) -> Void = { _ in }) throws -> WorkflowStatus {
+        if let pending = journal?.unfinished().first(where: { $0.spec == spec }) {
+            progress(.reattaching(pending))
+            return try complete(pending, journal: journal, progress: progress)
+        }
+        let entry = Journal.Entry(key: idempotencyKey ?? "run-\(UUID().uuidString.lowercased())", file: file, spec: spec)
+        return try complete(entry, journal: journal, progress: progress)
+    }
+
+    /// Completes every unfinished journal entry, in the order they were started; returns
+    /// their final STATUS in that order (empty when every entry was seen to finish).
+    /// - Throws: like `run`; the entries after the one that failed are left unfinished.
+    public func resume(_ journal: Journal, progress: (HandshakeStep) -> Void = { _ in }) throws -> [WorkflowStatus] {
+        try journal.unfinished().map { entry in
+            progress(.resuming(entry))
+            return try complete(entry, journal: journal, progress: progress)
+        }
+    }
+
+    /// Follows a workflow with WATCH long-polls of up to `waitMs`, calling `onEvent` for
+    /// each event after `after` in order, until the workflow is final and every event has
+    /// been read; returns its final STATUS. To pick up after a crash, pass the last `seq`
+    /// seen.
+    public func watch(_ id: String, after: Int64 = 0, waitMs: Int64 = 1000,
+                      onEvent: (WorkflowEvent) throws -> Void) throws -> WorkflowStatus {
+        var after = after
+        while true {
+            let page = try watch(id, after: after, waitMs: waitMs)
+            for e in page.events {
+                after = e.seq
+                try onEvent(e)
+            }
+            if page.events.isEmpty && page.state.isFinal { break }
+        }
+        return try status(id)
+    }
+
+    /// The state machine of §10.1 from wherever the entry stands: no id yet -> SUBMIT
+    /// (again) with the same key; SUBMITTED -> EXEC; RUNNING -> follow; final -> report.
+    private func complete(_ start: Journal.Entry, journal: Journal?, progress: (HandshakeStep) -> Void) throws -> WorkflowStatus {
+        var entry = start
+        let id: String
+        if let known = entry.id {
+            id = known
+        } else {
+            // Journaled before SUBMIT: if we die before the id comes back, a resume
+            // re-SUBMITs with this key and the broker answers with the same id.
+            try journal?.append(entry, step: .submitting)
+            let submitted = try submit(entry.spec, idempotencyKey: entry.key)
+            id = submitted.id
+            entry.id = id
+            progress(.submitted(submitted, entry))
+            // The id is on disk before EXEC: from here on the workflow cannot be lost.
+            try journal?.append(entry, step: .submitted)
+        }
+        var status = try status(id)
+        if status.state == .submitted {
+            status = try exec(id)
+            progress(.executed(status))
+            try journal?.append(entry, step: .exec)
+        }
+        if !status.state.isFinal {
+            progress(.following(status))
+            status = try watch(id, after: 0) { progress(.event($0)) }
+        }
+        progress(.finished(status))
+        try journal?.append(entry, step: .finished, state: status.state)
+        return status
+    }
+}
