@@ -172,17 +172,16 @@ public final class Worker: Sendable {
     /// group before this process exits (a handler that ignores cancellation is left).
     private func abandon(_ running: inout [String: CancellationFlag]) {
         for flag in running.values { flag.fire() }
-        let count = running.count
+        var waiting = Set(running.keys)
         running = [:]
-        guard count > 0, shared.withLock({ $0.stopRequested }) else { return }
-        var returned = 0
+        guard !waiting.isEmpty, shared.withLock({ $0.stopRequested }) else { return }
         let deadline = ContinuousClock.now + options.stopWait
-        while returned < count, ContinuousClock.now < deadline {
+        while !waiting.isEmpty, ContinuousClock.now < deadline {
             var poller = try? Poller([.fd(wakeRead)])
             if (try? poller?.poll(timeoutMs: Self.milliseconds(until: deadline)))?.first == true { drainWakePipe() }
-            returned += takeFinished().count
+            for result in takeFinished() { waiting.remove(Self.key(result.jobId, result.attempt)) }
         }
-        if returned < count { logger.warning("\(count - returned) job(s) still running after \(options.stopWait); left behind") }
+        if !waiting.isEmpty { logger.warning("\(waiting.count) job(s) still running after \(options.stopWait); left behind") }
     }
 
     /// Milliseconds from now until `instant`, rounded up, for `zmq_poll` (0 when past).

@@ -44,6 +44,13 @@ final class BuiltinJobsTests: XCTestCase {
         return { done.wait(timeout: .now() + 20) == .success ? box.get() : nil }
     }
 
+    /// (grandchild, child) from the file the test scripts write.
+    private func twoPids(at path: String) throws -> (Int32, Int32) {
+        let pids = try Processes.waitForPids(at: path)
+        guard pids.count == 2 else { throw JobFailure("expected 2 pids in \(path), got \(pids)") }
+        return (pids[0], pids[1])
+    }
+
     // MARK: echo, sleep, fail
 
     func testEchoReturnsItsArgs() throws {
@@ -169,15 +176,15 @@ final class BuiltinJobsTests: XCTestCase {
         let flag = CancellationFlag()
         let script = "sleep 30 & echo $! > \(pids).tmp; echo $$ >> \(pids).tmp; mv \(pids).tmp \(pids); sleep 30"
         let wait = start(shell, context("shell", ["argv": ["sh", "-c", .string(script)]], cancellation: flag))
-        let (grandchild, child) = try waitForPids(at: pids)
-        XCTAssertTrue(isAlive(child) && isAlive(grandchild))
+        let (grandchild, child) = try twoPids(at: pids)
+        XCTAssertTrue(Processes.isAlive(child) && Processes.isAlive(grandchild))
         flag.fire()
         let result = try XCTUnwrap(wait(), "shell did not return after cancel")
         XCTAssertThrowsError(try result.get()) {
             XCTAssertTrue(($0 as? JobFailure)?.message.hasPrefix("cancelled") ?? false, "\($0)")
         }
-        try assertGone(child, "the child")
-        try assertGone(grandchild, "the grandchild")
+        Processes.assertGone(child, "the child")
+        Processes.assertGone(grandchild, "the grandchild")
     }
 
     /// `timeout_ms` is enforced here too, in case the broker's CANCEL is lost.
@@ -185,13 +192,13 @@ final class BuiltinJobsTests: XCTestCase {
         let pids = directory.appendingPathComponent("pids").path
         let script = "sleep 30 & echo $! > \(pids).tmp; echo $$ >> \(pids).tmp; mv \(pids).tmp \(pids); sleep 30"
         let wait = start(shell, context("shell", ["argv": ["sh", "-c", .string(script)]], timeoutMs: 300))
-        let (grandchild, child) = try waitForPids(at: pids)
+        let (grandchild, child) = try twoPids(at: pids)
         let result = try XCTUnwrap(wait(), "shell did not return after its timeout")
         XCTAssertThrowsError(try result.get()) {
             XCTAssertTrue(($0 as? JobFailure)?.message.hasPrefix("timed out after 300 ms") ?? false, "\($0)")
         }
-        try assertGone(child, "the child")
-        try assertGone(grandchild, "the grandchild")
+        Processes.assertGone(child, "the child")
+        Processes.assertGone(grandchild, "the grandchild")
     }
 
     /// A child that exits leaving a background process behind: the job returns (the
@@ -203,42 +210,7 @@ final class BuiltinJobsTests: XCTestCase {
         XCTAssertEqual(output?.objectValue?["exit_code"], 0)
         let leftover = try XCTUnwrap(Int32(try String(contentsOfFile: pids, encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)))
-        try assertGone(leftover, "the leftover")
-    }
-
-    // MARK: Processes
-
-    /// (grandchild, child) from the file the script writes once both exist.
-    private func waitForPids(at path: String) throws -> (Int32, Int32) {
-        let deadline = Date() + 10
-        while Date() < deadline {
-            if let text = try? String(contentsOfFile: path, encoding: .utf8) {
-                let pids = text.split(separator: "\n").compactMap { Int32($0) }
-                XCTAssertEqual(pids.count, 2)
-                return (pids[0], pids[1])
-            }
-            usleep(10_000)
-        }
-        throw JobFailure("the script never wrote its pids")
-    }
-
-    /// Alive and not a zombie (a killed orphan may wait for a reaper that a container's
-    /// pid 1 never is; it is dead all the same).
-    private func isAlive(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")")
-        else { return false }
-        let state = stat[stat.index(close, offsetBy: 2)]
-        return state != "Z" && state != "X"
-    }
-
-    private func assertGone(_ pid: Int32, _ what: String) throws {
-        let deadline = Date() + 10
-        while isAlive(pid), Date() < deadline { usleep(10_000) }
-        if isAlive(pid) {
-            kill(pid, SIGKILL)
-            XCTFail("\(what) (pid \(pid)) is still running")
-        }
+        Processes.assertGone(leftover, "the leftover")
     }
 }
 

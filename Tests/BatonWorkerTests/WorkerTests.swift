@@ -60,7 +60,7 @@ final class WorkerTests: XCTestCase {
             options.heartbeatMs = heartbeatMs
             var logger = Logger(label: "baton.worker.test")
             logger.logLevel = .error
-            let handlers = BuiltinJobs.handlers(shellAllow: []).filter { ["echo", "sleep", "fail"].contains($0.key) }
+            let handlers = BuiltinJobs.handlers(shellAllow: ["sh"]).filter { ["echo", "sleep", "fail", "shell"].contains($0.key) }
             worker = try Worker(options: options, handlers: handlers, logger: logger)
             let worker = worker, ended = ended
             Thread {
@@ -81,7 +81,8 @@ final class WorkerTests: XCTestCase {
         defer { worker.stop() }
         let (_, ready) = try broker.receive()
         XCTAssertEqual(ready.command, .ready)
-        XCTAssertEqual(try ReadyBody(body: ready.body), ReadyBody(worker: "test-worker", types: ["echo", "fail", "sleep"], capacity: 3))
+        XCTAssertEqual(try ReadyBody(body: ready.body),
+                       ReadyBody(worker: "test-worker", types: ["echo", "fail", "shell", "sleep"], capacity: 3))
     }
 
     /// The worker starts with a 60 s interval; once the broker announces 50 ms it beats at
@@ -167,5 +168,30 @@ final class WorkerTests: XCTestCase {
         worker.stop()
         let (_, message) = try broker.receiveSkippingHeartbeats()
         XCTAssertEqual(message.command, .disconnect)
+    }
+
+    /// Stopping the worker kills a running `shell` job's process group before run()
+    /// returns: the worker's exit leaves no child behind.
+    func testStopKillsARunningShellJobsProcessGroup() throws {
+        let broker = try FakeBroker()
+        let worker = try RunningWorker(broker.endpoint, capacity: 1)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-worker-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pids = directory.appendingPathComponent("pids").path
+        let script = "sleep 30 & echo $! > \(pids).tmp; echo $$ >> \(pids).tmp; mv \(pids).tmp \(pids); sleep 30"
+        let (id, _) = try broker.receive()
+        try broker.sendJob(id, "job-shell", type: "shell", args: ["argv": ["sh", "-c", .string(script)]])
+        let started = try Processes.waitForPids(at: pids)
+        XCTAssertEqual(started.count, 2)
+        XCTAssertTrue(started.allSatisfy(Processes.isAlive))
+        worker.stop()
+        // run() waited for the handler, which returns only once the child is reaped (so
+        // its /proc entry is gone now, no waiting) and SIGKILL went to the rest of its
+        // group (2 s only bound the grandchild's exit).
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/proc/\(started[1])"),
+                       "run() returned before the shell job had reaped its child")
+        Processes.assertGone(started[1], "the shell job's child", within: 2)
+        Processes.assertGone(started[0], "the shell job's grandchild", within: 2)
     }
 }
