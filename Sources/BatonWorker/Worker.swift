@@ -111,7 +111,7 @@ public final class Worker: Sendable {
             if shared.withLock({ $0.stopRequested }) {
                 send(&session, .disconnect)
                 logger.info("worker \(options.name) stopping; \(running.count) running job(s) cancelled (the broker will retry them)")
-                abandon(&running)
+                try abandon(&running)
                 return
             }
             while let frames = try session.socket.receive(dontWait: true) {
@@ -134,7 +134,7 @@ public final class Worker: Sendable {
                     }
                 case .disconnect:
                     logger.info("broker said DISCONNECT (\(message.body["reason"]?.stringValue ?? "")); reconnecting")
-                    abandon(&running)
+                    try abandon(&running)
                     session.socket.close(linger: 0)
                     session = try connect(context, interval: session.interval)
                 case .ready, .result:
@@ -150,7 +150,7 @@ public final class Worker: Sendable {
             let now = ContinuousClock.now
             if now - session.lastHeard > session.deadAfter {
                 logger.warning("broker silent for \(now - session.lastHeard); reconnecting with a fresh socket")
-                abandon(&running)
+                try abandon(&running)
                 session.socket.close(linger: 0)
                 session = try connect(context, interval: session.interval)
             } else if now - session.lastSent >= session.interval {
@@ -170,15 +170,15 @@ public final class Worker: Sendable {
     /// broker ends these attempts itself, so their results are dropped. On stop, waits up
     /// to `stopWait` for the handlers to return, so a `shell` job can kill its process
     /// group before this process exits (a handler that ignores cancellation is left).
-    private func abandon(_ running: inout [String: CancellationFlag]) {
+    private func abandon(_ running: inout [String: CancellationFlag]) throws {
         for flag in running.values { flag.fire() }
         var waiting = Set(running.keys)
         running = [:]
         guard !waiting.isEmpty, shared.withLock({ $0.stopRequested }) else { return }
         let deadline = ContinuousClock.now + options.stopWait
         while !waiting.isEmpty, ContinuousClock.now < deadline {
-            var poller = try? Poller([.fd(wakeRead)])
-            if (try? poller?.poll(timeoutMs: Self.milliseconds(until: deadline)))?.first == true { drainWakePipe() }
+            var poller = try Poller([.fd(wakeRead)])
+            if try poller.poll(timeoutMs: Self.milliseconds(until: deadline))[0] { drainWakePipe() }
             for result in takeFinished() { waiting.remove(Self.key(result.jobId, result.attempt)) }
         }
         if !waiting.isEmpty { logger.warning("\(waiting.count) job(s) still running after \(options.stopWait); left behind") }
