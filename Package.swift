@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         .systemLibrary(
@@ -52,7 +53,11 @@ let package = Package(
         .target(name: "BatonClient", dependencies: ["BatonWire", "ZeroMQ"]),
         .target(
             name: "BatonWorker",
-            dependencies: ["BatonWire", "ZeroMQ", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "BatonWire", "ZeroMQ", .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]),
         .executableTarget(
             name: "baton",
             dependencies: [
@@ -78,7 +83,9 @@ let package = Package(
             name: "BatonBrokerTests",
             dependencies: ["BatonBroker", "BatonStore", "BatonWire", "ZeroMQ", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "BatonClientTests", dependencies: ["BatonClient", "BatonWire", "ZeroMQ"]),
-        .testTarget(name: "BatonWorkerTests", dependencies: ["BatonWorker"]),
+        .testTarget(
+            name: "BatonWorkerTests",
+            dependencies: ["BatonWorker", "BatonWire", "ZeroMQ", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "BatonIntegrationTests",
             dependencies: [

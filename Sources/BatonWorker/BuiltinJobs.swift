@@ -82,31 +82,49 @@ public enum BuiltinJobs {
     }
 
     /// Runs `argv` (no shell interpretation) when `argv[0]` is allowed; fails on a
-    /// non-zero exit. Output: exit code, stdout and stderr (each cut to 64 KiB).
+    /// non-zero exit or a signal. Output: `exit_code`, `stdout` and `stderr` (each cut to
+    /// its first MiB, read to the end all the same) and `stdout_truncated` /
+    /// `stderr_truncated`, true when a stream was cut. The child runs in a process group
+    /// of its own, killed as a whole when the job is cancelled, when the worker gives the
+    /// attempt up, or when `timeout_ms` passes (see `ShellCommand`).
     public static func shell(allow: Set<String>) -> JobHandler {
         { ctx in
-            guard let argv = ctx.args["argv"]?.arrayValue?.compactMap(\.stringValue), let program = argv.first,
-                  argv.count == ctx.args["argv"]?.arrayValue?.count
-            else { throw JobFailure("args.argv: required, a non-empty array of strings", retryable: false) }
-            guard allow.contains(program) else {
-                throw JobFailure("args.argv[0]: \"\(program)\" is not in this worker's --shell-allow list", retryable: false)
+            let argv = try allowedArgv(ctx.args, allow: allow)
+            let program = argv[0]
+            switch ShellCommand(argv: argv).run(cancellation: ctx.cancellation, timeoutMs: ctx.timeoutMs) {
+            case .cancelled:
+                throw JobFailure("cancelled; \(program) and its process group were killed")
+            case .timedOut:
+                throw JobFailure("timed out after \(ctx.timeoutMs) ms; \(program) and its process group were killed")
+            case .failedToRun(let reason):
+                throw JobFailure("cannot run \(program): \(reason)")
+            case .finished(let outcome):
+                return try shellOutput(program, outcome)
             }
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = argv
-            let out = Pipe(), err = Pipe()
-            p.standardOutput = out
-            p.standardError = err
-            do { try p.run() } catch { throw JobFailure("cannot start \(program): \(error.localizedDescription)") }
-            let stdout = out.fileHandleForReading.readDataToEndOfFile()
-            let stderr = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            let o = String(decoding: stdout.prefix(65536), as: UTF8.self)
-            let e = String(decoding: stderr.prefix(65536), as: UTF8.self)
-            if p.terminationStatus != 0 {
-                throw JobFailure("\(program) exited with \(p.terminationStatus): \(e.prefix(500))")
-            }
-            return ["exit_code": .int(Int64(p.terminationStatus)), "stdout": .string(o), "stderr": .string(e)]
+        }
+    }
+
+    private static func allowedArgv(_ args: [String: JSONValue], allow: Set<String>) throws -> [String] {
+        guard let values = args["argv"]?.arrayValue, case let argv = values.compactMap(\.stringValue),
+              let program = argv.first, argv.count == values.count
+        else { throw JobFailure("args.argv: required, a non-empty array of strings", retryable: false) }
+        guard allow.contains(program) else {
+            throw JobFailure("args.argv[0]: \"\(program)\" is not in this worker's --shell-allow list", retryable: false)
+        }
+        return argv
+    }
+
+    private static func shellOutput(_ program: String, _ outcome: ShellCommand.Outcome) throws -> JSONValue {
+        switch outcome.status {
+        case .exited(0):
+            return [
+                "exit_code": 0, "stdout": .string(outcome.stdout.text), "stderr": .string(outcome.stderr.text),
+                "stdout_truncated": .bool(outcome.stdout.truncated), "stderr_truncated": .bool(outcome.stderr.truncated),
+            ]
+        case .exited(let code):
+            throw JobFailure("\(program) exited with \(code): \(outcome.stderr.text.prefix(500))")
+        case .signaled(let signal):
+            throw JobFailure("\(program) was killed by signal \(signal): \(outcome.stderr.text.prefix(500))")
         }
     }
 }

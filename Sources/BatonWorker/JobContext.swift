@@ -1,5 +1,5 @@
 import BatonWire
-import Foundation
+import Synchronization
 
 /// What a job handler gets: the job, and a way to see whether the broker cancelled it.
 public struct JobContext: Sendable {
@@ -11,8 +11,9 @@ public struct JobContext: Sendable {
     public let timeoutMs: Int64
     let cancellation: CancellationFlag
 
-    /// True once the broker sent CANCEL for this attempt (timeout, workflow ended).
-    /// Long handlers should check it and stop early; their result is ignored anyway.
+    /// True once the broker sent CANCEL for this attempt (timeout, workflow ended), or the
+    /// worker gave the attempt up (stop, reconnect). Long handlers should check it and stop
+    /// early; their result is ignored anyway.
     public var isCancelled: Bool { cancellation.isSet }
 }
 
@@ -32,11 +33,37 @@ public struct JobFailure: Error, Sendable {
 /// least once, so a second run must find the work done and change nothing.
 public typealias JobHandler = @Sendable (JobContext) throws -> JSONValue?
 
-/// A thread-safe flag.
-final class CancellationFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var set = false
+/// A flag that is set once and never cleared, with callbacks for whoever must act at
+/// the moment it is set (the `shell` job cancels its subprocess task there instead of
+/// polling).
+final class CancellationFlag: Sendable {
+    private struct State {
+        var isSet = false
+        var onFire: [@Sendable () -> Void] = []
+    }
 
-    var isSet: Bool { lock.withLock { set } }
-    func fire() { lock.withLock { set = true } }
+    private let state = Mutex(State())
+
+    var isSet: Bool { state.withLock { $0.isSet } }
+
+    /// Sets the flag and runs the callbacks registered so far, once, on the calling
+    /// thread and outside the lock (a callback may read the flag). Later calls do nothing.
+    func fire() {
+        let callbacks = state.withLock { state -> [@Sendable () -> Void] in
+            guard !state.isSet else { return [] }
+            state.isSet = true
+            defer { state.onFire = [] }
+            return state.onFire
+        }
+        for callback in callbacks { callback() }
+    }
+
+    /// Runs `callback` once when the flag is set: at once, on this thread, if it already is.
+    func whenFired(_ callback: @escaping @Sendable () -> Void) {
+        let alreadySet = state.withLock { state -> Bool in
+            if !state.isSet { state.onFire.append(callback) }
+            return state.isSet
+        }
+        if alreadySet { callback() }
+    }
 }

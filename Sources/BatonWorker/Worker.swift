@@ -1,6 +1,7 @@
 import BatonWire
 import Foundation
 import Logging
+import Synchronization
 import ZeroMQ
 
 /// A Baton worker: connects a DEALER to the broker's worker endpoint, declares its job
@@ -9,10 +10,17 @@ import ZeroMQ
 ///
 /// Reconnects by itself: when the broker is silent for 3 heartbeat intervals or answers
 /// DISCONNECT (normal after a broker restart), the worker closes its socket, opens a
-/// fresh one (a new identity) and sends READY again.
+/// fresh one (a new identity) and sends READY again. The jobs still running then are
+/// cancelled and their results dropped: the broker ends those attempts with the old
+/// identity (see `JobPool` for why that frees the pool's threads).
 ///
 /// `run()` blocks its thread (it owns the socket); `requestStop()` works from any thread.
-public final class Worker: @unchecked Sendable {
+/// On stop the running jobs are cancelled too, and `run()` waits for them a short while
+/// (`stopWait`) so a `shell` job's process group is killed before the worker exits.
+///
+/// Sendable by the compiler: the state shared with job threads and `requestStop()` is in
+/// a `Mutex`; the rest is immutable, and the socket never leaves `run()`.
+public final class Worker: Sendable {
     public struct Options: Sendable {
         public var endpoint: String
         public var name: String
@@ -21,6 +29,8 @@ public final class Worker: @unchecked Sendable {
         public var heartbeatMs: Int64 = 1000
         /// CURVE: (broker public key, own public key, own secret key); nil for plain TCP.
         public var curve: (serverKey: String, publicKey: String, secretKey: String)?
+        /// How long a stopping `run()` waits for cancelled jobs to return.
+        public var stopWait: Duration = .seconds(3)
 
         public init(endpoint: String, name: String, capacity: Int) {
             self.endpoint = endpoint
@@ -34,18 +44,22 @@ public final class Worker: @unchecked Sendable {
     private let logger: Logger
     private let wakeRead: Int32
     private let wakeWrite: Int32
-    private let lock = NSLock()
-    /// Finished jobs waiting to be reported; filled by job threads, drained by the loop.
-    private var finished: [ResultBody] = []
-    private var stopRequested = false
+    private let shared = Mutex(Shared())
     private let pool: JobPool
+
+    /// What job threads and `requestStop()` share with the loop.
+    private struct Shared {
+        /// Finished jobs waiting to be reported; filled by job threads, drained by the loop.
+        var finished: [ResultBody] = []
+        var stopRequested = false
+    }
 
     public init(options: Options, handlers: [String: JobHandler], logger: Logger) throws {
         precondition(!handlers.isEmpty, "a worker needs at least one job type")
         self.options = options
         self.handlers = handlers
         self.logger = logger
-        pool = JobPool(keepIdle: options.capacity)
+        pool = JobPool(capacity: options.capacity)
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw JobFailure("pipe failed: errno \(errno)") }
         wakeRead = fds[0]
@@ -53,12 +67,13 @@ public final class Worker: @unchecked Sendable {
     }
 
     deinit {
+        pool.close()
         close(wakeRead)
         close(wakeWrite)
     }
 
     public func requestStop() {
-        lock.withLock { stopRequested = true }
+        shared.withLock { $0.stopRequested = true }
         wake()
     }
 
@@ -71,30 +86,36 @@ public final class Worker: @unchecked Sendable {
 
     private struct Session {
         var socket: Socket
-        var intervalMs: Int64
-        var lastHeard: Int64
-        var lastSent: Int64
+        var interval: Duration
+        var lastHeard: ContinuousClock.Instant
+        var lastSent: ContinuousClock.Instant
+
+        /// The broker counts as dead after this much silence.
+        var deadAfter: Duration { interval * 3 }
     }
+
+    /// A running attempt's key in `running`: "job_id#attempt".
+    private static func key(_ jobId: String, _ attempt: Int) -> String { "\(jobId)#\(attempt)" }
 
     public func run() throws {
         let context = try Context()
         var running: [String: CancellationFlag] = [:]  // "job_id#attempt" -> flag
-        var session = try connect(context, intervalMs: options.heartbeatMs)
+        var session = try connect(context, interval: .milliseconds(options.heartbeatMs))
         defer { session.socket.close(linger: 500) }
 
         while true {
             var poller = try Poller([.socket(session.socket), .fd(wakeRead)])
-            let now = monotonicMs()
-            let wait = max(0, min(session.lastSent + session.intervalMs, session.lastHeard + 3 * session.intervalMs) - now)
-            let ready = try poller.poll(timeoutMs: Int(wait))
+            let wakeAt = min(session.lastSent + session.interval, session.lastHeard + session.deadAfter)
+            let ready = try poller.poll(timeoutMs: Self.milliseconds(until: wakeAt))
             if ready[1] { drainWakePipe() }
-            if lock.withLock({ stopRequested }) {
+            if shared.withLock({ $0.stopRequested }) {
                 send(&session, .disconnect)
-                logger.info("worker \(options.name) stopping; \(running.count) running job(s) abandoned (the broker will retry them)")
+                logger.info("worker \(options.name) stopping; \(running.count) running job(s) cancelled (the broker will retry them)")
+                try abandon(&running)
                 return
             }
             while let frames = try session.socket.receive(dontWait: true) {
-                session.lastHeard = monotonicMs()
+                session.lastHeard = .now
                 let message: WorkerFrames.Message
                 do {
                     message = try WorkerFrames.decode(frames[...])
@@ -104,40 +125,74 @@ public final class Worker: @unchecked Sendable {
                 }
                 switch message.command {
                 case .heartbeat:
-                    if let ms = message.body["interval_ms"]?.intValue, ms > 0 { session.intervalMs = ms }
+                    if let ms = message.body["interval_ms"]?.intValue, ms > 0 { session.interval = .milliseconds(ms) }
                 case .job:
                     start(message.body, running: &running)
                 case .cancel:
                     if let c = try? CancelJobBody(body: message.body) {
-                        running["\(c.jobId)#\(c.attempt)"]?.fire()
+                        running[Self.key(c.jobId, c.attempt)]?.fire()
                     }
                 case .disconnect:
                     logger.info("broker said DISCONNECT (\(message.body["reason"]?.stringValue ?? "")); reconnecting")
+                    try abandon(&running)
                     session.socket.close(linger: 0)
-                    session = try connect(context, intervalMs: session.intervalMs)
+                    session = try connect(context, interval: session.interval)
                 case .ready, .result:
                     logger.warning("broker sent \(message.command.rawValue), which only workers send; ignored")
                 }
             }
-            for result in lock.withLock({ () -> [ResultBody] in defer { finished = [] }; return finished }) {
-                let key = "\(result.jobId)#\(result.attempt)"
-                let cancelled = running[key]?.isSet ?? false
-                running[key] = nil
-                // A cancelled attempt's result would only be fenced off by the broker.
-                if !cancelled { send(&session, .result, result.body) }
+            for result in takeFinished() {
+                // A cancelled or abandoned attempt's result would only be fenced off by the broker.
+                guard let flag = running.removeValue(forKey: Self.key(result.jobId, result.attempt)), !flag.isSet
+                else { continue }
+                send(&session, .result, result.body)
             }
-            let after = monotonicMs()
-            if after - session.lastHeard > 3 * session.intervalMs {
-                logger.warning("broker silent for \(after - session.lastHeard) ms; reconnecting with a fresh socket")
+            let now = ContinuousClock.now
+            if now - session.lastHeard > session.deadAfter {
+                logger.warning("broker silent for \(now - session.lastHeard); reconnecting with a fresh socket")
+                try abandon(&running)
                 session.socket.close(linger: 0)
-                session = try connect(context, intervalMs: session.intervalMs)
-            } else if after - session.lastSent >= session.intervalMs {
+                session = try connect(context, interval: session.interval)
+            } else if now - session.lastSent >= session.interval {
                 send(&session, .heartbeat)
             }
         }
     }
 
-    private func connect(_ context: Context, intervalMs: Int64) throws -> Session {
+    private func takeFinished() -> [ResultBody] {
+        shared.withLock { shared in
+            defer { shared.finished = [] }
+            return shared.finished
+        }
+    }
+
+    /// Cancels every running attempt and forgets it: after a reconnect or on stop the
+    /// broker ends these attempts itself, so their results are dropped. On stop, waits up
+    /// to `stopWait` for the handlers to return, so a `shell` job can kill its process
+    /// group before this process exits (a handler that ignores cancellation is left).
+    private func abandon(_ running: inout [String: CancellationFlag]) throws {
+        for flag in running.values { flag.fire() }
+        var waiting = Set(running.keys)
+        running = [:]
+        guard !waiting.isEmpty, shared.withLock({ $0.stopRequested }) else { return }
+        let deadline = ContinuousClock.now + options.stopWait
+        while !waiting.isEmpty, ContinuousClock.now < deadline {
+            var poller = try Poller([.fd(wakeRead)])
+            if try poller.poll(timeoutMs: Self.milliseconds(until: deadline))[0] { drainWakePipe() }
+            for result in takeFinished() { waiting.remove(Self.key(result.jobId, result.attempt)) }
+        }
+        if !waiting.isEmpty { logger.warning("\(waiting.count) job(s) still running after \(options.stopWait); left behind") }
+    }
+
+    /// Milliseconds from now until `instant`, rounded up, for `zmq_poll` (0 when past).
+    private static func milliseconds(until instant: ContinuousClock.Instant) -> Int {
+        let left = ContinuousClock.now.duration(to: instant)
+        guard left > .zero else { return 0 }
+        let (seconds, attoseconds) = left.components
+        return Int(clamping: seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+    }
+
+    private func connect(_ context: Context, interval: Duration) throws -> Session {
         let s = try context.socket(.dealer)
         try s.setLinger(0)
         try s.setReconnectInterval(100, max: 2000)
@@ -145,8 +200,8 @@ public final class Worker: @unchecked Sendable {
         try s.setReceiveHighWaterMark(100_000)
         if let c = options.curve { try s.setCurveClient(serverKey: c.serverKey, publicKey: c.publicKey, secretKey: c.secretKey) }
         try s.connect(options.endpoint)
-        let now = monotonicMs()
-        var session = Session(socket: s, intervalMs: intervalMs, lastHeard: now, lastSent: now)
+        let now = ContinuousClock.now
+        var session = Session(socket: s, interval: interval, lastHeard: now, lastSent: now)
         let ready = ReadyBody(worker: options.name, types: handlers.keys.sorted(), capacity: options.capacity)
         send(&session, .ready, ready.body)
         return session
@@ -155,7 +210,7 @@ public final class Worker: @unchecked Sendable {
     private func send(_ session: inout Session, _ command: WorkerCommand, _ body: [String: JSONValue] = [:]) {
         do {
             if try session.socket.send(WorkerFrames.encode(.init(command, body)), dontWait: true) {
-                session.lastSent = monotonicMs()
+                session.lastSent = .now
             } else {
                 logger.warning("could not queue \(command.rawValue) (broker unreachable)")
             }
@@ -179,13 +234,16 @@ public final class Worker: @unchecked Sendable {
             return
         }
         let flag = CancellationFlag()
-        running["\(job.jobId)#\(job.attempt)"] = flag
+        running[Self.key(job.jobId, job.attempt)] = flag
         let context = JobContext(jobId: job.jobId, workflowId: job.workflowId, attempt: job.attempt, type: job.type,
                                  args: job.args, timeoutMs: job.timeoutMs, cancellation: flag)
         let handler = handlers[job.type]
         pool.run { [self] in
             let result: ResultBody
-            if let handler {
+            if flag.isSet {
+                // Cancelled while it waited for a thread: its result is dropped anyway.
+                result = ResultBody(jobId: job.jobId, attempt: job.attempt, ok: false, error: "cancelled before it started")
+            } else if let handler {
                 do {
                     let output = try handler(context)
                     result = ResultBody(jobId: job.jobId, attempt: job.attempt, ok: true, output: output)
@@ -201,18 +259,11 @@ public final class Worker: @unchecked Sendable {
             }
             // One wake-up per batch: the loop drains the pipe before it takes `finished`,
             // so a result queued behind an untaken one needs no byte of its own.
-            let first = lock.withLock { () -> Bool in
-                finished.append(result)
-                return finished.count == 1
+            let first = shared.withLock { shared -> Bool in
+                shared.finished.append(result)
+                return shared.finished.count == 1
             }
             if first { wake() }
         }
     }
-}
-
-/// Milliseconds on a clock that never jumps, for heartbeats and liveness.
-func monotonicMs() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }

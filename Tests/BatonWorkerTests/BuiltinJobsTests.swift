@@ -1,0 +1,221 @@
+import BatonWire
+import Foundation
+import Synchronization
+import XCTest
+
+@testable import BatonWorker
+
+final class BuiltinJobsTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-jobs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func context(_ type: String, _ args: [String: JSONValue], timeoutMs: Int64 = 0,
+                         cancellation: CancellationFlag = CancellationFlag()) -> JobContext {
+        JobContext(jobId: "j1", workflowId: "w1", attempt: 2, type: type, args: args, timeoutMs: timeoutMs,
+                   cancellation: cancellation)
+    }
+
+    /// The handler's failure, or nil when it succeeded.
+    private func failure(_ body: () throws -> JSONValue?) -> JobFailure? {
+        do {
+            _ = try body()
+            return nil
+        } catch {
+            return error as? JobFailure
+        }
+    }
+
+    /// Runs `handler` on a thread of its own, as the pool does; `wait` returns its result.
+    private func start(_ handler: @escaping JobHandler, _ ctx: JobContext) -> () -> Result<JSONValue?, any Error>? {
+        let box = ResultBox()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            box.set(Result { try handler(ctx) })
+            done.signal()
+        }.start()
+        return { done.wait(timeout: .now() + 20) == .success ? box.get() : nil }
+    }
+
+    /// (grandchild, child) from the file the test scripts write.
+    private func twoPids(at path: String) throws -> (Int32, Int32) {
+        let pids = try Processes.waitForPids(at: path)
+        guard pids.count == 2 else { throw JobFailure("expected 2 pids in \(path), got \(pids)") }
+        return (pids[0], pids[1])
+    }
+
+    // MARK: echo, sleep, fail
+
+    func testEchoReturnsItsArgs() throws {
+        let args: [String: JSONValue] = ["x": 1, "nested": ["a": [true, "b"]]]
+        XCTAssertEqual(try BuiltinJobs.echo(context("echo", args)), .object(args))
+    }
+
+    func testSleepSleepsAndReportsIt() throws {
+        XCTAssertEqual(try BuiltinJobs.sleep(context("sleep", ["ms": 20])), ["slept_ms": 20])
+        XCTAssertEqual(failure { try BuiltinJobs.sleep(context("sleep", ["ms": -1])) }?.retryable, false)
+        XCTAssertEqual(failure { try BuiltinJobs.sleep(context("sleep", [:])) }?.retryable, false)
+    }
+
+    /// A 60 s sleep returns soon after its cancellation flag is set (20 s is a hang bound).
+    func testSleepStopsEarlyOnCancel() throws {
+        let flag = CancellationFlag()
+        let wait = start(BuiltinJobs.sleep, context("sleep", ["ms": 60_000], cancellation: flag))
+        flag.fire()
+        let result = try XCTUnwrap(wait(), "sleep did not stop on cancel")
+        XCTAssertThrowsError(try result.get()) { XCTAssertEqual(($0 as? JobFailure)?.message, "cancelled") }
+    }
+
+    func testFailFailsWithItsMessageAndRetryability() {
+        let plain = failure { try BuiltinJobs.fail(context("fail", [:])) }
+        XCTAssertEqual(plain?.message, "failed on purpose")
+        XCTAssertEqual(plain?.retryable, true)
+        let final = failure { try BuiltinJobs.fail(context("fail", ["message": "no", "retryable": false])) }
+        XCTAssertEqual(final?.message, "no")
+        XCTAssertEqual(final?.retryable, false)
+    }
+
+    // MARK: file.write, append
+
+    /// The first write changes the file; the same content again changes nothing; new
+    /// content changes it again. The reported digest is the content's.
+    func testFileWriteIsIdempotentBySha256() throws {
+        let path = directory.appendingPathComponent("out.txt").path
+        let first = try BuiltinJobs.fileWrite(context("file.write", ["path": .string(path), "content": "hello"]))
+        let digest = SHA256.hex(Array("hello".utf8))
+        XCTAssertEqual(first, ["path": .string(path), "changed": true, "sha256": .string(digest)])
+        let modified = try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date
+
+        let again = try BuiltinJobs.fileWrite(context("file.write", ["path": .string(path), "content": "hello"]))
+        XCTAssertEqual(again, ["path": .string(path), "changed": false, "sha256": .string(digest)])
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date, modified)
+
+        let changed = try BuiltinJobs.fileWrite(context("file.write", ["path": .string(path), "content": "bye"]))
+        XCTAssertEqual(changed?.objectValue?["changed"], true)
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "bye")
+    }
+
+    func testFileWriteRefusesMissingArgs() {
+        XCTAssertEqual(failure { try BuiltinJobs.fileWrite(context("file.write", ["content": "x"])) }?.retryable, false)
+        XCTAssertEqual(failure { try BuiltinJobs.fileWrite(context("file.write", ["path": "/tmp/x"])) }?.retryable, false)
+    }
+
+    /// Each run appends one JSON line naming the job and attempt: not idempotent, by design.
+    func testAppendAddsOneLinePerRun() throws {
+        let path = directory.appendingPathComponent("log.jsonl").path
+        for _ in 0..<2 {
+            XCTAssertEqual(try BuiltinJobs.append(context("append", ["path": .string(path), "line": "L"])), ["appended": true])
+        }
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        let entry = try XCTUnwrap(try JSONParser.parse(Array(lines[0].utf8)).objectValue)
+        XCTAssertEqual(entry["job_id"], "j1")
+        XCTAssertEqual(entry["attempt"], 2)
+        XCTAssertEqual(entry["line"], "L")
+        XCTAssertEqual(entry["worker_pid"]?.intValue, Int64(getpid()))
+    }
+
+    // MARK: shell
+
+    private let shell = BuiltinJobs.shell(allow: ["sh", "echo"])
+
+    func testShellRefusesProgramsOffTheAllowList() {
+        let refused = failure { try shell(context("shell", ["argv": ["cat", "/etc/passwd"]])) }
+        XCTAssertEqual(refused?.retryable, false)
+        XCTAssertTrue(refused?.message.contains("--shell-allow") ?? false, refused?.message ?? "")
+        XCTAssertEqual(failure { try shell(context("shell", ["argv": []])) }?.retryable, false)
+        XCTAssertEqual(failure { try shell(context("shell", ["argv": ["sh", 1]])) }?.retryable, false)
+        XCTAssertNil(BuiltinJobs.handlers(shellAllow: [])["shell"], "shell is off without an allow list")
+    }
+
+    func testShellReturnsExitCodeAndBothStreams() throws {
+        let output = try shell(context("shell", ["argv": ["sh", "-c", "echo out; echo err >&2"]]))
+        XCTAssertEqual(output, ["exit_code": 0, "stdout": "out\n", "stderr": "err\n",
+                                "stdout_truncated": false, "stderr_truncated": false])
+    }
+
+    func testShellFailsOnNonZeroExitWithStderr() {
+        let failed = failure { try shell(context("shell", ["argv": ["sh", "-c", "echo broken >&2; exit 3"]])) }
+        XCTAssertEqual(failed?.message, "sh exited with 3: broken\n")
+        XCTAssertEqual(failed?.retryable, true)
+    }
+
+    /// 1 MiB on stderr before anything on stdout: reading stdout to EOF first would block
+    /// the child on a full stderr pipe (64 KiB) forever.
+    func testShellDrainsAFullStderrWhileReadingStdout() throws {
+        let script = "yes e | head -c 1048576 >&2; echo done"
+        let wait = start(shell, context("shell", ["argv": ["sh", "-c", .string(script)]]))
+        let output = try XCTUnwrap(wait(), "shell hung on a full stderr pipe").get()?.objectValue
+        XCTAssertEqual(output?["stdout"], "done\n")
+        XCTAssertEqual(output?["stderr"]?.stringValue?.utf8.count, 1 << 20)
+        XCTAssertEqual(output?["stderr_truncated"], false)
+    }
+
+    /// Past 1 MiB a stream is cut (and says so) but still read to its end.
+    func testShellCutsAStreamAtOneMebibyteAndSaysSo() throws {
+        let script = "yes o | head -c 3000000; echo short >&2"
+        let wait = start(shell, context("shell", ["argv": ["sh", "-c", .string(script)]]))
+        let output = try XCTUnwrap(wait(), "shell hung").get()?.objectValue
+        XCTAssertEqual(output?["stdout"]?.stringValue?.utf8.count, 1 << 20)
+        XCTAssertEqual(output?["stdout_truncated"], true)
+        XCTAssertEqual(output?["stderr"], "short\n")
+        XCTAssertEqual(output?["stderr_truncated"], false)
+    }
+
+    /// Cancel kills the child and its grandchild (the whole process group), and the handler
+    /// returns: neither a process nor the pool thread is left behind.
+    func testShellCancelKillsTheChildAndItsGrandchild() throws {
+        let pids = directory.appendingPathComponent("pids").path
+        let flag = CancellationFlag()
+        let script = "sleep 30 & echo $! > \(pids).tmp; echo $$ >> \(pids).tmp; mv \(pids).tmp \(pids); sleep 30"
+        let wait = start(shell, context("shell", ["argv": ["sh", "-c", .string(script)]], cancellation: flag))
+        let (grandchild, child) = try twoPids(at: pids)
+        XCTAssertTrue(Processes.isAlive(child) && Processes.isAlive(grandchild))
+        flag.fire()
+        let result = try XCTUnwrap(wait(), "shell did not return after cancel")
+        XCTAssertThrowsError(try result.get()) {
+            XCTAssertTrue(($0 as? JobFailure)?.message.hasPrefix("cancelled") ?? false, "\($0)")
+        }
+        Processes.assertGone(child, "the child")
+        Processes.assertGone(grandchild, "the grandchild")
+    }
+
+    /// `timeout_ms` is enforced here too, in case the broker's CANCEL is lost.
+    func testShellTimeoutKillsTheProcessGroup() throws {
+        let pids = directory.appendingPathComponent("pids").path
+        let script = "sleep 30 & echo $! > \(pids).tmp; echo $$ >> \(pids).tmp; mv \(pids).tmp \(pids); sleep 30"
+        let wait = start(shell, context("shell", ["argv": ["sh", "-c", .string(script)]], timeoutMs: 300))
+        let (grandchild, child) = try twoPids(at: pids)
+        let result = try XCTUnwrap(wait(), "shell did not return after its timeout")
+        XCTAssertThrowsError(try result.get()) {
+            XCTAssertTrue(($0 as? JobFailure)?.message.hasPrefix("timed out after 300 ms") ?? false, "\($0)")
+        }
+        Processes.assertGone(child, "the child")
+        Processes.assertGone(grandchild, "the grandchild")
+    }
+
+    /// A child that exits leaving a background process behind: the job returns (the
+    /// leftover holds the pipes open) and the leftover is killed.
+    func testShellKillsWhatTheChildLeftRunning() throws {
+        let pids = directory.appendingPathComponent("pids").path
+        let wait = start(shell, context("shell", ["argv": ["sh", "-c", .string("sleep 30 & echo $! > \(pids); echo bye")]]))
+        let output = try XCTUnwrap(wait(), "shell waited for a leftover background process").get()
+        XCTAssertEqual(output?.objectValue?["exit_code"], 0)
+        let leftover = try XCTUnwrap(Int32(try String(contentsOfFile: pids, encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        Processes.assertGone(leftover, "the leftover")
+    }
+}
+
+private final class ResultBox: Sendable {
+    private let result = Mutex<Result<JSONValue?, any Error>?>(nil)
+    func set(_ r: Result<JSONValue?, any Error>) { result.withLock { $0 = r } }
+    func get() -> Result<JSONValue?, any Error>? { result.withLock { $0 } }
+}
