@@ -5,7 +5,7 @@ import PackageDescription
 // Baton's: BatonWire (protocol values, no I/O) and CZeroMQ -> ZeroMQ (libzmq, no logic).
 //
 //   BatonWire ──> BatonStore ──> BatonBroker <── ZeroMQ <── CZeroMQ
-//       │                           ▲    └── CSystem (libc headers Glibc does not export)
+//       │                           ▲    └── CBatonLibc (libc headers Glibc does not export)
 //       ├──> BatonClient <── ZeroMQ │
 //       └──> BatonWorker <── ZeroMQ │
 //   baton (CLI) ──> BatonBroker, BatonClient, BatonWorker: it parses arguments and prints.
@@ -34,7 +34,7 @@ let package = Package(
             providers: [.apt(["libzmq3-dev"])]),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         // libc declarations the Glibc module does not export (malloc_trim from <malloc.h>).
-        .systemLibrary(name: "CSystem"),
+        .systemLibrary(name: "CBatonLibc"),
         .target(name: "BatonWire"),
         .target(
             name: "BatonStore",
@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "BatonBroker",
             dependencies: [
-                "BatonWire", "BatonStore", "ZeroMQ", "CSystem",
+                "BatonWire", "BatonStore", "ZeroMQ", "CBatonLibc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),

@@ -1,5 +1,5 @@
-#ifndef BATON_CSYSTEM_SHIM_H
-#define BATON_CSYSTEM_SHIM_H
+#ifndef BATON_CLIBC_SHIM_H
+#define BATON_CLIBC_SHIM_H
 // libc declarations that Swift's Glibc module does not export. Headers only: no code.
 #include <stdlib.h>   // defines __GLIBC__ on glibc systems
 #if defined(__GLIBC__)
