@@ -24,17 +24,25 @@ public struct KeyFilter: Sendable {
 
         var bitCount: UInt64 { UInt64(words.count * 64) }
 
-        /// The probes of a key: double hashing, `h1 + i * h2` (Kirsch and Mitzenmacher).
-        func positions(_ h1: UInt64, _ h2: UInt64) -> some Sequence<Int> {
-            (0..<UInt64(KeyFilter.probes)).lazy.map { i in Int((h1 &+ i &* h2) % bitCount) }
-        }
+        // The probes of a key: double hashing, `h1 + i * h2` (Kirsch and Mitzenmacher).
+        // Written as plain loops on purpose: a lazy sequence of positions captured the
+        // layer, so `words` had two owners and every insert copied the whole array.
 
         func contains(_ h1: UInt64, _ h2: UInt64) -> Bool {
-            positions(h1, h2).allSatisfy { words[$0 >> 6] & (1 << UInt64($0 & 63)) != 0 }
+            let m = bitCount
+            for i in 0..<UInt64(KeyFilter.probes) {
+                let p = Int((h1 &+ i &* h2) % m)
+                if words[p >> 6] & (1 << UInt64(p & 63)) == 0 { return false }
+            }
+            return true
         }
 
         mutating func insert(_ h1: UInt64, _ h2: UInt64) {
-            for p in positions(h1, h2) { words[p >> 6] |= 1 << UInt64(p & 63) }
+            let m = bitCount
+            for i in 0..<UInt64(KeyFilter.probes) {
+                let p = Int((h1 &+ i &* h2) % m)
+                words[p >> 6] |= 1 << UInt64(p & 63)
+            }
             count += 1
         }
     }
