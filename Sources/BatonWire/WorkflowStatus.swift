@@ -63,17 +63,13 @@ public struct WorkflowStatus: Equatable, Sendable {
 
     // MARK: JSON
 
+    /// The summary's members (a LIST row) plus `blocks`.
     public var json: JSONValue {
-        var o: [String: JSONValue] = [
-            "id": .string(id), "name": .string(name), "state": .string(state.rawValue),
-            "submitted_at": .string(Timestamp.format(ms: submittedAt)),
-            "blocks": .array(blocks.map { b in
-                ["state": .string(b.state.rawValue), "jobs": .array(b.jobs.map(\.json))]
-            }),
-        ]
-        if let reason { o["reason"] = .string(reason) }
-        if let startedAt { o["started_at"] = .string(Timestamp.format(ms: startedAt)) }
-        if let finishedAt { o["finished_at"] = .string(Timestamp.format(ms: finishedAt)) }
+        var o = WorkflowSummary(id: id, name: name, state: state, reason: reason, submittedAt: submittedAt,
+                                startedAt: startedAt, finishedAt: finishedAt).fields(capacity: 8)
+        o["blocks"] = .array(blocks.map { b in
+            ["state": .string(b.state.rawValue), "jobs": .array(b.jobs.map(\.json))]
+        })
         return .object(o)
     }
 

@@ -18,15 +18,19 @@ public struct WorkflowSummary: Equatable, Sendable {
         self.finishedAt = finishedAt
     }
 
-    public var json: JSONValue {
-        var o: [String: JSONValue] = [
-            "id": .string(id), "name": .string(name), "state": .string(state.rawValue),
-            "submitted_at": .string(Timestamp.format(ms: submittedAt)),
-        ]
+    public var json: JSONValue { .object(fields(capacity: 7)) }
+
+    /// The summary's members, with room for `capacity` (STATUS adds `blocks` to them).
+    func fields(capacity: Int) -> [String: JSONValue] {
+        var o = [String: JSONValue](minimumCapacity: capacity)
+        o["id"] = .string(id)
+        o["name"] = .string(name)
+        o["state"] = .string(state.rawValue)
+        o["submitted_at"] = .string(Timestamp.format(ms: submittedAt))
         if let reason { o["reason"] = .string(reason) }
         if let startedAt { o["started_at"] = .string(Timestamp.format(ms: startedAt)) }
         if let finishedAt { o["finished_at"] = .string(Timestamp.format(ms: finishedAt)) }
-        return .object(o)
+        return o
     }
 
     /// Parses a row as `json` writes it; throws `bad_request` naming the bad field.

@@ -68,8 +68,9 @@ struct BrokerCommand: ParsableCommand {
     }
 }
 
-/// Turns SIGINT and SIGTERM into a graceful stop instead of an abrupt exit.
-final class SignalStopper: @unchecked Sendable {
+/// Turns SIGINT and SIGTERM into a graceful stop instead of an abrupt exit. Not
+/// `Sendable`: it lives on the thread that made it, which keeps it until the end.
+final class SignalStopper {
     private let sources: [any DispatchSourceSignal]
 
     init(onSignal: @escaping @Sendable (String) -> Void) {
