@@ -26,7 +26,7 @@ extension Engine {
             case .exec:
                 exec(peer, tag, try WorkflowRef(body: request.body).id, now: now)
             case .status:
-                status(peer, tag, try WorkflowRef(body: request.body).id)
+                status(peer, tag, try WorkflowRef(body: request.body).id, now: now)
             case .watch:
                 watch(peer, tag, try WatchRequest(body: request.body), now: now)
             case .cancel:
@@ -164,7 +164,7 @@ extension Engine {
         case .running, .succeeded, .failed, .cancelled, .stopped, .expired:
             break  // already started, or over: EXEC starts nothing and reports
         }
-        reply(peer, .status, tag, workflows[id]!.status.json)
+        reply(peer, .status, tag, statusBody(workflows[id]!, now: now))
     }
 
     mutating func start(_ id: String, now: Int64) {
@@ -179,12 +179,36 @@ extension Engine {
 
     // MARK: STATUS
 
-    mutating func status(_ peer: PeerId, _ tag: [UInt8], _ id: String) {
+    mutating func status(_ peer: PeerId, _ tag: [UInt8], _ id: String, now: Int64) {
         if let w = workflows[id] {
-            reply(peer, .status, tag, w.status.json)
+            reply(peer, .status, tag, statusBody(w, now: now))
         } else {
             out.reads.append(.status(peer: peer, tag: tag, id: id))
         }
+    }
+
+    /// STATUS of a workflow in memory: the stored picture, plus `waiting_for` on each
+    /// PENDING job of the current block that something other than the block's
+    /// concurrency holds back, so nobody has to wonder why nothing runs.
+    func statusBody(_ w: WorkflowRecord, now: Int64) -> JSONValue {
+        var s = w.status
+        if w.state == .running, s.blocks.indices.contains(w.currentBlock) {
+            let b = w.currentBlock
+            for j in s.blocks[b].jobs.indices where s.blocks[b].jobs[j].state == .pending {
+                s.blocks[b].jobs[j].waitingFor = waitingFor(w, block: b, job: j, now: now)
+            }
+        }
+        return s.json
+    }
+
+    /// What holds a PENDING job back, or nil when only its block's concurrency does (or
+    /// it is about to be dispatched).
+    func waitingFor(_ w: WorkflowRecord, block b: Int, job j: Int, now: Int64) -> String? {
+        if let at = w.jobs[b][j].retryAt, at > now { return "retry backoff until \(Timestamp.format(ms: at))" }
+        guard queued.contains(JobKey(workflowId: w.id, block: b, job: j)) else { return nil }
+        let type = w.spec.blocks[b].jobs[j].type
+        if !workers.values.contains(where: { $0.types.contains(type) }) { return "no worker for \(type)" }
+        return nil
     }
 
     // MARK: WATCH: event pages, long-polled
@@ -214,6 +238,6 @@ extension Engine {
         case .succeeded, .failed, .cancelled, .stopped, .expired:
             break  // over already: CANCEL changes nothing and reports
         }
-        reply(peer, .status, tag, workflows[id]!.status.json)
+        reply(peer, .status, tag, statusBody(workflows[id]!, now: now))
     }
 }

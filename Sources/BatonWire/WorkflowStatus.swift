@@ -10,9 +10,12 @@ public struct WorkflowStatus: Equatable, Sendable {
         public var error: String?
         public var startedAt: Int64?
         public var finishedAt: Int64?
+        /// What holds a PENDING job back besides its block's concurrency (for people).
+        public var waitingFor: String?
 
         public init(jobId: String, type: String, name: String? = nil, state: JobState, attempt: Int,
-                    output: JSONValue? = nil, error: String? = nil, startedAt: Int64? = nil, finishedAt: Int64? = nil) {
+                    output: JSONValue? = nil, error: String? = nil, startedAt: Int64? = nil, finishedAt: Int64? = nil,
+                    waitingFor: String? = nil) {
             self.jobId = jobId
             self.type = type
             self.name = name
@@ -22,6 +25,7 @@ public struct WorkflowStatus: Equatable, Sendable {
             self.error = error
             self.startedAt = startedAt
             self.finishedAt = finishedAt
+            self.waitingFor = waitingFor
         }
     }
 
@@ -105,6 +109,7 @@ extension WorkflowStatus.Job {
         if let error { o["error"] = .string(error) }
         if let startedAt { o["started_at"] = .string(Timestamp.format(ms: startedAt)) }
         if let finishedAt { o["finished_at"] = .string(Timestamp.format(ms: finishedAt)) }
+        if let waitingFor { o["waiting_for"] = .string(waitingFor) }
         return .object(o)
     }
 
@@ -118,6 +123,7 @@ extension WorkflowStatus.Job {
         error = try Field.optionalString(o, "error", maxBytes: 1 << 20)
         startedAt = try timeField(o, "started_at")
         finishedAt = try timeField(o, "finished_at")
+        waitingFor = try Field.optionalString(o, "waiting_for")
     }
 }
 

@@ -49,6 +49,7 @@ enum StatusPrinter {
             for j in block.jobs {
                 var l = "    \(j.jobId.split(separator: ".").suffix(2).joined(separator: ".")) \(j.type) \(j.state.rawValue)"
                 if j.attempt > 0 { l += " attempt \(j.attempt)" }
+                if let w = j.waitingFor { l += " (waiting: \(w))" }
                 if let e = j.error { l += " error: \(e)" }
                 if let o = j.output { l += " output: \(JSONWriter.string(o).prefix(120))" }
                 lines.append(l)

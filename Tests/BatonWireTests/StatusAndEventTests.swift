@@ -14,7 +14,9 @@ final class StatusAndEventTests: XCTestCase {
                     .init(jobId: "01J.0.1", type: "echo", state: .succeeded, attempt: 1,
                           output: ["message": "hi", "n": [1, nil]], startedAt: t0 + 1, finishedAt: t0 + 3),
                 ]),
-                .init(state: .cancelled, jobs: [.init(jobId: "01J.1.0", type: "echo", state: .cancelled, attempt: 0)]),
+                .init(state: .cancelled, jobs: [.init(jobId: "01J.1.0", type: "echo", state: .cancelled, attempt: 0),
+                                               .init(jobId: "01J.1.1", type: "disk.erase", state: .pending, attempt: 0,
+                                                     waitingFor: "no worker for disk.erase")]),
             ],
             submittedAt: t0, startedAt: t0 + 1, finishedAt: t0 + 4)
     }
@@ -25,7 +27,8 @@ final class StatusAndEventTests: XCTestCase {
         let s = full
         XCTAssertEqual(try WorkflowStatus(json: s.json.objectValue!), s)
         XCTAssertEqual(try WorkflowStatus(json: try decodeBody(JSONWriter.bytes(s.json))), s)
-        XCTAssertEqual(s.jobCount, 3)
+        XCTAssertEqual(s.jobCount, 4)
+        XCTAssertEqual(s.json["blocks"]?.arrayValue?[1]["jobs"]?.arrayValue?[1]["waiting_for"], "no worker for disk.erase")
         XCTAssertEqual(s.count(.failed), 1)
         XCTAssertEqual(s.count(.cancelled), 1)
         XCTAssertEqual(s.count(.running), 0)
