@@ -9,6 +9,10 @@ extension Engine {
     /// A peer with a SUBMIT parked on a key read has this request queued behind it:
     /// one peer's requests are decided in the order it sent them.
     public mutating func handleClient(_ peer: PeerId, _ request: ClientFrames.Request, now: Int64) {
+        if let refusal = admitClientRequest(peer) {
+            replyError(peer, request.tag, refusal)
+            return
+        }
         if parked[peer] != nil {
             parked[peer]!.behind.append(request)
             return
@@ -160,6 +164,10 @@ extension Engine {
         }
         switch state {
         case .submitted:
+            if let refusal = startRefusal(workflows[id]!.spec.name, now: now) {
+                replyError(peer, tag, refusal)
+                return
+            }
             start(id, now: now)
         case .running, .succeeded, .failed, .cancelled, .stopped, .expired:
             break  // already started, or over: EXEC starts nothing and reports
@@ -168,11 +176,13 @@ extension Engine {
     }
 
     mutating func start(_ id: String, now: Int64) {
-        updateWorkflow(id) { w in
+        let name = updateWorkflow(id) { w -> String in
             w.state = .running
             w.startedAt = now
             w.expiresAt = nil
+            return w.spec.name
         }
+        if let name, !limits.workflows.isEmpty { countStart(name, now: now) }
         emit(id, .workflowRunning, at: now)
         startBlock(id, 0, now: now)
     }
@@ -208,7 +218,7 @@ extension Engine {
         guard queued.contains(JobKey(workflowId: w.id, block: b, job: j)) else { return nil }
         let type = w.spec.blocks[b].jobs[j].type
         if !workers.values.contains(where: { $0.types.contains(type) }) { return "no worker for \(type)" }
-        return nil
+        return tokenWait(type, now: now)
     }
 
     // MARK: WATCH: event pages, long-polled

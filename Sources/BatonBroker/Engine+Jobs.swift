@@ -61,6 +61,12 @@ extension Engine {
                 guard let worker = leastLoadedWorker(for: type) else { break }
                 guard let key = queues[type]!.popFirst() else { break }
                 guard queued.remove(key) != nil, isDispatchable(key) else { continue }
+                guard takeToken(type, now: now) else {
+                    // The type's bucket is empty: the job keeps its place at the head.
+                    queues[type]!.prepend(key)
+                    queued.insert(key)
+                    break
+                }
                 dispatch(key, to: worker, now: now)
             }
             if queues[type]!.isEmpty { queues[type] = nil }
@@ -270,6 +276,7 @@ extension Engine {
             return
         }
         let state = outcome.state
+        if workflows[id]!.state == .running { countStop(workflows[id]!.spec.name) }
         for (b, count) in shape.enumerated() {
             for j in 0..<count where !workflows[id]!.jobs[b][j].state.isFinal {
                 let k = JobKey(workflowId: id, block: b, job: j)

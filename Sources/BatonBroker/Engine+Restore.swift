@@ -26,6 +26,9 @@ extension Engine {
         finishedAwaitingCommit = []
         parked = [:]
         keyReads = [:]
+        bucketWakes = []
+        clientRequests = [:]
+        answeredAwaitingCommit = []
         for peer in workers.keys { workers[peer]!.running = [] }
         if lastHeartbeatAt == 0 { lastHeartbeatAt = now }
 
@@ -46,6 +49,7 @@ extension Engine {
             attemptFailed(k, error: "broker restarted while the attempt ran", retryable: true, now: now)
         }
         for id in Array(progress.keys) { release(id, now: now) }
+        countRunningByName()
     }
 
     private mutating func restoreRunning(_ w: WorkflowRecord, previous: [JobKey: Assignment], lost: inout [JobKey], now: Int64) {

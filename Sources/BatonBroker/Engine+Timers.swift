@@ -23,6 +23,8 @@ extension Engine {
         case retry(JobKey)
         case timeout(JobKey, Assignment, limitMs: Int64)
         case endWatch(workflowId: String, index: Int)
+        /// A job type's bucket has a token again: the turn's dispatch picks it up.
+        case tokens(String)
     }
 
     /// What `timer` would do if it fired now, or nil when it no longer applies. The one
@@ -51,6 +53,8 @@ extension Engine {
         case .watch(let id, let token):
             guard let i = watchers[id]?.firstIndex(where: { $0.token == token }) else { return nil }
             return .endWatch(workflowId: id, index: i)
+        case .tokens(type: let type):
+            return bucketWakes.contains(type) ? .tokens(type) : nil
         }
     }
 
@@ -69,6 +73,8 @@ extension Engine {
             let w = watchers[id]!.remove(at: i)
             if watchers[id]!.isEmpty { watchers[id] = nil }
             out.reads.append(.events(peer: w.peer, tag: w.tag, id: id, after: w.after))
+        case .tokens(let type):
+            bucketWakes.remove(type)
         }
     }
 

@@ -81,6 +81,21 @@ public struct Engine {
     /// they asked. One read per key however many peers wait for it.
     var keyReads: [String: [PeerId]] = [:]
 
+    // Rate limits (Engine+Limits.swift); all empty without a config.
+    var limits = EngineLimits()
+    /// Token buckets of the limited job types.
+    var buckets: [String: TokenBucket] = [:]
+    /// Job types with a `.tokens` timer set (one at a time per type).
+    var bucketWakes: Set<String> = []
+    /// RUNNING workflows per limited name.
+    var runningByName: [String: Int] = [:]
+    /// Start times within the window, per name with a start rate, oldest first.
+    var startsByName: [String: Deque<Int64>] = [:]
+    /// Requests received and not yet answered, per client connection (with a limit).
+    var clientRequests: [PeerId: Int] = [:]
+    /// Requests each turn not yet committed answered, per connection, oldest turn first.
+    var answeredAwaitingCommit: Deque<[PeerId: Int]> = []
+
     // Per-turn bookkeeping.
     var out = TurnOutput()
     var insertedIds: [String] = []
@@ -135,6 +150,8 @@ public struct Engine {
         case retry(JobKey, attempt: Int)
         case timeout(JobKey, attempt: Int)
         case watch(workflowId: String, token: UInt64)
+        /// When a job type's empty bucket gets its next token.
+        case tokens(type: String)
     }
 
     struct Watcher {
@@ -158,6 +175,7 @@ public struct Engine {
     /// leave memory (later reads of them go to the store). Call once per `finishTurn`,
     /// in order, unless a `restore` replaces the state first.
     public mutating func turnCommitted() {
+        if limits.maxInFlightPerClient != nil { clientRequestsAnswered() }
         for id in finishedAwaitingCommit.popFirst() ?? [] {
             if let w = workflows[id], w.state.isFinal {
                 workflows[id] = nil
@@ -184,6 +202,7 @@ public struct Engine {
         }
         finishedAwaitingCommit.append(finishedThisTurn)
         finishedThisTurn = []
+        if limits.maxInFlightPerClient != nil { countAnswered(out) }
         let result = out
         out = TurnOutput()
         insertedIds = []
@@ -195,7 +214,7 @@ public struct Engine {
     }
 
     /// The earliest time the engine wants `tick` called.
-    public func nextDeadline() -> Int64 {
+    public func nextDeadline() -> Int64 {  // (token wake-ups are timers too)
         let hb = lastHeartbeatAt + config.heartbeatMs
         return min(timers.earliest ?? hb, hb)
     }

@@ -41,6 +41,9 @@ extension ClientError {
         guard let code = ErrorCode(rawValue: raw) else {
             return .remote(WireError(.unavailable, message + " (unknown code \"\(raw)\")"))
         }
-        return .remote(WireError(code, message))
+        var details = body
+        details["code"] = nil
+        details["message"] = nil
+        return .remote(WireError(code, message, details: details))
     }
 }

@@ -24,17 +24,32 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case rateLimited = "rate_limited"
 }
 
-/// An error that reaches the wire as `ERROR {"code", "message"}`.
+/// An error that reaches the wire as `ERROR {"code", "message", ...details}`.
 public struct WireError: Error, Equatable, Sendable, CustomStringConvertible {
     public let code: ErrorCode
     public let message: String
+    /// Fields some codes carry beside the message, for programs: `retry_after_ms` with
+    /// `rate_limited`; `name` and `reason` with `stopped`; `policy` and `rule` with
+    /// `policy_denied`. They never replace `code` or `message`.
+    public let details: [String: JSONValue]
 
-    public init(_ code: ErrorCode, _ message: String) {
+    public init(_ code: ErrorCode, _ message: String, details: [String: JSONValue] = [:]) {
         self.code = code
         self.message = message
+        self.details = details
     }
 
-    public var body: JSONValue { ["code": .string(code.rawValue), "message": .string(message)] }
+    /// `rate_limited`, telling the client when to try again.
+    public static func rateLimited(_ message: String, retryAfterMs: Int64) -> WireError {
+        WireError(.rateLimited, message, details: ["retry_after_ms": .int(max(1, retryAfterMs))])
+    }
+
+    public var body: JSONValue {
+        var o = details
+        o["code"] = .string(code.rawValue)
+        o["message"] = .string(message)
+        return .object(o)
+    }
 
     public var description: String { "\(code.rawValue): \(message)" }
 }

@@ -1,0 +1,128 @@
+import BatonStore
+import BatonWire
+import DequeModule
+
+/// Rate limits: a token bucket per job type (jobs over it wait, PENDING, with
+/// `waiting_for`), per workflow name a bound on RUNNING workflows and on starts per
+/// period (EXEC over it gets `rate_limited` with `retry_after_ms`), and per client
+/// connection a bound on requests being processed (backpressure). Without limits
+/// configured every check here is skipped.
+extension Engine {
+    /// Puts `new` in force. `recentStarts`: per limited name, the `started_at` times the
+    /// store holds within that name's start window (so a restart or reload is never a
+    /// free burst of starts). Buckets of job types already limited keep their level;
+    /// new ones start empty.
+    public mutating func useLimits(_ new: EngineLimits, recentStarts: [String: [Int64]] = [:], now: Int64) {
+        limits = new
+        var kept: [String: TokenBucket] = [:]
+        for (type, limit) in new.jobTypes {
+            var bucket = buckets[type] ?? TokenBucket(limit, now: now)
+            bucket.reconfigure(limit, now: now)
+            kept[type] = bucket
+        }
+        buckets = kept
+        startsByName = [:]
+        for (name, limit) in new.workflows where limit.starts != nil {
+            startsByName[name] = Deque((recentStarts[name] ?? []).sorted())
+        }
+        countRunningByName()
+        if new.maxInFlightPerClient == nil {
+            clientRequests = [:]
+            answeredAwaitingCommit = []
+        }
+    }
+
+    /// Recounts RUNNING workflows of every limited name (after a restore or new limits).
+    mutating func countRunningByName() {
+        runningByName = [:]
+        guard !limits.workflows.isEmpty else { return }
+        for w in workflows.values where w.state == .running && limits.workflows[w.spec.name] != nil {
+            runningByName[w.spec.name, default: 0] += 1
+        }
+    }
+
+    // MARK: Per workflow name, at EXEC
+
+    /// Why EXEC may not start a workflow of this name now, or nil.
+    func startRefusal(_ name: String, now: Int64) -> WireError? {
+        guard let limit = limits.workflows[name] else { return nil }
+        if let max = limit.maxRunning, runningByName[name, default: 0] >= max {
+            // When a slot frees is unknown: a heartbeat interval is a fair first retry.
+            return .rateLimited("limits.workflows.\(name).max_running: \(max) already RUNNING", retryAfterMs: config.heartbeatMs)
+        }
+        if let window = limit.starts, let starts = startsByName[name] {
+            let recent = starts.filter { $0 > now - window.periodMs }
+            if recent.count >= window.tokens, let oldest = recent.first {
+                return .rateLimited("limits.workflows.\(name).rate: \(window.text) already started",
+                                    retryAfterMs: oldest + window.periodMs - now)
+            }
+        }
+        return nil
+    }
+
+    /// Bookkeeping of a workflow that starts RUNNING.
+    mutating func countStart(_ name: String, now: Int64) {
+        guard let limit = limits.workflows[name] else { return }
+        runningByName[name, default: 0] += 1
+        if let window = limit.starts {
+            startsByName[name, default: []].append(now)
+            while let first = startsByName[name]!.first, first <= now - window.periodMs { startsByName[name]!.removeFirst() }
+        }
+    }
+
+    /// Bookkeeping of a workflow that leaves RUNNING.
+    mutating func countStop(_ name: String) {
+        guard !limits.workflows.isEmpty, let n = runningByName[name] else { return }
+        runningByName[name] = n > 1 ? n - 1 : nil
+    }
+
+    // MARK: Per job type, at dispatch
+
+    /// Takes a token for a job of `type`, if its type is limited; false when the bucket
+    /// is empty (the job waits, and a timer wakes the engine at the next token).
+    mutating func takeToken(_ type: String, now: Int64) -> Bool {
+        guard !buckets.isEmpty, buckets[type] != nil else { return true }
+        if buckets[type]!.take(at: now) { return true }
+        if bucketWakes.insert(type).inserted {
+            timers.insert(.tokens(type: type), at: buckets[type]!.nextTokenAt(now))
+        }
+        return false
+    }
+
+    /// `waiting_for` of a queued job held by its type's empty bucket, or nil.
+    func tokenWait(_ type: String, now: Int64) -> String? {
+        guard let bucket = buckets[type], bucket.available(at: now) == 0 else { return nil }
+        return "rate limit limits.job_types.\(type) (\(bucket.limit.text)): next token at \(Timestamp.format(ms: bucket.nextTokenAt(now)))"
+    }
+
+    // MARK: Per client connection
+
+    /// Counts a request in; a refusal when the connection already has its limit of
+    /// requests being processed (the refusal itself is answered at once).
+    mutating func admitClientRequest(_ peer: PeerId) -> WireError? {
+        guard let max = limits.maxInFlightPerClient else { return nil }
+        let n = clientRequests[peer, default: 0]
+        clientRequests[peer] = n + 1
+        guard n < max else {
+            return .rateLimited("limits.clients.max_in_flight: \(max) requests of this connection are being processed", retryAfterMs: 100)
+        }
+        return nil
+    }
+
+    /// Notes which connections a finished turn answers (replies and deferred reads).
+    mutating func countAnswered(_ output: TurnOutput) {
+        var answered: [PeerId: Int] = [:]
+        for r in output.replies { answered[r.peer, default: 0] += 1 }
+        for r in output.reads { answered[r.peer, default: 0] += 1 }
+        answeredAwaitingCommit.append(answered)
+    }
+
+    /// The oldest turn is committed: its answers are out.
+    mutating func clientRequestsAnswered() {
+        guard let answered = answeredAwaitingCommit.popFirst() else { return }
+        for (peer, n) in answered {
+            let left = clientRequests[peer, default: 0] - n
+            clientRequests[peer] = left > 0 ? left : nil
+        }
+    }
+}

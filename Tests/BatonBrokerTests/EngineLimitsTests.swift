@@ -1,0 +1,120 @@
+import BatonStore
+import BatonWire
+import XCTest
+
+@testable import BatonBroker
+
+/// Rate limits under the injected clock: no sleeping, exact times.
+final class EngineLimitsTests: XCTestCase {
+    private let minute: Int64 = 60_000
+
+    /// A harness whose worker keeps beating while the clock moves in `step`s.
+    private func advance(_ h: EngineHarness, _ ms: Int64, step: Int64 = 1000, workers: [String] = ["w1"]) {
+        var left = ms
+        while left > 0 {
+            for w in workers { h.heartbeat(w) }
+            h.advance(min(step, left))
+            left -= step
+        }
+    }
+
+    func testAJobTypeBucketStartsEmptyAndLetsJobsThroughAtItsRate() throws {
+        let h = try EngineHarness()
+        h.engine.useLimits(EngineLimits(jobTypes: ["disk.erase": .init(tokens: 2, periodMs: minute, burst: 1)]), now: h.now)
+        h.ready("w1", types: ["disk.erase"], capacity: 10)
+        let ids = (0..<3).map { _ in h.submit(spec([jobs(1, type: "disk.erase")])) }
+        for id in ids { h.exec(id) }
+        XCTAssertEqual(h.takeJobs("w1").count, 0, "empty at start: a (re)start is never a free burst")
+        let wait = try XCTUnwrap(h.status(ids[0]).blocks[0].jobs[0].waitingFor)
+        XCTAssertTrue(wait.hasPrefix("rate limit limits.job_types.disk.erase (2/min): next token at "), wait)
+
+        advance(h, 29_000)
+        XCTAssertEqual(h.takeJobs("w1").count, 0)
+        advance(h, 1000)
+        var sent = h.takeJobs("w1")
+        XCTAssertEqual(sent.map(\.workflowId), [ids[0]], "one token per 30 s, in queue order")
+        for j in sent { h.result("w1", j) }
+        advance(h, 30_000)
+        sent = h.takeJobs("w1")
+        XCTAssertEqual(sent.map(\.workflowId), [ids[1]])
+        XCTAssertNil(h.status(ids[1]).blocks[0].jobs[0].waitingFor)
+    }
+
+    func testABucketFillsToItsBurstAndNoFurther() throws {
+        let h = try EngineHarness()
+        h.engine.useLimits(EngineLimits(jobTypes: ["echo": .init(tokens: 1, periodMs: 1000, burst: 3)]), now: h.now)
+        h.ready("w1", types: ["echo"], capacity: 10)
+        advance(h, 10_000)  // ten intervals idle: the bucket holds 3, not 10
+        let id = h.submit(spec([jobs(5)], concurrency: 5))
+        h.exec(id)
+        XCTAssertEqual(h.takeJobs("w1").count, 3)
+        advance(h, 1000)
+        XCTAssertEqual(h.takeJobs("w1").count, 1)
+    }
+
+    func testMaxRunningRefusesExecWithRetryAfterUntilOneEnds() throws {
+        let h = try EngineHarness()
+        h.engine.useLimits(EngineLimits(workflows: ["erase": .init(maxRunning: 1)]), now: h.now)
+        h.ready("w1", types: ["echo"], capacity: 4)
+        let a = h.submit(spec([jobs(1)], name: "erase"))
+        let b = h.submit(spec([jobs(1)], name: "erase"))
+        let other = h.submit(spec([jobs(1)], name: "other"))
+        XCTAssertEqual(h.exec(a).command, .status)
+        let refused = h.exec(b)
+        XCTAssertEqual(refused.command, .error)
+        XCTAssertEqual(refused.body["code"], "rate_limited")
+        XCTAssertEqual(refused.body["retry_after_ms"], 1000)
+        XCTAssertEqual(h.status(b).state, .submitted, "a refused EXEC changes nothing")
+        XCTAssertEqual(h.exec(other).command, .status, "other names are not limited")
+        h.drain(["w1"])
+        XCTAssertEqual(h.status(a).state, .succeeded)
+        XCTAssertEqual(h.exec(b).body["state"], "RUNNING")
+    }
+
+    func testStartRateIsASlidingWindowThatSurvivesARestart() throws {
+        let h = try EngineHarness()
+        let limits = EngineLimits(workflows: ["satellite-disk-erase": .init(starts: .init(tokens: 1, periodMs: 30 * minute, burst: 1))])
+        // The store says one started ten minutes ago (before a restart).
+        h.engine.useLimits(limits, recentStarts: ["satellite-disk-erase": [h.now - 10 * minute]], now: h.now)
+        let a = h.submit(spec([jobs(1)], name: "satellite-disk-erase"))
+        let refused = h.exec(a)
+        XCTAssertEqual(refused.body["code"], "rate_limited")
+        XCTAssertEqual(refused.body["retry_after_ms"], .int(20 * minute))
+        h.now += 20 * minute
+        XCTAssertEqual(h.exec(a).body["state"], "RUNNING")
+        let b = h.submit(spec([jobs(1)], name: "satellite-disk-erase"))
+        XCTAssertEqual(h.exec(b).body["retry_after_ms"], .int(30 * minute))
+    }
+
+    func testAClientConnectionGetsAtMostItsInFlightLimit() throws {
+        var e = Engine(config: EngineConfig(), random: SplitMix64(seed: 1))
+        e.useLimits(EngineLimits(maxInFlightPerClient: 2), now: 0)
+        let peer = Array("c".utf8), other = Array("d".utf8)
+        for t in ["1", "2", "3"] { e.handleClient(peer, .init(command: .ping, tag: Array(t.utf8)), now: 0) }
+        e.handleClient(other, .init(command: .ping, tag: Array("x".utf8)), now: 0)
+        let first = e.finishTurn(now: 0)
+        XCTAssertEqual(first.replies.map(\.command), [.pong, .pong, .error, .pong])
+        XCTAssertEqual(first.replies[2].body["code"], "rate_limited")
+        // Before the turn is committed the three are still in flight; after, none is.
+        e.handleClient(peer, .init(command: .ping, tag: Array("4".utf8)), now: 0)
+        XCTAssertEqual(e.finishTurn(now: 0).replies.map(\.command), [.error])
+        e.turnCommitted()
+        e.turnCommitted()
+        e.handleClient(peer, .init(command: .ping, tag: Array("5".utf8)), now: 0)
+        XCTAssertEqual(e.finishTurn(now: 0).replies.map(\.command), [.pong])
+    }
+
+    func testTokenBucketArithmetic() {
+        var b = TokenBucket(.init(tokens: 3, periodMs: 1000, burst: 2), now: 0)
+        XCTAssertEqual(b.limit.intervalMs, 334, "rounded up: never faster than 3/s")
+        XCTAssertEqual(b.available(at: 333), 0)
+        XCTAssertEqual(b.nextTokenAt(0), 334)
+        XCTAssertTrue(b.take(at: 334))
+        XCTAssertFalse(b.take(at: 500))
+        XCTAssertEqual(b.available(at: 10_000), 2, "capped at the burst")
+        b.reconfigure(.init(tokens: 1, periodMs: 1000, burst: 1), now: 10_000)
+        XCTAssertEqual(b.available(at: 10_000), 1, "a smaller burst cuts the level")
+        XCTAssertEqual(EngineLimits.Bucket(tokens: 1, periodMs: 30 * 60_000, burst: 1).text, "1/30min")
+        XCTAssertEqual(EngineLimits.Bucket(tokens: 10, periodMs: 60_000, burst: 1).text, "10/min")
+    }
+}
