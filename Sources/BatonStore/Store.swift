@@ -249,6 +249,16 @@ public final class Store: Sendable {
         }
     }
 
+    /// When workflows named `name` started (EXEC), for those started at or after
+    /// `since`, oldest first: the broker's start-rate windows are rebuilt from these at
+    /// start and on reload, so a restart is never a free burst of starts.
+    public func startTimes(name: String, since: Int64) throws -> [Int64] {
+        try reading { db in
+            try Int64.fetchAll(db, sql: "SELECT started_at FROM workflows WHERE name = ? AND started_at >= ? ORDER BY started_at",
+                               arguments: [name, since])
+        }
+    }
+
     /// A workflow's state alone.
     public func workflowState(id: String) throws -> WorkflowState? {
         try reading { db in try state(of: id, db) }

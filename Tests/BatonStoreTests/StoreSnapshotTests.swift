@@ -69,3 +69,24 @@ final class StoreSnapshotTests: XCTestCase {
         }
     }
 }
+
+final class StoreStartTimesTests: XCTestCase {
+    func testStartTimesOfANameSinceATime() throws {
+        try onEveryStore { store, _ in
+            var batch = WriteBatch()
+            for (i, (name, started)) in [("erase", Int64?(100)), ("erase", 300), ("erase", nil), ("other", 200), ("erase", 250)].enumerated() {
+                var (w, e) = Fixture.submitted("01J\(i)", name: name)
+                if let started {
+                    w.state = .running
+                    w.startedAt = started
+                }
+                batch.inserted.append(w)
+                batch.events.append((w.id, e))
+            }
+            try store.apply(batch)
+            XCTAssertEqual(try store.startTimes(name: "erase", since: 0), [100, 250, 300])
+            XCTAssertEqual(try store.startTimes(name: "erase", since: 250), [250, 300])
+            XCTAssertEqual(try store.startTimes(name: "nobody", since: 0), [])
+        }
+    }
+}
