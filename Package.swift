@@ -8,7 +8,8 @@ import PackageDescription
 //       │                           ▲    └── CBatonLibc (libc headers Glibc does not export)
 //       ├──> BatonClient <── ZeroMQ │
 //       └──> BatonWorker <── ZeroMQ │
-//   baton (CLI) ──> BatonBroker, BatonClient, BatonWorker: it parses arguments and prints.
+//       └──> BatonConfig <── Yams (the YAML config and policies: pure values)
+//   baton (CLI) ──> BatonBroker, BatonClient, BatonConfig, BatonWorker: it parses arguments and prints.
 //
 // BatonClient and BatonWorker sit beside the broker, not above it: neither imports it.
 let package = Package(
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -50,6 +52,8 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
             ]),
+        // The broker's YAML config and its policies: pure values, no I/O beyond reading the file.
+        .target(name: "BatonConfig", dependencies: ["BatonWire", .product(name: "Yams", package: "Yams")]),
         .target(name: "BatonClient", dependencies: ["BatonWire", "ZeroMQ"]),
         .target(
             name: "BatonWorker",
@@ -61,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonBroker", "BatonClient", "BatonWorker", "BatonWire", "ZeroMQ",
+                "BatonBroker", "BatonClient", "BatonConfig", "BatonWorker", "BatonWire", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -82,6 +86,7 @@ let package = Package(
         .testTarget(
             name: "BatonBrokerTests",
             dependencies: ["BatonBroker", "BatonStore", "BatonWire", "ZeroMQ", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "BatonConfigTests", dependencies: ["BatonConfig", "BatonWire"]),
         .testTarget(name: "BatonClientTests", dependencies: ["BatonClient", "BatonWire", "ZeroMQ"]),
         .testTarget(
             name: "BatonWorkerTests",

@@ -1,0 +1,46 @@
+/// The config keys that mirror `baton broker` flags, one each, snake_case. Nil: not in
+/// the file (the flag's default applies). A flag given on the command line overrides
+/// its key. Paths are used as written, relative to the broker's working directory,
+/// exactly like the flags.
+public struct BrokerSettings: Equatable, Sendable {
+    public var clients: String?
+    public var workers: String?
+    public var db: String?
+    public var heartbeatMs: Int64?
+    public var ttlSeconds: Int64?
+    public var maxMessageBytes: Int?
+    public var curveSecretKeyFile: String?
+    public var logLevel: String?
+
+    public init() {}
+
+    /// The flag keys, in `baton broker --help` order.
+    static let keys = ["clients", "workers", "db", "heartbeat_ms", "ttl_seconds", "max_message_bytes",
+                       "curve_secret_key_file", "log_level"]
+
+    /// swift-log's level names, as `--log-level` takes them.
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// Reads the flag keys from the top-level mapping, with the bounds the flags have.
+    init(_ c: KeyedDecodingContainer<ConfigKey>) throws {
+        clients = try c.nonEmpty("clients")
+        workers = try c.nonEmpty("workers")
+        db = try c.nonEmpty("db")
+        heartbeatMs = try c.positive("heartbeat_ms", minimum: 10).map(Int64.init)
+        ttlSeconds = try c.positive("ttl_seconds", minimum: 1).map(Int64.init)
+        maxMessageBytes = try c.positive("max_message_bytes", minimum: 1024)
+        curveSecretKeyFile = try c.nonEmpty("curve_secret_key_file")
+        logLevel = try c.nonEmpty("log_level")
+        if let logLevel, !Self.logLevels.contains(logLevel) {
+            throw invalid(c.path("log_level"), "\"\(logLevel)\" is not a level (\(Self.logLevels.joined(separator: ", ")))")
+        }
+    }
+}
+
+extension KeyedDecodingContainer where Key == ConfigKey {
+    func nonEmpty(_ key: String) throws -> String? {
+        guard let s: String = try optional(key) else { return nil }
+        guard !s.isEmpty else { throw invalid(path(key), "must not be empty") }
+        return s
+    }
+}

@@ -1,0 +1,57 @@
+import BatonWire
+
+/// The policies of one config and its default: what the broker asks at SUBMIT and EXEC.
+///
+/// Which policies apply: every policy with a pattern matching the workflow's name, in
+/// file order; all of them must pass. A name no policy covers gets `defaultDecision`.
+/// `window` rules are checked at EXEC only (SUBMIT runs nothing, so it always passes
+/// them); every other rule at both, because the config may change in between.
+public struct PolicySet: Equatable, Sendable {
+    public var policies: [Policy]
+    public var defaultDecision: DefaultDecision
+
+    public init(policies: [Policy], defaultDecision: DefaultDecision) {
+        self.policies = policies
+        self.defaultDecision = defaultDecision
+    }
+
+    /// No policy, everything allowed: the broker without a config (development mode).
+    public static let allowAll = PolicySet(policies: [], defaultDecision: .allow)
+
+    /// The verdict for `spec` at `nowMs` (Unix ms, UTC): the first failing rule of the
+    /// first failing applicable policy, or allowed.
+    public func check(_ spec: WorkflowSpec, at nowMs: Int64, phase: PolicyPhase) -> PolicyVerdict {
+        var covered = false
+        for policy in policies where policy.covers(spec.name) {
+            covered = true
+            for rule in policy.rules where rule.isChecked(in: phase) {
+                if let why = rule.violation(spec, at: nowMs) {
+                    return .denied(PolicyDenial(policy: policy.name, rule: rule.kind, detail: why))
+                }
+            }
+        }
+        return covered ? .allowed : defaultVerdict(spec.name)
+    }
+
+    /// Every applicable rule's result, and the same verdict `check` gives.
+    public func report(_ spec: WorkflowSpec, at nowMs: Int64, phase: PolicyPhase) -> PolicyReport {
+        let outcomes = policies.filter { $0.covers(spec.name) }.map { policy in
+            PolicyOutcome(name: policy.name, rules: policy.rules.enumerated().map { i, rule in
+                RuleOutcome(index: i, kind: rule.kind, result: result(rule, spec, nowMs, phase))
+            })
+        }
+        return PolicyReport(workflow: spec.name, phase: phase, policies: outcomes, verdict: check(spec, at: nowMs, phase: phase))
+    }
+
+    private func result(_ rule: PolicyRule, _ spec: WorkflowSpec, _ nowMs: Int64, _ phase: PolicyPhase) -> RuleResult {
+        guard rule.isChecked(in: phase) else { return .skipped("checked at exec only") }
+        return rule.violation(spec, at: nowMs).map(RuleResult.failed) ?? .passed
+    }
+
+    private func defaultVerdict(_ name: String) -> PolicyVerdict {
+        switch defaultDecision {
+        case .allow: .allowed
+        case .deny: .denied(PolicyDenial(policy: nil, rule: nil, detail: "no policy covers workflow \"\(name)\" and default is deny"))
+        }
+    }
+}
