@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "BatonBroker",
             dependencies: [
-                "BatonWire", "BatonStore", "ZeroMQ", "CBatonLibc",
+                "BatonWire", "BatonStore", "BatonConfig", "ZeroMQ", "CBatonLibc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
@@ -85,7 +85,10 @@ let package = Package(
             dependencies: ["BatonStore", "BatonWire", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "BatonBrokerTests",
-            dependencies: ["BatonBroker", "BatonStore", "BatonWire", "ZeroMQ", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "BatonBroker", "BatonStore", "BatonWire", "BatonConfig", "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "BatonConfigTests", dependencies: ["BatonConfig", "BatonWire"]),
         .testTarget(name: "BatonClientTests", dependencies: ["BatonClient", "BatonWire", "ZeroMQ"]),
         .testTarget(

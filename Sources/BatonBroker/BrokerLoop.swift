@@ -25,6 +25,8 @@ final class BrokerLoop {
     /// Most messages read from each socket in one turn; the largest request body answered.
     let maxBatch: Int
     let maxMessageBytes: Int
+    /// Takes the settings `BrokerServer.reconfigure` handed over, if any.
+    let takeSettings: @Sendable () -> RuntimeSettings?
 
     /// Turns handed to the committer and not yet back.
     var inFlight = 0
@@ -42,7 +44,8 @@ final class BrokerLoop {
     static let maxInFlight = 4
 
     init(engine: Engine, store: Store, committer: Committer, clients: Socket, workers: Socket, logger: Logger,
-         options: BrokerOptions) {
+         options: BrokerOptions, takeSettings: @escaping @Sendable () -> RuntimeSettings? = { nil }) {
+        self.takeSettings = takeSettings
         self.engine = engine
         self.store = store
         reads = ReadSide(store: store, pageSize: engine.config.watchPageSize)
@@ -61,16 +64,21 @@ final class BrokerLoop {
 
     /// Runs turns until `stop` is readable, then stops gracefully: what is in flight is
     /// committed and sent, workers get DISCONNECT.
-    func run(until stop: WakePipe) throws {
+    func run(until stop: WakePipe, settingsChanged: WakePipe? = nil) throws {
         // While the committer is full (or a failed commit is being unwound), only its
         // wake-up and the stop pipe are polled: the sockets would be readable at once.
-        var all = try Poller([.fd(stop.readFd), .fd(committer.readyFd), .socket(clients), .socket(workers)])
+        let changed = settingsChanged ?? stop
+        var all = try Poller([.fd(stop.readFd), .fd(committer.readyFd), .socket(clients), .socket(workers), .fd(changed.readFd)])
         var busy = try Poller([.fd(stop.readFd), .fd(committer.readyFd)])
         while true {
             let pollsSockets = canStartTurn
             let ready = pollsSockets ? try all.poll(timeoutMs: waitMs()) : try busy.poll(timeoutMs: 1000)
             if ready[0] { break }
             if ready[1] { takeCommitted() }
+            if pollsSockets && ready[4], settingsChanged != nil {
+                changed.drain()
+                if let settings = takeSettings() { try apply(settings) }
+            }
             trimHeapIfIdle()
             guard canStartTurn else { continue }
             let now = WallClock.nowMs()
@@ -85,6 +93,22 @@ final class BrokerLoop {
         engine.disconnectAllWorkers(reason: "broker shutting down")
         finishTurn(now: WallClock.nowMs())
         waitForCommits()
+    }
+
+    /// Puts policies and limits in force, between turns. The start windows of limited
+    /// workflow names are rebuilt from the store's `started_at` times, read once nothing
+    /// is in flight (so the read never waits for a commit, and sees every start): a
+    /// reload pauses the loop for that read, a restart is never a free burst.
+    func apply(_ settings: RuntimeSettings) throws {
+        waitForCommits()
+        let now = WallClock.nowMs()
+        var recentStarts: [String: [Int64]] = [:]
+        for (name, limit) in settings.limits.workflows {
+            if let window = limit.starts { recentStarts[name] = try store.startTimes(name: name, since: now - window.periodMs) }
+        }
+        engine.usePolicies(settings.policies)
+        engine.useLimits(settings.limits, recentStarts: recentStarts, now: now)
+        logger.info("in force: \(settings.policies.policies.count) polic(ies), default \(settings.policies.defaultDecision.rawValue); limits on \(settings.limits.jobTypes.count) job type(s), \(settings.limits.workflows.count) workflow name(s)\(settings.limits.maxInFlightPerClient.map { ", \($0) requests in flight per client" } ?? "")")
     }
 
     /// Work that needs a turn though no message came: answered lookups, unreachable

@@ -18,6 +18,8 @@ public struct BrokerOptions: Sendable {
     /// Z85 CURVE secret key: when set, both endpoints are CURVE servers (encrypted; peers
     /// must know the broker's public key). No ZAP handler: client keys are not checked.
     public var curveSecretKey: String?
+    /// Policies and rate limits in force at start (`reconfigure` changes them later).
+    public var runtime = RuntimeSettings()
 
     public init() {}
 }

@@ -27,6 +27,9 @@ public final class BrokerServer: Sendable {
     public let options: BrokerOptions
     private let logger: Logger
     private let stop: WakePipe
+    /// Settings handed over by `reconfigure`, taken by the loop at its next wake-up.
+    private let pendingSettings = Mutex<RuntimeSettings?>(nil)
+    private let settingsChanged: WakePipe
     /// The bound endpoints (wildcard ports resolved), set by `run` once bound; a mutex
     /// publishes them to the threads that read them.
     private let endpoints = Mutex<(client: String, worker: String)>(("", ""))
@@ -38,6 +41,21 @@ public final class BrokerServer: Sendable {
         self.options = options
         self.logger = logger
         stop = try WakePipe()
+        settingsChanged = try WakePipe()
+    }
+
+    /// Puts new policies and limits in force (SIGHUP), from any thread: the loop takes
+    /// them at its next wake-up, between turns.
+    public func reconfigure(_ settings: RuntimeSettings) {
+        pendingSettings.withLock { $0 = settings }
+        settingsChanged.signal()
+    }
+
+    private func takePendingSettings() -> RuntimeSettings? {
+        pendingSettings.withLock { pending in
+            defer { pending = nil }
+            return pending
+        }
     }
 
     /// Asks the loop to stop after its current turn (graceful: the turn commits, workers
@@ -71,19 +89,21 @@ public final class BrokerServer: Sendable {
         }
 
         let loop = BrokerLoop(engine: engine, store: store, committer: committer, clients: clients, workers: workers,
-                              logger: logger, options: options)
+                              logger: logger, options: options,
+                              takeSettings: { [self] in takePendingSettings() })
         let active = try store.loadActive()
         loop.engine.restore(active, now: WallClock.nowMs())
         var keys = KeyFilter()
         try store.forEachIdempotencyKey(count: { keys = KeyFilter(expected: $0) }) { keys.insert($0) }
         loop.engine.knowStoredKeys(keys)
+        try loop.apply(options.runtime)
         logger.info("restored \(active.count) unfinished workflow(s) from \(options.databasePath ?? ":memory:")")
         loop.finishTurn(now: WallClock.nowMs())
         loop.waitForCommits()
         onReady(bound.client, bound.worker)
         logger.info("serving clients on \(bound.client), workers on \(bound.worker)")
 
-        try loop.run(until: stop)
+        try loop.run(until: stop, settingsChanged: settingsChanged)
         stoppedCleanly = true
     }
 

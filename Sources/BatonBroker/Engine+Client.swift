@@ -1,3 +1,4 @@
+import BatonConfig
 import BatonStore
 import BatonWire
 import DequeModule
@@ -52,6 +53,7 @@ extension Engine {
     /// `lookedUp`: the store's answer for the key, when this SUBMIT was parked on it.
     mutating func submit(_ peer: PeerId, _ tag: [UInt8], _ request: SubmitRequest, lookedUp: WorkflowRecord??,
                          now: Int64) throws(WireError) {
+        try checkPolicies(request.workflow, .submit, now: now)
         if let key = request.idempotencyKey {
             // Memory first: it holds every unfinished workflow, and finished ones until
             // their turn is committed, so it is never behind the store.
@@ -86,6 +88,20 @@ extension Engine {
         emit(id, .workflowSubmitted, at: now, ["name": .string(record.spec.name)])
         timers.insert(.expire(id), at: now + config.ttlMs)
         reply(peer, .id, tag, ["id": .string(id), "state": .string(WorkflowState.submitted.rawValue), "duplicate": false])
+    }
+
+    /// Puts `new` in force for every later SUBMIT and EXEC.
+    public mutating func usePolicies(_ new: PolicySet) {
+        policies = new
+    }
+
+    /// `policy_denied` when the policies refuse `spec` in `phase` (SUBMIT checks every
+    /// rule but time windows; EXEC checks them all, since the config may have changed).
+    func checkPolicies(_ spec: WorkflowSpec, _ phase: PolicyPhase, now: Int64) throws(WireError) {
+        guard policies != .allowAll, case .denied(let denial) = policies.check(spec, at: now, phase: phase) else { return }
+        var details: [String: JSONValue] = ["rule": .string(denial.rule?.rawValue ?? "default")]
+        if let policy = denial.policy { details["policy"] = .string(policy) }
+        throw WireError(.policyDenied, denial.description, details: details)
     }
 
     /// Gives the engine the keys the store holds (at start, before the first request):
@@ -164,8 +180,12 @@ extension Engine {
         }
         switch state {
         case .submitted:
-            if let refusal = startRefusal(workflows[id]!.spec.name, now: now) {
-                replyError(peer, tag, refusal)
+            let spec = workflows[id]!.spec
+            do throws(WireError) {
+                try checkPolicies(spec, .exec, now: now)
+                if let refusal = startRefusal(spec.name, now: now) { throw refusal }
+            } catch {
+                replyError(peer, tag, error)
                 return
             }
             start(id, now: now)

@@ -1,3 +1,4 @@
+import BatonConfig
 import BatonStore
 import BatonWire
 import DequeModule
@@ -81,6 +82,8 @@ public struct Engine {
     /// they asked. One read per key however many peers wait for it.
     var keyReads: [String: [PeerId]] = [:]
 
+    /// The policies SUBMIT and EXEC are checked against (allow-all without a config).
+    var policies = PolicySet.allowAll
     // Rate limits (Engine+Limits.swift); all empty without a config.
     var limits = EngineLimits()
     /// Token buckets of the limited job types.

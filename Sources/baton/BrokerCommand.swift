@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonBroker
+import BatonConfig
 @preconcurrency import Dispatch
 import Foundation
 import Logging
@@ -7,64 +8,126 @@ import ZeroMQ
 
 struct BrokerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "broker", abstract: "Run the broker: the ROUTER endpoints, the engine and the SQLite store.")
+        commandName: "broker", abstract: "Run the broker: the ROUTER endpoints, the engine and the SQLite store.",
+        discussion: """
+            Every flag has a key in the --config file (snake_case: --heartbeat-ms is heartbeat_ms); a flag \
+            given here overrides its key. SIGHUP re-reads the file: policies and limits change at once, a \
+            bad file keeps the running config (and says why in the log), other keys need a restart.
+            """)
 
-    @Option(help: "Endpoint clients connect to.")
-    var clients = "tcp://127.0.0.1:5555"
+    @Option(help: "Config file (YAML): settings, policies and rate limits; see examples/baton.yaml. Without one everything is allowed.")
+    var config: String?
 
-    @Option(help: "Endpoint workers connect to.")
-    var workers = "tcp://127.0.0.1:5556"
+    @Option(help: "Endpoint clients connect to (default tcp://127.0.0.1:5555).")
+    var clients: String?
 
-    @Option(help: "SQLite database file (created if missing).")
-    var db = "./baton.db"
+    @Option(help: "Endpoint workers connect to (default tcp://127.0.0.1:5556).")
+    var workers: String?
 
-    @Option(help: "Heartbeat interval with workers, ms; a worker silent for 3 intervals is lost.")
-    var heartbeatMs: Int64 = 1000
+    @Option(help: "SQLite database file, created if missing (default ./baton.db).")
+    var db: String?
 
-    @Option(help: "Seconds a SUBMITTED workflow waits for EXEC before it expires.")
-    var ttlSeconds: Int64 = 86_400
+    @Option(help: "Heartbeat interval with workers, ms; a worker silent for 3 intervals is lost (default 1000).")
+    var heartbeatMs: Int64?
 
-    @Option(help: "Largest request body answered, in bytes (larger: ERROR too_large).")
-    var maxMessageBytes = 1 << 20
+    @Option(help: "Seconds a SUBMITTED workflow waits for EXEC before it expires (default 86400).")
+    var ttlSeconds: Int64?
+
+    @Option(help: "Largest request body answered, in bytes; larger: ERROR too_large (default 1048576).")
+    var maxMessageBytes: Int?
 
     @Option(help: "File holding the broker's Z85 CURVE secret key (see `baton keygen`): both endpoints then require CURVE.")
     var curveSecretKeyFile: String?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel = "info"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
+    var logLevel: String?
 
     func validate() throws {
-        guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
-        guard ttlSeconds >= 1 else { throw ValidationError("--ttl-seconds must be at least 1") }
-        guard maxMessageBytes >= 1024 else { throw ValidationError("--max-message-bytes must be at least 1024") }
+        if let heartbeatMs { guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") } }
+        if let ttlSeconds { guard ttlSeconds >= 1 else { throw ValidationError("--ttl-seconds must be at least 1") } }
+        if let maxMessageBytes { guard maxMessageBytes >= 1024 else { throw ValidationError("--max-message-bytes must be at least 1024") } }
+        if let logLevel, !BrokerSettings.logLevels.contains(logLevel) {
+            throw ValidationError("--log-level: \"\(logLevel)\" is not a level (\(BrokerSettings.logLevels.joined(separator: ", ")))")
+        }
     }
 
     func run() throws {
-        bootstrapLogging(level: logLevel)
+        let file = try config.map(loadConfig) ?? BrokerConfig()
+        let settings = file.settings
+        bootstrapLogging(level: logLevel ?? settings.logLevel ?? "info")
         let logger = Logger(label: "baton.broker")
+        if let stopFile = file.emergencyStopFile {
+            // Refused rather than ignored: an operator who configured a stop file must not
+            // believe it guards anything before it does.
+            throw ValidationError("\(config ?? ""): emergency_stop_file (\(stopFile)): this broker does not read stop files yet; remove the key")
+        }
         var options = BrokerOptions()
-        options.clientEndpoint = clients
-        options.workerEndpoint = workers
-        options.databasePath = db
-        options.heartbeatMs = heartbeatMs
-        options.ttlMs = ttlSeconds * 1000
-        options.maxMessageBytes = maxMessageBytes
-        if let file = curveSecretKeyFile {
-            let secret = try readKey(file, flag: "--curve-secret-key-file")
+        options.clientEndpoint = clients ?? settings.clients ?? options.clientEndpoint
+        options.workerEndpoint = workers ?? settings.workers ?? options.workerEndpoint
+        let database = db ?? settings.db ?? "./baton.db"
+        options.databasePath = database
+        options.heartbeatMs = heartbeatMs ?? settings.heartbeatMs ?? options.heartbeatMs
+        options.ttlMs = (ttlSeconds ?? settings.ttlSeconds ?? 86_400) * 1000
+        options.maxMessageBytes = maxMessageBytes ?? settings.maxMessageBytes ?? options.maxMessageBytes
+        options.runtime = RuntimeSettings(file)
+        if let keyFile = curveSecretKeyFile ?? settings.curveSecretKeyFile {
+            let flag = curveSecretKeyFile != nil ? "--curve-secret-key-file" : "curve_secret_key_file"
+            let secret = try readKey(keyFile, flag: flag)
             let publicKey = try CurveKeyPair.publicKey(forSecret: secret)
             options.curveSecretKey = secret
             logger.info("CURVE on: broker public key \(publicKey)")
         }
-        let dir = URL(fileURLWithPath: db).deletingLastPathComponent().path
+        if let config { logger.info("config \(config): \(file.policies.count) polic(ies), \(file.limits.count) limit(s)") }
+        let dir = URL(fileURLWithPath: database).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let server = try BrokerServer(options: options, logger: logger)
         let signals = SignalStopper(onSignal: { name in
             logger.info("\(name): finishing the current turn and stopping")
             server.requestStop()
         })
+        let reloads = config.map { path in
+            SignalReloader { reload(path, running: file, into: server, logger: logger) }
+        }
         try server.run()
-        withExtendedLifetime(signals) {}
+        withExtendedLifetime((signals, reloads)) {}
         logger.info("broker stopped")
+    }
+
+    private func loadConfig(_ path: String) throws -> BrokerConfig {
+        do {
+            return try BrokerConfig.load(file: path)
+        } catch {
+            throw ValidationError("--config: \(error)")
+        }
+    }
+}
+
+/// SIGHUP: re-reads the config file. Policies and limits take effect at once; a bad file
+/// keeps what runs (and the log says why); keys that need a restart are named.
+private func reload(_ path: String, running: BrokerConfig, into server: BrokerServer, logger: Logger) {
+    let new: BrokerConfig
+    do {
+        new = try BrokerConfig.load(file: path)
+    } catch {
+        logger.error("SIGHUP: \(error); keeping the config in force")
+        return
+    }
+    if new.settings != running.settings || new.emergencyStopFile != running.emergencyStopFile {
+        logger.warning("SIGHUP: \(path) changes broker settings (endpoints, database, heartbeat, ...): those take effect at the next restart")
+    }
+    logger.info("SIGHUP: reloaded \(path)")
+    server.reconfigure(RuntimeSettings(new))
+}
+
+/// Runs `onHangUp` (on a Dispatch queue) at each SIGHUP while it lives.
+final class SignalReloader {
+    private let source: any DispatchSourceSignal
+
+    init(onHangUp: @escaping @Sendable () -> Void) {
+        signal(SIGHUP, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler(handler: onHangUp)
+        source.resume()
     }
 }
 
