@@ -92,7 +92,7 @@ public final class BrokerServer: Sendable {
                               logger: logger, options: options,
                               takeSettings: { [self] in takePendingSettings() })
         let active = try store.loadActive()
-        loop.engine.restore(active, now: WallClock.nowMs())
+        loop.engine.restore(active, stops: try store.loadStops(), now: WallClock.nowMs())
         var keys = KeyFilter()
         try store.forEachIdempotencyKey(count: { keys = KeyFilter(expected: $0) }) { keys.insert($0) }
         loop.engine.knowStoredKeys(keys)

@@ -40,8 +40,10 @@ extension Engine {
                 out.reads.append(.list(peer: peer, tag: tag, query: try ListRequest(body: request.body)))
             case .ping:
                 reply(peer, .pong, tag, ["time": .string(Timestamp.format(ms: now))])
-            case .stop, .resume:
-                throw WireError(.unavailable, "\(request.command.rawValue) belongs to the emergency stop, which this broker does not have yet")
+            case .stop:
+                stop(peer, tag, try StopRequest(body: request.body), now: now)
+            case .resume:
+                resume(peer, tag, try ResumeRequest(body: request.body))
             }
         } catch {
             replyError(peer, tag, error)
@@ -53,6 +55,7 @@ extension Engine {
     /// `lookedUp`: the store's answer for the key, when this SUBMIT was parked on it.
     mutating func submit(_ peer: PeerId, _ tag: [UInt8], _ request: SubmitRequest, lookedUp: WorkflowRecord??,
                          now: Int64) throws(WireError) {
+        if let refusal = stoppedRefusal(request.workflow.name) { throw refusal }
         try checkPolicies(request.workflow, .submit, now: now)
         if let key = request.idempotencyKey {
             // Memory first: it holds every unfinished workflow, and finished ones until
@@ -182,6 +185,7 @@ extension Engine {
         case .submitted:
             let spec = workflows[id]!.spec
             do throws(WireError) {
+                if let refusal = stoppedRefusal(spec.name) { throw refusal }
                 try checkPolicies(spec, .exec, now: now)
                 if let refusal = startRefusal(spec.name, now: now) { throw refusal }
             } catch {
@@ -189,7 +193,16 @@ extension Engine {
                 return
             }
             start(id, now: now)
-        case .running, .succeeded, .failed, .cancelled, .stopped, .expired:
+        case .stopped:
+            // Continues where the stop left it; it was admitted when it first started,
+            // so only the stop itself and `max_running` apply again.
+            let name = workflows[id]!.spec.name
+            if let refusal = stoppedRefusal(name) ?? runningRefusal(name) {
+                replyError(peer, tag, refusal)
+                return
+            }
+            continueStopped(id, now: now)
+        case .running, .succeeded, .failed, .cancelled, .expired:
             break  // already started, or over: EXEC starts nothing and reports
         }
         reply(peer, .status, tag, statusBody(workflows[id]!, now: now))
@@ -263,9 +276,9 @@ extension Engine {
             return
         }
         switch state {
-        case .submitted, .running:
+        case .submitted, .running, .stopped:
             finish(id, .cancelled(reason: "cancelled by client"), now: now)
-        case .succeeded, .failed, .cancelled, .stopped, .expired:
+        case .succeeded, .failed, .cancelled, .expired:
             break  // over already: CANCEL changes nothing and reports
         }
         reply(peer, .status, tag, statusBody(workflows[id]!, now: now))

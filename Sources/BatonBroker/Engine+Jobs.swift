@@ -206,7 +206,7 @@ extension Engine {
         var r = current
         r.error = error
         r.finishedAt = now
-        if retryable && r.attempt < spec.retry.maxAttempts {
+        if retryable && r.countedAttempts < spec.retry.maxAttempts {
             r.state = .pending
             let at = now + spec.retry.delay(afterAttempt: r.attempt)
             r.retryAt = at
@@ -230,7 +230,7 @@ extension Engine {
         var fields = jobFields(k, attempt: r.attempt)
         fields["error"] = .string(error)
         emit(id, .jobFailed, at: now, fields)
-        let attempts = r.attempt == 1 ? "1 attempt" : "\(r.attempt) attempts"
+        let attempts = r.countedAttempts == 1 ? "1 attempt" : "\(r.countedAttempts) attempts"
         finish(id, .failed(reason: "job \(k.jobId) (\(spec.type)) failed after \(attempts): \(error)"), now: now)
     }
 

@@ -46,10 +46,7 @@ extension Engine {
     /// Why EXEC may not start a workflow of this name now, or nil.
     func startRefusal(_ name: String, now: Int64) -> WireError? {
         guard let limit = limits.workflows[name] else { return nil }
-        if let max = limit.maxRunning, runningByName[name, default: 0] >= max {
-            // When a slot frees is unknown: a heartbeat interval is a fair first retry.
-            return .rateLimited("limits.workflows.\(name).max_running: \(max) already RUNNING", retryAfterMs: config.heartbeatMs)
-        }
+        if let refusal = runningRefusal(name) { return refusal }
         if let window = limit.starts, let starts = startsByName[name] {
             let recent = starts.filter { $0 > now - window.periodMs }
             if recent.count >= window.tokens, let oldest = recent.first {
@@ -58,6 +55,19 @@ extension Engine {
             }
         }
         return nil
+    }
+
+    /// `rate_limited` when `max_running` workflows of this name already run.
+    func runningRefusal(_ name: String) -> WireError? {
+        guard let max = limits.workflows[name]?.maxRunning, runningByName[name, default: 0] >= max else { return nil }
+        // When a slot frees is unknown: a heartbeat interval is a fair first retry.
+        return .rateLimited("limits.workflows.\(name).max_running: \(max) already RUNNING", retryAfterMs: config.heartbeatMs)
+    }
+
+    /// Bookkeeping of a STOPPED workflow that runs again (not a new start).
+    mutating func countContinue(_ name: String) {
+        guard limits.workflows[name] != nil else { return }
+        runningByName[name, default: 0] += 1
     }
 
     /// Bookkeeping of a workflow that starts RUNNING.

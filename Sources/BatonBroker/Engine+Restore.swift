@@ -11,7 +11,10 @@ extension Engine {
     ///
     /// Parked requests are dropped: their key reads belonged to turns whose commit
     /// failed. The server answers them first (`takeParkedRequests`).
-    public mutating func restore(_ records: [WorkflowRecord], now: Int64) {
+    ///
+    /// `stops`: the emergency stops the store holds (it is the truth for them too).
+    public mutating func restore(_ records: [WorkflowRecord], stops: [String: StopRecord], now: Int64) {
+        self.stops = stops
         let previous = assignments
         workflows = [:]
         keys = [:]
@@ -52,7 +55,11 @@ extension Engine {
         countRunningByName()
     }
 
-    private mutating func restoreRunning(_ w: WorkflowRecord, previous: [JobKey: Assignment], lost: inout [JobKey], now: Int64) {
+    /// Rebuilds the current block's bookkeeping of a RUNNING workflow from its job rows
+    /// (at restore, and when EXEC continues a STOPPED one): retries first, then jobs
+    /// never started; a RUNNING job keeps its attempt only if `previous` shows the same
+    /// attempt on a connected worker, otherwise it goes to `lost`.
+    mutating func restoreRunning(_ w: WorkflowRecord, previous: [JobKey: Assignment], lost: inout [JobKey], now: Int64) {
         let b = w.currentBlock
         var p = BlockProgress()
         for (j, r) in w.jobs[b].enumerated() {

@@ -43,7 +43,12 @@ extension Engine {
         case .retry(let k, let attempt):
             guard let w = workflows[k.workflowId], w.currentBlock == k.block, let r = w.job(k.block, k.job) else { return nil }
             switch w.state {
-            case .running: return r.state == .pending && r.attempt == attempt ? .retry(k) : nil
+            case .running:
+                // Not already on its way: a STOPPED workflow that EXEC continued set a
+                // timer of its own for the same attempt.
+                let waiting = r.state == .pending && r.attempt == attempt && !queued.contains(k)
+                    && !(progress[k.workflowId]?.retryReady.contains(k.job) ?? false)
+                return waiting ? .retry(k) : nil
             case .submitted, .succeeded, .failed, .cancelled, .stopped, .expired: return nil
             }
         case .timeout(let k, let attempt):

@@ -82,6 +82,8 @@ public struct Engine {
     /// they asked. One read per key however many peers wait for it.
     var keyReads: [String: [PeerId]] = [:]
 
+    /// Emergency stops in force, by workflow name ("*": every name). Stored.
+    var stops: [String: StopRecord] = [:]
     /// The policies SUBMIT and EXEC are checked against (allow-all without a config).
     var policies = PolicySet.allowAll
     // Rate limits (Engine+Limits.swift); all empty without a config.

@@ -12,9 +12,11 @@ public struct JobRecord: Equatable, Sendable {
     public var finishedAt: Int64?
     /// When a job waiting for a retry may be dispatched again (backoff deadline).
     public var retryAt: Int64?
+    /// Attempts an emergency stop ended: they do not count toward `max_attempts`.
+    public var stoppedAttempts: Int
 
     public init(state: JobState = .pending, attempt: Int = 0, output: JSONValue? = nil, error: String? = nil,
-                startedAt: Int64? = nil, finishedAt: Int64? = nil, retryAt: Int64? = nil) {
+                startedAt: Int64? = nil, finishedAt: Int64? = nil, retryAt: Int64? = nil, stoppedAttempts: Int = 0) {
         self.state = state
         self.attempt = attempt
         self.output = output
@@ -22,7 +24,11 @@ public struct JobRecord: Equatable, Sendable {
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.retryAt = retryAt
+        self.stoppedAttempts = stoppedAttempts
     }
+
+    /// Attempts that count toward `max_attempts`.
+    public var countedAttempts: Int { attempt - stoppedAttempts }
 }
 
 /// One workflow as stored: its spec, its state, and every job's state.
@@ -117,8 +123,21 @@ public struct WriteBatch: Sendable {
     public var jobs: [(workflowId: String, block: Int, job: Int, record: JobRecord)] = []
     /// Events appended: (workflow id, event).
     public var events: [(workflowId: String, event: WorkflowEvent)] = []
+    /// Emergency stops set (a record) or lifted (nil), by name, in order.
+    public var stops: [(name: String, stop: StopRecord?)] = []
 
     public init() {}
 
-    public var isEmpty: Bool { inserted.isEmpty && updated.isEmpty && jobs.isEmpty && events.isEmpty }
+    public var isEmpty: Bool { inserted.isEmpty && updated.isEmpty && jobs.isEmpty && events.isEmpty && stops.isEmpty }
+}
+
+/// An emergency stop in force: of one workflow name, or of every name ("*").
+public struct StopRecord: Equatable, Sendable {
+    public var reason: String
+    public var at: Int64
+
+    public init(reason: String, at: Int64) {
+        self.reason = reason
+        self.at = at
+    }
 }

@@ -105,6 +105,20 @@ enum Schema {
                 ALTER TABLE jobs_v2 RENAME TO jobs;
                 """)
         }
+        // v3: the emergency stop. `stops` holds the names stopped (or "*"), so a stop
+        // survives restarts; `jobs.stopped_attempts` counts the attempts a stop ended,
+        // which do not count toward `max_attempts` (the attempt numbers stay used up, for
+        // fencing). ADD COLUMN with a constant default rewrites no row.
+        m.registerMigration("v3") { db in
+            try db.execute(sql: """
+                CREATE TABLE stops (
+                    name   TEXT PRIMARY KEY NOT NULL CHECK (length(name) > 0),
+                    reason TEXT NOT NULL CHECK (length(reason) > 0),
+                    at     INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                ALTER TABLE jobs ADD COLUMN stopped_attempts INTEGER NOT NULL DEFAULT 0 CHECK (stopped_attempts >= 0);
+                """)
+        }
         return m
     }
 }

@@ -92,8 +92,9 @@ public final class Store: Sendable {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """), db)
             let job = RawStatement(try db.cachedStatement(sql: """
-                INSERT INTO jobs (workflow_id, block, idx, state, attempt, output, error, started_at, finished_at, retry_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO jobs (workflow_id, block, idx, state, attempt, output, error, started_at, finished_at, retry_at,
+                                  stopped_attempts)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """), db)
             for w in batch.inserted { try insert(w, workflow, job) }
         }
@@ -118,15 +119,24 @@ public final class Store: Sendable {
         }
         if !batch.jobs.isEmpty {
             let stmt = RawStatement(try db.cachedStatement(sql: """
-                UPDATE jobs SET state = ?, attempt = ?, output = ?, error = ?, started_at = ?, finished_at = ?, retry_at = ?
+                UPDATE jobs SET state = ?, attempt = ?, output = ?, error = ?, started_at = ?, finished_at = ?, retry_at = ?,
+                                stopped_attempts = ?
                 WHERE workflow_id = ? AND block = ? AND idx = ?
                 """), db)
             for j in batch.jobs {
                 try bindJob(j.record, stmt, from: 1)
-                try stmt.bind(8, j.workflowId)
-                try stmt.bind(9, j.block)
-                try stmt.bind(10, j.job)
+                try stmt.bind(9, j.workflowId)
+                try stmt.bind(10, j.block)
+                try stmt.bind(11, j.job)
                 guard try stmt.run() == 1 else { throw StoreError.corrupt("no job row \(j.workflowId).\(j.block).\(j.job) to update") }
+            }
+        }
+        for (name, stop) in batch.stops {
+            if let stop {
+                try db.execute(sql: "INSERT INTO stops (name, reason, at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET reason = excluded.reason, at = excluded.at",
+                               arguments: [name, stop.reason, stop.at])
+            } else {
+                try db.execute(sql: "DELETE FROM stops WHERE name = ?", arguments: [name])
             }
         }
         if !batch.events.isEmpty {
@@ -167,7 +177,7 @@ public final class Store: Sendable {
         }
     }
 
-    /// Binds a job's seven state columns (state ... retry_at) starting at `from`.
+    /// Binds a job's eight state columns (state ... retry_at, stopped_attempts) starting at `from`.
     private func bindJob(_ r: JobRecord, _ stmt: RawStatement, from i: Int32) throws {
         try stmt.bind(i, r.state.rawValue)
         try stmt.bind(i + 1, r.attempt)
@@ -176,6 +186,7 @@ public final class Store: Sendable {
         try stmt.bind(i + 4, r.startedAt)
         try stmt.bind(i + 5, r.finishedAt)
         try stmt.bind(i + 6, r.retryAt)
+        try stmt.bind(i + 7, r.stoppedAttempts)
     }
 
     // MARK: Reading
@@ -203,11 +214,11 @@ public final class Store: Sendable {
         }
     }
 
-    /// Every workflow that is not final, with its jobs: what the broker rebuilds its
-    /// memory from at start.
+    /// Every workflow that is not final (SUBMITTED, RUNNING, STOPPED), with its jobs:
+    /// what the broker rebuilds its memory from at start.
     public func loadActive() throws -> [WorkflowRecord] {
         try readingSnapshot { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM workflows WHERE state IN ('SUBMITTED', 'RUNNING') ORDER BY seq")
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM workflows WHERE state IN ('SUBMITTED', 'RUNNING', 'STOPPED') ORDER BY seq")
             return try rows.map { try record(from: $0, db) }
         }
     }
@@ -246,6 +257,17 @@ public final class Store: Sendable {
             count(try Int.fetchOne(db, sql: "SELECT COUNT(idempotency_key) FROM workflows") ?? 0)
             let keys = try String.fetchCursor(db, sql: "SELECT idempotency_key FROM workflows WHERE idempotency_key IS NOT NULL")
             while let key = try keys.next() { body(key) }
+        }
+    }
+
+    /// The emergency stops in force, by name ("*" for every name).
+    public func loadStops() throws -> [String: StopRecord] {
+        try reading { db in
+            var stops: [String: StopRecord] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, reason, at FROM stops") {
+                stops[row["name"]] = StopRecord(reason: row["reason"], at: row["at"])
+            }
+            return stops
         }
     }
 
@@ -354,7 +376,8 @@ public final class Store: Sendable {
             let output: String? = j["output"]
             jobs[b][i] = JobRecord(
                 state: jobState, attempt: j["attempt"], output: try output.map { try JSONParser.parse($0) },
-                error: j["error"], startedAt: j["started_at"], finishedAt: j["finished_at"], retryAt: j["retry_at"])
+                error: j["error"], startedAt: j["started_at"], finishedAt: j["finished_at"], retryAt: j["retry_at"],
+                stoppedAttempts: j["stopped_attempts"])
         }
         return WorkflowRecord(
             id: id, spec: spec, idempotencyKey: row["idempotency_key"], state: state, reason: row["reason"],

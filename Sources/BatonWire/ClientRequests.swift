@@ -38,6 +38,49 @@ public struct WorkflowRef: Equatable, Sendable {
     public var body: JSONValue { ["id": .string(id)] }
 }
 
+/// STOP's body: the emergency stop of one workflow name, or of every name (`"*"`).
+public struct StopRequest: Equatable, Sendable {
+    public var name: String
+    public var reason: String
+
+    /// The name that covers every workflow.
+    public static let everyName = "*"
+    public static let maxReasonBytes = 1024
+
+    public init(name: String, reason: String) {
+        self.name = name
+        self.reason = reason
+    }
+
+    public init(body: [String: JSONValue]) throws(WireError) {
+        name = try stopName(body)
+        reason = try Field.requiredString(body, "reason", maxBytes: Self.maxReasonBytes)
+        if reason.isEmpty { throw WireError(.badRequest, "reason: must not be empty") }
+    }
+
+    public var body: JSONValue { ["name": .string(name), "reason": .string(reason)] }
+}
+
+/// RESUME's body: lifts the stop of exactly this name (or of `"*"`).
+public struct ResumeRequest: Equatable, Sendable {
+    public var name: String
+
+    public init(name: String) { self.name = name }
+
+    public init(body: [String: JSONValue]) throws(WireError) {
+        name = try stopName(body)
+    }
+
+    public var body: JSONValue { ["name": .string(name)] }
+}
+
+/// The `name` of STOP and RESUME: a workflow name or `"*"`, never empty.
+private func stopName(_ body: [String: JSONValue]) throws(WireError) -> String {
+    let name = try Field.requiredString(body, "name", maxBytes: WorkflowSpec.Limits.maxNameBytes)
+    if name.isEmpty { throw WireError(.badRequest, "name: must not be empty (a workflow name, or \"*\" for every name)") }
+    return name
+}
+
 public struct WatchRequest: Equatable, Sendable {
     public var id: String
     public var after: Int64

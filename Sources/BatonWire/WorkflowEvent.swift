@@ -48,6 +48,8 @@ public enum EventKind: String, Sendable, CaseIterable {
     case workflowCancelled = "workflow.cancelled"
     /// Never EXEC'd within the TTL. Fields: reason.
     case workflowExpired = "workflow.expired"
+    /// An emergency stop covered it while RUNNING. Fields: reason.
+    case workflowStopped = "workflow.stopped"
     /// A block's jobs may start. Fields: block.
     case blockStarted = "block.started"
     /// Every job of the block succeeded. Fields: block.
@@ -62,4 +64,6 @@ public enum EventKind: String, Sendable, CaseIterable {
     case jobFailed = "job.failed"
     /// The job was cancelled with its workflow. Fields: block, job, job_id.
     case jobCancelled = "job.cancelled"
+    /// An emergency stop ended its running attempt; PENDING again. Fields: block, job, job_id, attempt.
+    case jobStopped = "job.stopped"
 }

@@ -20,7 +20,7 @@ final class EngineHarness {
         self.store = s
         engine = Engine(config: config, random: SplitMix64(seed: 42))
         reads = ReadSide(store: s, pageSize: 500)
-        engine.restore(try s.loadActive(), now: now)
+        engine.restore(try s.loadActive(), stops: try s.loadStops(), now: now)
         _ = commit(engine.finishTurn(now: now))
     }
 

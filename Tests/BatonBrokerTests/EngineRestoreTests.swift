@@ -59,7 +59,7 @@ final class EngineRestoreTests: XCTestCase {
         h.exec(id)
         XCTAssertEqual(h.takeJobs("w1").count, 2)
         // Simulate a failed commit: rebuild from the store while the worker is connected.
-        h.turn { $0.restore(try! h.store.loadActive(), now: h.now) }
+        h.turn { $0.restore(try! h.store.loadActive(), stops: try! h.store.loadStops(), now: h.now) }
         XCTAssertEqual(h.engine.runningAttempts, 2, "committed attempts stay with their worker")
         XCTAssertEqual(h.takeJobs("w1").count, 0, "nothing dispatched twice")
         XCTAssertEqual(h.status(id).blocks[0].jobs.map(\.attempt), [1, 1])

@@ -82,7 +82,7 @@ final class StoreTests: XCTestCase {
         }
     }
 
-    func testLoadActiveReturnsOnlySubmittedAndRunningInSubmissionOrder() throws {
+    func testLoadActiveReturnsOnlyUnfinishedWorkflowsInSubmissionOrder() throws {
         try onEveryStore { store, _ in
             var expected: [WorkflowRecord] = []
             for (n, state) in WorkflowState.allCases.enumerated() {
@@ -94,7 +94,7 @@ final class StoreTests: XCTestCase {
                 if !state.isFinal { expected.append(w) }
             }
             XCTAssertEqual(try store.loadActive(), expected)
-            XCTAssertEqual(try store.loadActive().map(\.state), [.submitted, .running])
+            XCTAssertEqual(try store.loadActive().map(\.state), [.submitted, .running, .stopped])
             XCTAssertEqual(try store.countByState(), Dictionary(uniqueKeysWithValues: WorkflowState.allCases.map { ($0, 1) }))
         }
     }

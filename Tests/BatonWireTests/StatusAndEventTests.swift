@@ -91,7 +91,8 @@ final class StatusAndEventTests: XCTestCase {
     func testStateEnumsRawValuesAndFinality() {
         XCTAssertEqual(WorkflowState.allCases.map(\.rawValue),
                        ["SUBMITTED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "STOPPED", "EXPIRED"])
-        XCTAssertEqual(WorkflowState.allCases.filter(\.isFinal), [.succeeded, .failed, .cancelled, .stopped, .expired])
+        XCTAssertEqual(WorkflowState.allCases.filter(\.isFinal), [.succeeded, .failed, .cancelled, .expired])
+        XCTAssertEqual(WorkflowState.allCases.filter(\.isSettled), [.succeeded, .failed, .cancelled, .stopped, .expired])
         XCTAssertEqual(JobState.allCases.map(\.rawValue), ["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"])
         XCTAssertEqual(JobState.allCases.filter(\.isFinal), [.succeeded, .failed, .cancelled])
     }
@@ -141,8 +142,8 @@ final class StatusAndEventTests: XCTestCase {
     func testEventKindNames() {
         XCTAssertEqual(EventKind.allCases.map(\.rawValue), [
             "workflow.submitted", "workflow.running", "workflow.succeeded", "workflow.failed", "workflow.cancelled",
-            "workflow.expired", "block.started", "block.succeeded", "job.dispatched", "job.succeeded", "job.retrying",
-            "job.failed", "job.cancelled",
+            "workflow.expired", "workflow.stopped", "block.started", "block.succeeded", "job.dispatched", "job.succeeded",
+            "job.retrying", "job.failed", "job.cancelled", "job.stopped",
         ])
     }
 }
