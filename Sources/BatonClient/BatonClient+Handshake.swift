@@ -24,6 +24,9 @@ extension BatonClient {
         case event(WorkflowEvent)
         /// The workflow is final (journaled next).
         case finished(WorkflowStatus)
+        /// An emergency stop parked the workflow (not journaled as finished: once the stop
+        /// is lifted, `resume` sends EXEC and it continues).
+        case stopped(WorkflowStatus)
     }
 
     /// SUBMIT `spec`, journal its id, EXEC it and follow it to the end; returns the final
@@ -57,8 +60,8 @@ extension BatonClient {
     }
 
     /// Follows a workflow with WATCH long-polls of up to `waitMs`, calling `onEvent` for
-    /// each event after `after` in order, until the workflow is final and every event has
-    /// been read; returns its final STATUS. To pick up after a crash, pass the last `seq`
+    /// each event after `after` in order, until the workflow is settled (final, or
+    /// STOPPED by an emergency stop) and every event has been read; returns its STATUS. To pick up after a crash, pass the last `seq`
     /// seen.
     public func watch(_ id: String, after: Int64 = 0, waitMs: Int64 = 1000,
                       onEvent: (WorkflowEvent) throws -> Void) throws -> WorkflowStatus {
@@ -69,13 +72,15 @@ extension BatonClient {
                 after = e.seq
                 try onEvent(e)
             }
-            if page.events.isEmpty && page.state.isFinal { break }
+            if page.events.isEmpty && page.state.isSettled { break }
         }
         return try status(id)
     }
 
     /// The state machine of §10.1 from wherever the entry stands: no id yet -> SUBMIT
-    /// (again) with the same key; SUBMITTED -> EXEC; RUNNING -> follow; final -> report.
+    /// (again) with the same key; SUBMITTED or STOPPED -> EXEC (which continues a STOPPED
+    /// one, or throws `stopped` while its stop is in force); RUNNING -> follow; final ->
+    /// report. A workflow that ends STOPPED is reported but not journaled as finished.
     private func complete(_ start: Journal.Entry, journal: Journal?, progress: (HandshakeStep) -> Void) throws -> WorkflowStatus {
         var entry = start
         let id: String
@@ -93,14 +98,18 @@ extension BatonClient {
             try journal?.append(entry, step: .submitted)
         }
         var status = try status(id)
-        if status.state == .submitted {
+        if status.state == .submitted || status.state == .stopped {
             status = try exec(id)
             progress(.executed(status))
             try journal?.append(entry, step: .exec)
         }
-        if !status.state.isFinal {
+        if !status.state.isSettled {
             progress(.following(status))
             status = try watch(id, after: 0) { progress(.event($0)) }
+        }
+        guard status.state.isFinal else {
+            progress(.stopped(status))
+            return status
         }
         progress(.finished(status))
         try journal?.append(entry, step: .finished, state: status.state)

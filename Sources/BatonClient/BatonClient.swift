@@ -115,6 +115,20 @@ public final class BatonClient {
         return ListPage(workflows: workflows, next: reply["next"]?.stringValue)
     }
 
+    /// STOP: the emergency stop of workflow `name` (or of every name, `"*"`); returns how
+    /// many RUNNING workflows it moved to STOPPED. Safe to resend.
+    @discardableResult
+    public func stop(name: String, reason: String) throws -> Int {
+        let reply = try request(.stop, StopRequest(name: name, reason: reason).body, expect: .ok)
+        return Int(reply["stopped"]?.intValue ?? 0)
+    }
+
+    /// RESUME: lifts the stop of exactly `name` (or of `"*"`). Starts nothing: EXEC
+    /// continues a STOPPED workflow. Safe to resend.
+    public func resume(name: String) throws {
+        _ = try request(.resume, ResumeRequest(name: name).body, expect: .ok)
+    }
+
     /// PING: true when the broker answered PONG.
     public func ping() throws {
         _ = try request(.ping, [:], expect: .pong)

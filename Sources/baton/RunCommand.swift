@@ -90,6 +90,9 @@ struct HandshakePrinter {
             Swift.print(progress.line(e))
         case .finished(let status):
             Swift.print(StatusPrinter.render(status))
+        case .stopped(let status):
+            Swift.print(StatusPrinter.render(status))
+            Swift.print("an emergency stop holds \(status.id); once it is lifted (`baton go`), `baton resume --journal \(journal)` continues it")
         }
     }
 }

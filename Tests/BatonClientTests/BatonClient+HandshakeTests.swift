@@ -189,5 +189,6 @@ private func stepName(_ step: BatonClient.HandshakeStep) -> String {
     case .following: "following"
     case .event(let e): "event \(e.seq)"
     case .finished: "finished"
+    case .stopped: "stopped"
     }
 }
