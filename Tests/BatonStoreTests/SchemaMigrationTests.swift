@@ -55,4 +55,39 @@ final class SchemaMigrationTests: XCTestCase {
             }
         }
     }
+
+    func testV3AddsStopsAndStoppedAttemptsToAV2Database() throws {
+        try withTemporaryDatabase { path in
+            let (w, e) = Fixture.submitted("01JB", jobs: [1])
+            do {
+                let v2 = try DatabaseQueue(path: path)
+                try Schema.migrator.migrate(v2, upTo: "v2")
+                try v2.write { db in
+                    try db.execute(sql: """
+                        INSERT INTO workflows (id, name, spec, state, submitted_at, last_event) VALUES (?, ?, ?, 'RUNNING', ?, 1)
+                        """, arguments: [w.id, w.spec.name, JSONWriter.string(w.spec.json), w.submittedAt])
+                    try db.execute(sql: "INSERT INTO jobs (workflow_id, block, idx, state, attempt) VALUES (?, 0, 0, 'PENDING', 2)",
+                                   arguments: [w.id])
+                    try db.execute(sql: "INSERT INTO events (workflow_id, seq, at, kind, data) VALUES (?, 1, ?, ?, '{}')",
+                                   arguments: [w.id, e.at, e.kind.rawValue])
+                }
+            }
+            let store = try Store(path: path)
+            let job = try XCTUnwrap(try store.workflow(id: w.id)?.jobs[0][0])
+            XCTAssertEqual(job.attempt, 2)
+            XCTAssertEqual(job.stoppedAttempts, 0, "existing jobs had no stopped attempt")
+            XCTAssertEqual(job.countedAttempts, 2)
+            XCTAssertEqual(try store.loadStops(), [:])
+            var batch = WriteBatch()
+            batch.stops = [("erase", StopRecord(reason: "drill", at: 5)), ("*", StopRecord(reason: "freeze", at: 6))]
+            try store.apply(batch)
+            batch.stops = [("*", nil), ("erase", StopRecord(reason: "drill again", at: 7))]
+            try store.apply(batch)
+            XCTAssertEqual(try store.loadStops(), ["erase": StopRecord(reason: "drill again", at: 7)])
+            try store.db.inDatabase { db in
+                XCTAssertThrowsError(try db.execute(sql: "UPDATE jobs SET stopped_attempts = -1"))
+                XCTAssertThrowsError(try db.execute(sql: "INSERT INTO stops (name, reason, at) VALUES ('x', '', 0)"), "a stop has a reason")
+            }
+        }
+    }
 }
