@@ -79,11 +79,11 @@ extension Engine {
     }
 
     func leastLoadedWorker(for type: String) -> PeerId? {
-        var best: (peer: PeerId, load: Double, since: Int64)?
+        var best: (peer: PeerId, load: Double, order: UInt64)?
         for (peer, w) in workers where w.running.count < w.capacity && w.types.contains(type) {
             let load = Double(w.running.count) / Double(w.capacity)
-            if best == nil || load < best!.load || (load == best!.load && w.since < best!.since) {
-                best = (peer, load, w.since)
+            if best == nil || load < best!.load || (load == best!.load && w.order < best!.order) {
+                best = (peer, load, w.order)
             }
         }
         return best?.peer

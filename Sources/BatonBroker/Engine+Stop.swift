@@ -73,7 +73,8 @@ extension Engine {
         }
         progress[id] = nil
         markDirty(id)
-        emit(id, .workflowStopped, at: now, ["reason": .string(reason)])
+        // The event's reason is the one STATUS shows, as for every workflow.* event.
+        emit(id, .workflowStopped, at: now, ["reason": .string("stopped: \(reason)")])
     }
 
     /// EXEC of a STOPPED workflow no stop covers: RUNNING again, its current block's

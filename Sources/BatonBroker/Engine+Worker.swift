@@ -63,7 +63,8 @@ extension Engine {
             workers[peer]!.capacity = r.capacity
             workers[peer]!.lastSeen = now
         } else {
-            workers[peer] = WorkerState(name: r.worker, types: Set(r.types), capacity: r.capacity, lastSeen: now, since: now)
+            nextWorkerOrder += 1
+            workers[peer] = WorkerState(name: r.worker, types: Set(r.types), capacity: r.capacity, lastSeen: now, order: nextWorkerOrder)
             note("worker \(r.worker) ready: types \(r.types.joined(separator: ",")), capacity \(r.capacity)")
         }
         send(peer, .heartbeat, ["interval_ms": .int(config.heartbeatMs)])

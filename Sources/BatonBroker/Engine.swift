@@ -72,6 +72,8 @@ public struct Engine {
     var watchers: [String: [Watcher]] = [:]
     var nextWatcherToken: UInt64 = 0
     var lastHeartbeatAt: Int64 = 0
+    /// The next worker's registration order.
+    var nextWorkerOrder: UInt64 = 0
 
     /// Every idempotency key the store holds, as a Bloom filter (nil until the server
     /// gives it: then every key not in memory is read from the store).
@@ -142,7 +144,9 @@ public struct Engine {
         var capacity: Int
         var running: Set<JobKey> = []
         var lastSeen: Int64
-        var since: Int64
+        /// Registration order (never reused): ties of load go to the oldest worker. Not
+        /// a timestamp: two READYs in the same millisecond would tie again.
+        var order: UInt64
     }
 
     struct Assignment {

@@ -222,3 +222,19 @@ final class EngineExecutionTests: XCTestCase {
         XCTAssertEqual(h.engine.connectedWorkers, 0)
     }
 }
+
+final class EngineWorkerOrderTests: XCTestCase {
+    /// Two workers that register in the same millisecond still have an order: the first
+    /// to register gets the job when their loads tie.
+    func testALoadTieGoesToTheFirstRegisteredEvenInTheSameMillisecond() throws {
+        for _ in 0..<20 {
+            let h = try EngineHarness()
+            h.ready("zz-first", types: ["echo"], capacity: 2)
+            h.ready("aa-second", types: ["echo"], capacity: 2)
+            let id = h.submit(spec([jobs(1)]))
+            h.exec(id)
+            XCTAssertEqual(h.takeJobs("zz-first").count, 1)
+            XCTAssertEqual(h.takeJobs("aa-second").count, 0)
+        }
+    }
+}
