@@ -59,6 +59,8 @@ def test_stop_cancels_the_attempt_and_exec_continues_without_rerunning(broker, c
     assert c.stop(name, "drill") == 1
     cancel = w.expect("CANCEL")
     assert (cancel["job_id"], cancel["attempt"]) == (held["job_id"], held["attempt"])
+    # A worker that missed the CANCEL: its late RESULT is fenced off (the job runs again below).
+    w.result(held, output={"late": True})
     st = c.status(s.id)
     assert (st["state"], st["reason"]) == ("STOPPED", "stopped: drill")
     assert is_settled(st["state"]) and not is_final(st["state"])
@@ -255,7 +257,7 @@ def test_run_returns_on_stopped_and_resume_continues_after_go(broker, c, py_work
         with broker.client() as mine:
             outcome["status"] = mine.run(spec, journal=journal)
 
-    t = threading.Thread(target=run)
+    t = threading.Thread(target=run, daemon=True)
     t.start()
     try:
         wid = None
