@@ -24,7 +24,7 @@ from .errors import (
     UnsupportedVersion,
 )
 from .journal import Journal
-from .wire import FINAL_STATES, is_final, new_key, normalize_spec, same_spec
+from .wire import EVERY_NAME, FINAL_STATES, SETTLED_STATES, is_final, is_settled, new_key, normalize_spec, same_spec
 from .worker import Job, Worker
 
 __version__ = "1.0.0"
@@ -52,7 +52,10 @@ __all__ = [
     "JobFailed",
     "JobCancelled",
     "FINAL_STATES",
+    "SETTLED_STATES",
+    "EVERY_NAME",
     "is_final",
+    "is_settled",
     "new_key",
     "normalize_spec",
     "same_spec",

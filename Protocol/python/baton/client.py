@@ -33,9 +33,12 @@ from .wire import (
     WireError,
     client_request,
     is_final,
+    is_settled,
     new_key,
     parse_client_reply,
+    resume_body,
     same_spec,
+    stop_body,
 )
 
 DEFAULT_CLIENT_ENDPOINT = "tcp://127.0.0.1:5555"
@@ -193,8 +196,30 @@ class Client:
         return self.request("STATUS", {"id": workflow_id})
 
     def cancel(self, workflow_id: str) -> Status:
-        """CANCEL a SUBMITTED or RUNNING workflow; a final one is returned unchanged."""
+        """CANCEL a SUBMITTED, RUNNING or STOPPED workflow; a final one is returned unchanged."""
         return self.request("CANCEL", {"id": workflow_id})
+
+    # ------------------------------------------------------------ emergency stop (4.3.8)
+
+    def stop(self, name: str, reason: str) -> int:
+        """STOP: the emergency stop of workflow ``name`` (``"*"``: every name). Its RUNNING
+        workflows become STOPPED at once (their running attempts are cancelled and do not
+        count toward ``max_attempts``); SUBMIT and EXEC of the name raise ``Stopped`` until
+        ``go``. Stored by the broker, so it survives restarts. Returns how many workflows it
+        moved to STOPPED (0 when resent: STOP is idempotent)."""
+        reply = self.request("STOP", stop_body(name, reason))
+        stopped = reply.get("stopped")
+        if not isinstance(stopped, int) or isinstance(stopped, bool):
+            raise ProtocolError(f"OK reply to STOP without a stopped count: {reply!r}")
+        return stopped
+
+    def go(self, name: str) -> None:
+        """RESUME (``baton go``): lifts exactly the stop of ``name`` (``"*"`` lifts only the
+        stop of every name, not stops of single names). Starts nothing: ``exec`` (or the
+        journaled ``resume``) continues each STOPPED workflow; SUCCEEDED jobs never run again.
+
+        Named after the CLI's ``baton go`` because ``resume`` is the journal's."""
+        self.request("RESUME", resume_body(name))
 
     def list(self, state: Optional[str] = None, name: Optional[str] = None, limit: Optional[int] = None,
              before: Optional[str] = None) -> Dict[str, Any]:
@@ -223,23 +248,29 @@ class Client:
     def watch(self, workflow_id: str, after: int = 0, *, wait_ms: int = 10000, follow: bool = True) -> Iterator[Event]:
         """The workflow's events with ``seq > after``, in order.
 
-        With ``follow`` (the default) it long-polls until the workflow is final and every
-        event has been read; otherwise it stops at the last stored event. To resume
-        after a crash, pass the last ``seq`` seen as ``after``."""
+        With ``follow`` (the default) it long-polls until the workflow is settled (final,
+        or STOPPED by an emergency stop: see ``is_settled``) and every event has been read;
+        otherwise it stops at the last stored event. To resume after a crash, pass the last
+        ``seq`` seen as ``after``."""
+        state = None
         while True:
-            page = self.watch_page(workflow_id, after, wait_ms if follow else 0)
+            # A long-poll on a STOPPED workflow waits like on a RUNNING one (4.3.8): once it
+            # is seen STOPPED, only read what is stored.
+            long_poll = follow and state != "STOPPED"
+            page = self.watch_page(workflow_id, after, wait_ms if long_poll else 0)
             events = page.get("events") or []
+            state = page.get("state")
             for event in events:
                 seq = event.get("seq")
                 if isinstance(seq, int) and seq > after:
                     after = seq
                 yield event
-            if not events and (not follow or is_final(page.get("state"))):
+            if not events and (not follow or is_settled(state)):
                 return
 
     def wait(self, workflow_id: str, after: int = 0, *, on_event: Optional[Callable[[Event], None]] = None,
              wait_ms: int = 10000) -> Status:
-        """Follow the workflow until it is final; return its final STATUS."""
+        """Follow the workflow until it is final or STOPPED; return that STATUS."""
         for event in self.watch(workflow_id, after, wait_ms=wait_ms):
             if on_event is not None:
                 on_event(event)
@@ -255,7 +286,12 @@ class Client:
         ``spec`` is a workflow dict or the path of a workflow JSON file. With a
         ``journal`` (the Swift CLI's format), every step is journaled and fsynced first,
         and an unfinished entry with the same spec is re-attached to instead of
-        submitting again, like ``baton run``."""
+        submitting again, like ``baton run``.
+
+        When an emergency stop parks the workflow, this returns its STOPPED STATUS and
+        does not journal it as finished: after ``go``, ``resume`` (or ``run`` with the same
+        spec and journal) sends EXEC and it continues. ``Stopped`` is raised when SUBMIT or
+        EXEC meets a stop in force."""
         if not isinstance(spec, dict):
             file = file or os.fspath(spec)
             with open(spec, "rb") as f:
@@ -272,8 +308,10 @@ class Client:
     def resume(self, journal: Union[str, "os.PathLike[str]"], *,
                on_event: Optional[Callable[[Event], None]] = None) -> List[Status]:
         """Complete every unfinished journal entry (like ``baton resume``): no id yet ->
-        SUBMIT again with the same key and spec; SUBMITTED -> EXEC; RUNNING -> follow;
-        final -> report. Returns the final STATUS of each, in journal order."""
+        SUBMIT again with the same key and spec; SUBMITTED or STOPPED -> EXEC (which
+        continues a STOPPED one, or raises ``Stopped`` while its stop is in force);
+        RUNNING -> follow; final -> report. Returns the STATUS each ended in (final, or
+        STOPPED and left unfinished in the journal), in journal order."""
         j = Journal(journal)
         return [self._complete(entry, j, on_event) for entry in j.unfinished()]
 
@@ -295,12 +333,14 @@ class Client:
                 log("finished", "EXPIRED")
                 entry = Entry(key=new_key("run"), file=entry.file, spec=entry.spec)
                 continue
-            if status.get("state") == "SUBMITTED":
+            if status.get("state") in ("SUBMITTED", "STOPPED"):
                 status = self.exec(entry.id)
                 log("exec")
-            if not is_final(status.get("state")):
+            if not is_settled(status.get("state")):
                 status = self.wait(entry.id, on_event=on_event)
-            log("finished", status.get("state"))
+            if is_final(status.get("state")):
+                log("finished", status.get("state"))
+            # else STOPPED: left unfinished, so that a later resume sends EXEC again.
             return status
         log("finished", "EXPIRED")
         return status

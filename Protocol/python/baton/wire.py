@@ -36,7 +36,10 @@ WORKER_COMMANDS = ("READY", "HEARTBEAT", "JOB", "RESULT", "CANCEL", "DISCONNECT"
 
 # Section 6: states.
 WORKFLOW_STATES = ("SUBMITTED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "STOPPED", "EXPIRED")
-FINAL_STATES = frozenset(("SUCCEEDED", "FAILED", "CANCELLED", "STOPPED", "EXPIRED"))
+#: Nothing can change these (6.1). STOPPED is not among them: EXEC continues it (4.3.8).
+FINAL_STATES = frozenset(("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"))
+#: Final, or STOPPED: nothing more happens unless a client acts (EXEC or CANCEL).
+SETTLED_STATES = FINAL_STATES | {"STOPPED"}
 JOB_STATES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
 BLOCK_STATES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
 
@@ -51,6 +54,12 @@ class WireError(ValueError):
 
 def is_final(state: Optional[str]) -> bool:
     return state in FINAL_STATES
+
+
+def is_settled(state: Optional[str]) -> bool:
+    """Final, or STOPPED by an emergency stop: a client following the workflow stops
+    following (4.3.8), since only its own EXEC or CANCEL would change it."""
+    return state in SETTLED_STATES
 
 
 # ---------------------------------------------------------------- JSON bodies (3.2)
@@ -149,6 +158,23 @@ def parse_client_reply(frames: Sequence[bytes], with_delimiter: bool = True) -> 
     except UnicodeDecodeError:
         raise WireError("reply name is not ASCII") from None
     return name, frames[2], decode_body(frames[3])
+
+
+# ---------------------------------------------------------------- emergency stop (4.3.8)
+
+#: The STOP/RESUME name that covers every workflow name.
+EVERY_NAME = "*"
+
+
+def stop_body(name: str, reason: str) -> Dict[str, Any]:
+    """STOP's body: ``name`` is a workflow name or ``"*"``; ``reason`` is required and
+    shown to everyone the stop refuses. The broker checks the sizes."""
+    return {"name": name, "reason": reason}
+
+
+def resume_body(name: str) -> Dict[str, Any]:
+    """RESUME's body: lifts exactly the stop of ``name`` (``"*"`` lifts only ``"*"``)."""
+    return {"name": name}
 
 
 # ---------------------------------------------------------------- worker frames (9.1)

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from baton import BadRequest, Conflict, NotFound, Unavailable
+from baton import BadRequest, Conflict, NotFound
 from helpers import (
     assert_no_nulls,
     enc,
@@ -551,15 +551,11 @@ def test_list_default_limit_is_50(c):
     assert len(page["workflows"]) == 50 and "next" in page
 
 
-# ------------------------------------------------------------------ PING, STOP, RESUME via the SDK
+# ------------------------------------------------------------------ PING via the SDK (STOP, RESUME: test_stop.py)
 
 
-def test_sdk_ping_and_reserved_commands(c):
+def test_sdk_ping(c):
     assert TIMESTAMP.match(c.ping()["time"])
-    for command in ("STOP", "RESUME"):
-        with pytest.raises(Unavailable) as e:
-            c.request(command, {})
-        assert e.value.code == "unavailable" and e.value.retryable
 
 
 def test_sdk_errors_carry_code_and_message(c):

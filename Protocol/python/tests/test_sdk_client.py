@@ -115,6 +115,37 @@ def test_every_spec_error_code_maps_to_a_class(fakes):
             assert e.value.code == name and e.value.message == "m"
 
 
+def test_error_fields_beyond_code_and_message_are_kept(fakes):
+    """Section 8: rate_limited carries retry_after_ms, policy_denied policy and rule,
+    stopped name and reason; unknown fields are kept in details, not acted on."""
+    import baton
+
+    reply = {}
+    fake = fakes(lambda req: [b"", b"BATON/1", b"ERROR", req[3], enc(reply["body"])])
+    with Client(fake.endpoint, timeout_ms=1000) as c:
+        def error(body):
+            reply["body"] = body
+            with pytest.raises(BatonError) as e:
+                c.ping()
+            return e.value
+
+        e = error({"code": "rate_limited", "message": "m", "retry_after_ms": 1500, "later": [1]})
+        assert isinstance(e, baton.RateLimited) and e.retryable
+        assert (e.retry_after_ms, e.details) == (1500, {"retry_after_ms": 1500, "later": [1]})
+        for bad in (0, -1, 1.5, "1500", True, None):
+            assert error({"code": "rate_limited", "message": "m", "retry_after_ms": bad}).retry_after_ms is None
+        assert error({"code": "rate_limited", "message": "m"}).retry_after_ms is None
+        e = error({"code": "policy_denied", "message": "m", "policy": "p", "rule": "window"})
+        assert isinstance(e, baton.PolicyDenied) and (e.policy, e.rule) == ("p", "window")
+        e = error({"code": "policy_denied", "message": "m", "rule": "default"})
+        assert (e.policy, e.rule) == (None, "default")
+        e = error({"code": "stopped", "message": "m", "name": "*", "reason": "drill"})
+        assert isinstance(e, baton.Stopped) and (e.name, e.reason) == ("*", "drill")
+        e = error({"code": "brand_new", "message": "m", "retry_after_ms": 10})
+        assert isinstance(e, Unavailable) and (e.code, e.retry_after_ms) == ("brand_new", 10)
+        assert error({"code": "not_found", "message": "m"}).details == {}
+
+
 def test_wrong_reply_kind_is_a_protocol_error(fakes):
     fake = fakes(lambda req: [b"", b"BATON/1", b"LIST", req[3], b'{"workflows":[]}'])
     with Client(fake.endpoint, timeout_ms=1000) as c:
