@@ -16,6 +16,9 @@ extension BatonClient {
         case resuming(Journal.Entry)
         /// SUBMIT returned the entry's id (journaled next).
         case submitted(Submitted, Journal.Entry)
+        /// EXEC was refused by a rate limit (`rate_limited`); it is sent again after
+        /// `retryAfterMs`. `reason` is the broker's message.
+        case waiting(retryAfterMs: Int64, reason: String)
         /// EXEC started the workflow.
         case executed(WorkflowStatus)
         /// The workflow runs; following its events starts from this snapshot.
@@ -77,6 +80,23 @@ extension BatonClient {
         return try status(id)
     }
 
+    /// EXEC, sent again after each `rate_limited` refusal's `retry_after_ms` (a limit on
+    /// the workflow's name holds it back; the wait is reported, never silent). Other
+    /// errors, `stopped` and `policy_denied` among them, end the handshake.
+    private func execHonouringRateLimits(_ id: String, progress: (HandshakeStep) -> Void) throws -> WorkflowStatus {
+        while true {
+            do {
+                return try exec(id)
+            } catch let error as ClientError {
+                guard case .remote(let e) = error, e.code == .rateLimited, let wait = e.details["retry_after_ms"]?.intValue else {
+                    throw error
+                }
+                progress(.waiting(retryAfterMs: wait, reason: e.message))
+                Thread.sleep(forTimeInterval: Double(min(max(wait, 1), 60_000)) / 1000)
+            }
+        }
+    }
+
     /// The state machine of §10.1 from wherever the entry stands: no id yet -> SUBMIT
     /// (again) with the same key; SUBMITTED or STOPPED -> EXEC (which continues a STOPPED
     /// one, or throws `stopped` while its stop is in force); RUNNING -> follow; final ->
@@ -99,7 +119,7 @@ extension BatonClient {
         }
         var status = try status(id)
         if status.state == .submitted || status.state == .stopped {
-            status = try exec(id)
+            status = try execHonouringRateLimits(id, progress: progress)
             progress(.executed(status))
             try journal?.append(entry, step: .exec)
         }

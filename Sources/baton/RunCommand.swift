@@ -82,6 +82,8 @@ struct HandshakePrinter {
         case .submitted(let submitted, let entry):
             let spec = entry.spec
             Swift.print("submitted \(submitted.id) (\(spec.name), \(spec.jobCount) job(s) in \(spec.blocks.count) block(s))")
+        case .waiting(let ms, let reason):
+            Swift.print("waiting \(ms) ms before EXEC again: \(reason)")
         case .executed(let status):
             Swift.print("exec \(status.id): \(status.state.rawValue)")
         case .following(let snapshot):

@@ -27,6 +27,10 @@ final class BatonClientHandshakeTests: XCTestCase {
     struct OneWorkflowBroker {
         var state: WorkflowState
         var submitted: [SubmitRequest] = []
+        /// EXECs to refuse with `rate_limited` before one is accepted.
+        var rateLimitedExecs = 0
+        /// Whether an EXEC is refused with `stopped`.
+        var stopHolds = false
         let id = "01JW"
         let events = [
             WorkflowEvent(seq: 1, at: 1_764_000_000_000, kind: .workflowRunning),
@@ -46,7 +50,13 @@ final class BatonClientHandshakeTests: XCTestCase {
             case .status:
                 return (.status, status)
             case .exec:
-                if state == .submitted { state = .running }
+                if stopHolds { return (.error, ["code": "stopped", "message": "emergency stop", "name": "wf", "reason": "drill"]) }
+                if rateLimitedExecs > 0 {
+                    rateLimitedExecs -= 1
+                    return (.error, ["code": "rate_limited", "message": "limits.workflows.wf.max_running: 1 already RUNNING",
+                                     "retry_after_ms": 20])
+                }
+                if state == .submitted || state == .stopped { state = .running }
                 return (.status, status)
             case .watch:
                 let after = r.body["after"]?.intValue ?? 0
@@ -177,6 +187,36 @@ final class BatonClientHandshakeTests: XCTestCase {
         XCTAssertEqual(out.steps, ["event 2", "event 3"])
         XCTAssertEqual(out.result.state, .succeeded)
     }
+
+    func testAnExecRefusedByARateLimitIsSentAgainAfterRetryAfter() throws {
+        try seed(Journal.Entry(key: "k", file: "f.json", spec: Self.spec, id: "01JW"), steps: [.submitting, .submitted])
+        var broker = OneWorkflowBroker(state: .submitted)
+        broker.rateLimitedExecs = 2
+        let j = journal
+        let out = try drive(&broker) { c, steps in try c.resume(j) { steps.append(stepName($0)) } }
+        XCTAssertEqual(out.commands, [.status, .exec, .exec, .exec, .watch, .watch, .status])
+        XCTAssertEqual(out.steps.prefix(4), ["resuming", "waiting", "waiting", "executed"])
+        XCTAssertEqual(out.result.map(\.state), [.succeeded])
+    }
+
+    func testAStoppedWorkflowIsExecutedAgainAndAStopStillInForceEndsTheResume() throws {
+        try seed(Journal.Entry(key: "k", file: "f.json", spec: Self.spec, id: "01JW"), steps: [.submitting, .submitted, .exec])
+        var held = OneWorkflowBroker(state: .stopped)
+        held.stopHolds = true
+        let j = journal
+        XCTAssertThrowsError(try drive(&held) { c, _ in try c.resume(j) }) { error in
+            guard case .remote(let e) = error as? ClientError else { return XCTFail("\(error)") }
+            XCTAssertEqual(e.code, .stopped)
+            XCTAssertEqual(e.details["reason"], "drill")
+        }
+        XCTAssertEqual(journal.unfinished().count, 1, "still to be resumed")
+
+        var lifted = OneWorkflowBroker(state: .stopped)
+        let out = try drive(&lifted) { c, _ in try c.resume(j) }
+        XCTAssertEqual(out.commands, [.status, .exec, .watch, .watch, .status], "EXEC continues a STOPPED workflow")
+        XCTAssertEqual(out.result.map(\.state), [.succeeded])
+        XCTAssertEqual(journal.unfinished(), [])
+    }
 }
 
 /// A step's name, for comparing the sequence reported.
@@ -185,6 +225,7 @@ private func stepName(_ step: BatonClient.HandshakeStep) -> String {
     case .reattaching(let e): "reattaching \(e.id ?? "-")"
     case .resuming: "resuming"
     case .submitted: "submitted"
+    case .waiting: "waiting"
     case .executed: "executed"
     case .following: "following"
     case .event(let e): "event \(e.seq)"
