@@ -14,6 +14,14 @@ import ZeroMQ
 /// be queued or committing while the loop decides the next: memory runs ahead of the
 /// store by at most that many turns, and nothing of them is visible outside before its
 /// commit. A failed commit is handled in one place: `BrokerLoop+Recovery.swift`.
+/// What other threads hand the loop between turns.
+struct PendingChanges: Sendable {
+    /// New policies and limits (SIGHUP).
+    var settings: RuntimeSettings?
+    /// The emergency stop file's stops, after it changed.
+    var fileStops: [String: StopRecord]?
+}
+
 final class BrokerLoop {
     var engine: Engine
     let store: Store
@@ -25,8 +33,8 @@ final class BrokerLoop {
     /// Most messages read from each socket in one turn; the largest request body answered.
     let maxBatch: Int
     let maxMessageBytes: Int
-    /// Takes the settings `BrokerServer.reconfigure` handed over, if any.
-    let takeSettings: @Sendable () -> RuntimeSettings?
+    /// Takes what `BrokerServer.reconfigure` and the stop file's watcher handed over.
+    let takeChanges: @Sendable () -> PendingChanges
 
     /// Turns handed to the committer and not yet back.
     var inFlight = 0
@@ -44,8 +52,8 @@ final class BrokerLoop {
     static let maxInFlight = 4
 
     init(engine: Engine, store: Store, committer: Committer, clients: Socket, workers: Socket, logger: Logger,
-         options: BrokerOptions, takeSettings: @escaping @Sendable () -> RuntimeSettings? = { nil }) {
-        self.takeSettings = takeSettings
+         options: BrokerOptions, takeChanges: @escaping @Sendable () -> PendingChanges = { PendingChanges() }) {
+        self.takeChanges = takeChanges
         self.engine = engine
         self.store = store
         reads = ReadSide(store: store, pageSize: engine.config.watchPageSize)
@@ -77,13 +85,15 @@ final class BrokerLoop {
             if ready[1] { takeCommitted() }
             if pollsSockets && ready[4], settingsChanged != nil {
                 changed.drain()
-                if let settings = takeSettings() { try apply(settings) }
+                let changes = takeChanges()
+                if let settings = changes.settings { try apply(settings) }
+                if let stops = changes.fileStops { engine.useFileStops(stops, now: WallClock.nowMs()) }
             }
             trimHeapIfIdle()
             guard canStartTurn else { continue }
             let now = WallClock.nowMs()
             // After a busy wait the sockets were not polled: they may hold messages.
-            let messages = !pollsSockets || ready[2] || ready[3]
+            let messages = !pollsSockets || ready[2] || ready[3] || ready[4]
             guard messages || hasWork(now: now) else { continue }
             if try refusedWhileReloadFails() { continue }
             try runTurn(now: now)

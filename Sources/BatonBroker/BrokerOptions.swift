@@ -20,6 +20,8 @@ public struct BrokerOptions: Sendable {
     public var curveSecretKey: String?
     /// Policies and rate limits in force at start (`reconfigure` changes them later).
     public var runtime = RuntimeSettings()
+    /// The emergency stop file to watch (workflow name or "*" -> go | stop), if any.
+    public var emergencyStopFile: String?
 
     public init() {}
 }

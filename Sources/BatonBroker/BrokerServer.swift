@@ -27,8 +27,9 @@ public final class BrokerServer: Sendable {
     public let options: BrokerOptions
     private let logger: Logger
     private let stop: WakePipe
-    /// Settings handed over by `reconfigure`, taken by the loop at its next wake-up.
-    private let pendingSettings = Mutex<RuntimeSettings?>(nil)
+    /// Changes handed over by `reconfigure` and the stop file's watcher, taken by the
+    /// loop at its next wake-up.
+    private let pending = Mutex(PendingChanges())
     private let settingsChanged: WakePipe
     /// The bound endpoints (wildcard ports resolved), set by `run` once bound; a mutex
     /// publishes them to the threads that read them.
@@ -47,14 +48,19 @@ public final class BrokerServer: Sendable {
     /// Puts new policies and limits in force (SIGHUP), from any thread: the loop takes
     /// them at its next wake-up, between turns.
     public func reconfigure(_ settings: RuntimeSettings) {
-        pendingSettings.withLock { $0 = settings }
+        pending.withLock { $0.settings = settings }
         settingsChanged.signal()
     }
 
-    private func takePendingSettings() -> RuntimeSettings? {
-        pendingSettings.withLock { pending in
-            defer { pending = nil }
-            return pending
+    private func stopFileChanged(_ stops: [String: StopRecord]) {
+        pending.withLock { $0.fileStops = stops }
+        settingsChanged.signal()
+    }
+
+    private func takePendingChanges() -> PendingChanges {
+        pending.withLock { changes in
+            defer { changes = PendingChanges() }
+            return changes
         }
     }
 
@@ -90,13 +96,21 @@ public final class BrokerServer: Sendable {
 
         let loop = BrokerLoop(engine: engine, store: store, committer: committer, clients: clients, workers: workers,
                               logger: logger, options: options,
-                              takeSettings: { [self] in takePendingSettings() })
+                              takeChanges: { [self] in takePendingChanges() })
         let active = try store.loadActive()
         loop.engine.restore(active, stops: try store.loadStops(), now: WallClock.nowMs())
         var keys = KeyFilter()
         try store.forEachIdempotencyKey(count: { keys = KeyFilter(expected: $0) }) { keys.insert($0) }
         loop.engine.knowStoredKeys(keys)
         try loop.apply(options.runtime)
+        let stopFile = options.emergencyStopFile.map { path in
+            StopFileWatcher(path: path, logger: logger) { [self] in stopFileChanged($0) }
+        }
+        if let stopFile {
+            loop.engine.useFileStops(stopFile.readNow(), now: WallClock.nowMs())
+            stopFile.start()
+        }
+        defer { stopFile?.stop() }
         logger.info("restored \(active.count) unfinished workflow(s) from \(options.databasePath ?? ":memory:")")
         loop.finishTurn(now: WallClock.nowMs())
         loop.waitForCommits()

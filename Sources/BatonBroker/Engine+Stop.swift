@@ -5,12 +5,30 @@ import BatonWire
 /// STOPPED and refuses SUBMIT and EXEC of it; RESUME lifts the stop; EXEC continues a
 /// STOPPED workflow where it stopped. Stops are stored with the turn that sets them.
 extension Engine {
-    /// The stop covering `name` ("*" first), or nil.
+    /// The stop covering `name` ("*" first, STOP's before the file's), or nil.
     func stopCovering(_ name: String) -> (name: String, stop: StopRecord)? {
-        guard !stops.isEmpty else { return nil }
-        if let s = stops[StopRequest.everyName] { return (StopRequest.everyName, s) }
-        if let s = stops[name] { return (name, s) }
+        guard !stops.isEmpty || !fileStops.isEmpty else { return nil }
+        for key in [StopRequest.everyName, name] {
+            if let s = stops[key] ?? fileStops[key] { return (key, s) }
+        }
         return nil
+    }
+
+    /// Puts the emergency stop file's stops in force: every RUNNING workflow a stop now
+    /// covers stops at once, like after STOP. Names the file no longer stops are free
+    /// again unless STOP holds them (EXEC then continues their STOPPED workflows).
+    public mutating func useFileStops(_ new: [String: StopRecord], now: Int64) {
+        let added = new.filter { fileStops[$0.key] == nil }
+        fileStops = new
+        guard !added.isEmpty else { return }
+        let covered = workflows.values.filter { w in
+            w.state == .running && (added[StopRequest.everyName] != nil || added[w.spec.name] != nil)
+        }.map(\.id).sorted()
+        for id in covered {
+            let reason = stopCovering(workflows[id]!.spec.name)?.stop.reason ?? "emergency stop file"
+            stopWorkflow(id, reason: reason, now: now)
+        }
+        note("emergency stop file: stopping \(added.keys.sorted().joined(separator: ", ")); \(covered.count) RUNNING workflow(s) stopped", .warning)
     }
 
     /// `ERROR stopped` (with `name` and `reason`) when a stop covers `name`.
@@ -39,7 +57,12 @@ extension Engine {
             out.writes.stops.append((request.name, nil))
             note("emergency stop of \(request.name == StopRequest.everyName ? "every workflow" : "\"\(request.name)\"") lifted", .warning)
         }
-        reply(peer, .ok, tag, ["name": .string(request.name)])
+        var body: [String: JSONValue] = ["name": .string(request.name)]
+        if fileStops[request.name] != nil {
+            // Only an edit of the file lifts its stop; say so rather than seem to succeed.
+            body["still_stopped_by"] = "emergency_stop_file"
+        }
+        reply(peer, .ok, tag, .object(body))
     }
 
     /// A RUNNING workflow parks in STOPPED: its running attempts get CANCEL and end

@@ -86,6 +86,9 @@ public struct Engine {
 
     /// Emergency stops in force, by workflow name ("*": every name). Stored.
     var stops: [String: StopRecord] = [:]
+    /// Stops the emergency stop file says (not stored: the file is their truth, read
+    /// again at start). They cover names like `stops`; RESUME does not lift them.
+    var fileStops: [String: StopRecord] = [:]
     /// The policies SUBMIT and EXEC are checked against (allow-all without a config).
     var policies = PolicySet.allowAll
     // Rate limits (Engine+Limits.swift); all empty without a config.

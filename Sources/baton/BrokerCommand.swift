@@ -56,11 +56,6 @@ struct BrokerCommand: ParsableCommand {
         let settings = file.settings
         bootstrapLogging(level: logLevel ?? settings.logLevel ?? "info")
         let logger = Logger(label: "baton.broker")
-        if let stopFile = file.emergencyStopFile {
-            // Refused rather than ignored: an operator who configured a stop file must not
-            // believe it guards anything before it does.
-            throw ValidationError("\(config ?? ""): emergency_stop_file (\(stopFile)): this broker does not read stop files yet; remove the key")
-        }
         var options = BrokerOptions()
         options.clientEndpoint = clients ?? settings.clients ?? options.clientEndpoint
         options.workerEndpoint = workers ?? settings.workers ?? options.workerEndpoint
@@ -70,6 +65,7 @@ struct BrokerCommand: ParsableCommand {
         options.ttlMs = (ttlSeconds ?? settings.ttlSeconds ?? 86_400) * 1000
         options.maxMessageBytes = maxMessageBytes ?? settings.maxMessageBytes ?? options.maxMessageBytes
         options.runtime = RuntimeSettings(file)
+        options.emergencyStopFile = file.emergencyStopFile
         if let keyFile = curveSecretKeyFile ?? settings.curveSecretKeyFile {
             let flag = curveSecretKeyFile != nil ? "--curve-secret-key-file" : "curve_secret_key_file"
             let secret = try readKey(keyFile, flag: flag)

@@ -139,3 +139,40 @@ final class EngineStopTests: XCTestCase {
         XCTAssertEqual(resume(h, "never-stopped").command, .ok, "RESUME is idempotent")
     }
 }
+
+/// Stops from the emergency stop file: applied like STOP, not stored, not lifted by RESUME.
+final class EngineFileStopTests: XCTestCase {
+    func testAFileStopStopsRunningWorkflowsAndOnlyTheFileLiftsIt() throws {
+        let h = try EngineHarness()
+        h.ready("w1", types: ["echo"], capacity: 4)
+        let erase = h.submit(spec([jobs(1)], name: "erase"))
+        let other = h.submit(spec([jobs(1)], name: "other"))
+        h.exec(erase)
+        h.exec(other)
+        h.turn { $0.useFileStops(["erase": StopRecord(reason: "es.yaml says erase: stop", at: h.now)], now: h.now) }
+        XCTAssertEqual(h.status(erase).state, .stopped)
+        XCTAssertEqual(h.status(erase).reason, "stopped: es.yaml says erase: stop")
+        XCTAssertEqual(h.status(other).state, .running)
+        XCTAssertEqual(h.sent("w1", .cancel).count, 1)
+        XCTAssertEqual(try h.store.loadStops(), [:], "the file is the truth for its stops: nothing stored")
+
+        let resume = h.request(.resume, ResumeRequest(name: "erase").body.objectValue!)
+        XCTAssertEqual(resume.body["still_stopped_by"], "emergency_stop_file")
+        XCTAssertEqual(h.exec(erase).body["code"], "stopped")
+
+        h.turn { $0.useFileStops([:], now: h.now) }  // the file now says go
+        XCTAssertEqual(h.exec(erase).body["state"], "RUNNING")
+    }
+
+    func testAnUnreadableFileStopsEverything() throws {
+        let h = try EngineHarness()
+        h.ready("w1", types: ["echo"], capacity: 4)
+        let id = h.submit(spec([jobs(1)], name: "anything"))
+        h.exec(id)
+        h.turn { $0.useFileStops(["*": StopRecord(reason: "es.yaml is unreadable", at: h.now)], now: h.now) }
+        XCTAssertEqual(h.status(id).state, .stopped)
+        let r = h.request(.submit, SubmitRequest(workflow: spec([jobs(1)], name: "new")).body.objectValue!)
+        XCTAssertEqual(r.body["code"], "stopped")
+        XCTAssertEqual(r.body["name"], "*")
+    }
+}

@@ -95,3 +95,60 @@ final class EmergencyStopTests: XCTestCase {
         XCTAssertTrue(out.contains("exactly one of --all and --name"), out)
     }
 }
+
+/// The emergency stop file with a real broker process: edits take effect within a
+/// second, a broken file stops everything.
+final class EmergencyStopFileIntegrationTests: XCTestCase {
+    var cluster: Cluster!
+
+    override func setUpWithError() throws {
+        cluster = try Cluster()
+    }
+
+    override func tearDown() { cluster.stopAll() }
+
+    private func submitCode(_ client: BatonClient, _ name: String) -> String? {
+        do {
+            _ = try client.submit(WorkflowSpec(name: name, blocks: [BlockSpec(concurrency: 1, jobs: [JobSpec(type: "echo")])]))
+            return nil
+        } catch let e as ClientError {
+            return e.code?.rawValue ?? "\(e)"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    private func eventually(_ what: String, _ condition: () -> Bool) throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if condition() { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw TestFailure("not within 10 s: \(what)\n\(cluster.log("broker.log"))")
+    }
+
+    func testEditsOfTheStopFileTakeEffectAndABrokenFileStopsEverything() throws {
+        let stopFile = cluster.dir.appendingPathComponent("es.yaml").path
+        try "erase: stop\n".write(toFile: stopFile, atomically: true, encoding: .utf8)
+        let config = cluster.dir.appendingPathComponent("baton.yaml").path
+        try "emergency_stop_file: \(stopFile)\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try cluster.startBroker(extra: ["--config", config])
+        let client = try cluster.client()
+        defer { client.close() }
+        XCTAssertEqual(submitCode(client, "erase"), "stopped", "in force from the first request")
+        XCTAssertNil(submitCode(client, "rollout"))
+
+        try "erase: go\n".write(toFile: stopFile, atomically: true, encoding: .utf8)
+        try eventually("the edit lifts the stop") { submitCode(client, "erase") == nil }
+
+        try "erase: perhaps\n".write(toFile: stopFile, atomically: true, encoding: .utf8)
+        try eventually("a broken file stops every name") { submitCode(client, "rollout") == "stopped" }
+        XCTAssertTrue(cluster.log("broker.log").contains("stopping every workflow until it is readable and valid"))
+
+        try FileManager.default.removeItem(atPath: stopFile)
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertEqual(submitCode(client, "rollout"), "stopped", "a missing file is unreadable: still stopped")
+        try "\"*\": go\n".write(toFile: stopFile, atomically: true, encoding: .utf8)
+        try eventually("a valid file again") { submitCode(client, "rollout") == nil }
+    }
+}
