@@ -13,9 +13,6 @@ public struct EngineLimits: Equatable, Sendable {
             self.burst = max(1, burst)
         }
 
-        /// Milliseconds per token, rounded up: never faster than configured.
-        var intervalMs: Int64 { (periodMs + Int64(tokens) - 1) / Int64(tokens) }
-
         /// `10/min`-style, for messages.
         var text: String {
             let (n, unit): (Int64, String) = periodMs % 3_600_000 == 0 ? (periodMs / 3_600_000, "h")
@@ -56,12 +53,18 @@ public struct EngineLimits: Equatable, Sendable {
 /// Buckets start EMPTY — at broker start and when a limit is first configured — so a
 /// restart (or a reload) is never a free burst: the first token comes one interval
 /// later. Levels are not stored: an empty start is the safe side of losing them.
+///
+/// Exact at any rate: refills are counted in token·milliseconds (`tokens` per
+/// `periodMs` earns `tokens` units a millisecond, a token costs `periodMs` units), so a
+/// rate of 5,000/s is 5,000/s, not one token per whole millisecond.
 struct TokenBucket {
     var limit: EngineLimits.Bucket
     /// Whole tokens available.
     private(set) var tokens = 0
-    /// The time up to which refills have been credited.
+    /// The time up to which refills have been credited, and the part-token credit
+    /// (token·ms, below `periodMs`) earned by then.
     private(set) var creditedTo: Int64
+    private var carry: Int64 = 0
 
     init(_ limit: EngineLimits.Bucket, now: Int64) {
         self.limit = limit
@@ -70,8 +73,9 @@ struct TokenBucket {
 
     /// Tokens available at `now`, without taking one.
     func available(at now: Int64) -> Int {
-        guard now > creditedTo else { return tokens }
-        return min(limit.burst, tokens + Int(min((now - creditedTo) / limit.intervalMs, Int64(limit.burst))))
+        var copy = self
+        copy.refill(at: now)
+        return copy.tokens
     }
 
     /// Takes a token if one is available at `now`.
@@ -82,9 +86,14 @@ struct TokenBucket {
         return true
     }
 
-    /// When the next token comes (a full bucket: now).
+    /// When the next token comes (now, when one is there).
     func nextTokenAt(_ now: Int64) -> Int64 {
-        available(at: now) > 0 ? now : max(now, creditedTo + limit.intervalMs)
+        var copy = self
+        copy.refill(at: now)
+        guard copy.tokens == 0 else { return now }
+        let missing = limit.periodMs - copy.carry  // token·ms still to earn
+        let perMs = Int64(limit.tokens)
+        return max(now, copy.creditedTo + (missing + perMs - 1) / perMs)
     }
 
     /// A changed limit keeps the level, cut to the new burst.
@@ -92,13 +101,21 @@ struct TokenBucket {
         refill(at: now)
         limit = new
         tokens = min(tokens, new.burst)
+        carry = min(carry, new.periodMs - 1)
     }
 
     private mutating func refill(at now: Int64) {
         guard now > creditedTo else { return }
-        let earned = (now - creditedTo) / limit.intervalMs
-        tokens = min(limit.burst, tokens + Int(min(earned, Int64(limit.burst))))
-        // A full bucket earns nothing while full; otherwise keep the part-interval.
-        creditedTo = tokens == limit.burst ? now : creditedTo + earned * limit.intervalMs
+        if tokens >= limit.burst {
+            creditedTo = now  // a full bucket earns nothing while full
+            carry = 0
+            return
+        }
+        // Bounded so the product cannot overflow: no gap needs more than a full burst.
+        let fillMs = (Int64(limit.burst) * limit.periodMs) / Int64(limit.tokens) + 1
+        let units = min(now - creditedTo, fillMs) * Int64(limit.tokens) + carry
+        tokens = min(limit.burst, tokens + Int(units / limit.periodMs))
+        carry = tokens == limit.burst ? 0 : units % limit.periodMs
+        creditedTo = now
     }
 }

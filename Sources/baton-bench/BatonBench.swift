@@ -80,6 +80,7 @@ func runBench(_ options: Options) -> Int32 {
         others / wall * 100, (machine1.steal - machine0.steal) / wall * 100)
     settings["Load average (1, 5, 15 min)"] = "\(loadBefore) at start, \(Proc.loadAverage()) at the end (the machine may be shared: the bench's own processes count too)"
     if let only = options.selected { settings["Scenarios run"] = only.sorted().joined(separator: ", ") }
+    settings["Broker config"] = options.brokerConfig ?? "none (everything allowed, no limits)"
     let results = BenchResults(
         mode: options.quick ? "quick" : "full", date: date, command: options.commandLine, commit: options.commit,
         machine: machine, sqlite: bench.sqlite?.version ?? options.sqlite, toolchain: options.toolchain, settings: settings,

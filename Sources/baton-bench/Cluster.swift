@@ -133,6 +133,8 @@ final class BrokerProcess {
     let baton: String
     let dir: String
     let dbPath: String
+    /// `--config` for the broker, if any.
+    let config: String?
     let clientPort: Int
     let workerPort: Int
     private(set) var process: ChildProcess?
@@ -143,8 +145,9 @@ final class BrokerProcess {
     var pid: pid_t { process?.pid ?? 0 }
 
     /// A broker in a new directory under `root`; `dbPath` defaults to `<dir>/baton.db`.
-    init(baton: String, root: String, dbPath: String? = nil) throws {
+    init(baton: String, root: String, dbPath: String? = nil, config: String? = nil) throws {
         self.baton = baton
+        self.config = config
         dir = try makeTempDir(root, "broker")
         self.dbPath = dbPath ?? "\(dir)/baton.db"
         let ports = try freePorts(2)
@@ -164,7 +167,7 @@ final class BrokerProcess {
         let p = try ChildProcess.spawn(
             name: "broker", executable: baton,
             arguments: ["broker", "--clients", clientEndpoint, "--workers", workerEndpoint, "--db", dbPath,
-                        "--log-level", "warning"],
+                        "--log-level", "warning"] + (config.map { ["--config", $0] } ?? []),
             logPath: "\(dir)/broker.log")
         process = p
         let deadline = t0 + UInt64(timeoutSeconds * 1e9)

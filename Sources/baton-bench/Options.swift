@@ -39,6 +39,9 @@ struct Options: ParsableArguments {
     @Option(name: .customLong("pid-file"), help: ArgumentHelp("Append the pid of every child process here (for scripts/bench's last-resort cleanup).", valueName: "path"))
     var pidFile: String?
 
+    @Option(help: ArgumentHelp("A broker config file (policies, limits) every broker of the run starts with (`baton broker --config`).", valueName: "path"))
+    var brokerConfig: String?
+
     @Option(help: ArgumentHelp("Run only these scenarios (a development aid): \(Options.scenarios.joined(separator: ",")).", valueName: "a,b,..."))
     var only: String?
 

@@ -67,7 +67,7 @@ extension Bench {
                 let fillSeconds = Double(nowNs() - t0) / 1e9
                 print("  filled \(grouped(Double(step - stored))) workflows in \(String(format: "%.1f", fillSeconds)) s")
                 stored = step
-                let b = try BrokerProcess(baton: options.baton, root: dir, dbPath: db)
+                let b = try BrokerProcess(baton: options.baton, root: dir, dbPath: db, config: options.brokerConfig)
                 defer { b.destroy() }
                 let startSeconds = try b.start()
                 let rssIdle = b.rssKB

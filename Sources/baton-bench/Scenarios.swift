@@ -68,7 +68,7 @@ final class Bench {
     // MARK: Helpers
 
     func withBroker<T>(_ body: (BrokerProcess) throws -> T) throws -> T {
-        let b = try BrokerProcess(baton: options.baton, root: options.tmp)
+        let b = try BrokerProcess(baton: options.baton, root: options.tmp, config: options.brokerConfig)
         defer { b.destroy() }
         try b.start()
         return try body(b)

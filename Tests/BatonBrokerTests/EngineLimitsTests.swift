@@ -106,8 +106,7 @@ final class EngineLimitsTests: XCTestCase {
 
     func testTokenBucketArithmetic() {
         var b = TokenBucket(.init(tokens: 3, periodMs: 1000, burst: 2), now: 0)
-        XCTAssertEqual(b.limit.intervalMs, 334, "rounded up: never faster than 3/s")
-        XCTAssertEqual(b.available(at: 333), 0)
+        XCTAssertEqual(b.available(at: 333), 0, "3/s: the first token at 333⅓ ms")
         XCTAssertEqual(b.nextTokenAt(0), 334)
         XCTAssertTrue(b.take(at: 334))
         XCTAssertFalse(b.take(at: 500))
@@ -116,5 +115,23 @@ final class EngineLimitsTests: XCTestCase {
         XCTAssertEqual(b.available(at: 10_000), 1, "a smaller burst cuts the level")
         XCTAssertEqual(EngineLimits.Bucket(tokens: 1, periodMs: 30 * 60_000, burst: 1).text, "1/30min")
         XCTAssertEqual(EngineLimits.Bucket(tokens: 10, periodMs: 60_000, burst: 1).text, "10/min")
+    }
+
+    func testRatesAboveOneAMillisecondAreExact() {
+        var b = TokenBucket(.init(tokens: 5000, periodMs: 1000, burst: 100_000), now: 0)
+        XCTAssertEqual(b.available(at: 1000), 5000, "5,000/s is not capped at one per millisecond")
+        var taken = 0
+        for ms in stride(from: Int64(1), through: 2000, by: 1) {
+            while b.take(at: ms) { taken += 1 }
+        }
+        XCTAssertEqual(taken, 10_000, "two seconds at 5,000/s")
+        XCTAssertEqual(b.nextTokenAt(2000), 2001)
+    }
+
+    func testAPartTokenIsNotLostAcrossTakes() {
+        var b = TokenBucket(.init(tokens: 2, periodMs: 1000, burst: 5), now: 0)  // one per 500 ms
+        var taken: [Int64] = []
+        for ms in stride(from: Int64(0), through: 2000, by: 50) where b.take(at: ms) { taken.append(ms) }
+        XCTAssertEqual(taken, [500, 1000, 1500, 2000])
     }
 }
