@@ -7,7 +7,7 @@ import PackageDescription
 //   BatonWire ──> BatonStore ──> BatonBroker <── ZeroMQ <── CZeroMQ
 //       │                           ▲    └── CBatonLibc (libc headers Glibc does not export)
 //       ├──> BatonClient <── ZeroMQ │
-//       └──> BatonWorker <── ZeroMQ │
+//       ├──> BatonWorker <── ZeroMQ │
 //       └──> BatonConfig <── Yams (the YAML config and policies: pure values)
 //   baton (CLI) ──> BatonBroker, BatonClient, BatonConfig, BatonWorker: it parses arguments and prints.
 //

@@ -58,26 +58,25 @@ public enum PolicyRule: Equatable, Sendable {
     }
 
     private func allowedTypesViolation(_ spec: WorkflowSpec, _ types: [String]) -> String? {
-        for (at, job) in spec.indexedJobs where !types.contains(job.type) {
-            return "\(at) (\(job.type)) type \"\(job.type)\" is not allowed (allowed: \(types.joined(separator: ", ")))"
+        spec.firstViolation { job in
+            types.contains(job.type) ? nil : "type \"\(job.type)\" is not allowed (allowed: \(types.joined(separator: ", ")))"
         }
-        return nil
     }
 
     private func sameArgsViolation(_ spec: WorkflowSpec, _ byType: [String: [String]]) -> String? {
         for type in byType.keys.sorted() {
             for arg in byType[type] ?? [] {
                 var first: JSONValue??
-                for (at, job) in spec.indexedJobs where job.type == type {
+                let why = spec.firstViolation { job in
+                    guard job.type == type else { return nil }
                     let value = job.args[arg]
                     guard let expected = first else {
                         first = .some(value)
-                        continue
+                        return nil
                     }
-                    if value != expected {
-                        return "\(at) (\(type)) args.\(arg) is \(Self.show(value)), other \(type) jobs have \(Self.show(expected))"
-                    }
+                    return value == expected ? nil : "args.\(arg) is \(Self.show(value)), other \(type) jobs have \(Self.show(expected))"
                 }
+                if let why { return why }
             }
         }
         return nil
@@ -92,15 +91,13 @@ public enum PolicyRule: Equatable, Sendable {
     }
 
     private func argsViolation(_ spec: WorkflowSpec, _ byType: [String: [String: ArgConstraint]]) -> String? {
-        for (at, job) in spec.indexedJobs {
-            guard let constraints = byType[job.type] else { continue }
+        spec.firstViolation { job in
+            guard let constraints = byType[job.type] else { return nil }
             for arg in constraints.keys.sorted() {
-                if let why = constraints[arg]?.violation(job.args[arg]) {
-                    return "\(at) (\(job.type)) args.\(arg) \(why)"
-                }
+                if let why = constraints[arg]?.violation(job.args[arg]) { return "args.\(arg) \(why)" }
             }
+            return nil
         }
-        return nil
     }
 
     private static func show(_ value: JSONValue?) -> String { value.map(\.shown) ?? "absent" }
@@ -142,14 +139,16 @@ public struct ShapeLimits: Equatable, Sendable {
 }
 
 extension WorkflowSpec {
-    /// Every job with its path, `blocks[i].jobs[j]`, in spec order.
-    var indexedJobs: [(String, JobSpec)] {
-        var out: [(String, JobSpec)] = []
-        out.reserveCapacity(jobCount)
+    /// The first job, in spec order, for which `check` says why it breaks a rule, as
+    /// `blocks[i].jobs[j] (type) why`. Paths are built only for the offender: checks run
+    /// on every SUBMIT and EXEC.
+    func firstViolation(_ check: (JobSpec) -> String?) -> String? {
         for (i, block) in blocks.enumerated() {
-            for (j, job) in block.jobs.enumerated() { out.append(("blocks[\(i)].jobs[\(j)]", job)) }
+            for (j, job) in block.jobs.enumerated() {
+                if let why = check(job) { return "blocks[\(i)].jobs[\(j)] (\(job.type)) \(why)" }
+            }
         }
-        return out
+        return nil
     }
 }
 
