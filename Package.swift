@@ -5,10 +5,10 @@ import PackageDescription
 // Baton's: BatonWire (protocol values, no I/O) and CZeroMQ -> ZeroMQ (libzmq, no logic).
 //
 //   BatonWire ──> BatonStore ──> BatonBroker <── ZeroMQ <── CZeroMQ
-//       │                           ▲    └── CBatonLibc (libc headers Glibc does not export)
-//       ├──> BatonClient <── ZeroMQ │
-//       ├──> BatonWorker <── ZeroMQ │
-//       └──> BatonConfig <── Yams (the YAML config and policies: pure values)
+//       │                           ▲   ▲   └── CBatonLibc (libc headers Glibc does not export)
+//       ├──> BatonConfig <── Yams ──┘   │   (the YAML config and policies: pure values)
+//       ├──> BatonClient <── ZeroMQ     │
+//       └──> BatonWorker <── ZeroMQ, Subprocess
 //   baton (CLI) ──> BatonBroker, BatonClient, BatonConfig, BatonWorker: it parses arguments and prints.
 //
 // BatonClient and BatonWorker sit beside the broker, not above it: neither imports it.

@@ -96,12 +96,22 @@ extension Engine {
     /// Puts `new` in force for every later SUBMIT and EXEC.
     public mutating func usePolicies(_ new: PolicySet) {
         policies = new
+        policiesCovering = [:]
     }
 
     /// `policy_denied` when the policies refuse `spec` in `phase` (SUBMIT checks every
     /// rule but time windows; EXEC checks them all, since the config may have changed).
-    func checkPolicies(_ spec: WorkflowSpec, _ phase: PolicyPhase, now: Int64) throws(WireError) {
-        guard policies != .allowAll, case .denied(let denial) = policies.check(spec, at: now, phase: phase) else { return }
+    mutating func checkPolicies(_ spec: WorkflowSpec, _ phase: PolicyPhase, now: Int64) throws(WireError) {
+        guard policies != .allowAll else { return }
+        let covering: [Int]
+        if let known = policiesCovering[spec.name] {
+            covering = known
+        } else {
+            covering = policies.covering(spec.name)
+            if policiesCovering.count >= 4096 { policiesCovering = [:] }
+            policiesCovering[spec.name] = covering
+        }
+        guard case .denied(let denial) = policies.check(spec, at: now, phase: phase, covering: covering) else { return }
         var details: [String: JSONValue] = ["rule": .string(denial.rule?.rawValue ?? "default")]
         if let policy = denial.policy { details["policy"] = .string(policy) }
         throw WireError(.policyDenied, denial.description, details: details)

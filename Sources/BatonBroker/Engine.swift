@@ -91,6 +91,9 @@ public struct Engine {
     var fileStops: [String: StopRecord] = [:]
     /// The policies SUBMIT and EXEC are checked against (allow-all without a config).
     var policies = PolicySet.allowAll
+    /// Which policies cover each workflow name seen (`PolicySet.covering`), reset when
+    /// the policies change; bounded, since names come from clients.
+    var policiesCovering: [String: [Int]] = [:]
     // Rate limits (Engine+Limits.swift); all empty without a config.
     var limits = EngineLimits()
     /// Token buckets of the limited job types.

@@ -21,16 +21,27 @@ public struct PolicySet: Equatable, Sendable {
     /// The verdict for `spec` at `nowMs` (Unix ms, UTC): the first failing rule of the
     /// first failing applicable policy, or allowed.
     public func check(_ spec: WorkflowSpec, at nowMs: Int64, phase: PolicyPhase) -> PolicyVerdict {
-        var covered = false
-        for policy in policies where policy.covers(spec.name) {
-            covered = true
+        check(spec, at: nowMs, phase: phase, covering: covering(spec.name))
+    }
+
+    /// The indices of the policies whose patterns match `name`, in file order. Depends on
+    /// the name only, so a caller checking many workflows may keep it per name (the
+    /// broker does: matching every policy's globs was most of a check's cost).
+    public func covering(_ name: String) -> [Int] {
+        policies.indices.filter { policies[$0].covers(name) }
+    }
+
+    /// `check`, with `covering(spec.name)` already known.
+    public func check(_ spec: WorkflowSpec, at nowMs: Int64, phase: PolicyPhase, covering: [Int]) -> PolicyVerdict {
+        for i in covering {
+            let policy = policies[i]
             for rule in policy.rules where rule.isChecked(in: phase) {
                 if let why = rule.violation(spec, at: nowMs) {
                     return .denied(PolicyDenial(policy: policy.name, rule: rule.kind, detail: why))
                 }
             }
         }
-        return covered ? .allowed : defaultVerdict(spec.name)
+        return covering.isEmpty ? defaultVerdict(spec.name) : .allowed
     }
 
     /// Every applicable rule's result, and the same verdict `check` gives.
