@@ -38,6 +38,8 @@ extension Engine {
                 cancel(peer, tag, try WorkflowRef(body: request.body).id, now: now)
             case .list:
                 out.reads.append(.list(peer: peer, tag: tag, query: try ListRequest(body: request.body)))
+            case .limits:
+                reply(peer, .ok, tag, limitsReport(now: now))
             case .ping:
                 reply(peer, .pong, tag, ["time": .string(Timestamp.format(ms: now))])
             case .stop:

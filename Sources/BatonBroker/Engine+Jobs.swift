@@ -69,7 +69,10 @@ extension Engine {
                 }
                 dispatch(key, to: worker, now: now)
             }
-            if queues[type]!.isEmpty { queues[type] = nil }
+            if queues[type]!.isEmpty {
+                queues[type] = nil
+                bucketHeldSince[type] = nil
+            }
         }
     }
 

@@ -93,6 +93,7 @@ extension Engine {
     mutating func takeToken(_ type: String, now: Int64) -> Bool {
         guard !buckets.isEmpty, buckets[type] != nil else { return true }
         if buckets[type]!.take(at: now) { return true }
+        if bucketHeldSince[type] == nil { bucketHeldSince[type] = now }
         if bucketWakes.insert(type).inserted {
             timers.insert(.tokens(type: type), at: buckets[type]!.nextTokenAt(now))
         }
@@ -103,6 +104,51 @@ extension Engine {
     func tokenWait(_ type: String, now: Int64) -> String? {
         guard let bucket = buckets[type], bucket.available(at: now) == 0 else { return nil }
         return "rate limit limits.job_types.\(type) (\(bucket.limit.text)): next token at \(Timestamp.format(ms: bucket.nextTokenAt(now)))"
+    }
+
+    // MARK: LIMITS
+
+    /// The LIMITS reply: every limit and stop in force with its live level (§4.3.9).
+    func limitsReport(now: Int64) -> JSONValue {
+        let types: [JSONValue] = buckets.keys.sorted().map { type in
+            let bucket = buckets[type]!
+            let tokens = bucket.available(at: now)
+            var o: [String: JSONValue] = [
+                "type": .string(type), "rate": .string(bucket.limit.text), "burst": .int(Int64(bucket.limit.burst)),
+                "tokens": .int(Int64(tokens)), "queued": .int(Int64(queues[type]?.count { queued.contains($0) } ?? 0)),
+            ]
+            if tokens == 0 { o["next_token_at"] = .string(Timestamp.format(ms: bucket.nextTokenAt(now))) }
+            if let since = bucketHeldSince[type] { o["held_since"] = .string(Timestamp.format(ms: since)) }
+            return .object(o)
+        }
+        let names: [JSONValue] = limits.workflows.keys.sorted().map { name in
+            let limit = limits.workflows[name]!
+            var o: [String: JSONValue] = ["name": .string(name)]
+            if let max = limit.maxRunning {
+                o["max_running"] = .int(Int64(max))
+                o["running"] = .int(Int64(runningByName[name, default: 0]))
+            }
+            if let window = limit.starts {
+                let recent = (startsByName[name] ?? []).filter { $0 > now - window.periodMs }
+                o["rate"] = .string(window.text)
+                o["started_in_window"] = .int(Int64(recent.count))
+                if recent.count >= window.tokens, let oldest = recent.first {
+                    o["next_start_at"] = .string(Timestamp.format(ms: oldest + window.periodMs))
+                }
+            }
+            return .object(o)
+        }
+        let stopRows: [JSONValue] = (stops.map { ($0.key, $0.value, "stop") } + fileStops.map { ($0.key, $0.value, "file") })
+            .sorted { ($0.0, $0.2) < ($1.0, $1.2) }
+            .map { name, stop, source in
+                ["name": .string(name), "reason": .string(stop.reason), "at": .string(Timestamp.format(ms: stop.at)),
+                 "source": .string(source)]
+            }
+        var body: [String: JSONValue] = ["job_types": .array(types), "workflows": .array(names), "stops": .array(stopRows)]
+        if let max = limits.maxInFlightPerClient {
+            body["clients"] = ["max_in_flight": .int(Int64(max)), "at_limit": .int(Int64(clientRequests.values.count { $0 >= max }))]
+        }
+        return .object(body)
     }
 
     // MARK: Per client connection

@@ -30,6 +30,7 @@ extension Engine {
         parked = [:]
         keyReads = [:]
         bucketWakes = []
+        bucketHeldSince = [:]
         clientRequests = [:]
         answeredAwaitingCommit = []
         for peer in workers.keys { workers[peer]!.running = [] }

@@ -100,6 +100,9 @@ public struct Engine {
     var buckets: [String: TokenBucket] = [:]
     /// Job types with a `.tokens` timer set (one at a time per type).
     var bucketWakes: Set<String> = []
+    /// Since when each job type's empty bucket has held jobs back (cleared when its
+    /// queue empties), for LIMITS.
+    var bucketHeldSince: [String: Int64] = [:]
     /// RUNNING workflows per limited name.
     var runningByName: [String: Int] = [:]
     /// Start times within the window, per name with a start rate, oldest first.

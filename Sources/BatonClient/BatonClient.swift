@@ -129,6 +129,12 @@ public final class BatonClient {
         _ = try request(.resume, ResumeRequest(name: name).body, expect: .ok)
     }
 
+    /// LIMITS: the rate limits and stops in force with their live levels, as the broker
+    /// reports them (spec §4.3.9).
+    public func limits() throws -> [String: JSONValue] {
+        try request(.limits, [:], expect: .ok)
+    }
+
     /// PING: true when the broker answered PONG.
     public func ping() throws {
         _ = try request(.ping, [:], expect: .pong)

@@ -9,6 +9,8 @@ public enum ClientCommand: String, Sendable, CaseIterable {
     case stop = "STOP"
     case resume = "RESUME"
     case ping = "PING"
+    /// The rate limits and stops in force, with their live levels (`OK` reply).
+    case limits = "LIMITS"
 }
 
 /// Commands the broker sends back to a client (frame 2 of a reply).

@@ -13,7 +13,7 @@ struct Baton: ParsableCommand {
         subcommands: [
             BrokerCommand.self, WorkerCommandLine.self, SubmitCommand.self, ExecCommand.self, StatusCommand.self,
             WatchCommand.self, CancelCommand.self, ListCommand.self, RunCommand.self, ResumeCommand.self, PingCommand.self, KeygenCommand.self,
-            StopCommand.self, GoCommand.self, ConfigCommand.self, PolicyCommand.self,
+            StopCommand.self, GoCommand.self, LimitsCommand.self, ConfigCommand.self, PolicyCommand.self,
         ])
 }
 

@@ -135,3 +135,43 @@ final class EngineLimitsTests: XCTestCase {
         XCTAssertEqual(taken, [500, 1000, 1500, 2000])
     }
 }
+
+final class EngineLimitsReportTests: XCTestCase {
+    func testLimitsReportsLevelsWhatWaitsAndSinceWhenAndTheStops() throws {
+        let h = try EngineHarness()
+        let t0 = h.now
+        h.engine.useLimits(EngineLimits(
+            jobTypes: ["disk.erase": .init(tokens: 1, periodMs: 60_000, burst: 1)],
+            workflows: ["erase": .init(maxRunning: 2, starts: .init(tokens: 1, periodMs: 1_800_000, burst: 1))],
+            maxInFlightPerClient: 10), now: t0)
+        h.ready("w1", types: ["disk.erase"], capacity: 4)
+        let id = h.submit(spec([jobs(2, type: "disk.erase")], concurrency: 2, name: "erase"))
+        h.exec(id)
+        _ = h.request(.stop, StopRequest(name: "rollout", reason: "incident").body.objectValue!)
+        h.turn { $0.useFileStops(["deploy": StopRecord(reason: "es.yaml", at: t0)], now: t0) }
+
+        let r = h.request(.limits, [:])
+        XCTAssertEqual(r.command, .ok)
+        let type = try XCTUnwrap(r.body["job_types"]?.arrayValue?.first)
+        XCTAssertEqual(type["type"], "disk.erase")
+        XCTAssertEqual(type["rate"], "1/min")
+        XCTAssertEqual(type["tokens"], 0)
+        XCTAssertEqual(type["queued"], 2)
+        XCTAssertEqual(type["next_token_at"], .string(Timestamp.format(ms: t0 + 60_000)))
+        XCTAssertEqual(type["held_since"], .string(Timestamp.format(ms: t0)))
+        let name = try XCTUnwrap(r.body["workflows"]?.arrayValue?.first)
+        XCTAssertEqual(name["running"], 1)
+        XCTAssertEqual(name["max_running"], 2)
+        XCTAssertEqual(name["started_in_window"], 1)
+        XCTAssertEqual(name["next_start_at"], .string(Timestamp.format(ms: t0 + 1_800_000)))
+        XCTAssertEqual(r.body["clients"]?["max_in_flight"], 10)
+        let stops = try XCTUnwrap(r.body["stops"]?.arrayValue)
+        XCTAssertEqual(stops.map { $0["name"] }, ["deploy", "rollout"])
+        XCTAssertEqual(stops.map { $0["source"] }, ["file", "stop"])
+    }
+
+    func testWithoutLimitsTheReportIsEmpty() throws {
+        let h = try EngineHarness()
+        XCTAssertEqual(h.request(.limits, [:]).body, ["job_types": [], "workflows": [], "stops": []])
+    }
+}

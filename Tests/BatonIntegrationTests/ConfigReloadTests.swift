@@ -93,6 +93,13 @@ final class ConfigReloadTests: XCTestCase {
             try client.status(id).blocks[0].jobs[0].waitingFor?.hasPrefix("rate limit limits.job_types.echo (1/h)") == true
         }
         XCTAssertEqual(try client.status(id).blocks[0].jobs[0].state, .pending, "the bucket starts empty: nothing runs")
+
+        let p = try cluster.start(["limits", "--broker", cluster.clientEndpoint], log: "limits.log")
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let out = cluster.log("limits.log")
+        XCTAssertTrue(out.contains("echo  1/h burst 1  tokens 0  queued 1  next token"), out)
+        XCTAssertTrue(out.contains("emergency stops: none"), out)
     }
 
     func testABadConfigStopsTheBrokerAtStartNamingLineAndField() throws {
