@@ -213,6 +213,11 @@ class Client:
             raise ProtocolError(f"OK reply to STOP without a stopped count: {reply!r}")
         return stopped
 
+    def limits(self) -> Dict[str, Any]:
+        """LIMITS (``baton limits``): the rate limits and emergency stops in force, with
+        their live levels and what waits on them (spec section 4.3.9)."""
+        return self.request("LIMITS", {})
+
     def go(self, name: str) -> None:
         """RESUME (``baton go``): lifts exactly the stop of ``name`` (``"*"`` lifts only the
         stop of every name, not stops of single names). Starts nothing: ``exec`` (or the

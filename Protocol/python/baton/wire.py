@@ -16,7 +16,7 @@ CLIENT_PROTOCOL = b"BATON/1"
 WORKER_PROTOCOL = b"BATON-W/1"
 
 # Section 4.1: client requests and replies.
-REQUEST_COMMANDS = ("SUBMIT", "EXEC", "STATUS", "WATCH", "CANCEL", "LIST", "STOP", "RESUME", "PING")
+REQUEST_COMMANDS = ("SUBMIT", "EXEC", "STATUS", "WATCH", "CANCEL", "LIST", "STOP", "RESUME", "PING", "LIMITS")
 REPLY_COMMANDS = ("ID", "STATUS", "EVENTS", "LIST", "OK", "PONG", "ERROR")
 #: The reply each request gets when it succeeds.
 EXPECTED_REPLY = {
@@ -29,6 +29,7 @@ EXPECTED_REPLY = {
     "STOP": "OK",
     "RESUME": "OK",
     "PING": "PONG",
+    "LIMITS": "OK",
 }
 
 # Section 9.1: worker commands.

@@ -66,3 +66,36 @@ policies:
         assert c.list()["workflows"] == []  # nothing was stored
         allowed = c.submit(workflow([job("echo")], name="echoes-2"))
         assert c.exec(allowed.id)["state"] == "RUNNING"
+
+
+def test_limits_reports_each_limit_and_the_stops_in_force(broker_factory):
+    """LIMITS (spec 4.3.9): a job type's bucket starts empty and holds its queued jobs."""
+    b = configured(broker_factory, f"""\
+limits:
+  job_types:
+    {NOBODY}: {{rate: 1/hour, burst: 3}}
+  workflows:
+    erase: {{max_running: 2, rate: 5/min}}
+  clients: {{max_in_flight: 100}}
+""")
+    with b.client() as c:
+        assert c.limits() == {"job_types": [{"type": NOBODY, "rate": "1/h", "burst": 3, "tokens": 0,
+                                             "queued": 0, "next_token_at": c.limits()["job_types"][0]["next_token_at"]}],
+                              "workflows": [{"name": "erase", "max_running": 2, "running": 0, "rate": "5/min",
+                                             "started_in_window": 0}],
+                              "clients": {"max_in_flight": 100, "at_limit": 0},
+                              "stops": []}
+        wf = c.submit(workflow([job(NOBODY)], name="erase")).id
+        c.exec(wf)
+        c.stop("rollout", "bad rollout")
+        report = c.limits()
+        assert report["workflows"][0]["running"] == 1
+        assert report["workflows"][0]["started_in_window"] == 1
+        assert [(s["name"], s["reason"], s["source"]) for s in report["stops"]] == [("rollout", "bad rollout", "stop")]
+        c.go("rollout")
+
+
+def test_limits_of_a_broker_without_config_is_empty(broker_factory):
+    b = broker_factory()
+    with b.client() as c:
+        assert c.limits() == {"job_types": [], "workflows": [], "stops": []}
