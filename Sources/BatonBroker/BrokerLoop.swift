@@ -114,11 +114,11 @@ final class BrokerLoop {
         let now = WallClock.nowMs()
         var recentStarts: [String: [Int64]] = [:]
         for (name, limit) in settings.limits.workflows {
-            if let window = limit.starts { recentStarts[name] = try store.startTimes(name: name, since: now - window.periodMs) }
+            if let window = limit.rate { recentStarts[name] = try store.startTimes(name: name, since: now - window.periodMs) }
         }
         engine.usePolicies(settings.policies)
         engine.useLimits(settings.limits, recentStarts: recentStarts, now: now)
-        logger.info("in force: \(settings.policies.policies.count) polic(ies), default \(settings.policies.defaultDecision.rawValue); limits on \(settings.limits.jobTypes.count) job type(s), \(settings.limits.workflows.count) workflow name(s)\(settings.limits.maxInFlightPerClient.map { ", \($0) requests in flight per client" } ?? "")")
+        logger.info("in force: \(settings.policies.policies.count) polic(ies), default \(settings.policies.defaultDecision.rawValue); limits on \(settings.limits.jobTypes.count) job type(s), \(settings.limits.workflows.count) workflow name(s)\(settings.limits.clients.map { ", \($0.maxInFlight) requests in flight per client" } ?? "")")
     }
 
     /// Work that needs a turn though no message came: answered lookups, unreachable

@@ -1,3 +1,4 @@
+import BatonConfig
 import BatonStore
 import BatonWire
 import DequeModule
@@ -12,7 +13,7 @@ extension Engine {
     /// store holds within that name's start window (so a restart or reload is never a
     /// free burst of starts). Buckets of job types already limited keep their level;
     /// new ones start empty.
-    public mutating func useLimits(_ new: EngineLimits, recentStarts: [String: [Int64]] = [:], now: Int64) {
+    public mutating func useLimits(_ new: RateLimits, recentStarts: [String: [Int64]] = [:], now: Int64) {
         limits = new
         var kept: [String: TokenBucket] = [:]
         for (type, limit) in new.jobTypes {
@@ -22,11 +23,11 @@ extension Engine {
         }
         buckets = kept
         startsByName = [:]
-        for (name, limit) in new.workflows where limit.starts != nil {
+        for (name, limit) in new.workflows where limit.rate != nil {
             startsByName[name] = Deque((recentStarts[name] ?? []).sorted())
         }
         countRunningByName()
-        if new.maxInFlightPerClient == nil {
+        if new.clients == nil {
             clientRequests = [:]
             answeredAwaitingCommit = []
         }
@@ -47,7 +48,7 @@ extension Engine {
     func startRefusal(_ name: String, now: Int64) -> WireError? {
         guard let limit = limits.workflows[name] else { return nil }
         if let refusal = runningRefusal(name) { return refusal }
-        if let window = limit.starts, let starts = startsByName[name] {
+        if let window = limit.rate, let starts = startsByName[name] {
             let recent = starts.filter { $0 > now - window.periodMs }
             if recent.count >= window.tokens, let oldest = recent.first {
                 return .rateLimited("limits.workflows.\(name).rate: \(window.text) already started",
@@ -74,7 +75,7 @@ extension Engine {
     mutating func countStart(_ name: String, now: Int64) {
         guard let limit = limits.workflows[name] else { return }
         runningByName[name, default: 0] += 1
-        if let window = limit.starts {
+        if let window = limit.rate {
             startsByName[name, default: []].append(now)
             while let first = startsByName[name]!.first, first <= now - window.periodMs { startsByName[name]!.removeFirst() }
         }
@@ -103,7 +104,7 @@ extension Engine {
     /// `waiting_for` of a queued job held by its type's empty bucket, or nil.
     func tokenWait(_ type: String, now: Int64) -> String? {
         guard let bucket = buckets[type], bucket.available(at: now) == 0 else { return nil }
-        return "rate limit limits.job_types.\(type) (\(bucket.limit.text)): next token at \(Timestamp.format(ms: bucket.nextTokenAt(now)))"
+        return "rate limit limits.job_types.\(type) (\(bucket.limit.rate.text)): next token at \(Timestamp.format(ms: bucket.nextTokenAt(now)))"
     }
 
     // MARK: LIMITS
@@ -114,7 +115,7 @@ extension Engine {
             let bucket = buckets[type]!
             let tokens = bucket.available(at: now)
             var o: [String: JSONValue] = [
-                "type": .string(type), "rate": .string(bucket.limit.text), "burst": .int(Int64(bucket.limit.burst)),
+                "type": .string(type), "rate": .string(bucket.limit.rate.text), "burst": .int(Int64(bucket.limit.burst)),
                 "tokens": .int(Int64(tokens)), "queued": .int(Int64(queues[type]?.count { queued.contains($0) } ?? 0)),
             ]
             if tokens == 0 { o["next_token_at"] = .string(Timestamp.format(ms: bucket.nextTokenAt(now))) }
@@ -128,7 +129,7 @@ extension Engine {
                 o["max_running"] = .int(Int64(max))
                 o["running"] = .int(Int64(runningByName[name, default: 0]))
             }
-            if let window = limit.starts {
+            if let window = limit.rate {
                 let recent = (startsByName[name] ?? []).filter { $0 > now - window.periodMs }
                 o["rate"] = .string(window.text)
                 o["started_in_window"] = .int(Int64(recent.count))
@@ -145,7 +146,7 @@ extension Engine {
                  "source": .string(source)]
             }
         var body: [String: JSONValue] = ["job_types": .array(types), "workflows": .array(names), "stops": .array(stopRows)]
-        if let max = limits.maxInFlightPerClient {
+        if let max = limits.clients?.maxInFlight {
             body["clients"] = ["max_in_flight": .int(Int64(max)), "at_limit": .int(Int64(clientRequests.values.count { $0 >= max }))]
         }
         return .object(body)
@@ -156,7 +157,7 @@ extension Engine {
     /// Counts a request in; a refusal when the connection already has its limit of
     /// requests being processed (the refusal itself is answered at once).
     mutating func admitClientRequest(_ peer: PeerId) -> WireError? {
-        guard let max = limits.maxInFlightPerClient else { return nil }
+        guard let max = limits.clients?.maxInFlight else { return nil }
         let n = clientRequests[peer, default: 0]
         clientRequests[peer] = n + 1
         guard n < max else {

@@ -95,7 +95,7 @@ public struct Engine {
     /// the policies change; bounded, since names come from clients.
     var policiesCovering: [String: [Int]] = [:]
     // Rate limits (Engine+Limits.swift); all empty without a config.
-    var limits = EngineLimits()
+    var limits = RateLimits()
     /// Token buckets of the limited job types.
     var buckets: [String: TokenBucket] = [:]
     /// Job types with a `.tokens` timer set (one at a time per type).
@@ -193,7 +193,7 @@ public struct Engine {
     /// leave memory (later reads of them go to the store). Call once per `finishTurn`,
     /// in order, unless a `restore` replaces the state first.
     public mutating func turnCommitted() {
-        if limits.maxInFlightPerClient != nil { clientRequestsAnswered() }
+        if limits.clients != nil { clientRequestsAnswered() }
         for id in finishedAwaitingCommit.popFirst() ?? [] {
             if let w = workflows[id], w.state.isFinal {
                 workflows[id] = nil
@@ -220,7 +220,7 @@ public struct Engine {
         }
         finishedAwaitingCommit.append(finishedThisTurn)
         finishedThisTurn = []
-        if limits.maxInFlightPerClient != nil { countAnswered(out) }
+        if limits.clients != nil { countAnswered(out) }
         let result = out
         out = TurnOutput()
         insertedIds = []

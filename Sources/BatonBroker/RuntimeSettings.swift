@@ -5,28 +5,15 @@ import BatonConfig
 /// takes effect only at start.
 public struct RuntimeSettings: Equatable, Sendable {
     public var policies: PolicySet
-    public var limits: EngineLimits
+    public var limits: RateLimits
 
-    public init(policies: PolicySet = .allowAll, limits: EngineLimits = EngineLimits()) {
+    public init(policies: PolicySet = .allowAll, limits: RateLimits = RateLimits()) {
         self.policies = policies
         self.limits = limits
     }
 
     /// The runtime part of a config file.
     public init(_ config: BrokerConfig) {
-        self.init(policies: config.policySet, limits: EngineLimits(config.limits))
-    }
-}
-
-extension EngineLimits {
-    /// The config file's `limits:` section as the engine enforces it.
-    public init(_ limits: RateLimits) {
-        self.init(
-            jobTypes: limits.jobTypes.mapValues { Bucket(tokens: $0.rate.tokens, periodMs: $0.rate.periodMs, burst: $0.burst) },
-            workflows: limits.workflows.mapValues { w in
-                NameLimit(maxRunning: w.maxRunning,
-                          starts: w.rate.map { Bucket(tokens: $0.tokens, periodMs: $0.periodMs, burst: $0.tokens) })
-            },
-            maxInFlightPerClient: limits.clients?.maxInFlight)
+        self.init(policies: config.policySet, limits: config.limits)
     }
 }

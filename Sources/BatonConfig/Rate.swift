@@ -38,6 +38,13 @@ public struct Rate: Equatable, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(tokens)/\(periodMs)ms" }
+
+    /// The rate as a person writes it (`10/min`, `1/30min`), for messages.
+    public var text: String {
+        let (n, unit): (Int64, String) = periodMs % 3_600_000 == 0 ? (periodMs / 3_600_000, "h")
+            : periodMs % 60_000 == 0 ? (periodMs / 60_000, "min") : periodMs % 1000 == 0 ? (periodMs / 1000, "s") : (periodMs, "ms")
+        return "\(tokens)/\(n == 1 ? "" : String(n))\(unit)"
+    }
 }
 
 /// A rate that does not read as `N/unit`.

@@ -1,3 +1,4 @@
+import BatonConfig
 import BatonStore
 import BatonWire
 import XCTest
@@ -20,7 +21,7 @@ final class EngineLimitsTests: XCTestCase {
 
     func testAJobTypeBucketStartsEmptyAndLetsJobsThroughAtItsRate() throws {
         let h = try EngineHarness()
-        h.engine.useLimits(EngineLimits(jobTypes: ["disk.erase": .init(tokens: 2, periodMs: minute, burst: 1)]), now: h.now)
+        h.engine.useLimits(RateLimits(jobTypes: ["disk.erase": JobTypeLimit(rate: Rate(tokens: 2, periodMs: minute), burst: 1)]), now: h.now)
         h.ready("w1", types: ["disk.erase"], capacity: 10)
         let ids = (0..<3).map { _ in h.submit(spec([jobs(1, type: "disk.erase")])) }
         for id in ids { h.exec(id) }
@@ -42,7 +43,7 @@ final class EngineLimitsTests: XCTestCase {
 
     func testABucketFillsToItsBurstAndNoFurther() throws {
         let h = try EngineHarness()
-        h.engine.useLimits(EngineLimits(jobTypes: ["echo": .init(tokens: 1, periodMs: 1000, burst: 3)]), now: h.now)
+        h.engine.useLimits(RateLimits(jobTypes: ["echo": JobTypeLimit(rate: Rate(tokens: 1, periodMs: 1000), burst: 3)]), now: h.now)
         h.ready("w1", types: ["echo"], capacity: 10)
         advance(h, 10_000)  // ten intervals idle: the bucket holds 3, not 10
         let id = h.submit(spec([jobs(5)], concurrency: 5))
@@ -54,7 +55,7 @@ final class EngineLimitsTests: XCTestCase {
 
     func testMaxRunningRefusesExecWithRetryAfterUntilOneEnds() throws {
         let h = try EngineHarness()
-        h.engine.useLimits(EngineLimits(workflows: ["erase": .init(maxRunning: 1)]), now: h.now)
+        h.engine.useLimits(RateLimits(workflows: ["erase": WorkflowLimit(maxRunning: 1)]), now: h.now)
         h.ready("w1", types: ["echo"], capacity: 4)
         let a = h.submit(spec([jobs(1)], name: "erase"))
         let b = h.submit(spec([jobs(1)], name: "erase"))
@@ -73,7 +74,7 @@ final class EngineLimitsTests: XCTestCase {
 
     func testStartRateIsASlidingWindowThatSurvivesARestart() throws {
         let h = try EngineHarness()
-        let limits = EngineLimits(workflows: ["satellite-disk-erase": .init(starts: .init(tokens: 1, periodMs: 30 * minute, burst: 1))])
+        let limits = RateLimits(workflows: ["satellite-disk-erase": WorkflowLimit(rate: Rate(tokens: 1, periodMs: 30 * minute))])
         // The store says one started ten minutes ago (before a restart).
         h.engine.useLimits(limits, recentStarts: ["satellite-disk-erase": [h.now - 10 * minute]], now: h.now)
         let a = h.submit(spec([jobs(1)], name: "satellite-disk-erase"))
@@ -88,7 +89,7 @@ final class EngineLimitsTests: XCTestCase {
 
     func testAClientConnectionGetsAtMostItsInFlightLimit() throws {
         var e = Engine(config: EngineConfig(), random: SplitMix64(seed: 1))
-        e.useLimits(EngineLimits(maxInFlightPerClient: 2), now: 0)
+        e.useLimits(RateLimits(clients: ClientLimit(maxInFlight: 2)), now: 0)
         let peer = Array("c".utf8), other = Array("d".utf8)
         for t in ["1", "2", "3"] { e.handleClient(peer, .init(command: .ping, tag: Array(t.utf8)), now: 0) }
         e.handleClient(other, .init(command: .ping, tag: Array("x".utf8)), now: 0)
@@ -105,20 +106,20 @@ final class EngineLimitsTests: XCTestCase {
     }
 
     func testTokenBucketArithmetic() {
-        var b = TokenBucket(.init(tokens: 3, periodMs: 1000, burst: 2), now: 0)
+        var b = TokenBucket(JobTypeLimit(rate: Rate(tokens: 3, periodMs: 1000), burst: 2), now: 0)
         XCTAssertEqual(b.available(at: 333), 0, "3/s: the first token at 333⅓ ms")
         XCTAssertEqual(b.nextTokenAt(0), 334)
         XCTAssertTrue(b.take(at: 334))
         XCTAssertFalse(b.take(at: 500))
         XCTAssertEqual(b.available(at: 10_000), 2, "capped at the burst")
-        b.reconfigure(.init(tokens: 1, periodMs: 1000, burst: 1), now: 10_000)
+        b.reconfigure(JobTypeLimit(rate: Rate(tokens: 1, periodMs: 1000), burst: 1), now: 10_000)
         XCTAssertEqual(b.available(at: 10_000), 1, "a smaller burst cuts the level")
-        XCTAssertEqual(EngineLimits.Bucket(tokens: 1, periodMs: 30 * 60_000, burst: 1).text, "1/30min")
-        XCTAssertEqual(EngineLimits.Bucket(tokens: 10, periodMs: 60_000, burst: 1).text, "10/min")
+        XCTAssertEqual(Rate(tokens: 1, periodMs: 30 * 60_000).text, "1/30min")
+        XCTAssertEqual(Rate(tokens: 10, periodMs: 60_000).text, "10/min")
     }
 
     func testRatesAboveOneAMillisecondAreExact() {
-        var b = TokenBucket(.init(tokens: 5000, periodMs: 1000, burst: 100_000), now: 0)
+        var b = TokenBucket(JobTypeLimit(rate: Rate(tokens: 5000, periodMs: 1000), burst: 100_000), now: 0)
         XCTAssertEqual(b.available(at: 1000), 5000, "5,000/s is not capped at one per millisecond")
         var taken = 0
         for ms in stride(from: Int64(1), through: 2000, by: 1) {
@@ -129,7 +130,7 @@ final class EngineLimitsTests: XCTestCase {
     }
 
     func testAPartTokenIsNotLostAcrossTakes() {
-        var b = TokenBucket(.init(tokens: 2, periodMs: 1000, burst: 5), now: 0)  // one per 500 ms
+        var b = TokenBucket(JobTypeLimit(rate: Rate(tokens: 2, periodMs: 1000), burst: 5), now: 0)  // one per 500 ms
         var taken: [Int64] = []
         for ms in stride(from: Int64(0), through: 2000, by: 50) where b.take(at: ms) { taken.append(ms) }
         XCTAssertEqual(taken, [500, 1000, 1500, 2000])
@@ -140,10 +141,10 @@ final class EngineLimitsReportTests: XCTestCase {
     func testLimitsReportsLevelsWhatWaitsAndSinceWhenAndTheStops() throws {
         let h = try EngineHarness()
         let t0 = h.now
-        h.engine.useLimits(EngineLimits(
-            jobTypes: ["disk.erase": .init(tokens: 1, periodMs: 60_000, burst: 1)],
-            workflows: ["erase": .init(maxRunning: 2, starts: .init(tokens: 1, periodMs: 1_800_000, burst: 1))],
-            maxInFlightPerClient: 10), now: t0)
+        h.engine.useLimits(RateLimits(
+            jobTypes: ["disk.erase": JobTypeLimit(rate: Rate(tokens: 1, periodMs: 60_000), burst: 1)],
+            workflows: ["erase": WorkflowLimit(maxRunning: 2, rate: Rate(tokens: 1, periodMs: 1_800_000))],
+            clients: ClientLimit(maxInFlight: 10)), now: t0)
         h.ready("w1", types: ["disk.erase"], capacity: 4)
         let id = h.submit(spec([jobs(2, type: "disk.erase")], concurrency: 2, name: "erase"))
         h.exec(id)
