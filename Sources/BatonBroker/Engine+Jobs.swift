@@ -135,8 +135,9 @@ extension Engine {
         progress[k.workflowId]?.active -= 1
     }
 
-    /// Applies a RESULT, if its fencing token `(job_id, attempt)` is the job's current,
-    /// still-running attempt. Anything else is dropped and logged.
+    /// Applies a RESULT, if its fencing token `(connection, job_id, attempt)` is the
+    /// job's current, still-running attempt on the connection its JOB went to. Anything
+    /// else is dropped and logged.
     mutating func applyResult(_ result: ResultBody, from peer: PeerId, now: Int64) {
         // Reads scalars only: holding a copy of the record across the mutations below
         // would make them copy the block's job array (copy-on-write), O(jobs) per RESULT.
@@ -146,7 +147,9 @@ extension Engine {
             note("dropped RESULT for unknown or finished job \(result.jobId) attempt \(result.attempt)", .warning)
             return
         }
-        let current = r.attempt == result.attempt && assignments[k] != nil
+        // The JOB's own connection only: job ids follow from workflow ids, so any other
+        // worker could otherwise complete or fail any job (spec §10.6).
+        let current = r.attempt == result.attempt && assignments[k]?.worker == peer
         switch (state, r.state) {
         case (.running, .running) where current:
             endAttempt(k)
@@ -158,7 +161,11 @@ extension Engine {
         case (.running, .running),
              (.running, .pending), (.running, .succeeded), (.running, .failed), (.running, .cancelled),
              (.submitted, _), (.succeeded, _), (.failed, _), (.cancelled, _), (.stopped, _), (.expired, _):
-            note("dropped stale RESULT for \(result.jobId) attempt \(result.attempt) (job is \(r.state.rawValue), attempt \(r.attempt))", .warning)
+            if let a = assignments[k], a.attempt == result.attempt, a.worker != peer {
+                note("dropped RESULT for \(result.jobId) attempt \(result.attempt) from worker \(workers[peer]?.name ?? "?"): that JOB went to another connection", .warning)
+            } else {
+                note("dropped stale RESULT for \(result.jobId) attempt \(result.attempt) (job is \(r.state.rawValue), attempt \(r.attempt))", .warning)
+            }
         }
     }
 

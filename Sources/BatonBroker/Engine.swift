@@ -42,7 +42,8 @@ import DequeModule
 ///
 /// ¹ a failed RESULT, a timeout, a lost worker, or a broker restart while it ran; each
 /// counts toward `max_attempts`. A RESULT is applied only to the job's current, running
-/// attempt (the fencing token is `(job_id, attempt)`); anything else is dropped and logged.
+/// attempt over the connection its JOB went to (the fencing token is `(connection,
+/// job_id, attempt)`); anything else is dropped and logged.
 ///
 /// Each event's handler switches over these states exhaustively (`exec`, `cancel`,
 /// `applyResult`, `timerAction`), so a new state does not compile until every event

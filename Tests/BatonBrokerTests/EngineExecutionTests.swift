@@ -238,3 +238,24 @@ final class EngineWorkerOrderTests: XCTestCase {
         }
     }
 }
+
+final class EngineFencingTests: XCTestCase {
+    /// The adversarial probe's hole: a worker READY for another type sends RESULT ok for
+    /// a job it was never sent (job ids follow from workflow ids). It must not count.
+    func testAResultFromAnotherWorkerConnectionIsDroppedEvenWithTheRightAttempt() throws {
+        let h = try EngineHarness()
+        h.ready("honest", types: ["echo"], capacity: 1)
+        h.ready("forger", types: ["x"], capacity: 1)
+        let id = h.submit(spec([jobs(1)]))
+        h.exec(id)
+        let job = try XCTUnwrap(h.takeJobs("honest").first)
+        let forged = ResultBody(jobId: job.jobId, attempt: job.attempt, ok: true, output: ["forged": true])
+        h.turn { $0.handleWorker(Array("forger".utf8), .init(.result, forged.body), now: h.now) }
+        let s = h.status(id)
+        XCTAssertEqual(s.state, .running, "the forged RESULT changed nothing")
+        XCTAssertEqual(s.blocks[0].jobs[0].state, .running)
+        XCTAssertTrue(h.notes.contains { $0.level == .warning && $0.text.contains("that JOB went to another connection") })
+        h.result("honest", job, output: ["real": true])
+        XCTAssertEqual(h.status(id).blocks[0].jobs[0].output, ["real": true])
+    }
+}

@@ -252,15 +252,22 @@ def test_stale_and_duplicate_results_are_dropped(c, W, T):
     assert len(events_of(c, wid)) == n
 
 
-def test_result_counts_whichever_connection_sends_it(c, W, T):
+def test_result_from_another_connection_is_fenced_off(c, W, T):
+    """Section 10.6: the fencing token includes the connection the JOB went to. Job ids
+    follow from workflow ids, so otherwise any registered worker could complete or fail
+    any job (an adversarial probe did exactly that)."""
     a, other = W(), W()
     a.ready(types=[T], name="a")
     wid = start(c, workflow([job(T)]))
     j = a.expect("JOB")
     other.ready(types=["other.type"], name="other")
-    other.result(j, True, output="from the other connection")
+    other.result(j, True, output="forged by the other connection")
+    time.sleep(0.3)
+    st = c.status(wid)
+    assert st["state"] == "RUNNING" and st["blocks"][0]["jobs"][0]["state"] == "RUNNING"
+    a.result(j, True, output="from the JOB's own connection")
     st = wait_state(c, wid, "SUCCEEDED")
-    assert st["blocks"][0]["jobs"][0]["output"] == "from the other connection"
+    assert st["blocks"][0]["jobs"][0]["output"] == "from the JOB's own connection"
 
 
 # ------------------------------------------------------------------ capacity, types, choice
