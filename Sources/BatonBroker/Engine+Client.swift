@@ -270,7 +270,9 @@ extension Engine {
 
     mutating func watch(_ peer: PeerId, _ tag: [UInt8], _ request: WatchRequest, now: Int64) {
         let id = request.id
-        if let w = workflows[id], w.lastEvent <= request.after, request.waitMs > 0, !w.state.isFinal {
+        if let w = workflows[id], w.lastEvent <= request.after, request.waitMs > 0, !w.state.isFinal,
+           parkedWatches[peer, default: 0] < config.maxParkedWatchesPerPeer {
+            parkedWatches[peer, default: 0] += 1
             nextWatcherToken += 1
             let token = nextWatcherToken
             watchers[id, default: []].append(Watcher(token: token, peer: peer, tag: tag, after: request.after))

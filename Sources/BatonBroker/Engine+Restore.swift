@@ -25,6 +25,8 @@ extension Engine {
         timers.removeAll()
         timersAfterCompaction = 0
         watchers = [:]
+        parkedWatches = [:]
+        wokenWatches = []
         finishedThisTurn = []
         finishedAwaitingCommit = []
         parked = [:]

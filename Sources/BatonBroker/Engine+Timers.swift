@@ -77,7 +77,8 @@ extension Engine {
         case .endWatch(let id, let i):
             let w = watchers[id]!.remove(at: i)
             if watchers[id]!.isEmpty { watchers[id] = nil }
-            out.reads.append(.events(peer: w.peer, tag: w.tag, id: id, after: w.after))
+            unparkWatch(w.peer)
+            wokenWatches.append(.events(peer: w.peer, tag: w.tag, id: id, after: w.after))
         case .tokens(let type):
             bucketWakes.remove(type)
         }

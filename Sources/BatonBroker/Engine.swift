@@ -72,6 +72,10 @@ public struct Engine {
     /// Parked long-poll WATCHes by workflow id.
     var watchers: [String: [Watcher]] = [:]
     var nextWatcherToken: UInt64 = 0
+    /// Parked WATCHes per connection (bounded by `maxParkedWatchesPerPeer`).
+    var parkedWatches: [PeerId: Int] = [:]
+    /// Woken WATCHes waiting for their turn to be answered (`maxWatchAnswersPerTurn`).
+    var wokenWatches: Deque<DeferredRead> = []
     var lastHeartbeatAt: Int64 = 0
     /// The next worker's registration order.
     var nextWorkerOrder: UInt64 = 0
@@ -199,7 +203,7 @@ public struct Engine {
             if let w = workflows[id], w.state.isFinal {
                 workflows[id] = nil
                 if let k = w.idempotencyKey, keys[k] == id { keys[k] = nil }
-                watchers[id] = nil
+                for parked in watchers.removeValue(forKey: id) ?? [] { unparkWatch(parked.peer) }
             }
         }
     }
@@ -207,6 +211,7 @@ public struct Engine {
     /// Ends a turn: dispatches what can run, then returns and clears the turn's output.
     public mutating func finishTurn(now: Int64) -> TurnOutput {
         dispatchReady(now: now)
+        answerWokenWatches()
         compactTimersIfNeeded()
         for id in insertedIds {
             if let w = workflows[id] { out.writes.inserted.append(w) }
@@ -234,6 +239,7 @@ public struct Engine {
 
     /// The earliest time the engine wants `tick` called.
     public func nextDeadline() -> Int64 {  // (token wake-ups are timers too)
+        if !wokenWatches.isEmpty { return 0 }  // answers left for the next turn: now
         let hb = lastHeartbeatAt + config.heartbeatMs
         return min(timers.earliest ?? hb, hb)
     }
@@ -299,8 +305,21 @@ public struct Engine {
         markDirty(id)
         if !watchers.isEmpty, let parked = watchers.removeValue(forKey: id) {
             for w in parked {
-                out.reads.append(.events(peer: w.peer, tag: w.tag, id: id, after: w.after))
+                unparkWatch(w.peer)
+                wokenWatches.append(.events(peer: w.peer, tag: w.tag, id: id, after: w.after))
             }
+        }
+    }
+
+    mutating func unparkWatch(_ peer: PeerId) {
+        let n = parkedWatches[peer, default: 1] - 1
+        parkedWatches[peer] = n > 0 ? n : nil
+    }
+
+    /// Hands at most `maxWatchAnswersPerTurn` woken WATCHes to this turn's reads.
+    mutating func answerWokenWatches() {
+        for _ in 0..<min(wokenWatches.count, config.maxWatchAnswersPerTurn) {
+            out.reads.append(wokenWatches.removeFirst())
         }
     }
 

@@ -34,6 +34,12 @@ public struct EngineConfig: Sendable {
     public var ttlMs: Int64 = 86_400_000
     /// Events per EVENTS reply.
     public var watchPageSize = 500
+    /// Long-polled WATCHes one connection may have parked at once; beyond it a WATCH is
+    /// answered at once (a page, possibly empty) instead of waiting. 50,000 parked on one
+    /// peer once stalled the loop for seconds when they were all answered together.
+    public var maxParkedWatchesPerPeer = 64
+    /// Parked WATCHes answered per turn at most; the rest go out in the next turns.
+    public var maxWatchAnswersPerTurn = 1024
     /// Whether a broken invariant (`Engine.invariantBroken`) stops the process. On in
     /// debug builds, so tests fail loudly; off in release builds, which log, count and
     /// take the documented fallback. Tests of the fallback turn it off.

@@ -207,3 +207,34 @@ final class EngineHandshakeTests: XCTestCase {
         XCTAssertEqual(f.body["workflows"]?.arrayValue?.map { $0["id"]!.stringValue! }, [a])
     }
 }
+
+/// Long-polls a peer controls are bounded: parked per connection, and answered across
+/// turns when many come due at once.
+final class EngineWatchBoundsTests: XCTestCase {
+    func testAConnectionParksAtMostItsCapAndTheRestAreAnsweredAtOnce() throws {
+        var config = EngineConfig(heartbeatMs: 1000, ttlMs: 60_000)
+        config.maxParkedWatchesPerPeer = 3
+        config.maxWatchAnswersPerTurn = 2
+        let h = try EngineHarness(config: config)
+        let id = h.submit(spec([jobs(1)]))
+        h.exec(id)
+        let after = h.engine.record(id)!.lastEvent
+        let body: [String: JSONValue] = ["id": .string(id), "after": .int(after), "wait_ms": 30_000]
+        var answered: [ClientReply] = []
+        for i in 0..<5 {
+            answered += h.turn { $0.handleClient(Array("p".utf8), .init(command: .watch, tag: Array("w\(i)".utf8), body: body), now: h.now) }
+        }
+        XCTAssertEqual(answered.map { String(decoding: $0.tag, as: UTF8.self) }, ["w3", "w4"], "over the cap: answered at once")
+        XCTAssertEqual(answered.map { $0.body["events"] }, [[], []])
+
+        // An event (the job's dispatch) wakes the three parked ones: two this turn, one the next.
+        let ready = ReadyBody(worker: "w1", types: ["echo"], capacity: 1).body
+        var woken = h.turn { $0.handleWorker(Array("w1".utf8), .init(.ready, ready), now: h.now) }
+        XCTAssertEqual(woken.count, 2)
+        XCTAssertEqual(h.engine.nextDeadline(), 0, "the rest is due at once")
+        woken += h.turn { _ in }
+        XCTAssertEqual(Set(woken.map { String(decoding: $0.tag, as: UTF8.self) }), ["w0", "w1", "w2"])
+        XCTAssertTrue(woken.allSatisfy { !($0.body["events"]?.arrayValue ?? []).isEmpty })
+        XCTAssertEqual(h.engine.parkedWatches[Array("p".utf8)], nil, "all unparked: the cap is free again")
+    }
+}
