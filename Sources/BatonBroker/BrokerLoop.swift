@@ -44,6 +44,8 @@ final class BrokerLoop {
     var answeredLookups: [KeyLookup] = []
     /// Workers a send failed to; the engine drops them at the next turn.
     var unreachableWorkers: Set<PeerId> = []
+    /// Bounds the log lines peers can cause.
+    private var logThrottle = LogThrottle()
     /// Whether workflows were held in memory since the heap was last trimmed.
     private var heldWorkflows = false
     private var lastTrim = ContinuousClock.now
@@ -167,7 +169,7 @@ final class BrokerLoop {
             do throws(WireError) {
                 engine.handleWorker(peer, try WorkerFrames.decode(frames.dropFirst()), now: now)
             } catch {
-                logger.warning("dropped malformed worker message: \(error)")
+                log(.warning, "dropped malformed worker message: \(error)")
             }
         }
     }
@@ -233,20 +235,25 @@ final class BrokerLoop {
     private func send(_ socket: Socket, _ frames: [[UInt8]], to who: String) -> Bool {
         do {
             if try socket.send(frames, dontWait: true) { return true }
-            logger.warning("\(who) queue full; message dropped")
+            log(.warning, "\(who) queue full; message dropped")
         } catch {
-            logger.warning("\(who) unreachable; message dropped (\(error))")
+            log(.warning, "\(who) unreachable; message dropped (\(error))")
         }
         return false
     }
 
     private func log(_ notes: [LogNote]) {
-        for n in notes {
-            switch n.level {
-            case .info: logger.info("\(n.text)")
-            case .warning: logger.warning("\(n.text)")
-            case .error: logger.error("\(n.text)")
-            }
+        for n in notes { log(n.level, n.text) }
+    }
+
+    /// Every line the loop logs goes through here: cut and rate-limited (`LogThrottle`).
+    func log(_ level: LogNote.Level, _ text: String) {
+        guard case .log(let line, let suppressed) = logThrottle.admit(text, isError: level == .error, now: .now) else { return }
+        if suppressed > 0 { logger.warning("\(suppressed) log line(s) suppressed in the last second (more than \(logThrottle.maxPerSecond) a second)") }
+        switch level {
+        case .info: logger.info("\(line)")
+        case .warning: logger.warning("\(line)")
+        case .error: logger.error("\(line)")
         }
     }
 

@@ -6,6 +6,9 @@ public struct ReadyBody: Equatable, Sendable {
     public var capacity: Int
 
     public static let maxCapacity = 10_000
+    /// Most job types one READY may declare. Peers control this list and it reaches the
+    /// log: a READY with 200,000 types once wrote a 1.8 MB log line.
+    public static let maxTypes = 256
 
     public init(worker: String, types: [String], capacity: Int) {
         self.worker = worker
@@ -18,9 +21,15 @@ public struct ReadyBody: Equatable, Sendable {
         guard let t = o["types"], case .array(let items) = t, !items.isEmpty else {
             throw WireError(.badRequest, "types: required, a non-empty array of job type names")
         }
+        guard items.count <= Self.maxTypes else {
+            throw WireError(.badRequest, "types: at most \(Self.maxTypes) job types, got \(items.count)")
+        }
         var types: [String] = []
         for (i, item) in items.enumerated() {
             guard case .string(let s) = item, !s.isEmpty else { throw WireError(.badRequest, "types[\(i)]: must be a non-empty string") }
+            guard s.utf8.count <= WorkflowSpec.Limits.maxTypeBytes else {
+                throw WireError(.badRequest, "types[\(i)]: longer than \(WorkflowSpec.Limits.maxTypeBytes) bytes")
+            }
             types.append(s)
         }
         self.types = types

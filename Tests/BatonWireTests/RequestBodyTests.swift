@@ -155,6 +155,12 @@ final class RequestBodyTests: XCTestCase {
         assertBadRequest("types[0]: must be a non-empty string") { () throws(WireError) in
             try ReadyBody(body: ["worker": "w", "types": [1]])
         }
+        assertBadRequest("types: at most 256 job types, got 257") { () throws(WireError) in
+            try ReadyBody(body: ["worker": "w", "types": .array((0...256).map { .string("t\($0)") })])
+        }
+        assertBadRequest("types[0]: longer than 100 bytes") { () throws(WireError) in
+            try ReadyBody(body: ["worker": "w", "types": [.string(String(repeating: "t", count: 101))]])
+        }
         assertBadRequest("capacity: must be between 1 and 10000, got 0") { () throws(WireError) in
             try ReadyBody(body: ["worker": "w", "types": ["t"], "capacity": 0])
         }
