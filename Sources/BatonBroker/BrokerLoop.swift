@@ -88,7 +88,15 @@ final class BrokerLoop {
             if pollsSockets && ready[4], settingsChanged != nil {
                 changed.drain()
                 let changes = takeChanges()
-                if let settings = changes.settings { try apply(settings) }
+                if let settings = changes.settings {
+                    // A reload must never take the broker down: on a failed read the
+                    // config in force stays.
+                    do {
+                        try apply(settings)
+                    } catch {
+                        log(.error, "reload: cannot read the start times of limited workflow names (\(error)); keeping the config in force")
+                    }
+                }
                 if let stops = changes.fileStops { engine.useFileStops(stops, now: WallClock.nowMs()) }
             }
             trimHeapIfIdle()
