@@ -22,12 +22,6 @@ final class ClientCrashTests: XCTestCase {
         return file.path
     }
 
-    private func baton(_ args: [String], log: String) throws -> (Int32, String) {
-        let p = try cluster.start(args + ["--broker", cluster.clientEndpoint], log: log)
-        p.waitUntilExit()
-        return (p.terminationStatus, cluster.log(log))
-    }
-
     private func workflowCount() throws -> Int {
         try cluster.client().list(ListRequest(limit: 1000)).workflows.count
     }
@@ -42,11 +36,11 @@ final class ClientCrashTests: XCTestCase {
             Thread.sleep(forTimeInterval: 0.02)
         }
         cluster.kill9(run)
-        let (code, out) = try baton(["resume", "--journal", "j.jsonl"], log: "resume.log")
+        let (code, out) = try cluster.baton(["resume", "--journal", "j.jsonl"], log: "resume.log")
         XCTAssertEqual(code, 0, out)
         XCTAssertTrue(out.contains("SUCCEEDED"), out)
         XCTAssertEqual(try workflowCount(), 1, "resume re-attached; nothing was submitted twice")
-        let (again, out2) = try baton(["resume", "--journal", "j.jsonl"], log: "resume2.log")
+        let (again, out2) = try cluster.baton(["resume", "--journal", "j.jsonl"], log: "resume2.log")
         XCTAssertEqual(again, 0)
         XCTAssertTrue(out2.contains("nothing to resume"), out2)
     }
@@ -58,7 +52,7 @@ final class ClientCrashTests: XCTestCase {
         let stored = try cluster.client().submit(spec, idempotencyKey: "k-early")  // the SUBMIT did land
         let line = JSONWriter.string(["step": "submitting", "key": "k-early", "file": "early.json", "spec": spec.json])
         try (line + "\n").write(to: cluster.dir.appendingPathComponent("j.jsonl"), atomically: true, encoding: .utf8)
-        let (code, out) = try baton(["resume", "--journal", "j.jsonl"], log: "resume.log")
+        let (code, out) = try cluster.baton(["resume", "--journal", "j.jsonl"], log: "resume.log")
         XCTAssertEqual(code, 0, out)
         XCTAssertTrue(out.contains(stored.id), "the same ID came back for the same key: \(out)")
         XCTAssertEqual(try cluster.client().status(stored.id).state, .succeeded)
@@ -76,12 +70,12 @@ final class ClientCrashTests: XCTestCase {
         ]
         try (lines.joined(separator: "\n") + "\n{\"step\": \"exe").write(  // and a torn last line
             to: cluster.dir.appendingPathComponent("j.jsonl"), atomically: true, encoding: .utf8)
-        let (code, out) = try baton(["run", file, "--journal", "j.jsonl"], log: "run.log")
+        let (code, out) = try cluster.baton(["run", file, "--journal", "j.jsonl"], log: "run.log")
         XCTAssertEqual(code, 0, out)
         XCTAssertTrue(out.contains("re-attaching to \(submitted.id)"), out)
         XCTAssertEqual(try workflowCount(), 1)
         // Once finished, the same command starts a new run.
-        let (code2, _) = try baton(["run", file, "--journal", "j.jsonl"], log: "run2.log")
+        let (code2, _) = try cluster.baton(["run", file, "--journal", "j.jsonl"], log: "run2.log")
         XCTAssertEqual(code2, 0)
         XCTAssertEqual(try workflowCount(), 2)
     }

@@ -17,12 +17,6 @@ final class EmergencyStopTests: XCTestCase {
 
     override func tearDown() { cluster.stopAll() }
 
-    private func baton(_ args: [String], log: String) throws -> (Int32, String) {
-        let p = try cluster.start(args + ["--broker", cluster.clientEndpoint], log: log)
-        p.waitUntilExit()
-        return (p.terminationStatus, cluster.log(log))
-    }
-
     /// Polls (bounded) until `condition` holds.
     private func eventually(_ what: String, _ condition: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(20)
@@ -47,7 +41,7 @@ final class EmergencyStopTests: XCTestCase {
             return try client.status(id).blocks[1].jobs[0].state == .running
         }
 
-        let (stopped, stopOut) = try baton(["stop", "--name", "erase", "--reason", "drill"], log: "stop.log")
+        let (stopped, stopOut) = try cluster.baton(["stop", "--name", "erase", "--reason", "drill"], log: "stop.log")
         XCTAssertEqual(stopped, 0, stopOut)
         XCTAssertTrue(stopOut.contains("1 RUNNING workflow(s) moved to STOPPED"), stopOut)
         run.waitUntilExit()
@@ -57,13 +51,13 @@ final class EmergencyStopTests: XCTestCase {
         XCTAssertEqual(s.state, .stopped)
         XCTAssertEqual(s.reason, "stopped: drill")
 
-        let (refused, refusedOut) = try baton(["submit", file], log: "submit.log")
+        let (refused, refusedOut) = try cluster.baton(["submit", file], log: "submit.log")
         XCTAssertEqual(refused, 2)
         XCTAssertTrue(refusedOut.contains("stopped") && refusedOut.contains("drill"), refusedOut)
 
-        let (went, goOut) = try baton(["go", "--name", "erase"], log: "go.log")
+        let (went, goOut) = try cluster.baton(["go", "--name", "erase"], log: "go.log")
         XCTAssertEqual(went, 0, goOut)
-        let (resumed, resumeOut) = try baton(["resume", "--journal", "j.jsonl"], log: "resume.log")
+        let (resumed, resumeOut) = try cluster.baton(["resume", "--journal", "j.jsonl"], log: "resume.log")
         XCTAssertEqual(resumed, 0, resumeOut)
         let final = try client.status(id)
         XCTAssertEqual(final.state, .succeeded)
@@ -72,7 +66,7 @@ final class EmergencyStopTests: XCTestCase {
     }
 
     func testAStopOfEveryNameSurvivesABrokerRestart() throws {
-        let (code, out) = try baton(["stop", "--all", "--reason", "change freeze"], log: "stop.log")
+        let (code, out) = try cluster.baton(["stop", "--all", "--reason", "change freeze"], log: "stop.log")
         XCTAssertEqual(code, 0, out)
         cluster.kill9(cluster.broker!)
         try cluster.startBroker()
@@ -90,7 +84,7 @@ final class EmergencyStopTests: XCTestCase {
     }
 
     func testStopNeedsExactlyOneTarget() throws {
-        let (code, out) = try baton(["stop", "--reason", "x"], log: "bad.log")
+        let (code, out) = try cluster.baton(["stop", "--reason", "x"], log: "bad.log")
         XCTAssertNotEqual(code, 0)
         XCTAssertTrue(out.contains("exactly one of --all and --name"), out)
     }

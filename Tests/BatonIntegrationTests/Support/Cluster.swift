@@ -83,6 +83,14 @@ final class Cluster: @unchecked Sendable {
         try BatonClient(endpoint: clientEndpoint, timeoutMs: timeoutMs, attempts: 3)
     }
 
+    /// Runs a `baton` client command against this cluster's broker to its end: its exit
+    /// code and everything it printed.
+    func baton(_ args: [String], log: String) throws -> (Int32, String) {
+        let p = try start(args + ["--broker", clientEndpoint], log: log)
+        p.waitUntilExit()
+        return (p.terminationStatus, self.log(log))
+    }
+
     func kill9(_ p: Process) {
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
