@@ -5,11 +5,12 @@ import PackageDescription
 // Baton's: BatonWire (protocol values, no I/O) and CZeroMQ -> ZeroMQ (libzmq, no logic).
 //
 //   BatonWire ──> BatonStore ──> BatonBroker <── ZeroMQ <── CZeroMQ
-//       │                           ▲   ▲   └── CBatonLibc (libc headers Glibc does not export)
+//       │                           ▲   ▲ ▲ └── CBatonLibc (libc headers Glibc does not export)
+//       │                           │   │ └── BatonKeys <── ZeroMQ (CURVE certificates, allowlists by role)
 //       ├──> BatonConfig <── Yams ──┘   │   (the YAML config and policies: pure values)
 //       ├──> BatonClient <── ZeroMQ     │
 //       └──> BatonWorker <── ZeroMQ, Subprocess
-//   baton (CLI) ──> BatonBroker, BatonClient, BatonConfig, BatonWorker: it parses arguments and prints.
+//   baton (CLI) ──> BatonBroker, BatonClient, BatonConfig, BatonKeys, BatonWorker: it parses arguments and prints.
 //
 // BatonClient and BatonWorker sit beside the broker, not above it: neither imports it.
 let package = Package(
@@ -38,6 +39,8 @@ let package = Package(
         // libc declarations the Glibc module does not export (malloc_trim from <malloc.h>).
         .systemLibrary(name: "CBatonLibc"),
         .target(name: "BatonWire"),
+        // CURVE certificates (the zcert/pyzmq file format) and the allowlists of keys by role.
+        .target(name: "BatonKeys", dependencies: ["ZeroMQ"]),
         .target(
             name: "BatonStore",
             dependencies: [
@@ -47,7 +50,7 @@ let package = Package(
         .target(
             name: "BatonBroker",
             dependencies: [
-                "BatonWire", "BatonStore", "BatonConfig", "ZeroMQ", "CBatonLibc",
+                "BatonWire", "BatonStore", "BatonConfig", "BatonKeys", "ZeroMQ", "CBatonLibc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
@@ -65,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonBroker", "BatonClient", "BatonConfig", "BatonWorker", "BatonWire", "ZeroMQ",
+                "BatonBroker", "BatonClient", "BatonConfig", "BatonKeys", "BatonWorker", "BatonWire", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -80,13 +83,14 @@ let package = Package(
             ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "BatonWireTests", dependencies: ["BatonWire"]),
+        .testTarget(name: "BatonKeysTests", dependencies: ["BatonKeys", "ZeroMQ"]),
         .testTarget(
             name: "BatonStoreTests",
             dependencies: ["BatonStore", "BatonWire", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "BatonBrokerTests",
             dependencies: [
-                "BatonBroker", "BatonStore", "BatonWire", "BatonConfig", "ZeroMQ",
+                "BatonBroker", "BatonStore", "BatonWire", "BatonConfig", "BatonKeys", "ZeroMQ",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "BatonConfigTests", dependencies: ["BatonConfig", "BatonWire"]),
@@ -97,7 +101,7 @@ let package = Package(
         .testTarget(
             name: "BatonIntegrationTests",
             dependencies: [
-                "BatonClient", "BatonWorker", "BatonWire", "ZeroMQ", "BatonStore",
+                "BatonClient", "BatonWorker", "BatonWire", "BatonKeys", "ZeroMQ", "BatonStore",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ],

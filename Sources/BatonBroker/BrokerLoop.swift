@@ -1,3 +1,4 @@
+import BatonKeys
 import BatonStore
 import BatonWire
 import Logging
@@ -35,6 +36,10 @@ final class BrokerLoop {
     let maxMessageBytes: Int
     /// Takes what `BrokerServer.reconfigure` and the stop file's watcher handed over.
     let takeChanges: @Sendable () -> PendingChanges
+    /// The keys in force when the broker runs CURVE (nil: plain mode, every caller is
+    /// `Caller.plain`). Read at each drain, so a reload that removes a key stops its
+    /// open connections from being served at their next message.
+    let keys: KeyRingBox?
 
     /// Turns handed to the committer and not yet back.
     var inFlight = 0
@@ -54,8 +59,10 @@ final class BrokerLoop {
     static let maxInFlight = 4
 
     init(engine: Engine, store: Store, committer: Committer, clients: Socket, workers: Socket, logger: Logger,
-         options: BrokerOptions, takeChanges: @escaping @Sendable () -> PendingChanges = { PendingChanges() }) {
+         options: BrokerOptions, keys: KeyRingBox? = nil,
+         takeChanges: @escaping @Sendable () -> PendingChanges = { PendingChanges() }) {
         self.takeChanges = takeChanges
+        self.keys = keys
         self.engine = engine
         self.store = store
         reads = ReadSide(store: store, pageSize: engine.config.watchPageSize)
@@ -159,21 +166,43 @@ final class BrokerLoop {
     }
 
     private func drainClients(now: Int64) throws {
+        let ring = keys?.current
         for _ in 0..<maxBatch {
-            guard let frames = try clients.receive(dontWait: true) else { return }
+            guard let (frames, userId) = try clients.receive(dontWait: true, userId: ring != nil) else { return }
             guard let peer = frames.first, frames.count > 1 else { continue }
             do throws(ClientFrames.Rejection) {
-                engine.handleClient(peer, try ClientFrames.decodeRequest(frames.dropFirst(), maxBytes: maxMessageBytes), now: now)
+                let request = try ClientFrames.decodeRequest(frames.dropFirst(), maxBytes: maxMessageBytes)
+                guard let caller = caller(userId, in: ring) else {
+                    // ZAP admitted the key when it connected; a reload removed it since.
+                    engine.replyError(peer, request.tag, WireError(.forbidden, "this connection's key is no longer allowed (removed from the allowlists)"))
+                    continue
+                }
+                engine.handleClient(peer, request, as: caller, now: now)
             } catch {
                 engine.replyError(peer, error.tag, error.error)
             }
         }
     }
 
+    /// Who sent a client request: `.plain` without keys; with keys, the member holding
+    /// the connection's key (its ZAP User-Id), or nil when no allowlist admits it now.
+    private func caller(_ userId: String?, in ring: KeyRing?) -> Caller? {
+        guard let ring else { return .plain }
+        guard let userId, ring.admits(userId, to: .clients), let member = ring.member(userId) else { return nil }
+        return Caller(name: member.name, isAdmin: member.roles.contains(.admin))
+    }
+
     private func drainWorkers(now: Int64) throws {
+        let ring = keys?.current
         for _ in 0..<maxBatch {
-            guard let frames = try workers.receive(dontWait: true) else { return }
+            guard let (frames, userId) = try workers.receive(dontWait: true, userId: ring != nil) else { return }
             guard let peer = frames.first, frames.count > 1 else { continue }
+            if let ring, !(userId.map { ring.admits($0, to: .workers) } ?? false) {
+                // A reload removed this worker's key: its attempts are retried elsewhere.
+                log(.warning, "worker \(ring.member(userId ?? "")?.name ?? userId ?? "?"): key no longer allowed; disconnecting it")
+                engine.disconnectWorker(peer, reason: "key no longer allowed", now: now)
+                continue
+            }
             do throws(WireError) {
                 engine.handleWorker(peer, try WorkerFrames.decode(frames.dropFirst()), now: now)
             } catch {
@@ -286,13 +315,13 @@ final class BrokerLoop {
 extension DeferredRead {
     var peer: PeerId {
         switch self {
-        case .status(let p, _, _), .events(let p, _, _, _), .list(let p, _, _): p
+        case .status(let p, _, _, _), .events(let p, _, _, _, _), .list(let p, _, _): p
         }
     }
 
     var tag: [UInt8] {
         switch self {
-        case .status(_, let t, _), .events(_, let t, _, _), .list(_, let t, _): t
+        case .status(_, let t, _, _), .events(_, let t, _, _, _), .list(_, let t, _): t
         }
     }
 }

@@ -1,3 +1,5 @@
+import BatonKeys
+
 /// How a broker is set up. The CLI fills it from flags.
 public struct BrokerOptions: Sendable {
     public var clientEndpoint = "tcp://127.0.0.1:5555"
@@ -16,8 +18,13 @@ public struct BrokerOptions: Sendable {
     /// 128, 512 and 2048 on SUBMIT and end-to-end throughput.
     public var maxBatch = 256
     /// Z85 CURVE secret key: when set, both endpoints are CURVE servers (encrypted; peers
-    /// must know the broker's public key). No ZAP handler: client keys are not checked.
+    /// must know the broker's public key) and the ZAP handler admits only the keys of
+    /// `keys` whose roles fit the endpoint (spec §3.5).
     public var curveSecretKey: String?
+    /// The allowlists (with CURVE only). `reconfigure` replaces them.
+    public var keys = KeyRing()
+    /// Plain mode binds loopback only unless this is set (spec §3.5).
+    public var insecure = false
     /// Policies and rate limits in force at start (`reconfigure` changes them later).
     public var runtime = RuntimeSettings()
     /// The emergency stop file to watch (workflow name or "*" -> go | stop), if any.

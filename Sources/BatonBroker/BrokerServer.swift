@@ -1,3 +1,4 @@
+import BatonKeys
 import BatonStore
 import BatonWire
 import Logging
@@ -34,6 +35,8 @@ public final class BrokerServer: Sendable {
     /// The bound endpoints (wildcard ports resolved), set by `run` once bound; a mutex
     /// publishes them to the threads that read them.
     private let endpoints = Mutex<(client: String, worker: String)>(("", ""))
+    /// The keys in force (CURVE only), shared with the ZAP handler.
+    private let keyRing: KeyRingBox
 
     public var clientEndpoint: String { endpoints.withLock { $0.client } }
     public var workerEndpoint: String { endpoints.withLock { $0.worker } }
@@ -41,6 +44,7 @@ public final class BrokerServer: Sendable {
     public init(options: BrokerOptions, logger: Logger) throws {
         self.options = options
         self.logger = logger
+        keyRing = KeyRingBox(options.keys)
         stop = try WakePipe()
         settingsChanged = try WakePipe()
     }
@@ -48,6 +52,9 @@ public final class BrokerServer: Sendable {
     /// Puts new policies and limits in force (SIGHUP), from any thread: the loop takes
     /// them at its next wake-up, between turns.
     public func reconfigure(_ settings: RuntimeSettings) {
+        // The ZAP handler sees new keys at once; the loop (which refuses requests of
+        // removed keys on open connections) at its next wake-up.
+        if let keys = settings.keys { keyRing.replace(with: keys) }
         pending.withLock { $0.settings = settings }
         settingsChanged.signal()
     }
@@ -84,9 +91,13 @@ public final class BrokerServer: Sendable {
             try? store.close()
         }
 
+        try checkPlainModeBinds()
         let context = try Context()
-        let clients = try makeRouter(context, bind: options.clientEndpoint)
-        let workers = try makeRouter(context, bind: options.workerEndpoint)
+        // The ZAP handler first: libzmq admits every key while none is bound.
+        let zap = try options.curveSecretKey.map { _ in try ZAPHandler(context: context, keys: keyRing, logger: logger) }
+        defer { zap?.stop() }
+        let clients = try makeRouter(context, bind: options.clientEndpoint, domain: .clients)
+        let workers = try makeRouter(context, bind: options.workerEndpoint, domain: .workers)
         let bound = (client: try clients.lastEndpoint, worker: try workers.lastEndpoint)
         endpoints.withLock { $0 = bound }
         defer {
@@ -95,7 +106,7 @@ public final class BrokerServer: Sendable {
         }
 
         let loop = BrokerLoop(engine: engine, store: store, committer: committer, clients: clients, workers: workers,
-                              logger: logger, options: options,
+                              logger: logger, options: options, keys: zap == nil ? nil : keyRing,
                               takeChanges: { [self] in takePendingChanges() })
         let active = try store.loadActive()
         loop.engine.restore(active, stops: try store.loadStops(), now: WallClock.nowMs())
@@ -121,14 +132,40 @@ public final class BrokerServer: Sendable {
         stoppedCleanly = true
     }
 
-    private func makeRouter(_ context: Context, bind endpoint: String) throws -> Socket {
+    /// Plain mode (no CURVE) cannot tell callers apart and treats each as an admin, so
+    /// it serves this machine only unless the operator says `--insecure` (spec §3.5).
+    private func checkPlainModeBinds() throws {
+        guard options.curveSecretKey == nil else { return }
+        for endpoint in [options.clientEndpoint, options.workerEndpoint] where !Self.isLoopback(endpoint) {
+            guard options.insecure else { throw BrokerError.insecureBind(endpoint) }
+            logger.warning("INSECURE: \(endpoint) is served without keys: anyone who reaches it may submit, run, stop and read every workflow, or register as a worker and receive every job")
+        }
+    }
+
+    /// Whether `endpoint` can only be reached from this machine.
+    static func isLoopback(_ endpoint: String) -> Bool {
+        if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+        guard endpoint.hasPrefix("tcp://") else { return false }
+        var host = String(endpoint.dropFirst(6))
+        if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        // libzmq's "tcp://lo:5555" names an interface; only these hosts are loopback.
+        if host == "localhost" || host == "::1" || host == "lo" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
+    private func makeRouter(_ context: Context, bind endpoint: String, domain: Endpoint) throws -> Socket {
         let s = try context.socket(.router)
         try s.setRouterMandatory(true)
         try s.setMaxMessageSize(Int64(options.maxMessageBytes) * 16)
         try s.setSendHighWaterMark(100_000)
         try s.setReceiveHighWaterMark(100_000)
         try s.setLinger(1000)
-        if let key = options.curveSecretKey { try s.setCurveServer(secretKey: key) }
+        if let key = options.curveSecretKey {
+            try s.setCurveServer(secretKey: key)
+            try s.setZapDomain(domain.rawValue)
+        }
         try s.bind(endpoint)
         return s
     }
@@ -137,10 +174,14 @@ public final class BrokerServer: Sendable {
 /// Errors of the broker process itself (not of requests).
 public enum BrokerError: Error, CustomStringConvertible {
     case system(String, Int32)
+    /// Plain mode asked to bind a non-loopback endpoint without `--insecure`.
+    case insecureBind(String)
 
     public var description: String {
         switch self {
         case .system(let call, let err): "\(call) failed: \(String(cString: strerror(err)))"
+        case .insecureBind(let endpoint):
+            "\(endpoint) is not a loopback address, and the broker has no keys: give it keys (--curve-secret and the --*-allow directories, see README \"Security\"), bind 127.0.0.1, or pass --insecure to serve it without authentication"
         }
     }
 }

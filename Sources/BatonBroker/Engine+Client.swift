@@ -5,11 +5,13 @@ import DequeModule
 
 /// Client commands: the handshake (SUBMIT, EXEC), STATUS, WATCH, CANCEL, LIST, PING.
 extension Engine {
-    /// Handles one decoded client request. Replies go out after the turn's commit.
+    /// Handles one decoded client request from `caller`. Replies go out after the
+    /// turn's commit.
     ///
     /// A peer with a SUBMIT parked on a key read has this request queued behind it:
     /// one peer's requests are decided in the order it sent them.
-    public mutating func handleClient(_ peer: PeerId, _ request: ClientFrames.Request, now: Int64) {
+    public mutating func handleClient(_ peer: PeerId, _ request: ClientFrames.Request, as caller: Caller = .plain,
+                                      now: Int64) {
         if let refusal = admitClientRequest(peer) {
             replyError(peer, request.tag, refusal)
             return
@@ -18,26 +20,35 @@ extension Engine {
             parked[peer]!.behind.append(request)
             return
         }
-        decide(peer, request, now: now)
+        decide(peer, request, caller, now: now)
     }
 
+    /// The commands only admins may send (shared/design.md, "Who may do what").
+    static let adminCommands: Set<ClientCommand> = [.stop, .resume, .limits]
+
     /// Decides one request; a keyed SUBMIT whose key is not in memory parks the peer.
-    mutating func decide(_ peer: PeerId, _ request: ClientFrames.Request, now: Int64) {
+    mutating func decide(_ peer: PeerId, _ request: ClientFrames.Request, _ caller: Caller, now: Int64) {
         let tag = request.tag
+        if !caller.isAdmin && Self.adminCommands.contains(request.command) {
+            replyError(peer, tag, WireError(.forbidden, "\(request.command.rawValue) is an admin command; key \"\(caller.name ?? "")\" is not an admin key"))
+            return
+        }
         do throws(WireError) {
             switch request.command {
             case .submit:
-                try submit(peer, tag, SubmitRequest(body: request.body), lookedUp: nil, now: now)
+                try submit(peer, tag, SubmitRequest(body: request.body), caller, lookedUp: nil, now: now)
             case .exec:
-                exec(peer, tag, try WorkflowRef(body: request.body).id, now: now)
+                exec(peer, tag, try WorkflowRef(body: request.body).id, caller, now: now)
             case .status:
-                status(peer, tag, try WorkflowRef(body: request.body).id, now: now)
+                status(peer, tag, try WorkflowRef(body: request.body).id, caller, now: now)
             case .watch:
-                watch(peer, tag, try WatchRequest(body: request.body), now: now)
+                watch(peer, tag, try WatchRequest(body: request.body), caller, now: now)
             case .cancel:
-                cancel(peer, tag, try WorkflowRef(body: request.body).id, now: now)
+                cancel(peer, tag, try WorkflowRef(body: request.body).id, caller, now: now)
             case .list:
-                out.reads.append(.list(peer: peer, tag: tag, query: try ListRequest(body: request.body)))
+                var query = try ListRequest(body: request.body)
+                if !caller.isAdmin { query.owner = caller.name ?? "" }
+                out.reads.append(.list(peer: peer, tag: tag, query: query))
             case .limits:
                 reply(peer, .ok, tag, limitsReport(now: now))
             case .ping:
@@ -55,15 +66,15 @@ extension Engine {
     // MARK: SUBMIT: store, reply ID, run nothing
 
     /// `lookedUp`: the store's answer for the key, when this SUBMIT was parked on it.
-    mutating func submit(_ peer: PeerId, _ tag: [UInt8], _ request: SubmitRequest, lookedUp: WorkflowRecord??,
-                         now: Int64) throws(WireError) {
+    mutating func submit(_ peer: PeerId, _ tag: [UInt8], _ request: SubmitRequest, _ caller: Caller,
+                         lookedUp: WorkflowRecord??, now: Int64) throws(WireError) {
         if let refusal = stoppedRefusal(request.workflow.name) { throw refusal }
-        try checkPolicies(request.workflow, .submit, now: now)
+        try checkPolicies(request.workflow, .submit, owner: caller.name, now: now)
         if let key = request.idempotencyKey {
             // Memory first: it holds every unfinished workflow, and finished ones until
             // their turn is committed, so it is never behind the store.
             if let id = keys[key], let existing = workflows[id] {
-                try replyDuplicate(peer, tag, request, existing)
+                try replyDuplicate(peer, tag, request, caller, existing)
                 return
             }
             let stored: WorkflowRecord?
@@ -72,17 +83,17 @@ extension Engine {
             } else if storedKeys?.mayContain(key) == false {
                 stored = nil  // certainly never stored: no read needed (the common case)
             } else {
-                park(peer, tag, request, key: key)
+                park(peer, tag, request, caller, key: key)
                 return
             }
             if let stored {
-                try replyDuplicate(peer, tag, request, stored)
+                try replyDuplicate(peer, tag, request, caller, stored)
                 return
             }
         }
         let id = ULID.make(ms: now, using: &random)
         let record = WorkflowRecord(id: id, spec: request.workflow, idempotencyKey: request.idempotencyKey,
-                                    submittedAt: now, expiresAt: now + config.ttlMs)
+                                    owner: caller.name, submittedAt: now, expiresAt: now + config.ttlMs)
         workflows[id] = record
         if let key = request.idempotencyKey {
             keys[key] = id
@@ -103,7 +114,7 @@ extension Engine {
 
     /// `policy_denied` when the policies refuse `spec` in `phase` (SUBMIT checks every
     /// rule but time windows; EXEC checks them all, since the config may have changed).
-    mutating func checkPolicies(_ spec: WorkflowSpec, _ phase: PolicyPhase, now: Int64) throws(WireError) {
+    mutating func checkPolicies(_ spec: WorkflowSpec, _ phase: PolicyPhase, owner: String?, now: Int64) throws(WireError) {
         guard policies != .allowAll else { return }
         let covering: [Int]
         if let known = policiesCovering[spec.name] {
@@ -113,7 +124,7 @@ extension Engine {
             if policiesCovering.count >= 4096 { policiesCovering = [:] }
             policiesCovering[spec.name] = covering
         }
-        guard case .denied(let denial) = policies.check(spec, at: now, phase: phase, covering: covering) else { return }
+        guard case .denied(let denial) = policies.check(spec, owner: owner, at: now, phase: phase, covering: covering) else { return }
         var details: [String: JSONValue] = ["rule": .string(denial.rule?.rawValue ?? "default")]
         if let policy = denial.policy { details["policy"] = .string(policy) }
         throw WireError(.policyDenied, denial.description, details: details)
@@ -126,8 +137,13 @@ extension Engine {
         storedKeys = filter
     }
 
-    private mutating func replyDuplicate(_ peer: PeerId, _ tag: [UInt8], _ request: SubmitRequest,
+    private mutating func replyDuplicate(_ peer: PeerId, _ tag: [UInt8], _ request: SubmitRequest, _ caller: Caller,
                                          _ existing: WorkflowRecord) throws(WireError) {
+        // Keys are global (spec §11): another owner's key is a conflict, and its
+        // workflow's id is not told.
+        guard caller.mayAccess(owner: existing.owner) else {
+            throw WireError(.conflict, "idempotency_key \"\(request.idempotencyKey ?? "")\" is used by another owner's workflow")
+        }
         guard existing.spec == request.workflow else {
             throw WireError(.conflict, "idempotency_key \"\(request.idempotencyKey ?? "")\" was used for workflow \(existing.id) with a different spec")
         }
@@ -137,8 +153,8 @@ extension Engine {
     /// Parks the peer until the store says whether `key` is taken. One read per key:
     /// a second peer with the same key waits for the same answer (and then finds the
     /// first peer's new workflow in memory).
-    private mutating func park(_ peer: PeerId, _ tag: [UInt8], _ request: SubmitRequest, key: String) {
-        parked[peer] = ParkedPeer(tag: tag, submit: request)
+    private mutating func park(_ peer: PeerId, _ tag: [UInt8], _ request: SubmitRequest, _ caller: Caller, key: String) {
+        parked[peer] = ParkedPeer(tag: tag, submit: request, caller: caller)
         if keyReads[key] == nil { out.keyLookups.append(key) }
         keyReads[key, default: []].append(peer)
     }
@@ -151,20 +167,21 @@ extension Engine {
             for peer in keyReads.removeValue(forKey: answer.key) ?? [] {
                 guard var p = parked.removeValue(forKey: peer) else { continue }
                 do throws(WireError) {
-                    try submit(peer, p.tag, p.submit, lookedUp: try answer.found.get(), now: now)
+                    try submit(peer, p.tag, p.submit, p.caller, lookedUp: try answer.found.get(), now: now)
                 } catch {
                     replyError(peer, p.tag, error)
                 }
-                decideInOrder(peer, &p.behind, now: now)
+                decideInOrder(peer, &p.behind, p.caller, now: now)
             }
         }
     }
 
     /// Decides `rest` in order until one of them parks the peer again; what is left
     /// then waits behind that one. (`inout`: popping a uniquely held queue copies nothing.)
-    private mutating func decideInOrder(_ peer: PeerId, _ rest: inout Deque<ClientFrames.Request>, now: Int64) {
+    private mutating func decideInOrder(_ peer: PeerId, _ rest: inout Deque<ClientFrames.Request>, _ caller: Caller,
+                                        now: Int64) {
         while let next = rest.popFirst() {
-            decide(peer, next, now: now)
+            decide(peer, next, caller, now: now)
             if parked[peer] != nil {
                 parked[peer]!.behind.append(contentsOf: rest)
                 return
@@ -188,17 +205,14 @@ extension Engine {
 
     // MARK: EXEC: start a SUBMITTED workflow; idempotent otherwise
 
-    mutating func exec(_ peer: PeerId, _ tag: [UInt8], _ id: String, now: Int64) {
-        guard let state = workflows[id]?.state else {
-            out.reads.append(.status(peer: peer, tag: tag, id: id))
-            return
-        }
+    mutating func exec(_ peer: PeerId, _ tag: [UInt8], _ id: String, _ caller: Caller, now: Int64) {
+        guard let state = accessibleState(peer, tag, id, caller) else { return }
         switch state {
         case .submitted:
             let spec = workflows[id]!.spec
             do throws(WireError) {
                 if let refusal = stoppedRefusal(spec.name) { throw refusal }
-                try checkPolicies(spec, .exec, now: now)
+                try checkPolicies(spec, .exec, owner: workflows[id]!.owner, now: now)
                 if let refusal = startRefusal(spec.name, now: now) { throw refusal }
             } catch {
                 replyError(peer, tag, error)
@@ -234,13 +248,28 @@ extension Engine {
 
     // MARK: STATUS
 
-    mutating func status(_ peer: PeerId, _ tag: [UInt8], _ id: String, now: Int64) {
-        if let w = workflows[id] {
-            reply(peer, .status, tag, statusBody(w, now: now))
-        } else {
-            out.reads.append(.status(peer: peer, tag: tag, id: id))
-        }
+    mutating func status(_ peer: PeerId, _ tag: [UInt8], _ id: String, _ caller: Caller, now: Int64) {
+        guard accessibleState(peer, tag, id, caller) != nil else { return }
+        reply(peer, .status, tag, statusBody(workflows[id]!, now: now))
     }
+
+    /// The state of workflow `id` when it is in memory and `caller` may see it. Else
+    /// the request is answered here: not_found for another owner's workflow (the same
+    /// answer as for no workflow, so ids do not leak), or a STATUS read from the store
+    /// (filtered by owner) when memory does not hold it; nil then.
+    private mutating func accessibleState(_ peer: PeerId, _ tag: [UInt8], _ id: String, _ caller: Caller) -> WorkflowState? {
+        guard let w = workflows[id] else {
+            out.reads.append(.status(peer: peer, tag: tag, id: id, owner: caller.readFilter))
+            return nil
+        }
+        guard caller.mayAccess(owner: w.owner) else {
+            replyError(peer, tag, Self.notFound(id))
+            return nil
+        }
+        return w.state
+    }
+
+    static func notFound(_ id: String) -> WireError { WireError(.notFound, "no workflow with id \"\(id)\"") }
 
     /// STATUS of a workflow in memory: the stored picture, plus `waiting_for` on each
     /// PENDING job of the current block that something other than the block's
@@ -268,8 +297,12 @@ extension Engine {
 
     // MARK: WATCH: event pages, long-polled
 
-    mutating func watch(_ peer: PeerId, _ tag: [UInt8], _ request: WatchRequest, now: Int64) {
+    mutating func watch(_ peer: PeerId, _ tag: [UInt8], _ request: WatchRequest, _ caller: Caller, now: Int64) {
         let id = request.id
+        if let w = workflows[id], !caller.mayAccess(owner: w.owner) {
+            replyError(peer, tag, Self.notFound(id))
+            return
+        }
         if let w = workflows[id], w.lastEvent <= request.after, request.waitMs > 0, !w.state.isFinal,
            parkedWatches[peer, default: 0] < config.maxParkedWatchesPerPeer {
             parkedWatches[peer, default: 0] += 1
@@ -279,16 +312,13 @@ extension Engine {
             timers.insert(.watch(workflowId: id, token: token), at: now + request.waitMs)
             return
         }
-        out.reads.append(.events(peer: peer, tag: tag, id: id, after: request.after))
+        out.reads.append(.events(peer: peer, tag: tag, id: id, after: request.after, owner: caller.readFilter))
     }
 
     // MARK: CANCEL
 
-    mutating func cancel(_ peer: PeerId, _ tag: [UInt8], _ id: String, now: Int64) {
-        guard let state = workflows[id]?.state else {
-            out.reads.append(.status(peer: peer, tag: tag, id: id))
-            return
-        }
+    mutating func cancel(_ peer: PeerId, _ tag: [UInt8], _ id: String, _ caller: Caller, now: Int64) {
+        guard let state = accessibleState(peer, tag, id, caller) else { return }
         switch state {
         case .submitted, .running, .stopped:
             finish(id, .cancelled(reason: "cancelled by client"), now: now)

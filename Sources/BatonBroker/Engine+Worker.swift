@@ -81,6 +81,13 @@ extension Engine {
         }
     }
 
+    /// Stops serving one worker connection: its attempts end as lost (and are retried
+    /// elsewhere), and it is told DISCONNECT. A reload that removed its key does this.
+    public mutating func disconnectWorker(_ peer: PeerId, reason: String, now: Int64) {
+        loseWorker(peer, because: reason, now: now)
+        send(peer, .disconnect, ["reason": .string(reason)])
+    }
+
     /// DISCONNECT to every worker, for a graceful shutdown.
     public mutating func disconnectAllWorkers(reason: String) {
         for peer in workers.keys { send(peer, .disconnect, ["reason": .string(reason)]) }

@@ -188,6 +188,8 @@ public struct Engine {
     struct ParkedPeer {
         var tag: [UInt8]
         var submit: SubmitRequest
+        /// The caller of the SUBMIT and of every request behind it (one connection, one key).
+        var caller: Caller
         /// Decided in order once the SUBMIT is.
         var behind: Deque<ClientFrames.Request> = []
     }

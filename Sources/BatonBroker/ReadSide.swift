@@ -9,15 +9,16 @@ struct ReadSide: Sendable {
 
     func answer(_ read: DeferredRead) -> ClientReply {
         switch read {
-        case .status(let peer, let tag, let id):
+        case .status(let peer, let tag, let id, let owner):
             return reply(peer, tag) {
-                guard let w = try store.workflow(id: id) else { throw WireError(.notFound, "no workflow with id \"\(id)\"") }
+                // Another owner's workflow answers exactly like no workflow (spec §3.6).
+                guard let w = try store.workflow(id: id), owner.admits(w.owner) else { throw Engine.notFound(id) }
                 return (.status, w.status.json)
             }
-        case .events(let peer, let tag, let id, let after):
+        case .events(let peer, let tag, let id, let after, let owner):
             return reply(peer, tag) {
-                guard let page = try store.eventsPage(workflowId: id, after: after, limit: pageSize) else {
-                    throw WireError(.notFound, "no workflow with id \"\(id)\"")
+                guard let page = try store.eventsPage(workflowId: id, after: after, limit: pageSize), owner.admits(page.owner) else {
+                    throw Engine.notFound(id)
                 }
                 return (.events, ["id": .string(id), "state": .string(page.state.rawValue), "events": .array(page.events.map(\.json))])
             }

@@ -9,14 +9,22 @@ public struct BrokerSettings: Equatable, Sendable {
     public var heartbeatMs: Int64?
     public var ttlSeconds: Int64?
     public var maxMessageBytes: Int?
+    /// The broker's own `.key_secret` (`curve_secret`; `curve_secret_key_file` is its old name).
     public var curveSecretKeyFile: String?
+    /// Directories of public certificates, one per role (spec §3.5).
+    public var clientsAllow: String?
+    public var workersAllow: String?
+    public var adminsAllow: String?
+    /// Serve non-loopback endpoints without keys.
+    public var insecure: Bool?
     public var logLevel: String?
 
     public init() {}
 
     /// The flag keys, in `baton broker --help` order.
     static let keys = ["clients", "workers", "db", "heartbeat_ms", "ttl_seconds", "max_message_bytes",
-                       "curve_secret_key_file", "log_level"]
+                       "curve_secret", "curve_secret_key_file", "clients_allow", "workers_allow", "admins_allow",
+                       "insecure", "log_level"]
 
     /// swift-log's level names, as `--log-level` takes them.
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -29,7 +37,16 @@ public struct BrokerSettings: Equatable, Sendable {
         heartbeatMs = try c.positive("heartbeat_ms", minimum: 10).map(Int64.init)
         ttlSeconds = try c.positive("ttl_seconds", minimum: 1).map(Int64.init)
         maxMessageBytes = try c.positive("max_message_bytes", minimum: 1024)
-        curveSecretKeyFile = try c.nonEmpty("curve_secret_key_file")
+        let secret = try c.nonEmpty("curve_secret")
+        let oldSecret = try c.nonEmpty("curve_secret_key_file")
+        if secret != nil && oldSecret != nil {
+            throw invalid(c.path("curve_secret_key_file"), "is the old name of curve_secret: give one of them")
+        }
+        curveSecretKeyFile = secret ?? oldSecret
+        clientsAllow = try c.nonEmpty("clients_allow")
+        workersAllow = try c.nonEmpty("workers_allow")
+        adminsAllow = try c.nonEmpty("admins_allow")
+        insecure = try c.optional("insecure")
         logLevel = try c.nonEmpty("log_level")
         if let logLevel, !Self.logLevels.contains(logLevel) {
             throw invalid(c.path("log_level"), "\"\(logLevel)\" is not a level (\(Self.logLevels.joined(separator: ", ")))")

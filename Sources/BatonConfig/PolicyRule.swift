@@ -8,6 +8,7 @@ public enum RuleKind: String, CaseIterable, Sendable {
     case limits
     case args
     case window
+    case owners
 }
 
 /// One rule of a policy. Rules are pure: `violation` looks only at the spec and the time.
@@ -26,6 +27,10 @@ public enum PolicyRule: Equatable, Sendable {
     /// Start only inside a UTC window. Checked at EXEC only: SUBMIT stores a workflow and
     /// runs nothing, so a workflow may be submitted any time and started in the window.
     case window(TimeWindow)
+    /// Only these key names (owners, spec §3.6) may submit and run the workflow. In
+    /// plain mode there is no key name, so the rule refuses: it is written for brokers
+    /// with keys, and a broker that lost them must not run what it guarded.
+    case owners([String])
 
     public var kind: RuleKind {
         switch self {
@@ -35,6 +40,7 @@ public enum PolicyRule: Equatable, Sendable {
         case .limits: .limits
         case .args: .args
         case .window: .window
+        case .owners: .owners
         }
     }
 
@@ -45,8 +51,9 @@ public enum PolicyRule: Equatable, Sendable {
 
     /// Why `spec` breaks the rule at `nowMs` (Unix ms), or nil when it passes. The
     /// message names the offending block/job index, job type and field.
-    public func violation(_ spec: WorkflowSpec, at nowMs: Int64) -> String? {
+    public func violation(_ spec: WorkflowSpec, owner: String? = nil, at nowMs: Int64) -> String? {
         switch self {
+        case .owners(let names): Self.ownersViolation(owner, names)
         case .allowedJobTypes(let types): allowedTypesViolation(spec, types)
         case .sameArgs(let byType): sameArgsViolation(spec, byType)
         case .firstBlock(let type): firstBlockViolation(spec, type)
@@ -55,6 +62,11 @@ public enum PolicyRule: Equatable, Sendable {
         case .window(let w):
             w.contains(nowMs) ? nil : "now is \(Self.clock(nowMs)), outside the window \(w.description)"
         }
+    }
+
+    private static func ownersViolation(_ owner: String?, _ names: [String]) -> String? {
+        guard let owner else { return "only keys \(names.joined(separator: ", ")) may run it, and the caller has no key (plain mode)" }
+        return names.contains(owner) ? nil : "key \"\(owner)\" may not run it (allowed: \(names.joined(separator: ", ")))"
     }
 
     private func allowedTypesViolation(_ spec: WorkflowSpec, _ types: [String]) -> String? {
@@ -174,6 +186,10 @@ extension PolicyRule: Decodable {
             self = .sameArgs(byType)
         case .firstBlock:
             self = .firstBlock(jobType: try c.required(kind.rawValue, as: FirstBlock.self).jobType)
+        case .owners:
+            let names: [String] = try c.required(kind.rawValue)
+            guard !names.isEmpty else { throw invalid(c.path(kind.rawValue), "must list at least one key name") }
+            self = .owners(names)
         case .limits:
             self = .limits(try c.required(kind.rawValue))
         case .args:

@@ -20,8 +20,8 @@ public struct PolicySet: Equatable, Sendable {
 
     /// The verdict for `spec` at `nowMs` (Unix ms, UTC): the first failing rule of the
     /// first failing applicable policy, or allowed.
-    public func check(_ spec: WorkflowSpec, at nowMs: Int64, phase: PolicyPhase) -> PolicyVerdict {
-        check(spec, at: nowMs, phase: phase, covering: covering(spec.name))
+    public func check(_ spec: WorkflowSpec, owner: String? = nil, at nowMs: Int64, phase: PolicyPhase) -> PolicyVerdict {
+        check(spec, owner: owner, at: nowMs, phase: phase, covering: covering(spec.name))
     }
 
     /// The indices of the policies whose patterns match `name`, in file order. Depends on
@@ -32,11 +32,13 @@ public struct PolicySet: Equatable, Sendable {
     }
 
     /// `check`, with `covering(spec.name)` already known.
-    public func check(_ spec: WorkflowSpec, at nowMs: Int64, phase: PolicyPhase, covering: [Int]) -> PolicyVerdict {
+    /// `owner`: the name of the caller's key (nil in plain mode), for `owners` rules.
+    public func check(_ spec: WorkflowSpec, owner: String? = nil, at nowMs: Int64, phase: PolicyPhase,
+                      covering: [Int]) -> PolicyVerdict {
         for i in covering {
             let policy = policies[i]
             for rule in policy.rules where rule.isChecked(in: phase) {
-                if let why = rule.violation(spec, at: nowMs) {
+                if let why = rule.violation(spec, owner: owner, at: nowMs) {
                     return .denied(PolicyDenial(policy: policy.name, rule: rule.kind, detail: why))
                 }
             }
@@ -45,18 +47,20 @@ public struct PolicySet: Equatable, Sendable {
     }
 
     /// Every applicable rule's result, and the same verdict `check` gives.
-    public func report(_ spec: WorkflowSpec, at nowMs: Int64, phase: PolicyPhase) -> PolicyReport {
+    public func report(_ spec: WorkflowSpec, owner: String? = nil, at nowMs: Int64, phase: PolicyPhase) -> PolicyReport {
         let outcomes = policies.filter { $0.covers(spec.name) }.map { policy in
             PolicyOutcome(name: policy.name, rules: policy.rules.enumerated().map { i, rule in
-                RuleOutcome(index: i, kind: rule.kind, result: result(rule, spec, nowMs, phase))
+                RuleOutcome(index: i, kind: rule.kind, result: result(rule, spec, owner, nowMs, phase))
             })
         }
-        return PolicyReport(workflow: spec.name, phase: phase, policies: outcomes, verdict: check(spec, at: nowMs, phase: phase))
+        return PolicyReport(workflow: spec.name, phase: phase, policies: outcomes,
+                            verdict: check(spec, owner: owner, at: nowMs, phase: phase))
     }
 
-    private func result(_ rule: PolicyRule, _ spec: WorkflowSpec, _ nowMs: Int64, _ phase: PolicyPhase) -> RuleResult {
+    private func result(_ rule: PolicyRule, _ spec: WorkflowSpec, _ owner: String?, _ nowMs: Int64,
+                        _ phase: PolicyPhase) -> RuleResult {
         guard rule.isChecked(in: phase) else { return .skipped("checked at exec only") }
-        return rule.violation(spec, at: nowMs).map(RuleResult.failed) ?? .passed
+        return rule.violation(spec, owner: owner, at: nowMs).map(RuleResult.failed) ?? .passed
     }
 
     private func defaultVerdict(_ name: String) -> PolicyVerdict {

@@ -36,6 +36,8 @@ public struct WorkflowRecord: Equatable, Sendable {
     public var id: String
     public var spec: WorkflowSpec
     public var idempotencyKey: String?
+    /// The name of the key that submitted it (spec §3.6); nil in plain mode.
+    public var owner: String?
     public var state: WorkflowState
     public var reason: String?
     /// Index of the block that runs (or ran last). Blocks before it all succeeded.
@@ -50,12 +52,14 @@ public struct WorkflowRecord: Equatable, Sendable {
     /// `jobs[block][job]`, same shape as `spec.blocks`.
     public var jobs: [[JobRecord]]
 
-    public init(id: String, spec: WorkflowSpec, idempotencyKey: String? = nil, state: WorkflowState = .submitted,
+    public init(id: String, spec: WorkflowSpec, idempotencyKey: String? = nil, owner: String? = nil,
+                state: WorkflowState = .submitted,
                 reason: String? = nil, currentBlock: Int = 0, submittedAt: Int64, startedAt: Int64? = nil,
                 finishedAt: Int64? = nil, expiresAt: Int64? = nil, lastEvent: Int64 = 0, jobs: [[JobRecord]]? = nil) {
         self.id = id
         self.spec = spec
         self.idempotencyKey = idempotencyKey
+        self.owner = owner
         self.state = state
         self.reason = reason
         self.currentBlock = currentBlock
@@ -98,7 +102,7 @@ public struct WorkflowRecord: Equatable, Sendable {
             })
         }
         return WorkflowStatus(id: id, name: spec.name, state: state, reason: reason, blocks: blocks,
-                              submittedAt: submittedAt, startedAt: startedAt, finishedAt: finishedAt)
+                              submittedAt: submittedAt, startedAt: startedAt, finishedAt: finishedAt, owner: owner)
     }
 
     /// The one-line summary LIST returns.
@@ -109,7 +113,7 @@ extension WorkflowSummary {
     /// The LIST row of a stored workflow.
     public init(_ r: WorkflowRecord) {
         self.init(id: r.id, name: r.spec.name, state: r.state, reason: r.reason,
-                  submittedAt: r.submittedAt, startedAt: r.startedAt, finishedAt: r.finishedAt)
+                  submittedAt: r.submittedAt, startedAt: r.startedAt, finishedAt: r.finishedAt, owner: r.owner)
     }
 }
 

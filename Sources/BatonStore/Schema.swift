@@ -119,6 +119,14 @@ enum Schema {
                 ALTER TABLE jobs ADD COLUMN stopped_attempts INTEGER NOT NULL DEFAULT 0 CHECK (stopped_attempts >= 0);
                 """)
         }
+        // v4: ownership (spec §3.6). The name of the key that submitted a workflow; NULL
+        // for workflows stored in plain mode. LIST of one owner pages by (owner, seq).
+        m.registerMigration("v4") { db in
+            try db.execute(sql: """
+                ALTER TABLE workflows ADD COLUMN owner TEXT CHECK (owner IS NULL OR length(owner) > 0);
+                CREATE INDEX workflows_by_owner ON workflows (owner, seq);
+                """)
+        }
         return m
     }
 }

@@ -88,8 +88,8 @@ public final class Store: Sendable {
         if !batch.inserted.isEmpty {
             let workflow = RawStatement(try db.cachedStatement(sql: """
                 INSERT INTO workflows (id, name, spec, idempotency_key, state, reason, current_block, submitted_at,
-                                       started_at, finished_at, expires_at, last_event)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                       started_at, finished_at, expires_at, last_event, owner)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """), db)
             let job = RawStatement(try db.cachedStatement(sql: """
                 INSERT INTO jobs (workflow_id, block, idx, state, attempt, output, error, started_at, finished_at, retry_at,
@@ -165,6 +165,7 @@ public final class Store: Sendable {
         try workflow.bind(10, w.finishedAt)
         try workflow.bind(11, w.expiresAt)
         try workflow.bind(12, w.lastEvent)
+        try workflow.bind(13, w.owner)
         try workflow.run()
         for (b, jobs) in w.jobs.enumerated() {
             for (j, r) in jobs.enumerated() {
@@ -293,10 +294,12 @@ public final class Store: Sendable {
 
     /// A page of a workflow's events with `seq > after` and the workflow's state, read
     /// together (a WATCH reply carries both); nil when there is no such workflow.
-    public func eventsPage(workflowId: String, after: Int64, limit: Int) throws -> (state: WorkflowState, events: [WorkflowEvent])? {
+    public func eventsPage(workflowId: String, after: Int64, limit: Int) throws
+        -> (state: WorkflowState, owner: String?, events: [WorkflowEvent])? {
         try readingSnapshot { db in
-            guard let state = try state(of: workflowId, db) else { return nil }
-            return (state, try events(workflowId, after: after, limit: limit, db))
+            guard let row = try Row.fetchOne(db, sql: "SELECT state, owner FROM workflows WHERE id = ?", arguments: [workflowId]),
+                  let state = WorkflowState(rawValue: row["state"]) else { return nil }
+            return (state, row["owner"], try events(workflowId, after: after, limit: limit, db))
         }
     }
 
@@ -321,8 +324,9 @@ public final class Store: Sendable {
     /// of the last workflow of the previous page.
     public func list(_ q: ListRequest) throws -> (workflows: [WorkflowSummary], next: String?) {
         try reading { db in
-            var sql = "SELECT id, name, state, reason, submitted_at, started_at, finished_at, seq FROM workflows WHERE 1"
+            var sql = "SELECT id, name, state, reason, submitted_at, started_at, finished_at, owner, seq FROM workflows WHERE 1"
             var args: [any DatabaseValueConvertible] = []
+            if let o = q.owner { sql += " AND owner = ?"; args.append(o) }
             if let s = q.state { sql += " AND state = ?"; args.append(s.rawValue) }
             if let n = q.name { sql += " AND name = ?"; args.append(n) }
             if let b = q.before {
@@ -338,7 +342,7 @@ public final class Store: Sendable {
                 guard let state = WorkflowState(rawValue: stateText) else { throw StoreError.corrupt("state \(stateText)") }
                 out.append(WorkflowSummary(id: row["id"], name: row["name"], state: state, reason: row["reason"],
                                            submittedAt: row["submitted_at"], startedAt: row["started_at"],
-                                           finishedAt: row["finished_at"]))
+                                           finishedAt: row["finished_at"], owner: row["owner"]))
             }
             return (out, rows.count > q.limit ? out.last?.id : nil)
         }
@@ -380,7 +384,7 @@ public final class Store: Sendable {
                 stoppedAttempts: j["stopped_attempts"])
         }
         return WorkflowRecord(
-            id: id, spec: spec, idempotencyKey: row["idempotency_key"], state: state, reason: row["reason"],
+            id: id, spec: spec, idempotencyKey: row["idempotency_key"], owner: row["owner"], state: state, reason: row["reason"],
             currentBlock: row["current_block"], submittedAt: row["submitted_at"], startedAt: row["started_at"],
             finishedAt: row["finished_at"], expiresAt: row["expires_at"], lastEvent: row["last_event"], jobs: jobs)
     }

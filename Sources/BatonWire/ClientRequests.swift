@@ -110,14 +110,19 @@ public struct ListRequest: Equatable, Sendable {
     public var limit: Int
     /// Paging cursor: return workflows older than this one (the `next` of the last page).
     public var before: String?
+    /// Only workflows of this owner (spec §3.6). The broker sets it to a client key's
+    /// own name whatever the request said.
+    public var owner: String?
 
     public static let maxLimit = 1000
 
-    public init(state: WorkflowState? = nil, name: String? = nil, limit: Int = 50, before: String? = nil) {
+    public init(state: WorkflowState? = nil, name: String? = nil, limit: Int = 50, before: String? = nil,
+                owner: String? = nil) {
         self.state = state
         self.name = name
         self.limit = limit
         self.before = before
+        self.owner = owner
     }
 
     public init(body: [String: JSONValue]) throws(WireError) {
@@ -130,6 +135,7 @@ public struct ListRequest: Equatable, Sendable {
         name = try Field.optionalString(body, "name", maxBytes: WorkflowSpec.Limits.maxNameBytes)
         limit = Int(try Field.optionalInt(body, "limit", range: 1...Int64(Self.maxLimit)) ?? 50)
         before = try Field.optionalString(body, "before", maxBytes: 128)
+        owner = try Field.optionalString(body, "owner", maxBytes: WorkflowSpec.Limits.maxNameBytes)
     }
 
     public var body: JSONValue {
@@ -137,6 +143,7 @@ public struct ListRequest: Equatable, Sendable {
         if let state { o["state"] = .string(state.rawValue) }
         if let name { o["name"] = .string(name) }
         if let before { o["before"] = .string(before) }
+        if let owner { o["owner"] = .string(owner) }
         return .object(o)
     }
 }

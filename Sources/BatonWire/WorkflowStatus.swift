@@ -47,9 +47,11 @@ public struct WorkflowStatus: Equatable, Sendable {
     public var submittedAt: Int64
     public var startedAt: Int64?
     public var finishedAt: Int64?
+    /// The name of the key that submitted it (spec §3.6); nil in plain mode.
+    public var owner: String?
 
     public init(id: String, name: String, state: WorkflowState, reason: String? = nil, blocks: [Block],
-                submittedAt: Int64, startedAt: Int64? = nil, finishedAt: Int64? = nil) {
+                submittedAt: Int64, startedAt: Int64? = nil, finishedAt: Int64? = nil, owner: String? = nil) {
         self.id = id
         self.name = name
         self.state = state
@@ -58,6 +60,7 @@ public struct WorkflowStatus: Equatable, Sendable {
         self.submittedAt = submittedAt
         self.startedAt = startedAt
         self.finishedAt = finishedAt
+        self.owner = owner
     }
 
     public var jobCount: Int { blocks.reduce(0) { $0 + $1.jobs.count } }
@@ -70,7 +73,7 @@ public struct WorkflowStatus: Equatable, Sendable {
     /// The summary's members (a LIST row) plus `blocks`.
     public var json: JSONValue {
         var o = WorkflowSummary(id: id, name: name, state: state, reason: reason, submittedAt: submittedAt,
-                                startedAt: startedAt, finishedAt: finishedAt).fields(capacity: 8)
+                                startedAt: startedAt, finishedAt: finishedAt, owner: owner).fields(capacity: 9)
         o["blocks"] = .array(blocks.map { b in
             ["state": .string(b.state.rawValue), "jobs": .array(b.jobs.map(\.json))]
         })
@@ -85,6 +88,7 @@ public struct WorkflowStatus: Equatable, Sendable {
         submittedAt = try timeField(o, "submitted_at") ?? 0
         startedAt = try timeField(o, "started_at")
         finishedAt = try timeField(o, "finished_at")
+        owner = try Field.optionalString(o, "owner")
         var blocks: [Block] = []
         for (i, b) in (o["blocks"]?.arrayValue ?? []).enumerated() {
             let bo = try object(b, "blocks[\(i)]")

@@ -7,8 +7,11 @@ public struct WorkflowSummary: Equatable, Sendable {
     public var submittedAt: Int64
     public var startedAt: Int64?
     public var finishedAt: Int64?
+    /// The name of the key that submitted it (spec §3.6); nil in plain mode.
+    public var owner: String?
 
-    public init(id: String, name: String, state: WorkflowState, reason: String?, submittedAt: Int64, startedAt: Int64?, finishedAt: Int64?) {
+    public init(id: String, name: String, state: WorkflowState, reason: String?, submittedAt: Int64, startedAt: Int64?,
+                finishedAt: Int64?, owner: String? = nil) {
         self.id = id
         self.name = name
         self.state = state
@@ -16,9 +19,10 @@ public struct WorkflowSummary: Equatable, Sendable {
         self.submittedAt = submittedAt
         self.startedAt = startedAt
         self.finishedAt = finishedAt
+        self.owner = owner
     }
 
-    public var json: JSONValue { .object(fields(capacity: 7)) }
+    public var json: JSONValue { .object(fields(capacity: 8)) }
 
     /// The summary's members, with room for `capacity` (STATUS adds `blocks` to them).
     func fields(capacity: Int) -> [String: JSONValue] {
@@ -30,6 +34,7 @@ public struct WorkflowSummary: Equatable, Sendable {
         if let reason { o["reason"] = .string(reason) }
         if let startedAt { o["started_at"] = .string(Timestamp.format(ms: startedAt)) }
         if let finishedAt { o["finished_at"] = .string(Timestamp.format(ms: finishedAt)) }
+        if let owner { o["owner"] = .string(owner) }
         return o
     }
 
@@ -43,5 +48,6 @@ public struct WorkflowSummary: Equatable, Sendable {
         submittedAt = submitted
         startedAt = try timeField(o, "started_at")
         finishedAt = try timeField(o, "finished_at")
+        owner = try Field.optionalString(o, "owner")
     }
 }

@@ -72,6 +72,11 @@ extension Socket {
         try setOption(ZMQ_CURVE_SECRETKEY, bytes: Array(secretKey.utf8))
     }
 
+    /// The ZAP domain this socket's handshakes are checked in. libzmq asks the context's
+    /// ZAP handler (`inproc://zeromq.zap.01`) about every CURVE handshake and passes the
+    /// domain along, so one handler can tell two endpoints apart.
+    public func setZapDomain(_ domain: String) throws(ZMQError) { try setOption(ZMQ_ZAP_DOMAIN, bytes: Array(domain.utf8)) }
+
     /// Makes this socket a CURVE client of the server whose public key is `serverKey`.
     public func setCurveClient(serverKey: String, publicKey: String, secretKey: String) throws(ZMQError) {
         try setOption(ZMQ_CURVE_SERVERKEY, bytes: Array(serverKey.utf8))
@@ -101,4 +106,23 @@ public struct CurveKeyPair: Sendable, Equatable {
     }
 
     public static var isSupported: Bool { zmq_has("curve") != 0 }
+}
+
+/// Z85 text (ZeroMQ RFC 32), the encoding of CURVE keys in certificates and options.
+public enum Z85 {
+    /// The 40-character text of a 32-byte key.
+    public static func encode(key bytes: [UInt8]) -> String? {
+        guard bytes.count == 32 else { return nil }
+        var text = [CChar](repeating: 0, count: 41)
+        guard bytes.withUnsafeBufferPointer({ zmq_z85_encode(&text, $0.baseAddress, 32) }) != nil else { return nil }
+        return String(cString: text)
+    }
+
+    /// The 32 bytes of a 40-character Z85 key; nil when the text is not one.
+    public static func decode(key text: String) -> [UInt8]? {
+        guard text.utf8.count == 40 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        guard zmq_z85_decode(&bytes, text) != nil else { return nil }
+        return bytes
+    }
 }

@@ -97,7 +97,16 @@ public final class Socket {
     /// Each frame is copied out of its `zmq_msg_t` and the MORE flag is read before the
     /// message is closed (reading it after `zmq_msg_close` is undefined).
     public func receive(dontWait: Bool = false) throws(ZMQError) -> [[UInt8]]? {
+        try receive(dontWait: dontWait, userId: false)?.frames
+    }
+
+    /// Receives one whole multipart message with the `User-Id` its connection's ZAP
+    /// handler gave (nil when no handler authenticated the connection). A ROUTER makes
+    /// the routing-id frame itself, without the connection's metadata, so the property
+    /// is read from the first frame that has it.
+    public func receive(dontWait: Bool = false, userId wanted: Bool) throws(ZMQError) -> (frames: [[UInt8]], userId: String?)? {
         let h = try live
+        var userId: String?
         var frames: [[UInt8]] = []
         var msg = zmq_msg_t()
         var more = true
@@ -117,10 +126,13 @@ public final class Socket {
             } else {
                 frames.append([])
             }
+            if wanted, userId == nil, let property = zmq_msg_gets(&msg, "User-Id") {
+                userId = String(cString: property)
+            }
             more = zmq_msg_more(&msg) != 0
             zmq_msg_close(&msg)
         }
-        return frames
+        return (frames, userId)
     }
 
     /// Whether a message can be read right now without blocking.

@@ -28,8 +28,12 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Tries per request before giving up.")
     var retries = 3
 
-    @Option(help: "The broker's Z85 CURVE public key, when the broker runs with CURVE.")
-    var curveServerKey: String?
+    @Option(name: [.customLong("curve-server"), .customLong("curve-server-key")],
+            help: "The broker's public certificate (its NAME.key) or Z85 public key, when the broker runs CURVE.")
+    var curveServer: String?
+
+    @Option(help: "This client's secret certificate (NAME.key_secret); its NAME.key must be in the broker's clients or admins allowlist.")
+    var curveSecret: String?
 }
 
 /// Sets up swift-log once, writing to standard error.

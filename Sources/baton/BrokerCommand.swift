@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonBroker
 import BatonConfig
+import BatonKeys
 @preconcurrency import Dispatch
 import Foundation
 import Logging
@@ -36,8 +37,21 @@ struct BrokerCommand: ParsableCommand {
     @Option(help: "Largest request body answered, in bytes; larger: ERROR too_large (default 1048576).")
     var maxMessageBytes: Int?
 
-    @Option(help: "File holding the broker's Z85 CURVE secret key (see `baton keygen`): both endpoints then require CURVE.")
-    var curveSecretKeyFile: String?
+    @Option(name: [.customLong("curve-secret"), .customLong("curve-secret-key-file")],
+            help: "The broker's own secret certificate (NAME.key_secret, see `baton keygen`): both endpoints then require CURVE, and only keys in the --*-allow directories get in.")
+    var curveSecret: String?
+
+    @Option(help: "Directory of public certificates (NAME.key) of client keys: SUBMIT, EXEC, STATUS, WATCH, CANCEL, LIST, PING on their own workflows.")
+    var clientsAllow: String?
+
+    @Option(help: "Directory of public certificates of worker keys: the worker endpoint only.")
+    var workersAllow: String?
+
+    @Option(help: "Directory of public certificates of admin keys: every workflow, plus STOP, RESUME and LIMITS.")
+    var adminsAllow: String?
+
+    @Flag(help: "Without keys, serve endpoints that are not loopback anyway (anyone who reaches them may do anything).")
+    var insecure = false
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
     var logLevel: String?
@@ -66,12 +80,19 @@ struct BrokerCommand: ParsableCommand {
         options.maxMessageBytes = maxMessageBytes ?? settings.maxMessageBytes ?? options.maxMessageBytes
         options.runtime = RuntimeSettings(file)
         options.emergencyStopFile = file.emergencyStopFile
-        if let keyFile = curveSecretKeyFile ?? settings.curveSecretKeyFile {
-            let flag = curveSecretKeyFile != nil ? "--curve-secret-key-file" : "curve_secret_key_file"
-            let secret = try readKey(keyFile, flag: flag)
-            let publicKey = try CurveKeyPair.publicKey(forSecret: secret)
-            options.curveSecretKey = secret
-            logger.info("CURVE on: broker public key \(publicKey)")
+        options.insecure = insecure || settings.insecure == true
+        let allow = allowDirectories(settings)
+        if let keyFile = curveSecret ?? settings.curveSecretKeyFile {
+            let flag = curveSecret != nil ? "--curve-secret" : "curve_secret"
+            let cert = try readSecretCertificate(keyFile, flag: flag)
+            guard !allow.isEmpty else {
+                throw ValidationError("\(flag) needs at least one of --clients-allow, --workers-allow, --admins-allow: with no allowlist no key could connect")
+            }
+            options.curveSecretKey = cert.secretKey
+            options.keys = try loadKeyRing(allow, flag: "--*-allow")
+            logger.info("CURVE on: broker public key \(cert.publicKey); \(describe(options.keys))")
+        } else if !allow.isEmpty {
+            throw ValidationError("--clients-allow, --workers-allow and --admins-allow need --curve-secret: keys are checked only on CURVE endpoints")
         }
         if let config { logger.info("config \(config): \(file.policies.count) polic(ies), \(file.limits.count) limit(s)") }
         let dir = URL(fileURLWithPath: database).deletingLastPathComponent().path
@@ -81,12 +102,19 @@ struct BrokerCommand: ParsableCommand {
             logger.info("\(name): finishing the current turn and stopping")
             server.requestStop()
         })
-        let reloads = config.map { path in
-            SignalReloader { reload(path, running: file, into: server, logger: logger) }
-        }
+        let keyed = options.curveSecretKey != nil
+        let reloads = (config != nil || keyed) ? SignalReloader { [config] in
+            reload(config, running: file, allow: keyed ? allow : nil, into: server, logger: logger)
+        } : nil
         try server.run()
         withExtendedLifetime((signals, reloads)) {}
         logger.info("broker stopped")
+    }
+
+    /// The allowlist directories: each flag overrides its config key.
+    private func allowDirectories(_ settings: BrokerSettings) -> KeyRing.Directories {
+        KeyRing.Directories(clients: clientsAllow ?? settings.clientsAllow, workers: workersAllow ?? settings.workersAllow,
+                            admins: adminsAllow ?? settings.adminsAllow)
     }
 
     private func loadConfig(_ path: String) throws -> BrokerConfig {
@@ -98,21 +126,58 @@ struct BrokerCommand: ParsableCommand {
     }
 }
 
-/// SIGHUP: re-reads the config file. Policies and limits take effect at once; a bad file
-/// keeps what runs (and the log says why); keys that need a restart are named.
-private func reload(_ path: String, running: BrokerConfig, into server: BrokerServer, logger: Logger) {
-    let new: BrokerConfig
+/// SIGHUP: re-reads the config file and the allowlist directories. Policies, limits and
+/// keys take effect at once; a bad file or certificate keeps what runs (and the log says
+/// why); keys that need a restart are named.
+private func reload(_ path: String?, running: BrokerConfig, allow: KeyRing.Directories?, into server: BrokerServer,
+                    logger: Logger) {
+    var new = running
+    if let path {
+        do {
+            new = try BrokerConfig.load(file: path)
+        } catch {
+            logger.error("SIGHUP: \(error); keeping the config and keys in force")
+            return
+        }
+        if new.settings != running.settings || new.emergencyStopFile != running.emergencyStopFile {
+            logger.warning("SIGHUP: \(path) changes broker settings (endpoints, database, heartbeat, allowlist directories, ...): those take effect at the next restart")
+        }
+    }
+    var settings = RuntimeSettings(new)
+    if let allow {
+        do {
+            settings.keys = try KeyRing.load(allow)
+        } catch {
+            logger.error("SIGHUP: \(error); keeping the config and keys in force")
+            return
+        }
+        logger.info("SIGHUP: keys re-read: \(describe(settings.keys!))")
+    }
+    if let path { logger.info("SIGHUP: reloaded \(path)") }
+    server.reconfigure(settings)
+}
+
+/// "2 client, 1 worker, 1 admin key(s)", for the log.
+func describe(_ ring: KeyRing) -> String {
+    "\(ring.count(.client)) client, \(ring.count(.worker)) worker, \(ring.count(.admin)) admin key(s)"
+}
+
+/// Reads the allowlists, naming the flag and the bad file when one is wrong.
+func loadKeyRing(_ directories: KeyRing.Directories, flag: String) throws -> KeyRing {
     do {
-        new = try BrokerConfig.load(file: path)
+        return try KeyRing.load(directories)
     } catch {
-        logger.error("SIGHUP: \(error); keeping the config in force")
-        return
+        throw ValidationError("\(flag): \(error)")
     }
-    if new.settings != running.settings || new.emergencyStopFile != running.emergencyStopFile {
-        logger.warning("SIGHUP: \(path) changes broker settings (endpoints, database, heartbeat, ...): those take effect at the next restart")
+}
+
+/// Reads a secret certificate (or an old bare Z85 secret key file), naming the flag.
+func readSecretCertificate(_ path: String, flag: String) throws -> CurveCertificate {
+    do {
+        return try CurveCertificate.readSecret(path: path)
+    } catch {
+        throw ValidationError("\(flag): \(error)")
     }
-    logger.info("SIGHUP: reloaded \(path)")
-    server.reconfigure(RuntimeSettings(new))
 }
 
 /// Runs `onHangUp` (on a Dispatch queue) at each SIGHUP while it lives.
@@ -145,41 +210,35 @@ final class SignalStopper {
     }
 }
 
-/// Reads a Z85 key (40 characters) from a file, naming the flag when it is wrong.
-func readKey(_ path: String, flag: String) throws -> String {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw ValidationError("\(flag): cannot read \(path)")
-    }
-    let key = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    guard key.utf8.count == 40 else { throw ValidationError("\(flag): \(path) must hold a 40-character Z85 key") }
-    return key
-}
-
 struct KeygenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "keygen", abstract: "Make a CURVE key pair: the secret for the broker, the public key for its peers.")
+        commandName: "keygen", abstract: "Make a CURVE certificate pair: DIR/NAME.key (public) and DIR/NAME.key_secret (mode 0600).",
+        discussion: """
+            The files are ZeroMQ certificates (czmq zcert / pyzmq zmq.auth format). Give NAME.key to whoever must \
+            trust the key (the broker's allowlist directory, or the peers of a broker); keep NAME.key_secret where \
+            the key is used. Existing files are never overwritten.
+            """)
 
-    @Option(help: "Write PREFIX.secret and PREFIX.public instead of printing.") var out: String?
+    @Argument(help: "Directory to write into (created if missing).") var directory: String
+    @Argument(help: "The key's name: the file names, and the owner name the broker shows for this key.") var name: String
+
+    func validate() throws {
+        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix("."), name.utf8.count <= 200 else {
+            throw ValidationError("NAME: \"\(name)\" must be 1..200 bytes, without \"/\", not starting with \".\"")
+        }
+    }
 
     func run() throws {
         guard CurveKeyPair.isSupported else { throw ValidationError("this libzmq was built without CURVE") }
-        let pair = try CurveKeyPair.generate()
-        if let out {
-            try writeKey(pair.secretKey, to: out + ".secret", attributes: [.posixPermissions: 0o600])
-            try writeKey(pair.publicKey, to: out + ".public")
-            print("wrote \(out).secret (keep it on the broker) and \(out).public (give it to clients and workers)")
-        } else {
-            print("public \(pair.publicKey)")
-            print("secret \(pair.secretKey)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let cert = try CurveCertificate.generate(name: name)
+        do {
+            try cert.writePair(directory: directory, name: name)
+        } catch {
+            throw ValidationError("\(error)")
         }
-    }
-
-    /// `createFile` reports failure only by returning false (and keeps no reliable errno):
-    /// unchecked, keygen reported keys it never wrote.
-    private func writeKey(_ key: String, to path: String, attributes: [FileAttributeKey: Any]? = nil) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data((key + "\n").utf8), attributes: attributes) else {
-            printError("error: cannot write \(path)")
-            throw ExitCode.failure
-        }
+        let base = (directory as NSString).appendingPathComponent(name)
+        print("wrote \(base).key (public: give it out) and \(base).key_secret (secret, mode 0600: keep it where the key is used)")
+        print("public key \(cert.publicKey)")
     }
 }

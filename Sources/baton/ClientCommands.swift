@@ -6,7 +6,9 @@ import Foundation
 /// Runs a client call, turning client errors into a clear message and exit code 2.
 func withClient<T>(_ options: ClientOptions, _ body: (BatonClient) throws -> T) throws -> T {
     do {
-        let curve = try options.curveServerKey.map { try CurveClientKeys.ephemeral(serverKey: $0) }
+        let curve = try curveKeys(server: options.curveServer, secret: options.curveSecret).map {
+            CurveClientKeys(serverKey: $0.serverKey, publicKey: $0.publicKey, secretKey: $0.secretKey)
+        }
         let client = try BatonClient(endpoint: options.broker, timeoutMs: options.timeoutMs, attempts: options.retries, curve: curve)
         defer { client.close() }
         return try body(client)

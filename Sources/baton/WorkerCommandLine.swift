@@ -24,8 +24,12 @@ struct WorkerCommandLine: ParsableCommand {
     @Option(help: "Comma-separated programs the shell job type may run; empty keeps shell off.")
     var shellAllow = ""
 
-    @Option(help: "The broker's Z85 CURVE public key, when the broker runs with CURVE.")
-    var curveServerKey: String?
+    @Option(name: [.customLong("curve-server"), .customLong("curve-server-key")],
+            help: "The broker's public certificate (its NAME.key) or Z85 public key, when the broker runs CURVE.")
+    var curveServer: String?
+
+    @Option(help: "This worker's secret certificate (NAME.key_secret); its NAME.key must be in the broker's workers allowlist.")
+    var curveSecret: String?
 
     @Option(help: "Log level.")
     var logLevel = "info"
@@ -52,10 +56,7 @@ struct WorkerCommandLine: ParsableCommand {
         let handlers = all.filter { typeList.contains($0.key) }
         let workerName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         var options = Worker.Options(endpoint: broker, name: workerName, capacity: capacity)
-        if let serverKey = curveServerKey {
-            let pair = try CurveKeyPair.generate()
-            options.curve = (serverKey, pair.publicKey, pair.secretKey)
-        }
+        options.curve = try curveKeys(server: curveServer, secret: curveSecret)
         let worker = try Worker(options: options, handlers: handlers, logger: logger)
         let signals = SignalStopper(onSignal: { _ in worker.requestStop() })
         logger.info("worker \(workerName) connecting to \(broker): types \(handlers.keys.sorted().joined(separator: ",")), capacity \(capacity)")

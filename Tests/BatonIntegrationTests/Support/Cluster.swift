@@ -10,8 +10,9 @@ final class Cluster: @unchecked Sendable {
     let workerPort: Int
     private(set) var processes: [Process] = []
     private(set) var broker: Process?
-    /// The broker's CURVE public key, when the test runs it with CURVE.
-    var curveServerKey: String?
+    /// The keys the readiness PING uses, when the test runs the broker with CURVE (a
+    /// client or admin key the broker lists).
+    var curve: CurveClientKeys?
 
     var clientEndpoint: String { "tcp://127.0.0.1:\(clientPort)" }
     var workerEndpoint: String { "tcp://127.0.0.1:\(workerPort)" }
@@ -70,8 +71,7 @@ final class Cluster: @unchecked Sendable {
     func waitForBroker(timeout: TimeInterval = 20) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            let c = try BatonClient(endpoint: clientEndpoint, timeoutMs: 300, attempts: 1,
-                                    curve: try curveServerKey.map { try .ephemeral(serverKey: $0) })
+            let c = try BatonClient(endpoint: clientEndpoint, timeoutMs: 300, attempts: 1, curve: curve)
             defer { c.close() }
             if (try? c.ping()) != nil { return }
             if let b = broker, !b.isRunning { throw TestFailure("broker exited early:\n\(log("broker.log"))") }
