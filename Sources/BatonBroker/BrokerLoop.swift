@@ -198,8 +198,8 @@ final class BrokerLoop {
             guard let (frames, userId) = try workers.receive(dontWait: true, userId: ring != nil) else { return }
             guard let peer = frames.first, frames.count > 1 else { continue }
             if let ring, !(userId.map { ring.admits($0, to: .workers) } ?? false) {
-                // A reload removed this worker's key: its attempts are retried elsewhere.
-                log(.warning, "worker \(ring.member(userId ?? "")?.name ?? userId ?? "?"): key no longer allowed; disconnecting it")
+                // A reload removed this worker's key: its attempts are retried elsewhere
+                // (the engine logs the worker's loss by name).
                 engine.disconnectWorker(peer, reason: "key no longer allowed", now: now)
                 continue
             }

@@ -136,7 +136,7 @@ private func reload(_ path: String?, running: BrokerConfig, allow: KeyRing.Direc
         do {
             new = try BrokerConfig.load(file: path)
         } catch {
-            logger.error("SIGHUP: \(error); keeping the config and keys in force")
+            logger.error("SIGHUP: \(error); keeping the config in force")
             return
         }
         if new.settings != running.settings || new.emergencyStopFile != running.emergencyStopFile {
@@ -148,7 +148,7 @@ private func reload(_ path: String?, running: BrokerConfig, allow: KeyRing.Direc
         do {
             settings.keys = try KeyRing.load(allow)
         } catch {
-            logger.error("SIGHUP: \(error); keeping the config and keys in force")
+            logger.error("SIGHUP: \(error); keeping the config and the keys in force")
             return
         }
         logger.info("SIGHUP: keys re-read: \(describe(settings.keys!))")

@@ -52,14 +52,17 @@ final class EngineHarness {
 
     // MARK: Client side
 
-    func request(_ command: ClientCommand, _ body: [String: JSONValue], peer: String = "client") -> ClientReply {
-        let replies = turn { $0.handleClient(Array(peer.utf8), .init(command: command, tag: Array("t".utf8), body: body), now: now) }
+    func request(_ command: ClientCommand, _ body: [String: JSONValue], peer: String = "client",
+                 as caller: Caller = .plain) -> ClientReply {
+        let replies = turn {
+            $0.handleClient(Array(peer.utf8), .init(command: command, tag: Array("t".utf8), body: body), as: caller, now: now)
+        }
         XCTAssertEqual(replies.count, 1, "one reply per request")
         return replies[0]
     }
 
-    func submit(_ spec: WorkflowSpec, key: String? = nil) -> String {
-        let r = request(.submit, SubmitRequest(workflow: spec, idempotencyKey: key).body.objectValue!)
+    func submit(_ spec: WorkflowSpec, key: String? = nil, as caller: Caller = .plain) -> String {
+        let r = request(.submit, SubmitRequest(workflow: spec, idempotencyKey: key).body.objectValue!, as: caller)
         XCTAssertEqual(r.command, .id, "\(r.body)")
         return r.body["id"]?.stringValue ?? ""
     }

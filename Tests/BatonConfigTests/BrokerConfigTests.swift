@@ -96,10 +96,10 @@ final class BrokerConfigTests: XCTestCase {
     func testErrorsNameTheLineAndTheField() {
         let cases: [(yaml: String, line: Int, path: String, message: String)] = [
             // Unknown keys, at every level.
-            ("default: deny\nlimts: {}", 2, "limts", "unknown key (known keys: default, limits, policies, emergency_stop_file, clients, workers, db, heartbeat_ms, ttl_seconds, max_message_bytes, curve_secret_key_file, log_level)"),
+            ("default: deny\nlimts: {}", 2, "limts", "unknown key (known keys: default, limits, policies, emergency_stop_file, clients, workers, db, heartbeat_ms, ttl_seconds, max_message_bytes, curve_secret, curve_secret_key_file, clients_allow, workers_allow, admins_allow, insecure, log_level)"),
             ("limits:\n  job_types:\n    disk.erase: {rate: 1/s, brust: 2}", 3, "limits.job_types.disk.erase.brust", "unknown key (known keys: rate, burst)"),
             ("policies:\n  - name: p\n    workflows: [x]\n    rules:\n      - allowed_jobs: [a]", 5, "policies[0].rules[0].allowed_jobs",
-             "unknown key (known keys: allowed_job_types, same_args, first_block, limits, args, window)"),
+             "unknown key (known keys: allowed_job_types, same_args, first_block, limits, args, window, owners)"),
             ("policies:\n  - name: p\n    workflows: [x]\n    rules:\n      - args: {t: {a: {requird: true}}}", 5, "policies[0].rules[0].args.t.a.requird",
              "unknown key (known keys: required, enum, pattern)"),
             // Rates.
@@ -130,7 +130,7 @@ final class BrokerConfigTests: XCTestCase {
             ("limits:\n  workflows:\n    w: {}", 3, "limits.workflows.w", "set max_running, rate or both"),
             ("policies:\n  - name: p\n    workflows: [x]\n  - name: p\n    workflows: [y]", 4, "policies[1].name", "a second policy named \"p\""),
             ("policies:\n  - name: p\n    workflows: [x]\n    rules:\n      - {same_args: {a: [b]}, limits: {max_jobs: 1}}", 5, "policies[0].rules[0]",
-             "a rule is a mapping with exactly one key, its kind (allowed_job_types, same_args, first_block, limits, args, window)"),
+             "a rule is a mapping with exactly one key, its kind (allowed_job_types, same_args, first_block, limits, args, window, owners)"),
             // YAML syntax.
             ("a: 1\nb: [1, 2\n", 3, "", "not valid YAML: while parsing a flow sequence, did not find expected ',' or ']'"),
         ]

@@ -57,7 +57,7 @@ final class ConfigCommandTests: XCTestCase {
         r = try baton(["config", "check", bad])
         XCTAssertEqual(r.status, 1)
         XCTAssertEqual(r.stdout, "")
-        XCTAssertEqual(r.stderr, "error: \(bad):7: policies[0].rules[1].same_arg: unknown key (known keys: allowed_job_types, same_args, first_block, limits, args, window)\n")
+        XCTAssertEqual(r.stderr, "error: \(bad):7: policies[0].rules[1].same_arg: unknown key (known keys: allowed_job_types, same_args, first_block, limits, args, window, owners)\n")
         r = try baton(["config", "check", "--json", bad])
         XCTAssertEqual(r.status, 1)
         let e = try XCTUnwrap((try json(r.stdout))["error"] as? [String: Any])
