@@ -122,6 +122,22 @@ final class BuiltinJobsTests: XCTestCase {
         XCTAssertEqual(entry["worker_pid"]?.intValue, Int64(getpid()))
     }
 
+    /// Hole 2 of issue 12: a job's `path` must not reach outside the worker's file
+    /// directory. Each of these is refused, and nothing outside is written.
+    func testFileJobsRefusePathsOutsideTheirDirectory() throws {
+        let root = directory.appendingPathComponent("root")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let outside = directory.appendingPathComponent("outside.txt").path
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("link").path, withDestinationPath: directory.path)
+        let escapes = [root.path + "/../outside.txt", root.path + "/link/outside.txt"]
+        for path in escapes {
+            XCTAssertNotNil(failure { try BuiltinJobs.fileWrite(context("file.write", ["path": .string(path), "content": "x"])) }, path)
+            XCTAssertNotNil(failure { try BuiltinJobs.append(context("append", ["path": .string(path)])) }, path)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: outside), "a job wrote outside its directory")
+        XCTAssertNotNil(failure { try BuiltinJobs.append(context("append", ["path": "/dev/null"])) }, "append wrote to a device")
+    }
+
     // MARK: shell
 
     private let shell = BuiltinJobs.shell(allow: ["sh", "echo"])
