@@ -27,15 +27,18 @@ final class ChaosTests: XCTestCase {
     func testChaos() throws {
         let total = Int(ProcessInfo.processInfo.environment["BATON_CHAOS_WORKFLOWS"] ?? "") ?? 300
         let started = Date()
-        // `append` writes under the workers' --file-root (the cluster's directory).
-        let execLog = cluster.dir.appendingPathComponent("executions.jsonl").path
+        // `append` writes under the workers' --file-root: a directory of its own, away
+        // from the database an append could otherwise reach.
+        let files = cluster.dir.appendingPathComponent("files")
+        try FileManager.default.createDirectory(at: files, withIntermediateDirectories: false)
+        let execLog = files.appendingPathComponent("executions.jsonl").path
         var broker = try cluster.startBroker()
         var workers: [Process] = []
         var workerSerial = 0
         func startWorker() throws {
             workerSerial += 1
             workers.append(try cluster.startWorker(types: "append", capacity: 4, name: "chaos-\(workerSerial)",
-                                                   fileRoot: cluster.dir.path))
+                                                   fileRoot: files.path))
         }
         for _ in 0..<4 { try startWorker() }
 
