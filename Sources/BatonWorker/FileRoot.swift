@@ -4,6 +4,9 @@ import Glibc
 import Darwin
 #endif
 
+private let slash = UInt8(ascii: "/")
+private let dot = UInt8(ascii: ".")
+
 /// The directory the file job types (`file.write`, `append`) are confined to, given to
 /// the worker with `--file-root`, and the one way to turn a job's `path` arg into a file
 /// inside it.
@@ -45,22 +48,34 @@ public struct FileRoot: Sendable {
         let (directories, name) = try Self.components(of: relative)
         let directory = directories.isEmpty ? path : path + "/" + directories.joined(separator: "/")
         guard let real = Self.realPath(directory) else { throw .io("resolve its directory", errno: errno) }
-        guard real == path || real.hasPrefix(path + "/") else { throw .leavesRoot }
+        guard Self.isSameOrInside(real, path) else { throw .leavesRoot }
         let fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw .io("open its directory", errno: errno) }
         return ConfinedFile(directory: fd, name: name)
     }
 
     /// A relative path's directory components and its last one, by the rules above.
+    ///
+    /// Works on UTF-8 bytes, as the kernel does, never on `Character`s: Swift joins a
+    /// combining mark to the `/` before it into one `Character`, so a `Character` split
+    /// of `"../\u{301}x"` sees a single component (not `..`) that the kernel would
+    /// still walk up through.
     static func components(of relative: String) throws(FileRootError) -> (directories: [String], name: String) {
-        guard !relative.isEmpty else { throw .empty }
-        guard !relative.utf8.contains(0) else { throw .nulByte }
-        guard !relative.hasPrefix("/") else { throw .absolute }
-        guard !relative.hasSuffix("/") else { throw .namesADirectory }
-        let parts = relative.split(separator: "/").map(String.init).filter { $0 != "." }
-        guard !parts.contains("..") else { throw .parentComponent }
+        let bytes = relative.utf8
+        guard !bytes.isEmpty else { throw .empty }
+        guard !bytes.contains(0) else { throw .nulByte }
+        guard bytes.first != slash else { throw .absolute }
+        guard bytes.last != slash else { throw .namesADirectory }
+        let parts = bytes.split(separator: slash).filter { !$0.elementsEqual([dot]) }
+        guard !parts.contains(where: { $0.elementsEqual([dot, dot]) }) else { throw .parentComponent }
         guard let name = parts.last else { throw .namesADirectory }
-        return (Array(parts.dropLast()), name)
+        return (parts.dropLast().map { String(decoding: $0, as: UTF8.self) }, String(decoding: name, as: UTF8.self))
+    }
+
+    /// Byte-wise, for the same reason as `components`: `String.hasPrefix` compares
+    /// canonically equivalent names as equal, and the file system does not.
+    private static func isSameOrInside(_ candidate: String, _ root: String) -> Bool {
+        candidate.utf8.elementsEqual(root.utf8) || candidate.utf8.starts(with: root.utf8 + [slash])
     }
 
     private static func realPath(_ path: String) -> String? {

@@ -166,6 +166,11 @@ final class BuiltinJobsTests: XCTestCase {
             ("sub/", "names a directory, not a file"),
             (".", "names a directory, not a file"),
             ("out/outside.txt", "its directory is outside the worker's --file-root (through a symbolic link)"),
+            // A combining mark after `/` makes one Swift Character of the two; the kernel
+            // still sees `/`, so these must be split on bytes to be caught.
+            ("../\u{301}x", "contains a .. component"),
+            ("/\u{301}x", "absolute; paths are relative to the worker's --file-root"),
+            ("out/\u{301}x", "its directory is outside the worker's --file-root (through a symbolic link)"),
             ("escape", "is a symbolic link, not a regular file"),
             ("null", "is a symbolic link, not a regular file"),
             ("fifo", "is a FIFO, not a regular file"),
