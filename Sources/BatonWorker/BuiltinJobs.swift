@@ -4,12 +4,20 @@ import Foundation
 /// The job types `baton worker` runs out of the box.
 public enum BuiltinJobs {
     public static let names = ["echo", "sleep", "fail", "file.write", "append", "shell"]
+    /// The types that write files: present only with a `FileRoot` to confine them to.
+    public static let fileTypes = ["file.write", "append"]
 
     /// Handlers by type. `shell` is present only when `shellAllow` names commands: it
-    /// runs arbitrary programs, so it is off unless the operator opts in.
-    public static func handlers(shellAllow: [String]) -> [String: JobHandler] {
-        var h: [String: JobHandler] = ["echo": echo, "sleep": sleep, "fail": fail, "file.write": fileWrite, "append": append]
+    /// runs arbitrary programs, so it is off unless the operator opts in. `file.write` and
+    /// `append` are present only with a `fileRoot`: they write files a client names, so
+    /// they are off unless the operator gives them a directory of their own.
+    public static func handlers(shellAllow: [String], fileRoot: FileRoot? = nil) -> [String: JobHandler] {
+        var h: [String: JobHandler] = ["echo": echo, "sleep": sleep, "fail": fail]
         if !shellAllow.isEmpty { h["shell"] = shell(allow: Set(shellAllow)) }
+        if let fileRoot {
+            h["file.write"] = fileWrite(root: fileRoot)
+            h["append"] = append(root: fileRoot)
+        }
         return h
     }
 
@@ -33,52 +41,63 @@ public enum BuiltinJobs {
                          retryable: ctx.args["retryable"]?.boolValue ?? true)
     }
 
-    /// The lesson's idempotent write: writes `content` to `path` only when the file's
-    /// sha256 differs, so a second run changes nothing and reports `changed: false`.
-    /// The write goes to a temporary file renamed over the target, so a crash never
-    /// leaves a half-written file.
-    public static let fileWrite: JobHandler = { ctx in
-        guard let path = ctx.args["path"]?.stringValue, !path.isEmpty else {
-            throw JobFailure("args.path: required, a string", retryable: false)
+    /// The lesson's idempotent write: writes `content` to `path` (relative to `root`)
+    /// only when the file's sha256 differs, so a second run changes nothing and reports
+    /// `changed: false`. The write goes to a temporary file renamed over the target, so
+    /// a crash never leaves a half-written file. Directories are not created.
+    public static func fileWrite(root: FileRoot) -> JobHandler {
+        { ctx in
+            let path = try pathArg(ctx.args)
+            guard let content = ctx.args["content"]?.stringValue else {
+                throw JobFailure("args.content: required, a string", retryable: false)
+            }
+            let bytes = Array(content.utf8)
+            let wanted = SHA256.hex(bytes)
+            let changed = try confined(path) { () throws(FileRootError) -> Bool in
+                let file = try root.file(path)
+                if let existing = try file.contents(), SHA256.hex(existing) == wanted { return false }
+                try file.replace(with: bytes)
+                return true
+            }
+            return ["path": .string(path), "changed": .bool(changed), "sha256": .string(wanted)]
         }
-        guard let content = ctx.args["content"]?.stringValue else {
-            throw JobFailure("args.content: required, a string", retryable: false)
-        }
-        let wanted = SHA256.hex(Array(content.utf8))
-        if let existing = FileManager.default.contents(atPath: path), SHA256.hex(Array(existing)) == wanted {
-            return ["path": .string(path), "changed": false, "sha256": .string(wanted)]
-        }
-        let url = URL(fileURLWithPath: path)
-        do {
-            try Data(content.utf8).write(to: url, options: .atomic)
-        } catch {
-            throw JobFailure("cannot write \(path): \(error.localizedDescription)")
-        }
-        return ["path": .string(path), "changed": true, "sha256": .string(wanted)]
     }
 
-    /// Appends one JSON line per execution to `path`: `{"job_id", "attempt", "at_ms",
-    /// "worker_pid", "line"?}`. Deliberately NOT idempotent: it is a drill instrument that
-    /// counts deliveries (the chaos test uses it to prove at-least-once and to find any
-    /// re-run after success). One `write` with O_APPEND, so lines from several worker
-    /// processes never interleave.
-    public static let append: JobHandler = { ctx in
-        guard let path = ctx.args["path"]?.stringValue, !path.isEmpty else {
-            throw JobFailure("args.path: required, a string", retryable: false)
+    /// Appends one JSON line per execution to `path` (relative to `root`): `{"job_id",
+    /// "attempt", "at_ms", "worker_pid", "line"?}`. Deliberately NOT idempotent: it is a
+    /// drill instrument that counts deliveries (the chaos test uses it to prove
+    /// at-least-once and to find any re-run after success). One `write` with O_APPEND, so
+    /// lines from several worker processes never interleave.
+    public static func append(root: FileRoot) -> JobHandler {
+        { ctx in
+            let path = try pathArg(ctx.args)
+            var entry: [String: JSONValue] = [
+                "job_id": .string(ctx.jobId), "attempt": .int(Int64(ctx.attempt)),
+                "at_ms": .int(Int64(Date().timeIntervalSince1970 * 1000)), "worker_pid": .int(Int64(getpid())),
+            ]
+            if let line = ctx.args["line"] { entry["line"] = line }
+            let bytes = JSONWriter.bytes(.object(entry)) + [0x0A]
+            try confined(path) { () throws(FileRootError) in try root.file(path).append(bytes) }
+            if let ms = ctx.args["ms"]?.intValue, ms > 0 { Thread.sleep(forTimeInterval: Double(ms) / 1000) }
+            return ["appended": true]
         }
-        var entry: [String: JSONValue] = [
-            "job_id": .string(ctx.jobId), "attempt": .int(Int64(ctx.attempt)),
-            "at_ms": .int(Int64(Date().timeIntervalSince1970 * 1000)), "worker_pid": .int(Int64(getpid())),
-        ]
-        if let line = ctx.args["line"] { entry["line"] = line }
-        let bytes = JSONWriter.bytes(.object(entry)) + [0x0A]
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        guard fd >= 0 else { throw JobFailure("cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count else { throw JobFailure("cannot append to \(path): \(String(cString: strerror(errno)))") }
-        if let ms = ctx.args["ms"]?.intValue, ms > 0 { Thread.sleep(forTimeInterval: Double(ms) / 1000) }
-        return ["appended": true]
+    }
+
+    private static func pathArg(_ args: [String: JSONValue]) throws -> String {
+        guard let path = args["path"]?.stringValue else {
+            throw JobFailure("args.path: required, a string relative to the worker's --file-root", retryable: false)
+        }
+        return path
+    }
+
+    /// Runs a file operation, failing the job with a message that names the path (quoted
+    /// and escaped: it may hold anything) and the rule it broke.
+    private static func confined<T>(_ path: String, _ operation: () throws(FileRootError) -> T) throws -> T {
+        do {
+            return try operation()
+        } catch {
+            throw JobFailure("args.path \(String(reflecting: path)): \(error)", retryable: error.isRetryable)
+        }
     }
 
     /// Runs `argv` (no shell interpretation) when `argv[0]` is allowed; fails on a

@@ -7,13 +7,13 @@ import ZeroMQ
 struct WorkerCommandLine: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Run a worker with the built-in job types: echo, sleep, fail, file.write, shell.")
+        abstract: "Run a worker with the built-in job types: echo, sleep, fail, file.write, append, shell.")
 
     @Option(help: "The broker's worker endpoint.")
     var broker = "tcp://127.0.0.1:5556"
 
-    @Option(help: "Comma-separated job types to take (shell needs --shell-allow).")
-    var types = "echo,sleep,fail,file.write"
+    @Option(help: "Comma-separated job types to take (shell needs --shell-allow; file.write and append need --file-root).")
+    var types = "echo,sleep,fail"
 
     @Option(help: "Most jobs run at once.")
     var capacity = 4
@@ -23,6 +23,12 @@ struct WorkerCommandLine: ParsableCommand {
 
     @Option(help: "Comma-separated programs the shell job type may run; empty keeps shell off.")
     var shellAllow = ""
+
+    @Option(help: ArgumentHelp(
+        "The directory file.write and append write under; their paths are relative to it.",
+        discussion: "Absolute paths, .. components, symbolic links out of it and special files are refused. Without it those types are off.",
+        valueName: "dir"))
+    var fileRoot: String?
 
     @Option(name: [.customLong("curve-server"), .customLong("curve-server-key")],
             help: "The broker's public certificate (its NAME.key) or Z85 public key, when the broker runs CURVE.")
@@ -44,6 +50,20 @@ struct WorkerCommandLine: ParsableCommand {
         if typeList.contains("shell") && allowList.isEmpty {
             throw ValidationError("--types: shell needs --shell-allow with the programs it may run")
         }
+        if let fileType = typeList.first(where: BuiltinJobs.fileTypes.contains), fileRoot == nil {
+            throw ValidationError("--types: \(fileType) needs --file-root with the directory its paths are relative to")
+        }
+        _ = try confinement()
+    }
+
+    /// The checked `--file-root`, nil when not given.
+    func confinement() throws -> FileRoot? {
+        guard let fileRoot else { return nil }
+        do {
+            return try FileRoot(fileRoot)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     var typeList: [String] { types.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
@@ -52,14 +72,15 @@ struct WorkerCommandLine: ParsableCommand {
     func run() throws {
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "baton.worker")
-        let all = BuiltinJobs.handlers(shellAllow: allowList)
+        let root = try confinement()
+        let all = BuiltinJobs.handlers(shellAllow: allowList, fileRoot: root)
         let handlers = all.filter { typeList.contains($0.key) }
         let workerName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         var options = Worker.Options(endpoint: broker, name: workerName, capacity: capacity)
         options.curve = try curveKeys(server: curveServer, secret: curveSecret)
         let worker = try Worker(options: options, handlers: handlers, logger: logger)
         let signals = SignalStopper(onSignal: { _ in worker.requestStop() })
-        logger.info("worker \(workerName) connecting to \(broker): types \(handlers.keys.sorted().joined(separator: ",")), capacity \(capacity)")
+        logger.info("worker \(workerName) connecting to \(broker): types \(handlers.keys.sorted().joined(separator: ",")), capacity \(capacity)\(root.map { ", file root \($0.path)" } ?? "")")
         try worker.run()
         withExtendedLifetime(signals) {}
     }

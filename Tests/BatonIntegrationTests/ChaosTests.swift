@@ -27,20 +27,25 @@ final class ChaosTests: XCTestCase {
     func testChaos() throws {
         let total = Int(ProcessInfo.processInfo.environment["BATON_CHAOS_WORKFLOWS"] ?? "") ?? 300
         let started = Date()
-        let execLog = cluster.dir.appendingPathComponent("executions.jsonl").path
+        // `append` writes under the workers' --file-root: a directory of its own, away
+        // from the database an append could otherwise reach.
+        let files = cluster.dir.appendingPathComponent("files")
+        try FileManager.default.createDirectory(at: files, withIntermediateDirectories: false)
+        let execLog = files.appendingPathComponent("executions.jsonl").path
         var broker = try cluster.startBroker()
         var workers: [Process] = []
         var workerSerial = 0
         func startWorker() throws {
             workerSerial += 1
-            workers.append(try cluster.startWorker(types: "append", capacity: 4, name: "chaos-\(workerSerial)"))
+            workers.append(try cluster.startWorker(types: "append", capacity: 4, name: "chaos-\(workerSerial)",
+                                                   fileRoot: files.path))
         }
         for _ in 0..<4 { try startWorker() }
 
         @Sendable func spec(_ i: Int) -> WorkflowSpec {
             WorkflowSpec(name: "chaos", blocks: (0..<3).map { b in
                 BlockSpec(concurrency: 2, jobs: (0..<3).map { j in
-                    JobSpec(type: "append", args: ["path": .string(execLog), "line": .string("wf \(i) block \(b) job \(j)"),
+                    JobSpec(type: "append", args: ["path": "executions.jsonl", "line": .string("wf \(i) block \(b) job \(j)"),
                                                    "ms": .int(Int64(5 + (i + j) % 20))],
                             retry: RetryPolicy(maxAttempts: 30, backoffMs: 20))
                 })

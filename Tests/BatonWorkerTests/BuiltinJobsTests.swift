@@ -7,10 +7,12 @@ import XCTest
 
 final class BuiltinJobsTests: XCTestCase {
     private var directory: URL!
+    private var root: FileRoot!
 
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("baton-jobs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        root = try FileRoot(directory.path)
     }
 
     override func tearDownWithError() throws {
@@ -84,35 +86,42 @@ final class BuiltinJobsTests: XCTestCase {
 
     // MARK: file.write, append
 
+    /// The file types confined to the test's directory.
+    private var fileWrite: JobHandler { BuiltinJobs.fileWrite(root: root) }
+    private var append: JobHandler { BuiltinJobs.append(root: root) }
+
     /// The first write changes the file; the same content again changes nothing; new
-    /// content changes it again. The reported digest is the content's.
+    /// content changes it again. The reported digest is the content's, the path the job's.
     func testFileWriteIsIdempotentBySha256() throws {
         let path = directory.appendingPathComponent("out.txt").path
-        let first = try BuiltinJobs.fileWrite(context("file.write", ["path": .string(path), "content": "hello"]))
+        let first = try fileWrite(context("file.write", ["path": "out.txt", "content": "hello"]))
         let digest = SHA256.hex(Array("hello".utf8))
-        XCTAssertEqual(first, ["path": .string(path), "changed": true, "sha256": .string(digest)])
+        XCTAssertEqual(first, ["path": "out.txt", "changed": true, "sha256": .string(digest)])
         let modified = try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date
 
-        let again = try BuiltinJobs.fileWrite(context("file.write", ["path": .string(path), "content": "hello"]))
-        XCTAssertEqual(again, ["path": .string(path), "changed": false, "sha256": .string(digest)])
+        let again = try fileWrite(context("file.write", ["path": "./out.txt", "content": "hello"]))
+        XCTAssertEqual(again, ["path": "./out.txt", "changed": false, "sha256": .string(digest)])
         XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date, modified)
 
-        let changed = try BuiltinJobs.fileWrite(context("file.write", ["path": .string(path), "content": "bye"]))
+        let changed = try fileWrite(context("file.write", ["path": "out.txt", "content": "bye"]))
         XCTAssertEqual(changed?.objectValue?["changed"], true)
         XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "bye")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["out.txt"],
+                       "a temporary file was left behind")
     }
 
     func testFileWriteRefusesMissingArgs() {
-        XCTAssertEqual(failure { try BuiltinJobs.fileWrite(context("file.write", ["content": "x"])) }?.retryable, false)
-        XCTAssertEqual(failure { try BuiltinJobs.fileWrite(context("file.write", ["path": "/tmp/x"])) }?.retryable, false)
+        XCTAssertEqual(failure { try fileWrite(context("file.write", ["content": "x"])) }?.retryable, false)
+        XCTAssertEqual(failure { try fileWrite(context("file.write", ["path": "x"])) }?.retryable, false)
     }
 
     /// Each run appends one JSON line naming the job and attempt: not idempotent, by design.
     func testAppendAddsOneLinePerRun() throws {
-        let path = directory.appendingPathComponent("log.jsonl").path
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("logs"), withIntermediateDirectories: false)
         for _ in 0..<2 {
-            XCTAssertEqual(try BuiltinJobs.append(context("append", ["path": .string(path), "line": "L"])), ["appended": true])
+            XCTAssertEqual(try append(context("append", ["path": "logs/log.jsonl", "line": "L"])), ["appended": true])
         }
+        let path = directory.appendingPathComponent("logs/log.jsonl").path
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, 2)
         let entry = try XCTUnwrap(try JSONParser.parse(Array(lines[0].utf8)).objectValue)
@@ -120,6 +129,97 @@ final class BuiltinJobsTests: XCTestCase {
         XCTAssertEqual(entry["attempt"], 2)
         XCTAssertEqual(entry["line"], "L")
         XCTAssertEqual(entry["worker_pid"]?.intValue, Int64(getpid()))
+    }
+
+    /// Without a root the file types do not exist: no job can name a file at all.
+    func testFileTypesNeedARoot() throws {
+        let without = BuiltinJobs.handlers(shellAllow: [])
+        XCTAssertEqual(Set(without.keys), ["echo", "sleep", "fail"])
+        let with = BuiltinJobs.handlers(shellAllow: [], fileRoot: root)
+        XCTAssertEqual(Set(with.keys), ["echo", "sleep", "fail", "file.write", "append"])
+    }
+
+    /// Hole 2 of issue 12: a job's `path` must not reach outside the worker's file root,
+    /// nor write into anything but a regular file. Each path is refused by both types,
+    /// for good (not retryable), with a message naming the path and the rule; nothing
+    /// outside the root changes.
+    func testFileJobsRefusePathsOutsideTheirRootAndSpecialFiles() throws {
+        let fm = FileManager.default
+        let rootURL = directory.appendingPathComponent("root")
+        try fm.createDirectory(at: rootURL.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        let outside = directory.appendingPathComponent("outside.txt").path
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: outside))
+        try fm.createSymbolicLink(atPath: rootURL.appendingPathComponent("out").path, withDestinationPath: directory.path)
+        try fm.createSymbolicLink(atPath: rootURL.appendingPathComponent("escape").path, withDestinationPath: outside)
+        try fm.createSymbolicLink(atPath: rootURL.appendingPathComponent("null").path, withDestinationPath: "/dev/null")
+        XCTAssertEqual(mkfifo(rootURL.appendingPathComponent("fifo").path, 0o600), 0)
+        XCTAssertEqual(link(outside, rootURL.appendingPathComponent("hard").path), 0)
+        let confined = try FileRoot(rootURL.path)
+
+        let refused: [(String, String)] = [
+            ("", "empty"),
+            ("../outside.txt", "contains a .. component"),
+            ("sub/../../outside.txt", "contains a .. component"),
+            (outside, "absolute; paths are relative to the worker's --file-root"),
+            ("/dev/null", "absolute; paths are relative to the worker's --file-root"),
+            ("a\u{0}b", "contains a NUL byte"),
+            ("sub/", "names a directory, not a file"),
+            (".", "names a directory, not a file"),
+            ("out/outside.txt", "its directory is outside the worker's --file-root (through a symbolic link)"),
+            // A combining mark after `/` makes one Swift Character of the two; the kernel
+            // still sees `/`, so these must be split on bytes to be caught.
+            ("../\u{301}x", "contains a .. component"),
+            ("/\u{301}x", "absolute; paths are relative to the worker's --file-root"),
+            ("out/\u{301}x", "its directory is outside the worker's --file-root (through a symbolic link)"),
+            ("escape", "is a symbolic link, not a regular file"),
+            ("null", "is a symbolic link, not a regular file"),
+            ("fifo", "is a FIFO, not a regular file"),
+            ("sub", "is a directory, not a regular file"),
+            ("hard", "is a regular file with 2 hard links; only single-link files are written"),
+        ]
+        let handlers = [("file.write", BuiltinJobs.fileWrite(root: confined)), ("append", BuiltinJobs.append(root: confined))]
+        for (path, reason) in refused {
+            for (type, handler) in handlers {
+                let refusal = failure { try handler(context(type, ["path": .string(path), "content": "x"])) }
+                XCTAssertEqual(refusal?.message, "args.path \(String(reflecting: path)): \(reason)", "\(type) \(path)")
+                XCTAssertEqual(refusal?.retryable, false, "\(type) \(path)")
+            }
+        }
+        XCTAssertEqual(try String(contentsOfFile: outside, encoding: .utf8), "keep", "a job wrote outside its root")
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: directory.path).sorted(), ["outside.txt", "root"])
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: rootURL.path).sorted(),
+                       ["escape", "fifo", "hard", "null", "out", "sub"], "a job created a file it was refused")
+    }
+
+    /// A device is refused by kind, not only by path (here the root is /dev itself).
+    func testFileJobsRefuseADevice() throws {
+        let refusal = failure { try BuiltinJobs.append(root: try FileRoot("/dev"))(context("append", ["path": "null"])) }
+        XCTAssertEqual(refusal?.message, "args.path \"null\": is a character device, not a regular file")
+    }
+
+    /// A symbolic link that stays inside the root is followed; a missing directory is an
+    /// ordinary, retryable failure (the root may be on a mount that comes back).
+    func testFileJobsFollowLinksInsideTheRootAndRetryMissingDirectories() throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: directory.appendingPathComponent("real"), withIntermediateDirectories: false)
+        try fm.createSymbolicLink(atPath: directory.appendingPathComponent("alias").path, withDestinationPath: "real")
+        XCTAssertEqual(try fileWrite(context("file.write", ["path": "alias/a.txt", "content": "in"]))?.objectValue?["changed"], true)
+        XCTAssertEqual(try String(contentsOfFile: directory.appendingPathComponent("real/a.txt").path, encoding: .utf8), "in")
+        let missing = failure { try append(context("append", ["path": "nowhere/a.txt"])) }
+        XCTAssertEqual(missing?.message, "args.path \"nowhere/a.txt\": cannot resolve its directory: No such file or directory")
+        XCTAssertEqual(missing?.retryable, true)
+    }
+
+    /// `--file-root` must be an existing directory, and not `/`.
+    func testFileRootMustBeADirectoryOtherThanSlash() throws {
+        let file = directory.appendingPathComponent("plain").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: nil))
+        XCTAssertThrowsError(try FileRoot(file)) { XCTAssertEqual($0 as? FileRootError, .rootNotADirectory(file)) }
+        XCTAssertThrowsError(try FileRoot(file + "-missing")) {
+            XCTAssertEqual("\($0)", "--file-root \(file)-missing: No such file or directory")
+        }
+        XCTAssertThrowsError(try FileRoot("/")) { XCTAssertEqual($0 as? FileRootError, .rootIsSlash) }
+        XCTAssertEqual(try FileRoot(directory.path + "/./").path, try FileRoot(directory.path).path)
     }
 
     // MARK: shell

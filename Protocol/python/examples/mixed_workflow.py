@@ -7,12 +7,14 @@ three-way handshake (SUBMIT -> journal the id -> EXEC -> watch).
              Python  py.file.write  writes DIR/from-python.txt
     block 2  Swift   echo           reports the end
 
-Needs a broker and a Swift worker (`baton worker --types echo,file.write`). A Python
-worker for the py.* types runs inside this script unless --no-python-worker is given
-(then run examples/file_write_worker.py). Run it twice: the second run changes nothing
-(every write reports "changed": false). Exit 0 only when the workflow SUCCEEDED.
+The jobs name their files relative to DIR (--dir), which both workers are given as their
+file root. Needs a broker and a Swift worker (`baton worker --types echo,file.write
+--file-root DIR`). A Python worker for the py.* types runs inside this script unless
+--no-python-worker is given (then run `examples/file_write_worker.py --file-root DIR`).
+Run it twice: the second run changes nothing (every write reports "changed": false).
+Exit 0 only when the workflow SUCCEEDED.
 
-    python3 mixed_workflow.py --clients tcp://127.0.0.1:5555 --workers tcp://127.0.0.1:5556
+    python3 mixed_workflow.py --clients tcp://127.0.0.1:5555 --workers tcp://127.0.0.1:5556 --dir var/mixed
 """
 
 import argparse
@@ -30,9 +32,9 @@ SWIFT_TEXT = "written by a Swift worker, checked by a Python worker\n"
 PYTHON_TEXT = "written by a Python worker\n"
 
 
-def workflow(directory):
-    swift_file = os.path.join(directory, "from-swift.txt")
-    python_file = os.path.join(directory, "from-python.txt")
+def workflow():
+    swift_file = "from-swift.txt"  # paths relative to the workers' file root
+    python_file = "from-python.txt"
     retry = {"max_attempts": 3, "backoff_ms": 200}
     return {
         "name": "mixed-swift-python",
@@ -55,24 +57,24 @@ def main():
     p = argparse.ArgumentParser(description="Run a workflow served by Swift and Python workers together.")
     p.add_argument("--clients", default="tcp://127.0.0.1:5555", help="the broker's client endpoint")
     p.add_argument("--workers", default="tcp://127.0.0.1:5556", help="the broker's worker endpoint")
-    p.add_argument("--dir", default="var/mixed", help="where the jobs write their files")
+    p.add_argument("--dir", default="var/mixed", help="where the jobs write their files: the workers' file root")
     p.add_argument("--journal", default=".baton/journal.jsonl")
     p.add_argument("--no-python-worker", action="store_true", help="do not run a Python worker in this process")
     p.add_argument("--timeout-ms", type=int, default=5000)
     a = p.parse_args()
 
     directory = os.path.abspath(a.dir)
-    os.makedirs(directory, exist_ok=True)  # Swift's file.write does not create directories
+    os.makedirs(directory, exist_ok=True)  # the file jobs do not create directories
     worker = None
     if not a.no_python_worker:
-        worker = make_worker(a.workers, name=f"mixed-example-{os.getpid()}", capacity=2).start()
+        worker = make_worker(a.workers, directory, name=f"mixed-example-{os.getpid()}", capacity=2).start()
     try:
         with Client(a.clients, timeout_ms=a.timeout_ms) as client:
             def show(e):
                 extra = {k: v for k, v in e.items() if k not in ("seq", "at", "kind")}
                 print(f"  {e['seq']:3d} {e['kind']:20s} {json.dumps(extra, sort_keys=True)}", flush=True)
 
-            final = client.run(workflow(directory), journal=a.journal, on_event=show)
+            final = client.run(workflow(), journal=a.journal, on_event=show)
     finally:
         if worker is not None:
             worker.stop()

@@ -292,15 +292,18 @@ def client(broker):
 
 @pytest.fixture
 def swift_worker(procs, baton_bin, tmp_path):
-    """Start `baton worker` subprocesses: swift_worker(broker, types=..., capacity=..., name=...)."""
+    """Start `baton worker` subprocesses: swift_worker(broker, types=..., capacity=..., name=...).
+    The file types (file.write, append) need `file_root`, the directory their paths are relative to."""
     n = [0]
 
-    def start(broker: Broker, types="echo,sleep,fail,file.write,append", capacity=4, name=None,
-              curve_server_key=None) -> subprocess.Popen:
+    def start(broker: Broker, types="echo,sleep,fail", capacity=4, name=None,
+              curve_server_key=None, file_root=None) -> subprocess.Popen:
         n[0] += 1
         name = name or f"swift{n[0]}"
         argv = [baton_bin, "worker", "--broker", broker.worker_endpoint, "--types", types,
                 "--capacity", str(capacity), "--name", name]
+        if file_root is not None:
+            argv += ["--file-root", str(file_root)]
         if curve_server_key is not None:
             key = curve_server_key.decode() if isinstance(curve_server_key, bytes) else curve_server_key
             argv.append(f"--curve-server-key={key}")  # a Z85 key may start with '-'

@@ -29,9 +29,12 @@ def shared(module_broker_factory):
 
 @pytest.fixture(scope="module")
 def with_worker(shared, baton_bin):
-    """One Swift worker on the shared broker for the whole module."""
+    """One Swift worker on the shared broker for the whole module; its file jobs write
+    under shared.dir/files."""
+    (shared.dir / "files").mkdir()
     shared.procs.spawn([baton_bin, "worker", "--broker", shared.worker_endpoint, "--types",
-                        "echo,sleep,fail,file.write,append", "--capacity", "16", "--name", "swift-shared"],
+                        "echo,sleep,fail,file.write,append", "--file-root", str(shared.dir / "files"),
+                        "--capacity", "16", "--name", "swift-shared"],
                        shared.dir / "worker.log")
     return shared
 
@@ -381,7 +384,7 @@ def test_not_retryable_fails_after_one_attempt(cw):
 
 
 def test_blocks_run_in_order_with_concurrency(cw, tmp_path):
-    log = str(tmp_path / "order.jsonl")
+    log = f"order-{tmp_path.name}.jsonl"  # relative to the worker's --file-root
     spec = workflow([job("append", {"path": log, "line": "a"})],
                     {"concurrency": 2, "jobs": [job("append", {"path": log, "line": "b", "ms": 50}) for _ in range(4)]},
                     [job("append", {"path": log, "line": "c"})])
@@ -401,6 +404,18 @@ def test_blocks_run_in_order_with_concurrency(cw, tmp_path):
         elif e["kind"] == "job.succeeded" and e["block"] == 1:
             in_flight -= 1
     assert peak == 2
+
+
+def test_file_jobs_stay_inside_the_workers_file_root(cw, with_worker):
+    """Issue 12 hole 2: a path that leaves --file-root fails its job for good, writing nothing."""
+    for path, why in [("../escaped.txt", "contains a .. component"),
+                      (str(with_worker.dir / "escaped.txt"), "absolute; paths are relative to the worker's --file-root")]:
+        s = cw.submit(workflow([job("file.write", {"path": path, "content": "x"})]))
+        cw.exec(s.id)
+        st = wait_state(cw, s.id, "FAILED")
+        j = st["blocks"][0]["jobs"][0]
+        assert j["attempt"] == 1 and j["error"] == f'args.path "{path}": {why}'
+    assert not (with_worker.dir / "escaped.txt").exists()
 
 
 # ------------------------------------------------------------------ WATCH

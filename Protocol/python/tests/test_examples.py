@@ -1,11 +1,16 @@
 """A workflow served by Swift and Python workers together, and the example programs."""
 
 import hashlib
+import importlib.util
+import json
 import os
 import signal
 import subprocess
 import sys
 
+import pytest
+
+from baton import JobFailed
 from helpers import events_of
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples")
@@ -42,11 +47,13 @@ def test_swift_and_python_workers_serve_one_workflow(broker, swift_worker, py_wo
 
 
 def test_example_worker_and_mixed_workflow_script(broker, swift_worker, procs, tmp_path):
-    swift_worker(broker, types="echo,file.write", name="swift-ex")
+    out = tmp_path / "files"  # both workers' file root
+    out.mkdir()
+    swift_worker(broker, types="echo,file.write", name="swift-ex", file_root=out)
     worker = procs.spawn([sys.executable, os.path.join(EXAMPLES, "file_write_worker.py"),
-                          "--broker", broker.worker_endpoint, "--name", "py-example", "--capacity", "2"],
+                          "--broker", broker.worker_endpoint, "--name", "py-example", "--capacity", "2",
+                          "--file-root", str(out)],
                          tmp_path / "py-worker.log", env=python_env())
-    out = tmp_path / "files"
     journal = tmp_path / "journal.jsonl"
     argv = [sys.executable, os.path.join(EXAMPLES, "mixed_workflow.py"), "--clients", broker.client_endpoint,
             "--workers", broker.worker_endpoint, "--dir", str(out), "--journal", str(journal)]
@@ -74,3 +81,35 @@ def test_example_worker_and_mixed_workflow_script(broker, swift_worker, procs, t
         assert st["state"] == "SUCCEEDED"
         assert st["blocks"][0]["jobs"][0]["output"]["changed"] is False  # Swift's file.write
         assert st["blocks"][1]["jobs"][1]["output"]["changed"] is False  # Python's py.file.write
+
+
+def test_example_worker_confines_paths_to_its_file_root(tmp_path):
+    """The Python example follows the Swift worker's --file-root rules (issue 12, hole 2)."""
+    spec = importlib.util.spec_from_file_location("file_write_worker", os.path.join(EXAMPLES, "file_write_worker.py"))
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    root_dir = tmp_path / "root"
+    (root_dir / "sub").mkdir(parents=True)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    (root_dir / "out").symlink_to(tmp_path)
+    (root_dir / "escape").symlink_to(outside)
+    os.mkfifo(root_dir / "fifo")
+    os.link(outside, root_dir / "hard")
+    root = example.FileRoot(str(root_dir))
+    refused = {
+        "": "empty", "a\0b": "contains a NUL byte", "../outside.txt": "contains a .. component",
+        str(outside): "absolute; paths are relative to the worker's --file-root",
+        "sub/": "names a directory, not a file", "out/outside.txt":
+        "its directory is outside the worker's --file-root (through a symbolic link)",
+        "escape": "is not a regular file", "fifo": "is not a regular file", "sub": "is not a regular file",
+        "hard": "is a regular file with 2 hard links; only single-link files are written",
+    }
+    for path, why in refused.items():
+        with pytest.raises(JobFailed) as e:
+            root.resolve(path)
+        assert e.value.message == f"args.path {json.dumps(path)}: {why}" and e.value.retryable is False
+    assert root.resolve("./sub/new.txt") == str(root_dir.resolve() / "sub" / "new.txt")
+    assert outside.read_text() == "keep"
+    with pytest.raises(ValueError):
+        example.FileRoot("/")

@@ -62,9 +62,13 @@ final class Cluster: @unchecked Sendable {
         return p
     }
 
+    /// Starts `baton worker`. `fileRoot` (the file types' `--file-root`) is needed for
+    /// `file.write` and `append`.
     @discardableResult
-    func startWorker(types: String = "echo,sleep,fail,file.write", capacity: Int = 2, name: String) throws -> Process {
-        try start(["worker", "--broker", workerEndpoint, "--types", types, "--capacity", "\(capacity)", "--name", name],
+    func startWorker(types: String = "echo,sleep,fail", capacity: Int = 2, name: String,
+                     fileRoot: String? = nil) throws -> Process {
+        try start(["worker", "--broker", workerEndpoint, "--types", types, "--capacity", "\(capacity)", "--name", name]
+                  + (fileRoot.map { ["--file-root", $0] } ?? []),
                   log: "worker-\(name).log")
     }
 
