@@ -7,6 +7,8 @@ need=()
 pkg-config --exists libzmq 2>/dev/null || need+=(libzmq3-dev)
 pkg-config --exists sqlite3 2>/dev/null || need+=(libsqlite3-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+# iproute2 (`ip`) builds the hosts of the network-namespace test, which runs as root only.
+if [ "$(id -u)" -eq 0 ] && ! command -v ip >/dev/null 2>&1; then need+=(iproute2); fi
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
