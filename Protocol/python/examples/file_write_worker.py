@@ -66,8 +66,8 @@ def sha256_check(job):
     return {"sha256": digest, "path": path, "size": os.path.getsize(path)}
 
 
-def make_worker(broker, name=None, capacity=4, curve_server_key=None):
-    w = Worker(broker, name=name, capacity=capacity, curve_server_key=curve_server_key)
+def make_worker(broker, name=None, capacity=4, curve_server=None, curve_secret=None):
+    w = Worker(broker, name=name, capacity=capacity, curve_server=curve_server, curve_secret=curve_secret)
     w.register("py.file.write", file_write)
     w.register("py.sha256", sha256_check)
     return w
@@ -78,10 +78,12 @@ def main():
     p.add_argument("--broker", default="tcp://127.0.0.1:5556", help="the broker's worker endpoint")
     p.add_argument("--name", default=None)
     p.add_argument("--capacity", type=int, default=4)
-    p.add_argument("--curve-server-key", default=None, help="the broker's Z85 CURVE public key")
+    p.add_argument("--curve-server", default=None, help="the broker's public certificate (NAME.key) or Z85 key")
+    p.add_argument("--curve-secret", default=None,
+                   help="this worker's secret certificate (NAME.key_secret), listed in the broker's --workers-allow")
     a = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    w = make_worker(a.broker, a.name, a.capacity, a.curve_server_key)
+    w = make_worker(a.broker, a.name, a.capacity, a.curve_server, a.curve_secret)
     print(f"python worker {w.name}: types {', '.join(w.types)}, capacity {w.capacity}, broker {a.broker}", flush=True)
     w.run()  # until Ctrl-C or SIGTERM: then DISCONNECT and exit
     print(f"python worker {w.name}: stopped", flush=True)
