@@ -24,6 +24,7 @@ from .errors import (
     UnsupportedVersion,
 )
 from .journal import Journal
+from .transport import load_certificate
 from .wire import EVERY_NAME, FINAL_STATES, SETTLED_STATES, is_final, is_settled, new_key, normalize_spec, same_spec
 from .worker import Job, Worker
 
@@ -35,6 +36,7 @@ __all__ = [
     "Worker",
     "Job",
     "Journal",
+    "load_certificate",
     "BatonError",
     "BadRequest",
     "UnsupportedVersion",

@@ -64,8 +64,17 @@ class Client:
 
     ``socket_type`` is ``"dealer"`` (the default) or ``"req"``. ``retries`` is the number
     of tries per request (like ``baton --retries``), each waiting ``timeout_ms``.
-    For CURVE, pass the broker's public key as ``curve_server_key`` (Z85); this client's
-    key pair (``curve_public_key``, ``curve_secret_key``) is generated when not given.
+
+    For CURVE (spec section 3.5) pass the broker's public key and this client's key
+    pair: ``curve_server`` (the broker's ``NAME.key`` file, or its Z85 key) and
+    ``curve_secret`` (this key's ``NAME.key_secret`` file, from ``baton keygen`` or
+    ``zmq.auth.create_certificates``), or the Z85 keys themselves as
+    ``curve_server_key``, ``curve_public_key`` and ``curve_secret_key``. The broker must
+    list the key in its ``--clients-allow`` or ``--admins-allow`` directory; an unlisted
+    key gets no reply at all (``Timeout``). Raises ``ValueError`` for keys that cannot
+    work (a server key without a pair of its own, a public certificate as
+    ``curve_secret``, a file that is not a certificate) and ``OSError`` for a file that
+    cannot be read.
     """
 
     def __init__(
@@ -78,6 +87,8 @@ class Client:
         curve_server_key: Union[str, bytes, None] = None,
         curve_public_key: Union[str, bytes, None] = None,
         curve_secret_key: Union[str, bytes, None] = None,
+        curve_server: transport.PathOrKey = None,
+        curve_secret: transport.PathOrKey = None,
         context: Optional[zmq.Context] = None,
     ):
         if socket_type not in ("dealer", "req"):
@@ -86,7 +97,8 @@ class Client:
         self.timeout_ms = int(timeout_ms)
         self.retries = max(1, int(retries))
         self.socket_type = socket_type
-        self._curve = transport.curve_keys(curve_server_key, curve_public_key, curve_secret_key)
+        self._curve = transport.curve_keys(curve_server_key, curve_public_key, curve_secret_key,
+                                           curve_server=curve_server, curve_secret=curve_secret)
         self._own_context = context is None
         self._context = context or zmq.Context()
         self._socket: Optional[zmq.Socket] = None
@@ -193,6 +205,9 @@ class Client:
         return self.request("EXEC", {"id": workflow_id})
 
     def status(self, workflow_id: str) -> Status:
+        """STATUS body; ``owner`` is the name of the key that submitted the workflow (absent
+        on a broker without keys). A client key asking for another owner's workflow gets
+        ``NotFound``, as for an id that does not exist."""
         return self.request("STATUS", {"id": workflow_id})
 
     def cancel(self, workflow_id: str) -> Status:
@@ -206,7 +221,8 @@ class Client:
         workflows become STOPPED at once (their running attempts are cancelled and do not
         count toward ``max_attempts``); SUBMIT and EXEC of the name raise ``Stopped`` until
         ``go``. Stored by the broker, so it survives restarts. Returns how many workflows it
-        moved to STOPPED (0 when resent: STOP is idempotent)."""
+        moved to STOPPED (0 when resent: STOP is idempotent). An admin command: a client
+        key gets ``Forbidden``."""
         reply = self.request("STOP", stop_body(name, reason))
         stopped = reply.get("stopped")
         if not isinstance(stopped, int) or isinstance(stopped, bool):
@@ -215,31 +231,37 @@ class Client:
 
     def limits(self) -> Dict[str, Any]:
         """LIMITS (``baton limits``): the rate limits and emergency stops in force, with
-        their live levels and what waits on them (spec section 4.3.9)."""
+        their live levels and what waits on them (spec section 4.3.9). Admin keys only
+        (``Forbidden`` for a client key)."""
         return self.request("LIMITS", {})
 
     def go(self, name: str) -> None:
         """RESUME (``baton go``): lifts exactly the stop of ``name`` (``"*"`` lifts only the
         stop of every name, not stops of single names). Starts nothing: ``exec`` (or the
         journaled ``resume``) continues each STOPPED workflow; SUCCEEDED jobs never run again.
+        Admin keys only (``Forbidden`` for a client key).
 
         Named after the CLI's ``baton go`` because ``resume`` is the journal's."""
         self.request("RESUME", resume_body(name))
 
     def list(self, state: Optional[str] = None, name: Optional[str] = None, limit: Optional[int] = None,
-             before: Optional[str] = None) -> Dict[str, Any]:
-        """LIST: one page ``{"workflows": [...], "next"?}``, newest first."""
+             before: Optional[str] = None, owner: Optional[str] = None) -> Dict[str, Any]:
+        """LIST: one page ``{"workflows": [...], "next"?}``, newest first. Each summary
+        carries ``owner`` (the submitting key's name) on a broker with keys. ``owner``
+        filters by it for admin keys; a client key always sees only its own workflows
+        (spec section 3.6)."""
         body: Dict[str, Any] = {}
-        for k, v in (("state", state), ("name", name), ("limit", limit), ("before", before)):
+        for k, v in (("state", state), ("name", name), ("limit", limit), ("before", before), ("owner", owner)):
             if v is not None:
                 body[k] = v
         return self.request("LIST", body)
 
-    def list_all(self, state: Optional[str] = None, name: Optional[str] = None, page_size: int = 200) -> Iterator[Dict[str, Any]]:
+    def list_all(self, state: Optional[str] = None, name: Optional[str] = None, page_size: int = 200,
+                 owner: Optional[str] = None) -> Iterator[Dict[str, Any]]:
         """Every matching workflow summary, newest first, following ``next``."""
         before = None
         while True:
-            page = self.list(state=state, name=name, limit=page_size, before=before)
+            page = self.list(state=state, name=name, limit=page_size, before=before, owner=owner)
             yield from page.get("workflows", [])
             before = page.get("next")
             if not before:

@@ -98,6 +98,10 @@ class Stopped(BatonError):
 
 
 class Forbidden(BatonError):
+    """The caller's key may not do this (spec sections 3.5, 3.6): a ``client`` key sent
+    STOP, RESUME or LIMITS (admin commands), or the key was removed from the broker's
+    allowlists by a reload. Not retryable: another key is needed."""
+
     code = "forbidden"
 
 

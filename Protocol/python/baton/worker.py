@@ -105,7 +105,13 @@ def _truncate_utf8(text: str, limit: int) -> str:
 class Worker:
     """A BATON-W/1 worker. Register handlers with ``@worker.job("type")``, then
     ``run()`` (blocking) or ``start()`` (a background thread); ``stop()`` leaves
-    cleanly (DISCONNECT, then close)."""
+    cleanly (DISCONNECT, then close).
+
+    CURVE keys are given as for ``Client``: ``curve_server`` (the broker's ``NAME.key``
+    or Z85 key) and ``curve_secret`` (this worker's ``NAME.key_secret``), or the Z85
+    keys ``curve_server_key``, ``curve_public_key``, ``curve_secret_key``. The broker
+    must list the key in its ``--workers-allow`` directory; an unlisted key never
+    registers (no HEARTBEAT comes back, ``wait_registered`` times out)."""
 
     def __init__(
         self,
@@ -116,6 +122,8 @@ class Worker:
         curve_server_key: Union[str, bytes, None] = None,
         curve_public_key: Union[str, bytes, None] = None,
         curve_secret_key: Union[str, bytes, None] = None,
+        curve_server: transport.PathOrKey = None,
+        curve_secret: transport.PathOrKey = None,
         context: Optional[zmq.Context] = None,
         default_interval_ms: int = DEFAULT_INTERVAL_MS,
     ):
@@ -125,7 +133,8 @@ class Worker:
         self.name = name or f"{pysocket.gethostname()}-{os.getpid()}"
         self.capacity = int(capacity)
         self.interval_ms = int(default_interval_ms)
-        self._curve = transport.curve_keys(curve_server_key, curve_public_key, curve_secret_key)
+        self._curve = transport.curve_keys(curve_server_key, curve_public_key, curve_secret_key,
+                                           curve_server=curve_server, curve_secret=curve_secret)
         self._own_context = context is None
         self._context = context
         self._handlers: Dict[str, Handler] = {}

@@ -139,10 +139,10 @@ def sha256_check(root):
     return handler
 
 
-def make_worker(broker, file_root, name=None, capacity=4, curve_server_key=None):
+def make_worker(broker, file_root, name=None, capacity=4, curve_server=None, curve_secret=None):
     """A worker for py.file.write and py.sha256, confined to `file_root` (ValueError if unusable)."""
     root = FileRoot(file_root)
-    w = Worker(broker, name=name, capacity=capacity, curve_server_key=curve_server_key)
+    w = Worker(broker, name=name, capacity=capacity, curve_server=curve_server, curve_secret=curve_secret)
     w.register("py.file.write", file_write(root))
     w.register("py.sha256", sha256_check(root))
     return w
@@ -154,11 +154,13 @@ def main():
     p.add_argument("--name", default=None)
     p.add_argument("--capacity", type=int, default=4)
     p.add_argument("--file-root", required=True, help="the directory job paths are relative to")
-    p.add_argument("--curve-server-key", default=None, help="the broker's Z85 CURVE public key")
+    p.add_argument("--curve-server", default=None, help="the broker's public certificate (NAME.key) or Z85 key")
+    p.add_argument("--curve-secret", default=None,
+                   help="this worker's secret certificate (NAME.key_secret), listed in the broker's --workers-allow")
     a = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        w = make_worker(a.broker, a.file_root, a.name, a.capacity, a.curve_server_key)
+        w = make_worker(a.broker, a.file_root, a.name, a.capacity, a.curve_server, a.curve_secret)
     except ValueError as e:
         p.error(str(e))
     print(f"python worker {w.name}: types {', '.join(w.types)}, capacity {w.capacity}, broker {a.broker}", flush=True)

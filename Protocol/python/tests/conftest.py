@@ -4,6 +4,7 @@ threads, raw ZeroMQ peers. Every process a test starts is SIGKILLed at its teard
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -11,9 +12,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import pytest
+import zmq
+import zmq.auth
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -145,12 +148,85 @@ def procs():
     p.kill_all()
 
 
+ROLES = ("clients", "workers", "admins")
+
+
+class Keys:
+    """The CURVE keys of one broker (spec section 3.5): its own certificate, the three
+    allowlist directories of public certificates, and every key's secret certificate.
+    Keys are made with pyzmq (`zmq.auth.create_certificates`) or `baton keygen`; every
+    broker with keys also lists an admin key named `probe`, which `wait_ready` pings with."""
+
+    PROBE = "probe"
+
+    def __init__(self, base: Path, baton_bin: str, broker_tool: str = "pyzmq"):
+        self.baton_bin = baton_bin
+        self.secrets = base / "secrets"
+        self.secrets.mkdir(parents=True)
+        self.allow: Dict[str, Path] = {role: base / f"{role}-allow" for role in ROLES}
+        for d in self.allow.values():
+            d.mkdir()
+        self.make("broker", tool=broker_tool)
+        self.make(self.PROBE, "admins")
+
+    def make(self, name: str, *roles: str, tool: str = "pyzmq") -> Path:
+        """NAME.key and NAME.key_secret in the secrets directory, the public one copied
+        into the allowlist of each of `roles`; returns the .key_secret path."""
+        if tool == "pyzmq":
+            zmq.auth.create_certificates(str(self.secrets), name)
+        elif tool == "baton":
+            subprocess.run([self.baton_bin, "keygen", str(self.secrets), name], check=True, capture_output=True,
+                           timeout=30)
+        else:
+            raise ValueError(tool)
+        for role in roles:
+            self.allow_key(name, role)
+        return self.secret(name)
+
+    def allow_key(self, name: str, role: str):
+        shutil.copyfile(self.public(name), self.allow[role] / f"{name}.key")
+
+    def deny_key(self, name: str, role: str):
+        (self.allow[role] / f"{name}.key").unlink()
+
+    def public(self, name: str) -> Path:
+        return self.secrets / f"{name}.key"
+
+    def secret(self, name: str) -> Path:
+        return self.secrets / f"{name}.key_secret"
+
+    @property
+    def server(self) -> Path:
+        """The broker's public certificate: what clients and workers pass as curve_server."""
+        return self.public("broker")
+
+    def curve(self, name: Optional[str]) -> Tuple[bytes, bytes, bytes]:
+        """(server, public, secret) Z85 keys for raw sockets; name None: a fresh pair no
+        allowlist holds."""
+        server, _ = zmq.auth.load_certificate(str(self.server))
+        if name is None:
+            public, secret = zmq.curve_keypair()
+        else:
+            public, secret = zmq.auth.load_certificate(str(self.secret(name)))
+        return server, public, secret
+
+    def sdk(self, name: str) -> Dict[str, str]:
+        """Client/Worker keyword arguments for key `name`."""
+        return {"curve_server": str(self.server), "curve_secret": str(self.secret(name))}
+
+    def broker_args(self) -> List[str]:
+        a = ["--curve-secret", str(self.secret("broker"))]
+        for role in ROLES:
+            a += [f"--{role}-allow", str(self.allow[role])]
+        return a
+
+
 class Broker:
-    """A `baton broker` subprocess on two free 127.0.0.1 ports and its own database."""
+    """A `baton broker` subprocess on two free 127.0.0.1 ports and its own database;
+    with `keys`, both endpoints are CURVE servers admitting only the listed keys."""
 
     def __init__(self, procs: Procs, binary: str, directory: Path, heartbeat_ms=HEARTBEAT_MS, ttl_seconds=3600,
-                 max_message_bytes: Optional[int] = None, curve_secret_key_file: Optional[str] = None,
-                 curve_public_key: Optional[bytes] = None, extra=()):
+                 max_message_bytes: Optional[int] = None, keys: Optional[Keys] = None, extra=()):
         self.procs = procs
         self.binary = binary
         self.dir = directory
@@ -160,8 +236,7 @@ class Broker:
         self.heartbeat_ms = heartbeat_ms
         self.ttl_seconds = ttl_seconds
         self.max_message_bytes = max_message_bytes
-        self.curve_secret_key_file = curve_secret_key_file
-        self.curve_public_key = curve_public_key
+        self.keys = keys
         self.extra = list(extra)
         self.log = directory / "broker.log"
         self.proc: Optional[subprocess.Popen] = None
@@ -173,8 +248,8 @@ class Broker:
              "--db", self.db, "--heartbeat-ms", str(self.heartbeat_ms), "--ttl-seconds", str(self.ttl_seconds)]
         if self.max_message_bytes is not None:
             a += ["--max-message-bytes", str(self.max_message_bytes)]
-        if self.curve_secret_key_file is not None:
-            a += ["--curve-secret-key-file", self.curve_secret_key_file]
+        if self.keys is not None:
+            a += self.keys.broker_args()
         return a + self.extra
 
     def start(self, wait=True) -> "Broker":
@@ -200,13 +275,13 @@ class Broker:
 
     def wait_ready(self, timeout=10.0, fail=True) -> bool:
         deadline = time.monotonic() + timeout
-        curve = {"curve_server_key": self.curve_public_key} if self.curve_public_key is not None else {}
+        curve = self.keys.curve(Keys.PROBE) if self.keys is not None else None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 if fail:
                     pytest.fail(f"broker exited with {self.proc.returncode} at start:\n{self.log_text()}", pytrace=False)
                 return False
-            c = RawClient(self.client_endpoint, **curve)
+            c = RawClient(self.client_endpoint, curve=curve)
             try:
                 if c.request("PING", {}, timeout=0.5) is not None:
                     return True
@@ -242,11 +317,16 @@ class Broker:
             self.terminate()
         return self.start()
 
-    def client(self, **kw) -> Client:
+    def hang_up(self):
+        """SIGHUP: the broker re-reads its config and allowlists."""
+        self.proc.send_signal(signal.SIGHUP)
+
+    def client(self, key: Optional[str] = None, **kw) -> Client:
+        """A Client; `key` names a key of `keys` to connect with."""
         kw.setdefault("timeout_ms", 3000)
         kw.setdefault("retries", 2)
-        if self.curve_public_key is not None:
-            kw.setdefault("curve_server_key", self.curve_public_key)
+        if key is not None:
+            kw.update(self.keys.sdk(key))
         return Client(self.client_endpoint, **kw)
 
 
@@ -279,6 +359,24 @@ def module_broker_factory(baton_bin, tmp_path_factory):
 
 
 @pytest.fixture
+def keys_factory(baton_bin, tmp_path):
+    """keys_factory(broker_tool="pyzmq"|"baton"): a new broker key layout."""
+    n = [0]
+
+    def make(broker_tool: str = "pyzmq") -> Keys:
+        n[0] += 1
+        return Keys(tmp_path / f"keys{n[0]}", baton_bin, broker_tool)
+
+    return make
+
+
+@pytest.fixture
+def keys(keys_factory) -> Keys:
+    """A broker key layout made with pyzmq (make more keys with keys.make(name, role...))."""
+    return keys_factory()
+
+
+@pytest.fixture
 def broker(broker_factory) -> Broker:
     return broker_factory()
 
@@ -297,16 +395,16 @@ def swift_worker(procs, baton_bin, tmp_path):
     n = [0]
 
     def start(broker: Broker, types="echo,sleep,fail", capacity=4, name=None,
-              curve_server_key=None, file_root=None) -> subprocess.Popen:
+              key: Optional[str] = None, file_root=None) -> subprocess.Popen:
+        """`key` names a key of `broker.keys` to connect with."""
         n[0] += 1
         name = name or f"swift{n[0]}"
         argv = [baton_bin, "worker", "--broker", broker.worker_endpoint, "--types", types,
                 "--capacity", str(capacity), "--name", name]
         if file_root is not None:
             argv += ["--file-root", str(file_root)]
-        if curve_server_key is not None:
-            key = curve_server_key.decode() if isinstance(curve_server_key, bytes) else curve_server_key
-            argv.append(f"--curve-server-key={key}")  # a Z85 key may start with '-'
+        if key is not None:
+            argv += ["--curve-server", str(broker.keys.server), "--curve-secret", str(broker.keys.secret(key))]
         return procs.spawn(argv, tmp_path / f"worker-{name}.log")
 
     return start
@@ -314,12 +412,13 @@ def swift_worker(procs, baton_bin, tmp_path):
 
 @pytest.fixture
 def py_worker():
-    """Start Python Workers in threads: py_worker(broker, {"type": handler}, ...). Stopped at teardown."""
+    """Start Python Workers in threads: py_worker(broker, {"type": handler}, key=..., ...).
+    Stopped at teardown."""
     started: List[Worker] = []
 
-    def start(broker: Broker, handlers, capacity=4, name=None, wait=True, **kw) -> Worker:
-        if broker.curve_public_key is not None:
-            kw.setdefault("curve_server_key", broker.curve_public_key)
+    def start(broker: Broker, handlers, capacity=4, name=None, wait=True, key: Optional[str] = None, **kw) -> Worker:
+        if key is not None:
+            kw.update(broker.keys.sdk(key))
         w = Worker(broker.worker_endpoint, name=name or f"py{len(started) + 1}", capacity=capacity, **kw)
         for t, h in handlers.items():
             w.register(t, h)

@@ -26,23 +26,24 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02, message
         time.sleep(interval)
 
 
-def _curve(sock, curve_server_key):
-    if curve_server_key is not None:
-        pub, sec = zmq.curve_keypair()
-        sock.curve_serverkey = curve_server_key
-        sock.curve_publickey = pub
-        sock.curve_secretkey = sec
+Curve = Optional[Tuple[bytes, bytes, bytes]]
+
+
+def _curve(sock, curve: Curve):
+    """CURVE client options from (server key, own public key, own secret key)."""
+    if curve is not None:
+        sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = curve
 
 
 class RawClient:
     """A DEALER (or REQ) socket on the client endpoint that sends any frames."""
 
-    def __init__(self, endpoint: str, socket_type: int = zmq.DEALER, curve_server_key: Optional[bytes] = None):
+    def __init__(self, endpoint: str, socket_type: int = zmq.DEALER, curve: Curve = None):
         self.endpoint = endpoint
         self.sock = CTX.socket(socket_type)
         self.sock.linger = 0
         self.sock.setsockopt(zmq.RECONNECT_IVL, 20)
-        _curve(self.sock, curve_server_key)
+        _curve(self.sock, curve)
         self.sock.connect(endpoint)
 
     def send(self, frames: Sequence[bytes]):
@@ -74,11 +75,11 @@ class RawClient:
 class RawWorker:
     """A DEALER socket on the worker endpoint speaking BATON-W/1 by hand."""
 
-    def __init__(self, endpoint: str, curve_server_key: Optional[bytes] = None):
+    def __init__(self, endpoint: str, curve: Curve = None):
         self.endpoint = endpoint
         self.sock = CTX.socket(zmq.DEALER)
         self.sock.linger = 0
-        _curve(self.sock, curve_server_key)
+        _curve(self.sock, curve)
         self.sock.connect(endpoint)
         self.heartbeats = 0
 
