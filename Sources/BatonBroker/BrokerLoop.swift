@@ -204,7 +204,7 @@ final class BrokerLoop {
                 continue
             }
             do throws(WireError) {
-                engine.handleWorker(peer, try WorkerFrames.decode(frames.dropFirst()), now: now)
+                engine.handleWorker(peer, try WorkerFrames.decode(frames.dropFirst()), bodyBytes: frames.last?.count ?? 0, now: now)
             } catch {
                 log(.warning, "dropped malformed worker message: \(error)")
             }

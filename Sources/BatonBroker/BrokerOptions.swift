@@ -11,6 +11,8 @@ public struct BrokerOptions: Sendable {
     /// Largest request body answered; larger ones get ERROR too_large. Messages over 16x
     /// this are cut off by ZMQ_MAXMSGSIZE (the peer is disconnected, no reply possible).
     public var maxMessageBytes = 1 << 20
+    /// SUBMITTED workflows one key (one quota for all in plain mode) may have at once.
+    public var maxSubmittedPerOwner = 10_000
     /// Most messages read from each socket in one turn: bounds a turn's latency. Small
     /// enough that a burst spreads over several turns, which the committer then commits
     /// while the loop decides the next ones (turns queued meanwhile share one commit, so

@@ -81,7 +81,10 @@ public final class BrokerServer: Sendable {
     /// the state is restored, with the bound endpoints (wildcard ports resolved).
     public func run(onReady: (String, String) -> Void = { _, _ in }) throws {
         let store = try Store(path: options.databasePath, access: .owner)
-        let engine = Engine(config: EngineConfig(heartbeatMs: options.heartbeatMs, ttlMs: options.ttlMs))
+        var config = EngineConfig(heartbeatMs: options.heartbeatMs, ttlMs: options.ttlMs)
+        config.maxSubmittedPerOwner = options.maxSubmittedPerOwner
+        config.maxOutputBytes = options.maxMessageBytes
+        let engine = Engine(config: config)
         let committer = try Committer(store: store, reads: ReadSide(store: store, pageSize: engine.config.watchPageSize))
         // Leaving on an error: the queued turns' messages will never be sent, so they are
         // not committed either. The store closes here, so its lock is free on return.

@@ -91,7 +91,9 @@ extension Engine {
                 return
             }
         }
+        if let refusal = submittedQuotaRefusal(caller.name) { throw refusal }
         let id = ULID.make(ms: now, using: &random)
+        countSubmitted(caller.name, +1)
         let record = WorkflowRecord(id: id, spec: request.workflow, idempotencyKey: request.idempotencyKey,
                                     owner: caller.name, submittedAt: now, expiresAt: now + config.ttlMs)
         workflows[id] = record
@@ -235,6 +237,7 @@ extension Engine {
     }
 
     mutating func start(_ id: String, now: Int64) {
+        countSubmitted(workflows[id]?.owner, -1)
         let name = updateWorkflow(id) { w -> String in
             w.state = .running
             w.startedAt = now

@@ -287,6 +287,7 @@ extension Engine {
         }
         let state = outcome.state
         if workflows[id]!.state == .running { countStop(workflows[id]!.spec.name) }
+        if workflows[id]!.state == .submitted { countSubmitted(workflows[id]!.owner, -1) }
         for (b, count) in shape.enumerated() {
             for j in 0..<count where !workflows[id]!.jobs[b][j].state.isFinal {
                 let k = JobKey(workflowId: id, block: b, job: j)

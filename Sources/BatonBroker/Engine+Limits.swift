@@ -183,3 +183,21 @@ extension Engine {
         }
     }
 }
+
+// MARK: SUBMITTED quota per owner
+
+extension Engine {
+    /// `rate_limited` when `owner` already has `maxSubmittedPerOwner` SUBMITTED workflows.
+    func submittedQuotaRefusal(_ owner: String?) -> WireError? {
+        let n = submittedByOwner[owner ?? "", default: 0]
+        guard n >= config.maxSubmittedPerOwner else { return nil }
+        let who = owner.map { "key \"\($0)\"" } ?? "this broker (plain mode: one quota for every caller)"
+        return .rateLimited("\(who) has \(n) SUBMITTED workflows, the most allowed (--max-submitted): EXEC or CANCEL some, or let them expire", retryAfterMs: 1000)
+    }
+
+    /// A workflow of `owner` became SUBMITTED (+1) or left SUBMITTED (-1).
+    mutating func countSubmitted(_ owner: String?, _ delta: Int) {
+        let n = submittedByOwner[owner ?? "", default: 0] + delta
+        submittedByOwner[owner ?? ""] = n > 0 ? n : nil
+    }
+}

@@ -34,6 +34,7 @@ extension Engine {
         bucketWakes = []
         bucketHeldSince = [:]
         clientRequests = [:]
+        submittedByOwner = [:]
         answeredAwaitingCommit = []
         for peer in workers.keys { workers[peer]!.running = [] }
         if lastHeartbeatAt == 0 { lastHeartbeatAt = now }
@@ -45,6 +46,7 @@ extension Engine {
             switch w.state {
             case .submitted:
                 timers.insert(.expire(w.id), at: w.expiresAt ?? now)
+                countSubmitted(w.owner, +1)
             case .running:
                 restoreRunning(w, previous: previous, lost: &lost, now: now)
             default:

@@ -3,7 +3,9 @@ import BatonWire
 
 /// The worker endpoint: READY, HEARTBEAT, RESULT, DISCONNECT; liveness and loss.
 extension Engine {
-    public mutating func handleWorker(_ peer: PeerId, _ message: WorkerFrames.Message, now: Int64) {
+    /// `bodyBytes`: the size of the message's body frame (a RESULT over
+    /// `maxOutputBytes` fails its attempt instead of storing the output).
+    public mutating func handleWorker(_ peer: PeerId, _ message: WorkerFrames.Message, bodyBytes: Int = 0, now: Int64) {
         if message.command == .ready {
             ready(peer, message.body, now: now)
             return
@@ -19,7 +21,13 @@ extension Engine {
             break
         case .result:
             do {
-                applyResult(try ResultBody(body: message.body), from: peer, now: now)
+                var result = try ResultBody(body: message.body)
+                if bodyBytes > config.maxOutputBytes {
+                    result = ResultBody(jobId: result.jobId, attempt: result.attempt, ok: false,
+                                        error: "output too large: a RESULT of \(bodyBytes) bytes is over max_output_bytes (\(config.maxOutputBytes))",
+                                        retryable: false)
+                }
+                applyResult(result, from: peer, now: now)
             } catch {
                 malformedResult(message.body, error, from: peer, now: now)
             }
@@ -67,7 +75,7 @@ extension Engine {
             workers[peer] = WorkerState(name: r.worker, types: Set(r.types), capacity: r.capacity, lastSeen: now, order: nextWorkerOrder)
             note("worker \(r.worker) ready: types \(r.types.joined(separator: ",")), capacity \(r.capacity)")
         }
-        send(peer, .heartbeat, ["interval_ms": .int(config.heartbeatMs)])
+        send(peer, .heartbeat, ["interval_ms": .int(config.heartbeatMs), "max_output_bytes": .int(Int64(config.maxOutputBytes))])
     }
 
     /// A worker is gone (silent, or said DISCONNECT): each attempt it held ends, counts

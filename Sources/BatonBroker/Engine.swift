@@ -114,6 +114,8 @@ public struct Engine {
     var startsByName: [String: Deque<Int64>] = [:]
     /// Requests received and not yet answered, per client connection (with a limit).
     var clientRequests: [PeerId: Int] = [:]
+    /// SUBMITTED workflows per owner ("" in plain mode), for `maxSubmittedPerOwner`.
+    var submittedByOwner: [String: Int] = [:]
     /// Requests each turn not yet committed answered, per connection, oldest turn first.
     var answeredAwaitingCommit: Deque<[PeerId: Int]> = []
 

@@ -40,6 +40,15 @@ public struct EngineConfig: Sendable {
     public var maxParkedWatchesPerPeer = 64
     /// Parked WATCHes answered per turn at most; the rest go out in the next turns.
     public var maxWatchAnswersPerTurn = 1024
+    /// SUBMITTED workflows (stored, never EXEC'd) one owner may have at once; SUBMIT
+    /// beyond it is refused. In plain mode every caller shares one quota. Each one holds
+    /// memory (about 1 KB) and start time until EXEC, CANCEL or its TTL: unbounded, a
+    /// tool that only submits fills the broker (1,000,000 took 1.1 GB and a 57 s start).
+    public var maxSubmittedPerOwner = 10_000
+    /// The largest job `output` a RESULT may carry (bytes of its JSON text), told to
+    /// workers in the HEARTBEAT that answers READY (`max_output_bytes`). A larger one
+    /// fails the attempt, not retried: it would be as large the next time.
+    public var maxOutputBytes = 1 << 20
     /// Whether a broken invariant (`Engine.invariantBroken`) stops the process. On in
     /// debug builds, so tests fail loudly; off in release builds, which log, count and
     /// take the documented fallback. Tests of the fallback turn it off.

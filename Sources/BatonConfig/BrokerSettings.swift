@@ -9,6 +9,7 @@ public struct BrokerSettings: Equatable, Sendable {
     public var heartbeatMs: Int64?
     public var ttlSeconds: Int64?
     public var maxMessageBytes: Int?
+    public var maxSubmitted: Int?
     /// The broker's own `.key_secret` (`curve_secret`; `curve_secret_key_file` is its old name).
     public var curveSecretKeyFile: String?
     /// Directories of public certificates, one per role (spec §3.5).
@@ -22,7 +23,7 @@ public struct BrokerSettings: Equatable, Sendable {
     public init() {}
 
     /// The flag keys, in `baton broker --help` order.
-    static let keys = ["clients", "workers", "db", "heartbeat_ms", "ttl_seconds", "max_message_bytes",
+    static let keys = ["clients", "workers", "db", "heartbeat_ms", "ttl_seconds", "max_message_bytes", "max_submitted",
                        "curve_secret", "curve_secret_key_file", "clients_allow", "workers_allow", "admins_allow",
                        "insecure", "log_level"]
 
@@ -37,6 +38,7 @@ public struct BrokerSettings: Equatable, Sendable {
         heartbeatMs = try c.positive("heartbeat_ms", minimum: 10).map(Int64.init)
         ttlSeconds = try c.positive("ttl_seconds", minimum: 1).map(Int64.init)
         maxMessageBytes = try c.positive("max_message_bytes", minimum: 1024)
+        maxSubmitted = try c.positive("max_submitted", minimum: 1)
         let secret = try c.nonEmpty("curve_secret")
         let oldSecret = try c.nonEmpty("curve_secret_key_file")
         if secret != nil && oldSecret != nil {

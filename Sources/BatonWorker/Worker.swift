@@ -89,6 +89,9 @@ public final class Worker: Sendable {
         var interval: Duration
         var lastHeard: ContinuousClock.Instant
         var lastSent: ContinuousClock.Instant
+        /// The largest RESULT body the broker takes (its HEARTBEAT's `max_output_bytes`);
+        /// nil until told (brokers before it did not say).
+        var maxResultBytes: Int?
 
         /// The broker counts as dead after this much silence.
         var deadAfter: Duration { interval * 3 }
@@ -126,6 +129,7 @@ public final class Worker: Sendable {
                 switch message.command {
                 case .heartbeat:
                     if let ms = message.body["interval_ms"]?.intValue, ms > 0 { session.interval = .milliseconds(ms) }
+                    if let n = message.body["max_output_bytes"]?.intValue, n > 0 { session.maxResultBytes = Int(n) }
                 case .job:
                     start(message.body, running: &running)
                 case .cancel:
@@ -145,7 +149,7 @@ public final class Worker: Sendable {
                 // A cancelled or abandoned attempt's result would only be fenced off by the broker.
                 guard let flag = running.removeValue(forKey: Self.key(result.jobId, result.attempt)), !flag.isSet
                 else { continue }
-                send(&session, .result, result.body)
+                sendResult(&session, result)
             }
             let now = ContinuousClock.now
             if now - session.lastHeard > session.deadAfter {
@@ -207,9 +211,29 @@ public final class Worker: Sendable {
         return session
     }
 
+    /// Sends a RESULT, or, when its body is over the broker's `max_output_bytes`, a
+    /// failure that says so: the broker would fail the attempt anyway (or libzmq cut the
+    /// connection, for a body over its message limit), and this way the job's error
+    /// tells the operator why, and nothing else on the connection is lost.
+    private func sendResult(_ session: inout Session, _ result: ResultBody) {
+        var frames = WorkerFrames.encode(.init(.result, result.body))
+        if let limit = session.maxResultBytes, frames[3].count > limit {
+            logger.warning("job \(result.jobId) attempt \(result.attempt): RESULT of \(frames[3].count) bytes is over the broker's max_output_bytes \(limit); sending a failure instead")
+            let failure = ResultBody(jobId: result.jobId, attempt: result.attempt, ok: false,
+                                     error: "output too large: a RESULT of \(frames[3].count) bytes is over the broker's max_output_bytes (\(limit))",
+                                     retryable: false)
+            frames = WorkerFrames.encode(.init(.result, failure.body))
+        }
+        send(&session, frames, .result)
+    }
+
     private func send(_ session: inout Session, _ command: WorkerCommand, _ body: [String: JSONValue] = [:]) {
+        send(&session, WorkerFrames.encode(.init(command, body)), command)
+    }
+
+    private func send(_ session: inout Session, _ frames: [[UInt8]], _ command: WorkerCommand) {
         do {
-            if try session.socket.send(WorkerFrames.encode(.init(command, body)), dontWait: true) {
+            if try session.socket.send(frames, dontWait: true) {
                 session.lastSent = .now
             } else {
                 logger.warning("could not queue \(command.rawValue) (broker unreachable)")

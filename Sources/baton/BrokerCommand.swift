@@ -34,8 +34,11 @@ struct BrokerCommand: ParsableCommand {
     @Option(help: "Seconds a SUBMITTED workflow waits for EXEC before it expires (default 86400).")
     var ttlSeconds: Int64?
 
-    @Option(help: "Largest request body answered, in bytes; larger: ERROR too_large (default 1048576).")
+    @Option(help: "Largest request body answered, in bytes (larger: ERROR too_large), and largest RESULT body a worker may send (larger: the attempt fails) (default 1048576).")
     var maxMessageBytes: Int?
+
+    @Option(help: "SUBMITTED workflows (not yet EXEC'd) one key may have at once; in plain mode, all callers together (default 10000).")
+    var maxSubmitted: Int?
 
     @Option(name: [.customLong("curve-secret"), .customLong("curve-secret-key-file")],
             help: "The broker's own secret certificate (NAME.key_secret, see `baton keygen`): both endpoints then require CURVE, and only keys in the --*-allow directories get in.")
@@ -60,6 +63,7 @@ struct BrokerCommand: ParsableCommand {
         if let heartbeatMs { guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") } }
         if let ttlSeconds { guard ttlSeconds >= 1 else { throw ValidationError("--ttl-seconds must be at least 1") } }
         if let maxMessageBytes { guard maxMessageBytes >= 1024 else { throw ValidationError("--max-message-bytes must be at least 1024") } }
+        if let maxSubmitted { guard maxSubmitted >= 1 else { throw ValidationError("--max-submitted must be at least 1") } }
         if let logLevel, !BrokerSettings.logLevels.contains(logLevel) {
             throw ValidationError("--log-level: \"\(logLevel)\" is not a level (\(BrokerSettings.logLevels.joined(separator: ", ")))")
         }
@@ -78,6 +82,7 @@ struct BrokerCommand: ParsableCommand {
         options.heartbeatMs = heartbeatMs ?? settings.heartbeatMs ?? options.heartbeatMs
         options.ttlMs = (ttlSeconds ?? settings.ttlSeconds ?? 86_400) * 1000
         options.maxMessageBytes = maxMessageBytes ?? settings.maxMessageBytes ?? options.maxMessageBytes
+        options.maxSubmittedPerOwner = maxSubmitted ?? settings.maxSubmitted ?? options.maxSubmittedPerOwner
         options.runtime = RuntimeSettings(file)
         options.emergencyStopFile = file.emergencyStopFile
         options.insecure = insecure || settings.insecure == true

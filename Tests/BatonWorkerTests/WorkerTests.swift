@@ -124,6 +124,26 @@ final class WorkerTests: XCTestCase {
         XCTAssertFalse(result.ok)
     }
 
+    /// A RESULT over the broker's `max_output_bytes` (told in its HEARTBEAT) goes out as a
+    /// clean, non-retryable failure instead: the connection and the next jobs are fine.
+    func testAnOutputOverTheBrokersLimitIsSentAsAFailure() throws {
+        let broker = try FakeBroker()
+        let worker = try RunningWorker(broker.endpoint, capacity: 1)
+        defer { worker.stop() }
+        let (id, _) = try broker.receive()
+        try broker.send(id, .heartbeat, ["interval_ms": 60_000, "max_output_bytes": 500])
+        try broker.sendJob(id, "job-big", type: "echo", args: ["blob": .string(String(repeating: "x", count: 600))])
+        let (_, big) = try broker.receiveSkippingHeartbeats()
+        let failed = try ResultBody(body: big.body)
+        XCTAssertEqual(failed.jobId, "job-big")
+        XCTAssertFalse(failed.ok)
+        XCTAssertFalse(failed.retryable)
+        XCTAssertTrue(failed.error?.contains("over the broker's max_output_bytes (500)") ?? false, failed.error ?? "")
+        try broker.sendJob(id, "job-small", type: "echo", args: ["x": 1])
+        let (_, small) = try broker.receiveSkippingHeartbeats()
+        XCTAssertEqual(try ResultBody(body: small.body), ResultBody(jobId: "job-small", attempt: 1, ok: true, output: ["x": 1]))
+    }
+
     /// With capacity 1, a CANCEL must stop the running 60 s sleep for the next job to get
     /// the only thread; the cancelled sleep's result is never sent.
     func testCancelStopsARunningSleep() throws {
