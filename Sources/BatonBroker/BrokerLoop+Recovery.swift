@@ -73,7 +73,7 @@ extension BrokerLoop {
             sendClient(ClientReply(peer: p.peer, command: .error, tag: p.tag, body: unavailable.body))
         }
         do {
-            engine.restore(try store.loadActive(), stops: try store.loadStops(), now: WallClock.nowMs())
+            try restoreFromStore()
             recovery = .healthy
             committer.resume()
         } catch {

@@ -122,6 +122,17 @@ final class BrokerLoop {
         waitForCommits()
     }
 
+    /// Rebuilds the engine's memory from the store: RUNNING and STOPPED workflows whole,
+    /// SUBMITTED ones dormant (id, owner, expiry), so a start over a million SUBMITTED
+    /// workflows reads three columns of each instead of their specs and jobs.
+    @discardableResult
+    func restoreFromStore() throws -> (running: Int, submitted: Int) {
+        let active = try store.loadActive(includingSubmitted: false)
+        let dormant = try store.loadSubmitted().map { DormantWorkflow(id: $0.id, owner: $0.owner, expiresAt: $0.expiresAt) }
+        engine.restore(active, dormant: dormant, stops: try store.loadStops(), now: WallClock.nowMs())
+        return (active.count, dormant.count)
+    }
+
     /// Puts policies and limits in force, between turns. The start windows of limited
     /// workflow names are rebuilt from the store's `started_at` times, read once nothing
     /// is in flight (so the read never waits for a commit, and sees every start): a
@@ -219,7 +230,7 @@ final class BrokerLoop {
         log(output.notes)
         if inFlight == 0 && output.writes.isEmpty {
             carryOut(output, answers: output.reads.map(reads.answer))
-            answeredLookups += output.keyLookups.map(reads.lookUp)
+            answeredLookups += reads.lookUps(output)
             engine.turnCommitted()
             return
         }

@@ -111,8 +111,7 @@ public final class BrokerServer: Sendable {
         let loop = BrokerLoop(engine: engine, store: store, committer: committer, clients: clients, workers: workers,
                               logger: logger, options: options, keys: zap == nil ? nil : keyRing,
                               takeChanges: { [self] in takePendingChanges() })
-        let active = try store.loadActive()
-        loop.engine.restore(active, stops: try store.loadStops(), now: WallClock.nowMs())
+        let restored = try loop.restoreFromStore()
         var keys = KeyFilter()
         try store.forEachIdempotencyKey(count: { keys = KeyFilter(expected: $0) }) { keys.insert($0) }
         loop.engine.knowStoredKeys(keys)
@@ -125,7 +124,7 @@ public final class BrokerServer: Sendable {
             stopFile.start()
         }
         defer { stopFile?.stop() }
-        logger.info("restored \(active.count) unfinished workflow(s) from \(options.databasePath ?? ":memory:")")
+        logger.info("restored \(restored.running) running or stopped and \(restored.submitted) submitted workflow(s) from \(options.databasePath ?? ":memory:")")
         loop.finishTurn(now: WallClock.nowMs())
         loop.waitForCommits()
         onReady(bound.client, bound.worker)

@@ -38,13 +38,13 @@ extension Engine {
             case .submit:
                 try submit(peer, tag, SubmitRequest(body: request.body), caller, lookedUp: nil, now: now)
             case .exec:
-                exec(peer, tag, try WorkflowRef(body: request.body).id, caller, now: now)
+                exec(peer, request, try WorkflowRef(body: request.body).id, caller, now: now)
             case .status:
                 status(peer, tag, try WorkflowRef(body: request.body).id, caller, now: now)
             case .watch:
                 watch(peer, tag, try WatchRequest(body: request.body), caller, now: now)
             case .cancel:
-                cancel(peer, tag, try WorkflowRef(body: request.body).id, caller, now: now)
+                cancel(peer, request, try WorkflowRef(body: request.body).id, caller, now: now)
             case .list:
                 var query = try ListRequest(body: request.body)
                 if !caller.isAdmin { query.owner = caller.name ?? "" }
@@ -166,10 +166,14 @@ extension Engine {
     /// may park the peer again).
     public mutating func keysLookedUp(_ answers: [KeyLookup], now: Int64) {
         for answer in answers {
+            if answer.isWorkflowLoad {
+                workflowLoaded(answer, now: now)
+                continue
+            }
             for peer in keyReads.removeValue(forKey: answer.key) ?? [] {
-                guard var p = parked.removeValue(forKey: peer) else { continue }
+                guard var p = parked.removeValue(forKey: peer), let parkedSubmit = p.submit else { continue }
                 do throws(WireError) {
-                    try submit(peer, p.tag, p.submit, p.caller, lookedUp: try answer.found.get(), now: now)
+                    try submit(peer, p.tag, parkedSubmit, p.caller, lookedUp: try answer.found.get(), now: now)
                 } catch {
                     replyError(peer, p.tag, error)
                 }
@@ -202,13 +206,15 @@ extension Engine {
         }
         parked = [:]
         keyReads = [:]
+        loadReads = [:]
         return taken
     }
 
     // MARK: EXEC: start a SUBMITTED workflow; idempotent otherwise
 
-    mutating func exec(_ peer: PeerId, _ tag: [UInt8], _ id: String, _ caller: Caller, now: Int64) {
-        guard let state = accessibleState(peer, tag, id, caller) else { return }
+    mutating func exec(_ peer: PeerId, _ request: ClientFrames.Request, _ id: String, _ caller: Caller, now: Int64) {
+        let tag = request.tag
+        guard let state = changeableState(peer, request, id, caller) else { return }
         switch state {
         case .submitted:
             let spec = workflows[id]!.spec
@@ -265,6 +271,66 @@ extension Engine {
             out.reads.append(.status(peer: peer, tag: tag, id: id, owner: caller.readFilter))
             return nil
         }
+        return accessible(peer, tag, w, caller)
+    }
+
+    /// `accessibleState` for a request that changes the workflow (EXEC, CANCEL): a
+    /// dormant one is loaded first, with the peer parked until it is in memory.
+    private mutating func changeableState(_ peer: PeerId, _ request: ClientFrames.Request, _ id: String,
+                                          _ caller: Caller) -> WorkflowState? {
+        if workflows[id] == nil, let d = dormant[id] {
+            guard caller.mayAccess(owner: d.owner) else {
+                replyError(peer, request.tag, Self.notFound(id))
+                return nil
+            }
+            parked[peer] = ParkedPeer(tag: request.tag, submit: nil, request: request, caller: caller)
+            requestLoad(id, for: peer)
+            return nil
+        }
+        return accessibleState(peer, request.tag, id, caller)
+    }
+
+    /// Asks the store for dormant workflow `id` (once, whoever else waits for it).
+    mutating func requestLoad(_ id: String, for peer: PeerId? = nil) {
+        if loadReads[id] == nil { out.workflowLoads.append(id) }
+        loadReads[id, default: []].append(contentsOf: peer.map { [$0] } ?? [])
+    }
+
+    /// The store's answer for a dormant workflow: it joins memory (still SUBMITTED, with
+    /// its expiry timer), then the requests parked on it are decided again, in order.
+    private mutating func workflowLoaded(_ answer: KeyLookup, now: Int64) {
+        let id = answer.key
+        let peers = loadReads.removeValue(forKey: id) ?? []
+        if case .success(let record?) = answer.found, record.state == .submitted, dormant.removeValue(forKey: id) != nil {
+            workflows[id] = record
+            if let key = record.idempotencyKey { keys[key] = id }
+            timers.insert(.expire(id), at: record.expiresAt ?? now)
+        } else if case .success = answer.found {
+            // Not SUBMITTED in the store any more (or gone): memory was stale.
+            if dormant.removeValue(forKey: id) != nil {
+                invariantBroken("dormant workflow \(id) is not SUBMITTED in the store")
+            }
+        } else if dormant[id] != nil {
+            // The read failed: its expiry (whose timer fired, if that asked) tries again.
+            timers.insert(.expire(id), at: now + 1000)
+        }
+        for peer in peers {
+            guard var p = parked.removeValue(forKey: peer) else { continue }
+            if case .failure(let error) = answer.found {
+                replyError(peer, p.tag, error)
+            } else if let request = p.request {
+                decide(peer, request, p.caller, now: now)
+            }
+            if parked[peer] != nil {
+                parked[peer]!.behind.append(contentsOf: p.behind)
+            } else {
+                decideInOrder(peer, &p.behind, p.caller, now: now)
+            }
+        }
+    }
+
+    private mutating func accessible(_ peer: PeerId, _ tag: [UInt8], _ w: WorkflowRecord, _ caller: Caller) -> WorkflowState? {
+        let id = w.id
         guard caller.mayAccess(owner: w.owner) else {
             replyError(peer, tag, Self.notFound(id))
             return nil
@@ -320,8 +386,9 @@ extension Engine {
 
     // MARK: CANCEL
 
-    mutating func cancel(_ peer: PeerId, _ tag: [UInt8], _ id: String, _ caller: Caller, now: Int64) {
-        guard let state = accessibleState(peer, tag, id, caller) else { return }
+    mutating func cancel(_ peer: PeerId, _ request: ClientFrames.Request, _ id: String, _ caller: Caller, now: Int64) {
+        let tag = request.tag
+        guard let state = changeableState(peer, request, id, caller) else { return }
         switch state {
         case .submitted, .running, .stopped:
             finish(id, .cancelled(reason: "cancelled by client"), now: now)

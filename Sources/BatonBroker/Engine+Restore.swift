@@ -13,7 +13,11 @@ extension Engine {
     /// failed. The server answers them first (`takeParkedRequests`).
     ///
     /// `stops`: the emergency stops the store holds (it is the truth for them too).
-    public mutating func restore(_ records: [WorkflowRecord], stops: [String: StopRecord], now: Int64) {
+    ///
+    /// `dormant`: SUBMITTED workflows known by id only; each is loaded when EXEC, CANCEL
+    /// or its expiry needs it.
+    public mutating func restore(_ records: [WorkflowRecord], dormant: [DormantWorkflow] = [],
+                                 stops: [String: StopRecord], now: Int64) {
         self.stops = stops
         let previous = assignments
         workflows = [:]
@@ -31,6 +35,8 @@ extension Engine {
         finishedAwaitingCommit = []
         parked = [:]
         keyReads = [:]
+        self.dormant = [:]
+        loadReads = [:]
         bucketWakes = []
         bucketHeldSince = [:]
         clientRequests = [:]
@@ -52,6 +58,12 @@ extension Engine {
             default:
                 break
             }
+        }
+        self.dormant.reserveCapacity(dormant.count)
+        for d in dormant {
+            self.dormant[d.id] = d
+            timers.insert(.expire(d.id), at: d.expiresAt)
+            countSubmitted(d.owner, +1)
         }
         for k in lost {
             attemptFailed(k, error: "broker restarted while the attempt ran", retryable: true, now: now)

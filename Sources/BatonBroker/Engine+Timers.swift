@@ -20,6 +20,8 @@ extension Engine {
     /// What a due timer does, with what it needs already looked up.
     enum TimerAction {
         case expire(String)
+        /// A dormant workflow's TTL is over: load it, then expire it.
+        case loadToExpire(String)
         case retry(JobKey)
         case timeout(JobKey, Assignment, limitMs: Int64)
         case endWatch(workflowId: String, index: Int)
@@ -35,7 +37,7 @@ extension Engine {
     func timerAction(_ timer: Timer) -> TimerAction? {
         switch timer {
         case .expire(let id):
-            guard let state = workflows[id]?.state else { return nil }
+            guard let state = workflows[id]?.state else { return dormant[id] == nil ? nil : .loadToExpire(id) }
             switch state {
             case .submitted: return .expire(id)
             case .running, .succeeded, .failed, .cancelled, .stopped, .expired: return nil
@@ -67,6 +69,8 @@ extension Engine {
         switch action {
         case .expire(let id):
             finish(id, .expired(reason: "not executed within \(config.ttlMs / 1000) s of SUBMIT"), now: now)
+        case .loadToExpire(let id):
+            requestLoad(id)
         case .retry(let k):
             progress[k.workflowId]?.retryReady.append(k.job)
             release(k.workflowId, now: now)

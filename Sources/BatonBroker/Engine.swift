@@ -88,6 +88,10 @@ public struct Engine {
     /// Keys being read from the store -> the peers waiting for the answer, in the order
     /// they asked. One read per key however many peers wait for it.
     var keyReads: [String: [PeerId]] = [:]
+    /// SUBMITTED workflows restored without their specs, by id (see `DormantWorkflow`).
+    var dormant: [String: DormantWorkflow] = [:]
+    /// Dormant workflows being loaded, with the peers parked on each.
+    var loadReads: [String: [PeerId]] = [:]
 
     /// Emergency stops in force, by workflow name ("*": every name). Stored.
     var stops: [String: StopRecord] = [:]
@@ -189,7 +193,10 @@ public struct Engine {
     /// A peer's keyed SUBMIT waiting for its key's read, and what the peer sent after it.
     struct ParkedPeer {
         var tag: [UInt8]
-        var submit: SubmitRequest
+        /// What it waits on: the SUBMIT whose key is being read, or a request naming a
+        /// dormant workflow being loaded (decided again once it is in memory).
+        var submit: SubmitRequest?
+        var request: ClientFrames.Request? = nil
         /// The caller of the SUBMIT and of every request behind it (one connection, one key).
         var caller: Caller
         /// Decided in order once the SUBMIT is.

@@ -83,14 +83,34 @@ public enum DeferredRead: Equatable, Sendable {
 /// The store's answer to "which workflow holds this idempotency key?", asked by the
 /// engine for a keyed SUBMIT whose key is not in memory (`TurnOutput.keyLookups`) and
 /// handed back through `Engine.keysLookedUp`.
+///
+/// Also carries the answer to "load this dormant workflow" (`TurnOutput.workflowLoads`,
+/// `isWorkflowLoad`, `key` is then the workflow id): the same trip, after the commit.
 public struct KeyLookup: Sendable {
     public var key: String
     /// The stored workflow (nil: the key is free), or why the store could not be read.
     public var found: Result<WorkflowRecord?, WireError>
+    public var isWorkflowLoad: Bool
 
-    public init(key: String, found: Result<WorkflowRecord?, WireError>) {
+    public init(key: String, found: Result<WorkflowRecord?, WireError>, isWorkflowLoad: Bool = false) {
         self.key = key
         self.found = found
+        self.isWorkflowLoad = isWorkflowLoad
+    }
+}
+
+/// A SUBMITTED workflow the engine knows by id only (restored at start without its
+/// spec, so a start over many of them stays fast and small): enough to check access,
+/// count the quota and expire it. EXEC, CANCEL and expiry load it first.
+public struct DormantWorkflow: Equatable, Sendable {
+    public var id: String
+    public var owner: String?
+    public var expiresAt: Int64
+
+    public init(id: String, owner: String?, expiresAt: Int64) {
+        self.id = id
+        self.owner = owner
+        self.expiresAt = expiresAt
     }
 }
 
@@ -125,6 +145,9 @@ public struct TurnOutput: Sendable {
     /// Idempotency keys to look up in the store after the commit; the answers go back
     /// to the engine (`keysLookedUp`), not to a client.
     public var keyLookups: [String] = []
+    /// Dormant workflows to read from the store after the commit (answered like key
+    /// lookups, with `isWorkflowLoad`).
+    public var workflowLoads: [String] = []
     public var notes: [LogNote] = []
 
     public init() {}

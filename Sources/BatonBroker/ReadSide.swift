@@ -41,6 +41,20 @@ struct ReadSide: Sendable {
         }
     }
 
+    /// A dormant workflow, for the engine to hold in memory before EXEC, CANCEL or expiry.
+    func load(id: String) -> KeyLookup {
+        do {
+            return KeyLookup(key: id, found: .success(try store.workflow(id: id)), isWorkflowLoad: true)
+        } catch {
+            return KeyLookup(key: id, found: .failure(WireError(.unavailable, "cannot read the store: \(error)")), isWorkflowLoad: true)
+        }
+    }
+
+    /// Every answer a committed turn's engine asked for.
+    func lookUps(_ turn: TurnOutput) -> [KeyLookup] {
+        turn.keyLookups.map(lookUp) + turn.workflowLoads.map(load)
+    }
+
     private func reply(_ peer: PeerId, _ tag: [UInt8], _ body: () throws -> (ReplyCommand, JSONValue)) -> ClientReply {
         do {
             let (command, json) = try body()

@@ -217,10 +217,26 @@ public final class Store: Sendable {
 
     /// Every workflow that is not final (SUBMITTED, RUNNING, STOPPED), with its jobs:
     /// what the broker rebuilds its memory from at start.
-    public func loadActive() throws -> [WorkflowRecord] {
+    /// Every unfinished workflow, whole; without the SUBMITTED ones when
+    /// `includingSubmitted` is false (the broker loads those with `loadSubmitted`).
+    public func loadActive(includingSubmitted: Bool = true) throws -> [WorkflowRecord] {
         try readingSnapshot { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM workflows WHERE state IN ('SUBMITTED', 'RUNNING', 'STOPPED') ORDER BY seq")
+            let states = includingSubmitted ? "'SUBMITTED', 'RUNNING', 'STOPPED'" : "'RUNNING', 'STOPPED'"
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM workflows WHERE state IN (\(states)) ORDER BY seq")
             return try rows.map { try record(from: $0, db) }
+        }
+    }
+
+    /// The SUBMITTED workflows by id, owner and expiry only, in submission order: what
+    /// a broker needs at start to serve them without holding their specs.
+    public func loadSubmitted() throws -> [(id: String, owner: String?, expiresAt: Int64)] {
+        try readingSnapshot { db in
+            var out: [(id: String, owner: String?, expiresAt: Int64)] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, owner, expires_at FROM workflows WHERE state = 'SUBMITTED' ORDER BY seq")
+            while let row = try rows.next() {
+                out.append((row[0], row[1], row[2] ?? 0))
+            }
+            return out
         }
     }
 

@@ -15,12 +15,15 @@ final class EngineHarness {
     var toWorkers: [PeerId: [WorkerFrames.Message]] = [:]
     var notes: [LogNote] = []
 
-    init(config: EngineConfig = EngineConfig(heartbeatMs: 1000, ttlMs: 60_000), store: Store? = nil) throws {
+    /// `dormantSubmitted`: restore SUBMITTED workflows by id only, as the server does.
+    init(config: EngineConfig = EngineConfig(heartbeatMs: 1000, ttlMs: 60_000), store: Store? = nil,
+         dormantSubmitted: Bool = false) throws {
         let s = try store ?? Store(path: nil)
         self.store = s
         engine = Engine(config: config, random: SplitMix64(seed: 42))
         reads = ReadSide(store: s, pageSize: 500)
-        engine.restore(try s.loadActive(), stops: try s.loadStops(), now: now)
+        let dormant = dormantSubmitted ? try s.loadSubmitted().map { DormantWorkflow(id: $0.id, owner: $0.owner, expiresAt: $0.expiresAt) } : []
+        engine.restore(try s.loadActive(includingSubmitted: !dormantSubmitted), dormant: dormant, stops: try s.loadStops(), now: now)
         _ = commit(engine.finishTurn(now: now))
     }
 
@@ -41,8 +44,8 @@ final class EngineHarness {
         notes += out.notes
         let replies = out.replies + out.reads.map { reads.answer($0) }
         lookupsAnswered += out.keyLookups.count
-        guard !out.keyLookups.isEmpty else { return replies }
-        let answers = out.keyLookups.map(reads.lookUp)
+        guard !out.keyLookups.isEmpty || !out.workflowLoads.isEmpty else { return replies }
+        let answers = reads.lookUps(out)
         engine.keysLookedUp(answers, now: now)
         return replies + commit(engine.finishTurn(now: now))
     }
