@@ -33,6 +33,8 @@ final class BrokerLoop {
     /// Most messages read from each socket in one turn; the largest request body answered.
     let maxBatch: Int
     let maxMessageBytes: Int
+    /// Bytes of replies each client connection has not read yet (spec §3.4).
+    let queuedReplies: QueuedReplies
     /// Takes what `BrokerServer.reconfigure` and the stop file's watcher handed over.
     let takeChanges: @Sendable () -> PendingChanges
 
@@ -65,6 +67,7 @@ final class BrokerLoop {
         self.logger = logger
         maxBatch = options.maxBatch
         maxMessageBytes = options.maxMessageBytes
+        queuedReplies = QueuedReplies(capPerPeer: options.maxQueuedReplyBytes)
     }
 
     /// Whether the loop may read and decide another turn now.
@@ -162,6 +165,10 @@ final class BrokerLoop {
         for _ in 0..<maxBatch {
             guard let frames = try clients.receive(dontWait: true) else { return }
             guard let peer = frames.first, frames.count > 1 else { continue }
+            if queuedReplies.isOverCap(peer) {
+                log(.warning, "client \(hex(peer)) has \(queuedReplies.bytes(of: peer)) bytes of replies unread (cap \(queuedReplies.capPerPeer)); request dropped unread")
+                continue
+            }
             do throws(ClientFrames.Rejection) {
                 engine.handleClient(peer, try ClientFrames.decodeRequest(frames.dropFirst(), maxBytes: maxMessageBytes), now: now)
             } catch {
@@ -233,8 +240,27 @@ final class BrokerLoop {
         }
     }
 
+    /// Replies to a connection over its queued-bytes cap are dropped before they are
+    /// even encoded; each one sent is counted until libzmq lets go of it (spec §3.4).
     func sendClient(_ r: ClientReply) {
-        send(clients, [r.peer] + ClientFrames.encodeReply(r.command, tag: r.tag, body: r.body), to: "client")
+        guard !queuedReplies.isOverCap(r.peer) else {
+            log(.warning, "client \(hex(r.peer)) has \(queuedReplies.bytes(of: r.peer)) bytes of replies unread (cap \(queuedReplies.capPerPeer)); \(r.command.rawValue) dropped")
+            return
+        }
+        let frames = [r.peer] + ClientFrames.encodeReply(r.command, tag: r.tag, body: r.body)
+        let cost = QueuedReplies.cost(of: frames)
+        queuedReplies.add(r.peer, cost)
+        let queued = queuedReplies
+        do {
+            if try clients.send(frames, dontWait: true, released: { queued.release(r.peer, cost) }) { return }
+            log(.warning, "client queue full; message dropped")
+        } catch {
+            log(.warning, "client unreachable; message dropped (\(error))")
+        }
+    }
+
+    private func hex(_ peer: PeerId) -> String {
+        peer.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 
     /// ROUTER sends never block the loop: an unknown peer (EHOSTUNREACH, with
@@ -286,13 +312,13 @@ final class BrokerLoop {
 extension DeferredRead {
     var peer: PeerId {
         switch self {
-        case .status(let p, _, _), .events(let p, _, _, _), .list(let p, _, _): p
+        case .status(let p, _, _, _), .events(let p, _, _, _), .list(let p, _, _): p
         }
     }
 
     var tag: [UInt8] {
         switch self {
-        case .status(_, let t, _), .events(_, let t, _, _), .list(_, let t, _): t
+        case .status(_, let t, _, _), .events(_, let t, _, _), .list(_, let t, _): t
         }
     }
 }

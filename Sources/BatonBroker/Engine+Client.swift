@@ -31,7 +31,7 @@ extension Engine {
             case .exec:
                 exec(peer, tag, try WorkflowRef(body: request.body).id, now: now)
             case .status:
-                status(peer, tag, try WorkflowRef(body: request.body).id, now: now)
+                status(peer, tag, try StatusRequest(body: request.body), now: now)
             case .watch:
                 watch(peer, tag, try WatchRequest(body: request.body), now: now)
             case .cancel:
@@ -234,18 +234,19 @@ extension Engine {
 
     // MARK: STATUS
 
-    mutating func status(_ peer: PeerId, _ tag: [UInt8], _ id: String, now: Int64) {
-        if let w = workflows[id] {
-            reply(peer, .status, tag, statusBody(w, now: now))
+    mutating func status(_ peer: PeerId, _ tag: [UInt8], _ request: StatusRequest, now: Int64) {
+        if let w = workflows[request.id] {
+            reply(peer, .status, tag, statusBody(w, now: now, jobsFrom: request.jobsFrom))
         } else {
-            out.reads.append(.status(peer: peer, tag: tag, id: id))
+            out.reads.append(.status(peer: peer, tag: tag, id: request.id, jobsFrom: request.jobsFrom))
         }
     }
 
     /// STATUS of a workflow in memory: the stored picture, plus `waiting_for` on each
     /// PENDING job of the current block that something other than the block's
-    /// concurrency holds back, so nobody has to wonder why nothing runs.
-    func statusBody(_ w: WorkflowRecord, now: Int64) -> JSONValue {
+    /// concurrency holds back, so nobody has to wonder why nothing runs. One page of it
+    /// (spec §4.3.3): EXEC and CANCEL reply with the first.
+    func statusBody(_ w: WorkflowRecord, now: Int64, jobsFrom: Int = 0) -> JSONValue {
         var s = w.status
         if w.state == .running, s.blocks.indices.contains(w.currentBlock) {
             let b = w.currentBlock
@@ -253,7 +254,7 @@ extension Engine {
                 s.blocks[b].jobs[j].waitingFor = waitingFor(w, block: b, job: j, now: now)
             }
         }
-        return s.json
+        return s.pageJSON(from: jobsFrom)
     }
 
     /// What holds a PENDING job back, or nil when only its block's concurrency does (or

@@ -62,8 +62,8 @@ public struct EngineConfig: Sendable {
 /// (and nothing a later turn wrote: the committer ends a group commit at such a turn).
 /// Used for everything that is not in memory (finished workflows, event pages, lists).
 public enum DeferredRead: Equatable, Sendable {
-    /// Reply STATUS for the workflow, or ERROR not_found.
-    case status(peer: PeerId, tag: [UInt8], id: String)
+    /// Reply the STATUS page from job `jobsFrom` (spec §4.3.3), or ERROR not_found.
+    case status(peer: PeerId, tag: [UInt8], id: String, jobsFrom: Int = 0)
     /// Reply EVENTS with the page after `after`, or ERROR not_found.
     case events(peer: PeerId, tag: [UInt8], id: String, after: Int64)
     /// Reply LIST.

@@ -9,10 +9,10 @@ struct ReadSide: Sendable {
 
     func answer(_ read: DeferredRead) -> ClientReply {
         switch read {
-        case .status(let peer, let tag, let id):
+        case .status(let peer, let tag, let id, let jobsFrom):
             return reply(peer, tag) {
                 guard let w = try store.workflow(id: id) else { throw WireError(.notFound, "no workflow with id \"\(id)\"") }
-                return (.status, w.status.json)
+                return (.status, w.status.pageJSON(from: jobsFrom))
             }
         case .events(let peer, let tag, let id, let after):
             return reply(peer, tag) {
