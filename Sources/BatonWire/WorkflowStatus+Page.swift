@@ -10,7 +10,6 @@ extension WorkflowStatus {
     /// One page of this status, and the `jobs_from` of the next page (nil on the last).
     public func page(from jobsFrom: Int, maxBytes: Int = maxPageBytes) -> (page: WorkflowStatus, next: Int?) {
         var page = self
-        let last = jobCount - 1
         var index = 0  // of the job, over all blocks
         var bytes = 0
         var taken = 0
@@ -20,10 +19,10 @@ extension WorkflowStatus {
             for job in blocks[b].jobs {
                 defer { index += 1 }
                 guard index >= jobsFrom, next == nil else { continue }
-                // A page's first job goes in whatever its size; it is measured only when a
-                // job after it needs to know the room left. So STATUS of a one-job workflow
-                // with a huge output does not encode that output one more time.
-                let size = taken == 0 && index == last ? 0 : JSONWriter.bytes(job.json).count
+                // Measured only up to the room left (a page's first job goes in whatever
+                // its size): building a page costs about its budget, never a huge
+                // output's full encoding.
+                let size = JSONWriter.size(of: job.json, upTo: max(0, maxBytes - bytes))
                 if taken > 0 && bytes + size > maxBytes {
                     next = index
                     continue
