@@ -196,7 +196,8 @@ final class BrokerLoop {
         let output = engine.finishTurn(now: now)
         log(output.notes)
         if inFlight == 0 && output.writes.isEmpty {
-            carryOut(output, answers: output.reads.map(reads.answer))
+            carryOut(output, answers: [])
+            answerAndSend(output.reads)
             answeredLookups += output.keyLookups.map(reads.lookUp)
             engine.turnCommitted()
             return
@@ -242,6 +243,20 @@ final class BrokerLoop {
 
     /// Replies to a connection over its queued-bytes cap are dropped before they are
     /// even encoded; each one sent is counted until libzmq lets go of it (spec §3.4).
+    /// Deferred reads answered one at a time, each sent before the next is read: a turn
+    /// holds one answer at a time, however many were asked, and a connection over its
+    /// cap costs no store read at all.
+    private func answerAndSend(_ reads: [DeferredRead]) {
+        let memo = ReadSide.Memo()
+        for read in reads {
+            if queuedReplies.isOverCap(read.peer) {
+                log(.warning, "client \(hex(read.peer)) has \(queuedReplies.bytes(of: read.peer)) bytes of replies unread (cap \(queuedReplies.capPerPeer)); read not answered")
+                continue
+            }
+            sendClient(self.reads.answer(read, memo: memo))
+        }
+    }
+
     func sendClient(_ r: ClientReply) {
         guard !queuedReplies.isOverCap(r.peer) else {
             log(.warning, "client \(hex(r.peer)) has \(queuedReplies.bytes(of: r.peer)) bytes of replies unread (cap \(queuedReplies.capPerPeer)); \(r.command.rawValue) dropped")

@@ -7,11 +7,27 @@ struct ReadSide: Sendable {
     let store: Store
     let pageSize: Int
 
+    /// Workflows read for one run of reads, by id: STATUS of one workflow asked many times
+    /// in a turn (a flood, or pages) reads and parses it once and shares the record.
+    final class Memo {
+        fileprivate var workflows: [String: WorkflowRecord?] = [:]
+    }
+
     func answer(_ read: DeferredRead) -> ClientReply {
+        answer(read, memo: Memo())
+    }
+
+    /// A turn's reads, sharing one `Memo`.
+    func answer(_ reads: [DeferredRead]) -> [ClientReply] {
+        let memo = Memo()
+        return reads.map { answer($0, memo: memo) }
+    }
+
+    func answer(_ read: DeferredRead, memo: Memo) -> ClientReply {
         switch read {
         case .status(let peer, let tag, let id, let jobsFrom):
             return reply(peer, tag) {
-                guard let w = try store.workflow(id: id) else { throw WireError(.notFound, "no workflow with id \"\(id)\"") }
+                guard let w = try workflow(id, memo) else { throw WireError(.notFound, "no workflow with id \"\(id)\"") }
                 return (.status, w.status.pageJSON(from: jobsFrom))
             }
         case .events(let peer, let tag, let id, let after):
@@ -29,6 +45,13 @@ struct ReadSide: Sendable {
                 return (.list, .object(body))
             }
         }
+    }
+
+    private func workflow(_ id: String, _ memo: Memo) throws -> WorkflowRecord? {
+        if let known = memo.workflows[id] { return known }
+        let read = try store.workflow(id: id)
+        memo.workflows[id] = read
+        return read
     }
 
     /// Which stored workflow holds `key`, for a SUBMIT the engine parked on it.
