@@ -12,6 +12,11 @@ import Synchronization
 /// (libzmq then frees its queue, and the count falls with it). So what one connection
 /// makes the broker hold stays under `capPerPeer` plus one reply.
 ///
+/// A departed peer's queue is freed only because the client ROUTER has a finite LINGER
+/// (BrokerServer sets 1000 ms before binding): libzmq's session for an accepted
+/// connection that dropped waits LINGER for its queue to drain before dropping it, and
+/// with LINGER -1 would hold it, and this count, forever.
+///
 /// Shared with libzmq's I/O threads, which call `release`: every access takes the lock.
 final class QueuedReplies: Sendable {
     let capPerPeer: Int
@@ -37,11 +42,6 @@ final class QueuedReplies: Sendable {
 
     func bytes(of peer: PeerId) -> Int {
         held.withLock { $0[peer] ?? 0 }
-    }
-
-    /// Every connection's queued bytes together.
-    var total: Int {
-        held.withLock { $0.values.reduce(0, +) }
     }
 
     func add(_ peer: PeerId, _ bytes: Int) {
