@@ -165,10 +165,7 @@ final class BrokerLoop {
         for _ in 0..<maxBatch {
             guard let frames = try clients.receive(dontWait: true) else { return }
             guard let peer = frames.first, frames.count > 1 else { continue }
-            if queuedReplies.isOverCap(peer) {
-                log(.warning, "client \(hex(peer)) has \(queuedReplies.bytes(of: peer)) bytes of replies unread (cap \(queuedReplies.capPerPeer)); request dropped unread")
-                continue
-            }
+            if droppedOverCap(peer, "request dropped unread") { continue }
             do throws(ClientFrames.Rejection) {
                 engine.handleClient(peer, try ClientFrames.decodeRequest(frames.dropFirst(), maxBytes: maxMessageBytes), now: now)
             } catch {
@@ -241,27 +238,20 @@ final class BrokerLoop {
         }
     }
 
-    /// Replies to a connection over its queued-bytes cap are dropped before they are
-    /// even encoded; each one sent is counted until libzmq lets go of it (spec §3.4).
     /// Deferred reads answered one at a time, each sent before the next is read: a turn
     /// holds one answer at a time, however many were asked, and a connection over its
     /// cap costs no store read at all.
     private func answerAndSend(_ reads: [DeferredRead]) {
         let memo = ReadSide.Memo()
-        for read in reads {
-            if queuedReplies.isOverCap(read.peer) {
-                log(.warning, "client \(hex(read.peer)) has \(queuedReplies.bytes(of: read.peer)) bytes of replies unread (cap \(queuedReplies.capPerPeer)); read not answered")
-                continue
-            }
+        for read in reads where !droppedOverCap(read.peer, "read not answered") {
             sendClient(self.reads.answer(read, memo: memo))
         }
     }
 
+    /// Replies to a connection over its queued-bytes cap are dropped before they are
+    /// even encoded; each one sent is counted until libzmq lets go of it (spec §3.4).
     func sendClient(_ r: ClientReply) {
-        guard !queuedReplies.isOverCap(r.peer) else {
-            log(.warning, "client \(hex(r.peer)) has \(queuedReplies.bytes(of: r.peer)) bytes of replies unread (cap \(queuedReplies.capPerPeer)); \(r.command.rawValue) dropped")
-            return
-        }
+        if droppedOverCap(r.peer, "\(r.command.rawValue) dropped") { return }
         let frames = [r.peer] + ClientFrames.encodeReply(r.command, tag: r.tag, body: r.body)
         let cost = QueuedReplies.cost(of: frames)
         queuedReplies.add(r.peer, cost)
@@ -274,8 +264,13 @@ final class BrokerLoop {
         }
     }
 
-    private func hex(_ peer: PeerId) -> String {
-        peer.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    /// Whether `peer` is over its cap of unread replies (spec §3.4): then what it sent or
+    /// is sent is dropped, and `what` says which, in a (rate-limited) log line.
+    private func droppedOverCap(_ peer: PeerId, _ what: String) -> Bool {
+        guard queuedReplies.isOverCap(peer) else { return false }
+        let id = peer.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        log(.warning, "client \(id) has \(queuedReplies.bytes(of: peer)) bytes of replies unread (cap \(queuedReplies.capPerPeer)); \(what)")
+        return true
     }
 
     /// ROUTER sends never block the loop: an unknown peer (EHOSTUNREACH, with
