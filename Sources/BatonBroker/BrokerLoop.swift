@@ -241,23 +241,39 @@ final class BrokerLoop {
     /// Deferred reads answered one at a time, each sent before the next is read: a turn
     /// holds one answer at a time, however many were asked, and a connection over its
     /// cap costs no store read at all.
+    /// The same read again in a row (a flood of one STATUS) reuses the last one's
+    /// encoded reply with its own tag: no second store read, no second encoding.
     private func answerAndSend(_ reads: [DeferredRead]) {
         let memo = ReadSide.Memo()
+        var last: (read: DeferredRead, frames: [[UInt8]])?
         for read in reads where !droppedOverCap(read.peer, "read not answered") {
-            sendClient(self.reads.answer(read, memo: memo))
+            var frames: [[UInt8]]
+            if let last, last.read.sameAnswer(as: read) {
+                frames = last.frames
+            } else {
+                last = nil
+                let answer = self.reads.answer(read, memo: memo)
+                frames = ClientFrames.encodeReply(answer.command, tag: [], body: answer.body)
+                last = (read, frames)
+            }
+            frames[3] = read.tag
+            sendClient(read.peer, [read.peer] + frames)
         }
+    }
+
+    func sendClient(_ r: ClientReply) {
+        if droppedOverCap(r.peer, "\(r.command.rawValue) dropped") { return }
+        sendClient(r.peer, [r.peer] + ClientFrames.encodeReply(r.command, tag: r.tag, body: r.body))
     }
 
     /// Replies to a connection over its queued-bytes cap are dropped before they are
     /// even encoded; each one sent is counted until libzmq lets go of it (spec §3.4).
-    func sendClient(_ r: ClientReply) {
-        if droppedOverCap(r.peer, "\(r.command.rawValue) dropped") { return }
-        let frames = [r.peer] + ClientFrames.encodeReply(r.command, tag: r.tag, body: r.body)
+    private func sendClient(_ peer: PeerId, _ frames: [[UInt8]]) {
         let cost = QueuedReplies.cost(of: frames)
-        queuedReplies.add(r.peer, cost)
+        queuedReplies.add(peer, cost)
         let queued = queuedReplies
         do {
-            if try clients.send(frames, dontWait: true, released: { queued.release(r.peer, cost) }) { return }
+            if try clients.send(frames, dontWait: true, released: { queued.release(peer, cost) }) { return }
             log(.warning, "client queue full; message dropped")
         } catch {
             log(.warning, "client unreachable; message dropped (\(error))")
@@ -320,6 +336,16 @@ final class BrokerLoop {
 }
 
 extension DeferredRead {
+    /// Whether `other` asks the same thing (for another peer or tag): same answer.
+    func sameAnswer(as other: DeferredRead) -> Bool {
+        switch (self, other) {
+        case (.status(_, _, let a, let f), .status(_, _, let b, let g)): a == b && f == g
+        case (.events(_, _, let a, let x), .events(_, _, let b, let y)): a == b && x == y
+        case (.list(_, _, let p), .list(_, _, let q)): p == q
+        default: false
+        }
+    }
+
     var peer: PeerId {
         switch self {
         case .status(let p, _, _, _), .events(let p, _, _, _), .list(let p, _, _): p

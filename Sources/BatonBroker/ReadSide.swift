@@ -7,10 +7,11 @@ struct ReadSide: Sendable {
     let store: Store
     let pageSize: Int
 
-    /// Workflows read for one run of reads, by id: STATUS of one workflow asked many times
-    /// in a turn (a flood, or pages) reads and parses it once and shares the record.
+    /// The workflow last read in a run of reads: STATUS of one workflow asked many times
+    /// in a row (a flood, or its pages) reads and parses it once and shares the record.
+    /// One entry only, so a run of reads of many workflows holds one record at a time.
     final class Memo {
-        fileprivate var workflows: [String: WorkflowRecord?] = [:]
+        fileprivate var last: (id: String, record: WorkflowRecord?)?
     }
 
     func answer(_ read: DeferredRead) -> ClientReply {
@@ -48,9 +49,10 @@ struct ReadSide: Sendable {
     }
 
     private func workflow(_ id: String, _ memo: Memo) throws -> WorkflowRecord? {
-        if let known = memo.workflows[id] { return known }
+        if let last = memo.last, last.id == id { return last.record }
+        memo.last = nil  // freed before the next read, not after
         let read = try store.workflow(id: id)
-        memo.workflows[id] = read
+        memo.last = (id, read)
         return read
     }
 
