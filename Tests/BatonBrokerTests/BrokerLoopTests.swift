@@ -132,5 +132,4 @@ final class BrokerLoopTests: XCTestCase {
         loop.queuedReplies.release(peer, cap)
         XCTAssertEqual(try ping("after")?.tag, Array("after".utf8), "served again; the dropped request stays dropped")
     }
-
 }
