@@ -34,6 +34,8 @@ final class BrokerLoop {
     /// Most messages read from each socket in one turn; the largest request body answered.
     let maxBatch: Int
     let maxMessageBytes: Int
+    /// Bytes of replies each client connection has not read yet (spec §3.4).
+    let queuedReplies: QueuedReplies
     /// Takes what `BrokerServer.reconfigure` and the stop file's watcher handed over.
     let takeChanges: @Sendable () -> PendingChanges
     /// The keys in force when the broker runs CURVE (nil: plain mode, every caller is
@@ -72,6 +74,7 @@ final class BrokerLoop {
         self.logger = logger
         maxBatch = options.maxBatch
         maxMessageBytes = options.maxMessageBytes
+        queuedReplies = QueuedReplies(capPerPeer: options.maxQueuedReplyBytes)
     }
 
     /// Whether the loop may read and decide another turn now.
@@ -181,6 +184,7 @@ final class BrokerLoop {
         for _ in 0..<maxBatch {
             guard let (frames, userId) = try clients.receive(dontWait: true, userId: ring != nil) else { return }
             guard let peer = frames.first, frames.count > 1 else { continue }
+            if droppedOverCap(peer, "request dropped unread") { continue }
             do throws(ClientFrames.Rejection) {
                 let request = try ClientFrames.decodeRequest(frames.dropFirst(), maxBytes: maxMessageBytes)
                 guard let caller = caller(userId, in: ring) else {
@@ -229,7 +233,8 @@ final class BrokerLoop {
         let output = engine.finishTurn(now: now)
         log(output.notes)
         if inFlight == 0 && output.writes.isEmpty {
-            carryOut(output, answers: output.reads.map(reads.answer))
+            carryOut(output, answers: [])
+            answerAndSend(output.reads)
             answeredLookups += reads.lookUps(output)
             engine.turnCommitted()
             return
@@ -273,8 +278,55 @@ final class BrokerLoop {
         }
     }
 
+    /// Deferred reads answered one at a time, each sent before the next is read: a turn
+    /// holds one answer at a time, however many were asked, and a connection over its
+    /// cap costs no store read at all.
+    /// The same read again in a row (a flood of one STATUS) reuses the last one's
+    /// encoded reply with its own tag: no second store read, no second encoding.
+    private func answerAndSend(_ reads: [DeferredRead]) {
+        let memo = ReadSide.Memo()
+        var last: (read: DeferredRead, frames: [[UInt8]])?
+        for read in reads where !droppedOverCap(read.peer, "read not answered") {
+            var frames: [[UInt8]]
+            if let last, last.read.sameAnswer(as: read) {
+                frames = last.frames
+            } else {
+                last = nil
+                let answer = self.reads.answer(read, memo: memo)
+                frames = ClientFrames.encodeReply(answer.command, tag: [], body: answer.body)
+                last = (read, frames)
+            }
+            frames[3] = read.tag
+            sendClient(read.peer, [read.peer] + frames)
+        }
+    }
+
     func sendClient(_ r: ClientReply) {
-        send(clients, [r.peer] + ClientFrames.encodeReply(r.command, tag: r.tag, body: r.body), to: "client")
+        if droppedOverCap(r.peer, "\(r.command.rawValue) dropped") { return }
+        sendClient(r.peer, [r.peer] + ClientFrames.encodeReply(r.command, tag: r.tag, body: r.body))
+    }
+
+    /// Replies to a connection over its queued-bytes cap are dropped before they are
+    /// even encoded; each one sent is counted until libzmq lets go of it (spec §3.4).
+    private func sendClient(_ peer: PeerId, _ frames: [[UInt8]]) {
+        let cost = QueuedReplies.cost(of: frames)
+        queuedReplies.add(peer, cost)
+        let queued = queuedReplies
+        do {
+            if try clients.send(frames, dontWait: true, released: { queued.release(peer, cost) }) { return }
+            log(.warning, "client queue full; message dropped")
+        } catch {
+            log(.warning, "client unreachable; message dropped (\(error))")
+        }
+    }
+
+    /// Whether `peer` is over its cap of unread replies (spec §3.4): then what it sent or
+    /// is sent is dropped, and `what` says which, in a (rate-limited) log line.
+    private func droppedOverCap(_ peer: PeerId, _ what: String) -> Bool {
+        guard queuedReplies.isOverCap(peer) else { return false }
+        let id = peer.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        log(.warning, "client \(id) has \(queuedReplies.bytes(of: peer)) bytes of replies unread (cap \(queuedReplies.capPerPeer)); \(what)")
+        return true
     }
 
     /// ROUTER sends never block the loop: an unknown peer (EHOSTUNREACH, with
@@ -324,15 +376,25 @@ final class BrokerLoop {
 }
 
 extension DeferredRead {
+    /// Whether `other` asks the same thing (for another peer or tag): same answer.
+    func sameAnswer(as other: DeferredRead) -> Bool {
+        switch (self, other) {
+        case (.status(_, _, let a, let f, let o), .status(_, _, let b, let g, let p)): a == b && f == g && o == p
+        case (.events(_, _, let a, let x, let o), .events(_, _, let b, let y, let p)): a == b && x == y && o == p
+        case (.list(_, _, let p), .list(_, _, let q)): p == q
+        default: false
+        }
+    }
+
     var peer: PeerId {
         switch self {
-        case .status(let p, _, _, _), .events(let p, _, _, _, _), .list(let p, _, _): p
+        case .status(let p, _, _, _, _), .events(let p, _, _, _, _), .list(let p, _, _): p
         }
     }
 
     var tag: [UInt8] {
         switch self {
-        case .status(_, let t, _, _), .events(_, let t, _, _, _), .list(_, let t, _): t
+        case .status(_, let t, _, _, _), .events(_, let t, _, _, _), .list(_, let t, _): t
         }
     }
 }

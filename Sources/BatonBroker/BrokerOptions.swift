@@ -19,6 +19,9 @@ public struct BrokerOptions: Sendable {
     /// group commits still grow under load). Measured with `scripts/bench`: 256 beat
     /// 128, 512 and 2048 on SUBMIT and end-to-end throughput.
     public var maxBatch = 256
+    /// Bytes of unread replies one client connection may hold before the broker treats
+    /// it as dropped (spec §3.4; `QueuedReplies`).
+    public var maxQueuedReplyBytes = 8 << 20
     /// Z85 CURVE secret key: when set, both endpoints are CURVE servers (encrypted; peers
     /// must know the broker's public key) and the ZAP handler admits only the keys of
     /// `keys` whose roles fit the endpoint (spec §3.5).

@@ -153,7 +153,7 @@ final class Committer: @unchecked Sendable {
             return turns.map { Done(output: $0, answers: [], lookups: [], failure: "\(error)") }
         }
         return turns.map { turn in
-            Done(output: turn, answers: turn.reads.map(reads.answer), lookups: reads.lookUps(turn), failure: nil)
+            Done(output: turn, answers: reads.answer(turn.reads), lookups: reads.lookUps(turn), failure: nil)
         }
     }
 }

@@ -40,7 +40,7 @@ extension Engine {
             case .exec:
                 exec(peer, request, try WorkflowRef(body: request.body).id, caller, now: now)
             case .status:
-                status(peer, tag, try WorkflowRef(body: request.body).id, caller, now: now)
+                status(peer, tag, try StatusRequest(body: request.body), caller, now: now)
             case .watch:
                 watch(peer, tag, try WatchRequest(body: request.body), caller, now: now)
             case .cancel:
@@ -257,9 +257,13 @@ extension Engine {
 
     // MARK: STATUS
 
-    mutating func status(_ peer: PeerId, _ tag: [UInt8], _ id: String, _ caller: Caller, now: Int64) {
-        guard accessibleState(peer, tag, id, caller) != nil else { return }
-        reply(peer, .status, tag, statusBody(workflows[id]!, now: now))
+    mutating func status(_ peer: PeerId, _ tag: [UInt8], _ request: StatusRequest, _ caller: Caller, now: Int64) {
+        guard let w = workflows[request.id] else {
+            out.reads.append(.status(peer: peer, tag: tag, id: request.id, jobsFrom: request.jobsFrom, owner: caller.readFilter))
+            return
+        }
+        guard accessible(peer, tag, w, caller) != nil else { return }
+        reply(peer, .status, tag, statusBody(w, now: now, jobsFrom: request.jobsFrom))
     }
 
     /// The state of workflow `id` when it is in memory and `caller` may see it. Else
@@ -342,8 +346,9 @@ extension Engine {
 
     /// STATUS of a workflow in memory: the stored picture, plus `waiting_for` on each
     /// PENDING job of the current block that something other than the block's
-    /// concurrency holds back, so nobody has to wonder why nothing runs.
-    func statusBody(_ w: WorkflowRecord, now: Int64) -> JSONValue {
+    /// concurrency holds back, so nobody has to wonder why nothing runs. One page of it
+    /// (spec §4.3.3): EXEC and CANCEL reply with the first.
+    func statusBody(_ w: WorkflowRecord, now: Int64, jobsFrom: Int = 0) -> JSONValue {
         var s = w.status
         if w.state == .running, s.blocks.indices.contains(w.currentBlock) {
             let b = w.currentBlock
@@ -351,7 +356,7 @@ extension Engine {
                 s.blocks[b].jobs[j].waitingFor = waitingFor(w, block: b, job: j, now: now)
             }
         }
-        return s.json
+        return s.pageJSON(from: jobsFrom)
     }
 
     /// What holds a PENDING job back, or nil when only its block's concurrency does (or

@@ -71,9 +71,10 @@ public struct EngineConfig: Sendable {
 /// (and nothing a later turn wrote: the committer ends a group commit at such a turn).
 /// Used for everything that is not in memory (finished workflows, event pages, lists).
 public enum DeferredRead: Equatable, Sendable {
-    /// Reply STATUS for the workflow, or ERROR not_found (also when `owner` does not
-    /// admit the stored workflow's owner: ids do not leak between client keys).
-    case status(peer: PeerId, tag: [UInt8], id: String, owner: OwnerFilter = .any)
+    /// Reply the STATUS page from job `jobsFrom` (spec §4.3.3), or ERROR not_found (also
+    /// when `owner` does not admit the stored workflow's owner: ids do not leak between
+    /// client keys).
+    case status(peer: PeerId, tag: [UInt8], id: String, jobsFrom: Int = 0, owner: OwnerFilter = .any)
     /// Reply EVENTS with the page after `after`, or ERROR not_found (as for `status`).
     case events(peer: PeerId, tag: [UInt8], id: String, after: Int64, owner: OwnerFilter = .any)
     /// Reply LIST.

@@ -7,13 +7,30 @@ struct ReadSide: Sendable {
     let store: Store
     let pageSize: Int
 
+    /// The workflow last read in a run of reads: STATUS of one workflow asked many times
+    /// in a row (a flood, or its pages) reads and parses it once and shares the record.
+    /// One entry only, so a run of reads of many workflows holds one record at a time.
+    final class Memo {
+        fileprivate var last: (id: String, record: WorkflowRecord?)?
+    }
+
     func answer(_ read: DeferredRead) -> ClientReply {
+        answer(read, memo: Memo())
+    }
+
+    /// A turn's reads, sharing one `Memo`.
+    func answer(_ reads: [DeferredRead]) -> [ClientReply] {
+        let memo = Memo()
+        return reads.map { answer($0, memo: memo) }
+    }
+
+    func answer(_ read: DeferredRead, memo: Memo) -> ClientReply {
         switch read {
-        case .status(let peer, let tag, let id, let owner):
+        case .status(let peer, let tag, let id, let jobsFrom, let owner):
             return reply(peer, tag) {
                 // Another owner's workflow answers exactly like no workflow (spec §3.6).
-                guard let w = try store.workflow(id: id), owner.admits(w.owner) else { throw Engine.notFound(id) }
-                return (.status, w.status.json)
+                guard let w = try workflow(id, memo), owner.admits(w.owner) else { throw Engine.notFound(id) }
+                return (.status, w.status.pageJSON(from: jobsFrom))
             }
         case .events(let peer, let tag, let id, let after, let owner):
             return reply(peer, tag) {
@@ -30,6 +47,14 @@ struct ReadSide: Sendable {
                 return (.list, .object(body))
             }
         }
+    }
+
+    private func workflow(_ id: String, _ memo: Memo) throws -> WorkflowRecord? {
+        if let last = memo.last, last.id == id { return last.record }
+        memo.last = nil  // freed before the next read, not after
+        let read = try store.workflow(id: id)
+        memo.last = (id, read)
+        return read
     }
 
     /// Which stored workflow holds `key`, for a SUBMIT the engine parked on it.

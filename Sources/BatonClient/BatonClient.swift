@@ -63,17 +63,34 @@ public final class BatonClient {
         return Submitted(id: id, state: state, duplicate: reply["duplicate"]?.boolValue ?? false)
     }
 
-    /// EXEC: starts a SUBMITTED workflow; on any other state returns it unchanged.
+    /// EXEC: starts a SUBMITTED workflow; on any other state returns it unchanged. The
+    /// whole STATUS: the reply's first page, and the others read with STATUS.
     public func exec(_ id: String) throws -> WorkflowStatus {
-        try status(from: request(.exec, WorkflowRef(id: id).body, expect: .status))
+        try wholeStatus(firstPage: request(.exec, WorkflowRef(id: id).body, expect: .status))
     }
 
+    /// STATUS: the whole workflow, every page read (spec §4.3.3). The workflow fields and
+    /// block states are those of the last page read.
     public func status(_ id: String) throws -> WorkflowStatus {
-        try status(from: request(.status, WorkflowRef(id: id).body, expect: .status))
+        try wholeStatus(firstPage: request(.status, StatusRequest(id: id).body, expect: .status))
     }
 
+    /// CANCEL; returns the whole STATUS, like `exec`.
     public func cancel(_ id: String) throws -> WorkflowStatus {
-        try status(from: request(.cancel, WorkflowRef(id: id).body, expect: .status))
+        try wholeStatus(firstPage: request(.cancel, WorkflowRef(id: id).body, expect: .status))
+    }
+
+    /// One STATUS page (spec §4.3.3): the jobs from `jobsFrom` on (spec order, across
+    /// blocks), at most 256 KiB of them; `next` is the `jobsFrom` of the following page
+    /// (nil on the last).
+    public struct StatusPage: Sendable {
+        public var status: WorkflowStatus
+        public var next: Int?
+    }
+
+    /// STATUS: one page of the workflow's jobs.
+    public func statusPage(_ id: String, jobsFrom: Int = 0) throws -> StatusPage {
+        try page(from: request(.status, StatusRequest(id: id, jobsFrom: jobsFrom).body, expect: .status))
     }
 
     public struct EventPage: Sendable {
@@ -205,12 +222,30 @@ public final class BatonClient {
         return s
     }
 
-    private func status(from body: [String: JSONValue]) throws -> WorkflowStatus {
+    private func page(from body: [String: JSONValue]) throws -> StatusPage {
         do {
-            return try WorkflowStatus(json: body)
+            let next = try Field.optionalInt(body, "jobs_next", range: 0...Int64(Int32.max)).map { Int($0) }
+            return StatusPage(status: try WorkflowStatus(json: body), next: next)
         } catch {
             throw ClientError.badReply(error.message)
         }
+    }
+
+    /// Follows `jobs_next` from the first page until the last, appending each page's jobs.
+    /// A cursor that does not move forward, or a page of another shape, is a bad reply.
+    private func wholeStatus(firstPage body: [String: JSONValue]) throws -> WorkflowStatus {
+        var page = try page(from: body)
+        var whole = page.status
+        var from = 0
+        while let next = page.next {
+            guard next > from else { throw ClientError.badReply("STATUS jobs_next \(next) does not move past \(from)") }
+            from = next
+            page = try statusPage(whole.id, jobsFrom: next)
+            guard whole.append(page: page.status) else {
+                throw ClientError.badReply("STATUS page from job \(next) does not match the first page's blocks")
+            }
+        }
+        return whole
     }
 
     private func randomHex(_ bytes: Int) -> String {

@@ -38,6 +38,28 @@ public struct WorkflowRef: Equatable, Sendable {
     public var body: JSONValue { ["id": .string(id)] }
 }
 
+/// STATUS's body: the workflow, and the first job of the page asked for (spec §4.3.3).
+public struct StatusRequest: Equatable, Sendable {
+    public var id: String
+    /// Counted over the workflow's jobs in spec order; 0 (the default) is the first page.
+    public var jobsFrom: Int
+
+    public init(id: String, jobsFrom: Int = 0) {
+        self.id = id
+        self.jobsFrom = jobsFrom
+    }
+
+    public init(body: [String: JSONValue]) throws(WireError) {
+        id = try WorkflowRef(body: body).id
+        jobsFrom = Int(clamping: try Field.optionalInt(body, "jobs_from", range: 0...Int64.max) ?? 0)
+    }
+
+    /// Without `jobs_from` for the first page: what every v1 broker understands.
+    public var body: JSONValue {
+        jobsFrom == 0 ? ["id": .string(id)] : ["id": .string(id), "jobs_from": .int(Int64(jobsFrom))]
+    }
+}
+
 /// STOP's body: the emergency stop of one workflow name, or of every name (`"*"`).
 public struct StopRequest: Equatable, Sendable {
     public var name: String

@@ -106,4 +106,30 @@ final class BrokerLoopTests: XCTestCase {
         XCTAssertEqual(r.command, .id)
         XCTAssertEqual(try store.workflow(idempotencyKey: "loop-key")?.id, r.body["id"]?.stringValue)
     }
+
+    /// Spec §3.4: a connection holding its cap of unread replies gets nothing and its
+    /// requests are dropped unread, until what it holds drains.
+    func testAConnectionOverItsCapIsNotServedUntilItsRepliesDrain() throws {
+        let peer: PeerId = Array("slow-reader".utf8)
+        let slow = try context.socket(.dealer)
+        defer { slow.close(linger: 0) }
+        try slow.setLinger(0)
+        try slow.setRoutingId(peer)
+        try slow.connect(try loop.clients.lastEndpoint)
+        func ping(_ tag: String) throws -> ClientFrames.Reply? {
+            XCTAssertTrue(try slow.send(ClientFrames.encodeRequest(.ping, tag: Array(tag.utf8))))
+            try waitForInput()
+            try loop.runTurn(now: 1_800_000_000_000)
+            var poller = try Poller([.socket(slow)])
+            guard try poller.poll(timeoutMs: 500) == [true], let frames = try slow.receive(dontWait: true) else { return nil }
+            return try ClientFrames.decodeReply(frames)
+        }
+        XCTAssertEqual(try ping("first")?.command, .pong)
+        // As if 8 MiB of its replies were still queued in libzmq.
+        let cap = loop.queuedReplies.capPerPeer
+        loop.queuedReplies.add(peer, cap)
+        XCTAssertNil(try ping("while over"), "dropped unread")
+        loop.queuedReplies.release(peer, cap)
+        XCTAssertEqual(try ping("after")?.tag, Array("after".utf8), "served again; the dropped request stays dropped")
+    }
 }

@@ -118,4 +118,56 @@ final class BatonClientTests: XCTestCase {
         XCTAssertEqual(page.workflows, rows)
         XCTAssertEqual(page.next, "01JA")
     }
+
+    // MARK: STATUS pages (spec §4.3.3)
+
+    private static let paged = WorkflowStatus(id: "01JW", name: "wf", state: .succeeded, blocks: [
+        .init(state: .succeeded, jobs: (0..<2).map { .init(jobId: "01JW.0.\($0)", type: "echo", state: .succeeded, attempt: 1, output: ["n": .int(Int64($0))]) }),
+        .init(state: .succeeded, jobs: [.init(jobId: "01JW.1.0", type: "echo", state: .succeeded, attempt: 1, output: ["n": 2])]),
+    ], submittedAt: 1_764_000_000_000)
+
+    func testStatusExecAndCancelFollowThePagesAndReturnTheWholeWorkflow() throws {
+        for command in [ClientCommand.status, .exec, .cancel] {
+            let call = ClientCall(stub.endpoint) { client -> WorkflowStatus in
+                switch command {
+                case .exec: try client.exec("01JW")
+                case .cancel: try client.cancel("01JW")
+                default: try client.status("01JW")
+                }
+            }
+            let seen = try stub.serve(until: call) { request in
+                // One job a page: the reply a broker sends with pages of one byte.
+                let from = Int(request.body["jobs_from"]?.intValue ?? 0)
+                return (.status, Self.paged.pageJSON(from: from, maxBytes: 1))
+            }
+            XCTAssertEqual(try call.result(), Self.paged, "\(command)")
+            XCTAssertEqual(seen.map(\.command), [command, .status, .status])
+            XCTAssertEqual(seen.map { JSONWriter.string(.object($0.body)) },
+                           [#"{"id":"01JW"}"#, #"{"id":"01JW","jobs_from":1}"#, #"{"id":"01JW","jobs_from":2}"#])
+        }
+    }
+
+    func testAStatusCursorThatDoesNotMoveIsABadReply() throws {
+        let call = ClientCall(stub.endpoint) { try $0.status("01JW") }
+        _ = try stub.serve(until: call) { _ in
+            var o = try XCTUnwrap(Self.paged.pageJSON(from: 0, maxBytes: 1).objectValue)
+            o["jobs_next"] = 0
+            return (.status, .object(o))
+        }
+        XCTAssertThrowsError(try call.result()) { error in
+            guard case ClientError.badReply(let why) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(why.contains("jobs_next"), why)
+        }
+    }
+
+    func testStatusPageReturnsOnePageAndItsCursor() throws {
+        let call = ClientCall(stub.endpoint) { try $0.statusPage("01JW", jobsFrom: 1) }
+        _ = try stub.serve(until: call) { request in
+            (.status, Self.paged.pageJSON(from: Int(request.body["jobs_from"]?.intValue ?? 0), maxBytes: 1))
+        }
+        let page = try call.result()
+        XCTAssertEqual(page.status.blocks.map { $0.jobs.map(\.jobId) }, [["01JW.0.1"], []])
+        XCTAssertEqual(page.next, 2)
+    }
+
 }

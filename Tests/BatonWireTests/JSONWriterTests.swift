@@ -134,4 +134,27 @@ final class JSONWriterTests: XCTestCase {
             XCTAssertNoThrow(try JSONParser.parse(text), text)
         }
     }
+
+    // MARK: size(of:upTo:)
+
+    func testSizeIsTheWrittenByteCount() {
+        let values: [JSONValue] = [
+            .null, true, false, 0, 7, -7, 10, 1234567890, .int(Int64.min), .int(Int64.max), .double(3.5), .double(.nan),
+            "", "plain", "quote \" back \\ nl \n cr \r tab \t bell \u{07} nul \u{0}", "ünïcødé ✓",
+            [], [1, "a", nil], [:], ["b": 1, "a": [true, ["z": "y"]], "é": "\n"],
+        ]
+        for v in values {
+            XCTAssertEqual(JSONWriter.size(of: v, upTo: 1 << 20), JSONWriter.bytes(v).count, JSONWriter.string(v))
+        }
+    }
+
+    func testSizeGivesUpPastItsLimit() {
+        let huge: JSONValue = ["pad": .string(String(repeating: "x", count: 5_000_000))]
+        XCTAssertGreaterThan(JSONWriter.size(of: huge, upTo: 1000), 1000)
+        XCTAssertGreaterThan(JSONWriter.size(of: [1, 2, 3], upTo: 0), 0)
+        XCTAssertGreaterThan(JSONWriter.size(of: "abc", upTo: -5), 0, "a negative limit counts as 0")
+        let many: JSONValue = .array(Array(repeating: "x", count: 100_000))
+        XCTAssertGreaterThan(JSONWriter.size(of: many, upTo: 100), 100)
+    }
+
 }

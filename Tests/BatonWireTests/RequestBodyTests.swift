@@ -63,6 +63,19 @@ final class RequestBodyTests: XCTestCase {
 
     // MARK: WATCH
 
+    func testStatusRequestPagesFromJobsFrom() throws {
+        XCTAssertEqual(try StatusRequest(body: ["id": "a"]), StatusRequest(id: "a", jobsFrom: 0))
+        XCTAssertEqual(try StatusRequest(body: ["id": "a", "jobs_from": 7]), StatusRequest(id: "a", jobsFrom: 7))
+        XCTAssertEqual(try StatusRequest(body: ["id": "a", "jobs_from": nil]), StatusRequest(id: "a", jobsFrom: 0))
+        assertBadRequest("id: required") { () throws(WireError) in try StatusRequest(body: ["jobs_from": 1]) }
+        assertBadRequest("jobs_from: must be between 0 and 9223372036854775807, got -1") { () throws(WireError) in
+            try StatusRequest(body: ["id": "a", "jobs_from": -1])
+        }
+        // The first page's body is the v1 body: old brokers answer it as before.
+        XCTAssertEqual(JSONWriter.string(StatusRequest(id: "01J").body), #"{"id":"01J"}"#)
+        XCTAssertEqual(JSONWriter.string(StatusRequest(id: "01J", jobsFrom: 3).body), #"{"id":"01J","jobs_from":3}"#)
+    }
+
     func testWatchDefaultsAndFields() throws {
         XCTAssertEqual(try WatchRequest(body: ["id": "a"]), WatchRequest(id: "a", after: 0, waitMs: 0))
         XCTAssertEqual(try WatchRequest(body: ["id": "a", "after": 9, "wait_ms": 60000]),

@@ -201,18 +201,55 @@ class Client:
         return Submitted(reply["id"], reply["state"], bool(reply.get("duplicate", False)), key)
 
     def exec(self, workflow_id: str) -> Status:
-        """EXEC: starts a SUBMITTED workflow; in any other state returns its STATUS."""
-        return self.request("EXEC", {"id": workflow_id})
+        """EXEC: starts a SUBMITTED workflow; in any other state returns its STATUS (whole:
+        the reply's first page, and the others read with STATUS)."""
+        return self._whole_status(self.request("EXEC", {"id": workflow_id}))
 
     def status(self, workflow_id: str) -> Status:
-        """STATUS body; ``owner`` is the name of the key that submitted the workflow (absent
-        on a broker without keys). A client key asking for another owner's workflow gets
-        ``NotFound``, as for an id that does not exist."""
-        return self.request("STATUS", {"id": workflow_id})
+        """STATUS: the whole workflow, every page read (spec section 4.3.3). The workflow
+        fields and block states are those of the last page read. ``owner`` is the name of
+        the key that submitted the workflow (absent on a broker without keys). A client key
+        asking for another owner's workflow gets ``NotFound``, as for an id that does not
+        exist."""
+        return self._whole_status(self.status_page(workflow_id))
+
+    def status_page(self, workflow_id: str, jobs_from: int = 0) -> Status:
+        """One STATUS page: the jobs from ``jobs_from`` on (spec order, across blocks), at
+        most 256 KiB of them; ``jobs_next`` is present when more follow."""
+        body: Dict[str, Any] = {"id": workflow_id}
+        if jobs_from:
+            body["jobs_from"] = jobs_from
+        return self.request("STATUS", body)
 
     def cancel(self, workflow_id: str) -> Status:
-        """CANCEL a SUBMITTED, RUNNING or STOPPED workflow; a final one is returned unchanged."""
-        return self.request("CANCEL", {"id": workflow_id})
+        """CANCEL a SUBMITTED, RUNNING or STOPPED workflow; a final one is returned unchanged.
+        Returns the whole STATUS, like ``exec``."""
+        return self._whole_status(self.request("CANCEL", {"id": workflow_id}))
+
+    def _whole_status(self, first: Status) -> Status:
+        """Follows ``jobs_next`` from the first page, appending each page's jobs to their
+        blocks; the result has no ``jobs_next``."""
+        whole = dict(first)
+        blocks = [dict(b, jobs=list(b.get("jobs", []))) for b in whole.get("blocks", [])]
+        done = 0
+        nxt = whole.pop("jobs_next", None)
+        while nxt is not None:
+            if not isinstance(nxt, int) or isinstance(nxt, bool) or nxt <= done:
+                raise ProtocolError(f"STATUS jobs_next {nxt!r} does not move past {done}")
+            done = nxt
+            page = self.status_page(whole["id"], jobs_from=nxt)
+            if len(page.get("blocks", [])) != len(blocks):
+                raise ProtocolError(f"STATUS page from job {nxt} does not match the first page's blocks")
+            nxt = page.pop("jobs_next", None)
+            for mine, theirs in zip(blocks, page["blocks"]):
+                mine["state"] = theirs.get("state", mine.get("state"))
+                mine["jobs"].extend(theirs.get("jobs", []))
+            # The workflow fields of the latest read, like the Swift SDK.
+            whole.update({k: v for k, v in page.items() if k != "blocks"})
+            for k in [k for k in whole if k not in page and k != "blocks"]:
+                del whole[k]
+        whole["blocks"] = blocks
+        return whole
 
     # ------------------------------------------------------------ emergency stop (4.3.8)
 
