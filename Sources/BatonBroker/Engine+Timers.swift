@@ -95,7 +95,10 @@ extension Engine {
     /// workflow, an attempt of one, or a watcher of one), and an idle broker should
     /// give back what a burst left behind.
     mutating func compactTimersIfNeeded() {
-        let idle = workflows.isEmpty && !timers.isEmpty
+        // Idle: no workflow (whole or dormant) left, so every timer but a token wake-up
+        // is stale. Dormant workflows' expiry timers are live: without that check a
+        // restart over 200,000 SUBMITTED workflows compacted them all every turn.
+        let idle = workflows.isEmpty && dormant.isEmpty && !timers.isEmpty
         guard idle || timers.count >= max(Self.minTimersBeforeCompaction, 2 * timersAfterCompaction) else { return }
         // Moved out first: the predicate reads `self` while the heap is rewritten.
         var heap = timers
