@@ -131,7 +131,7 @@ final class BrokerLoop {
     @discardableResult
     func restoreFromStore() throws -> (running: Int, submitted: Int) {
         let active = try store.loadActive(includingSubmitted: false)
-        let dormant = try store.loadSubmitted().map { DormantWorkflow(id: $0.id, owner: $0.owner, expiresAt: $0.expiresAt) }
+        let dormant = try store.loadSubmitted()
         engine.restore(active, dormant: dormant, stops: try store.loadStops(), now: WallClock.nowMs())
         return (active.count, dormant.count)
     }

@@ -80,7 +80,10 @@ public final class BrokerServer: Sendable {
     /// Runs until `requestStop()`. `onReady` is called once the sockets are bound and
     /// the state is restored, with the bound endpoints (wildcard ports resolved).
     public func run(onReady: (String, String) -> Void = { _, _ in }) throws {
+        let clock = ContinuousClock()
+        let started = clock.now
         let store = try Store(path: options.databasePath, access: .owner)
+        let opened = clock.now
         var config = EngineConfig(heartbeatMs: options.heartbeatMs, ttlMs: options.ttlMs)
         config.maxSubmittedPerOwner = options.maxSubmittedPerOwner
         config.maxOutputBytes = options.maxMessageBytes
@@ -111,10 +114,13 @@ public final class BrokerServer: Sendable {
         let loop = BrokerLoop(engine: engine, store: store, committer: committer, clients: clients, workers: workers,
                               logger: logger, options: options, keys: zap == nil ? nil : keyRing,
                               takeChanges: { [self] in takePendingChanges() })
+        let restoring = clock.now
         let restored = try loop.restoreFromStore()
+        let restoredAt = clock.now
         var keys = KeyFilter()
         try store.forEachIdempotencyKey(count: { keys = KeyFilter(expected: $0) }) { keys.insert($0) }
         loop.engine.knowStoredKeys(keys)
+        let keysAt = clock.now
         try loop.apply(options.runtime)
         let stopFile = options.emergencyStopFile.map { path in
             StopFileWatcher(path: path, logger: logger) { [self] in stopFileChanged($0) }
@@ -124,7 +130,8 @@ public final class BrokerServer: Sendable {
             stopFile.start()
         }
         defer { stopFile?.stop() }
-        logger.info("restored \(restored.running) running or stopped and \(restored.submitted) submitted workflow(s) from \(options.databasePath ?? ":memory:")")
+        // The start's phases, for whoever wonders why a start was slow.
+        logger.info("restored \(restored.running) running or stopped and \(restored.submitted) submitted workflow(s) from \(options.databasePath ?? ":memory:") in \(Self.ms(restoredAt - restoring)) ms (store opened in \(Self.ms(opened - started)) ms, key filter \(Self.ms(keysAt - restoredAt)) ms)")
         loop.finishTurn(now: WallClock.nowMs())
         loop.waitForCommits()
         onReady(bound.client, bound.worker)
@@ -132,6 +139,10 @@ public final class BrokerServer: Sendable {
 
         try loop.run(until: stop, settingsChanged: settingsChanged)
         stoppedCleanly = true
+    }
+
+    private static func ms(_ d: Duration) -> Int64 {
+        d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
     }
 
     /// Plain mode (no CURVE) cannot tell callers apart and treats each as an admin, so

@@ -44,6 +44,18 @@ struct DeadlineHeap<Element> {
         heap.insert(Entry(at: deadline, order: counter, element: element))
     }
 
+    /// Inserts many at once: O(n) heapify instead of n × O(log n) (a restart's million
+    /// expiry timers).
+    mutating func insert(contentsOf elements: some Sequence<(Element, at: Int64)>) {
+        var entries: [Entry] = []
+        entries.reserveCapacity(elements.underestimatedCount)
+        for (element, deadline) in elements {
+            counter &+= 1
+            entries.append(Entry(at: deadline, order: counter, element: element))
+        }
+        heap.insert(contentsOf: entries)
+    }
+
     /// Removes and returns the earliest entry due at or before `now`.
     mutating func popDue(_ now: Int64) -> Element? {
         guard let first = heap.min, first.at <= now else { return nil }

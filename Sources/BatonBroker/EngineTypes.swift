@@ -100,20 +100,6 @@ public struct KeyLookup: Sendable {
     }
 }
 
-/// A SUBMITTED workflow the engine knows by id only (restored at start without its
-/// spec, so a start over many of them stays fast and small): enough to check access,
-/// count the quota and expire it. EXEC, CANCEL and expiry load it first.
-public struct DormantWorkflow: Equatable, Sendable {
-    public var id: String
-    public var owner: String?
-    public var expiresAt: Int64
-
-    public init(id: String, owner: String?, expiresAt: Int64) {
-        self.id = id
-        self.owner = owner
-        self.expiresAt = expiresAt
-    }
-}
 
 /// A message for a client: reply command, the echoed tag, the body.
 public struct ClientReply: Equatable, Sendable {

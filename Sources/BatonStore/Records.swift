@@ -117,6 +117,22 @@ extension WorkflowSummary {
     }
 }
 
+/// A SUBMITTED workflow by id, owner and expiry only: what the broker restores of one
+/// at start (`Store.loadSubmitted`), without its spec, so a start over many stays fast
+/// and small: enough to check access,
+/// count the quota and expire it. EXEC, CANCEL and expiry load it first.
+public struct DormantWorkflow: Equatable, Sendable {
+    public var id: String
+    public var owner: String?
+    public var expiresAt: Int64
+
+    public init(id: String, owner: String?, expiresAt: Int64) {
+        self.id = id
+        self.owner = owner
+        self.expiresAt = expiresAt
+    }
+}
+
 /// Everything one broker turn changes, written in one transaction.
 public struct WriteBatch: Sendable {
     /// Workflows created this turn (inserted with all their job rows).

@@ -229,12 +229,15 @@ public final class Store: Sendable {
 
     /// The SUBMITTED workflows by id, owner and expiry only, in submission order: what
     /// a broker needs at start to serve them without holding their specs.
-    public func loadSubmitted() throws -> [(id: String, owner: String?, expiresAt: Int64)] {
+    public func loadSubmitted() throws -> [DormantWorkflow] {
+        // Stepped through the C API: a million rows through GRDB's `Row` took most of a
+        // restart's time (see `RawStatement`).
         try readingSnapshot { db in
-            var out: [(id: String, owner: String?, expiresAt: Int64)] = []
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, owner, expires_at FROM workflows WHERE state = 'SUBMITTED' ORDER BY seq")
-            while let row = try rows.next() {
-                out.append((row[0], row[1], row[2] ?? 0))
+            var out: [DormantWorkflow] = []
+            let statement = try db.makeStatement(sql: "SELECT id, owner, expires_at FROM workflows WHERE state = 'SUBMITTED' ORDER BY seq")
+            let raw = RawStatement(statement, db)
+            try raw.forEachRow { row in
+                out.append(DormantWorkflow(id: row.text(0) ?? "", owner: row.text(1), expiresAt: row.int64(2) ?? 0))
             }
             return out
         }

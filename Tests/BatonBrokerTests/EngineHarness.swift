@@ -22,7 +22,7 @@ final class EngineHarness {
         self.store = s
         engine = Engine(config: config, random: SplitMix64(seed: 42))
         reads = ReadSide(store: s, pageSize: 500)
-        let dormant = dormantSubmitted ? try s.loadSubmitted().map { DormantWorkflow(id: $0.id, owner: $0.owner, expiresAt: $0.expiresAt) } : []
+        let dormant = dormantSubmitted ? try s.loadSubmitted() : []
         engine.restore(try s.loadActive(includingSubmitted: !dormantSubmitted), dormant: dormant, stops: try s.loadStops(), now: now)
         _ = commit(engine.finishTurn(now: now))
     }
