@@ -118,7 +118,7 @@ public final class BrokerServer: Sendable {
         let restored = try loop.restoreFromStore()
         let restoredAt = clock.now
         var keys = KeyFilter()
-        try store.forEachIdempotencyKey(count: { keys = KeyFilter(expected: $0) }) { keys.insert($0) }
+        try store.forEachIdempotencyKey(count: { keys = KeyFilter(expected: $0) }, utf8: { keys.insert(utf8: $0) })
         loop.engine.knowStoredKeys(keys)
         let keysAt = clock.now
         try loop.apply(options.runtime)

@@ -59,6 +59,13 @@ public struct KeyFilter: Sendable {
     }
 
     public mutating func insert(_ key: String) {
+        var key = key
+        key.withUTF8 { insert(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `insert` of a key's UTF-8 bytes (the store hands them over without making a
+    /// String of each: a start over 1,000,000 keys spent most of its filter time there).
+    public mutating func insert(utf8 key: UnsafeRawBufferPointer) {
         let (h1, h2) = Self.hashes(key)
         if layers[layers.count - 1].count >= layers[layers.count - 1].capacity {
             layers.append(Layer(capacity: layers[layers.count - 1].capacity * 2))
@@ -68,16 +75,18 @@ public struct KeyFilter: Sendable {
 
     /// False: `key` was never inserted. True: it may have been.
     public func mayContain(_ key: String) -> Bool {
-        let (h1, h2) = Self.hashes(key)
+        var key = key
+        let (h1, h2) = key.withUTF8 { Self.hashes(UnsafeRawBufferPointer($0)) }
         return layers.contains { $0.contains(h1, h2) }
     }
 
-    /// Two 64-bit hashes of the key: Swift's SipHash (seeded per process, which is fine:
-    /// the filter lives and dies with the process) and a SplitMix64 mix of it, odd so
-    /// that the probes of one key never repeat.
-    private static func hashes(_ key: String) -> (UInt64, UInt64) {
+    /// Two 64-bit hashes of the key's bytes: Swift's SipHash (seeded per process, which is
+    /// fine: the filter lives and dies with the process) and a SplitMix64 mix of it, odd
+    /// so that the probes of one key never repeat. Bytes, not the String: the store
+    /// compares keys byte for byte, and bytes hash without Unicode normalisation.
+    private static func hashes(_ key: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
         var hasher = Hasher()
-        hasher.combine(key)
+        hasher.combine(bytes: key)
         let h1 = UInt64(bitPattern: Int64(hasher.finalize()))
         var z = h1 &+ 0x9E37_79B9_7F4A_7C15
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -85,6 +85,12 @@ struct RawStatement {
             return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
         }
 
+        /// The column's text bytes, valid inside `body` only (empty for NULL).
+        func bytes(_ column: Int32, _ body: (UnsafeRawBufferPointer) -> Void) {
+            let count = Int(sqlite3_column_bytes(handle, column))
+            body(UnsafeRawBufferPointer(start: sqlite3_column_text(handle, column), count: count))
+        }
+
         func int64(_ column: Int32) -> Int64? {
             sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, column)
         }

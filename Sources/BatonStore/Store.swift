@@ -273,10 +273,16 @@ public final class Store: Sendable {
     /// Calls `body` with every idempotency key stored (the broker builds its key filter
     /// from them at start), after telling `count` how many there are.
     public func forEachIdempotencyKey(count: (Int) -> Void, _ body: (String) -> Void) throws {
+        try forEachIdempotencyKey(count: count, utf8: { body(String(decoding: $0, as: UTF8.self)) })
+    }
+
+    /// `forEachIdempotencyKey` with each key's UTF-8 bytes, valid during the call only:
+    /// stepped through the C API without a String per key (a start reads every key).
+    public func forEachIdempotencyKey(count: (Int) -> Void, utf8 body: (UnsafeRawBufferPointer) -> Void) throws {
         try readingSnapshot { db in
             count(try Int.fetchOne(db, sql: "SELECT COUNT(idempotency_key) FROM workflows") ?? 0)
-            let keys = try String.fetchCursor(db, sql: "SELECT idempotency_key FROM workflows WHERE idempotency_key IS NOT NULL")
-            while let key = try keys.next() { body(key) }
+            let statement = try db.makeStatement(sql: "SELECT idempotency_key FROM workflows WHERE idempotency_key IS NOT NULL")
+            try RawStatement(statement, db).forEachRow { row in row.bytes(0, body) }
         }
     }
 

@@ -68,7 +68,10 @@ func runBench(_ options: Options) -> Int32 {
         bench.fanOut(blocks: 100, jobsPerBlock: 100)
     }
     if wanted("scale") { bench.storedScale() }
-    if wanted("restart") { bench.restart() }
+    if wanted("restart") {
+        bench.restart()
+        bench.restartSubmitted()
+    }
     killAllChildren()
 
     let wall = Double(nowNs() - started) / 1e9

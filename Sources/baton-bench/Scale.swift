@@ -45,6 +45,29 @@ extension Bench {
         }
     }
 
+    /// Writes SUBMITTED one-job workflows `range` (keyed, owner "bench", 24 h expiry) with
+    /// their `workflow.submitted` event, 10,000 per transaction: what a tool that only
+    /// submits leaves behind.
+    func fillSubmitted(path: String, range: Range<Int>, salt: UInt64, baseMs: Int64) throws {
+        let store = try Store(path: path)
+        let spec = try WorkflowSpec.parse(SubmitTemplate.echoWorkflow(name: "bench-submitted"))
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let end = min(i + 10_000, range.upperBound)
+            var batch = WriteBatch()
+            for n in i..<end {
+                let t = baseMs + Int64(n)
+                let id = scaleId(n, salt: salt, baseMs: baseMs)
+                batch.inserted.append(WorkflowRecord(id: id, spec: spec, idempotencyKey: "submitted-\(salt)-\(n)", owner: "bench",
+                                                     submittedAt: t, expiresAt: t + 86_400_000, lastEvent: 1))
+                batch.events.append((id, WorkflowEvent(seq: 1, at: t, kind: .workflowSubmitted, fields: ["name": "bench-submitted"])))
+            }
+            try store.apply(batch)
+            i = end
+        }
+        try store.close()
+    }
+
     func scaleId(_ n: Int, salt: UInt64, baseMs: Int64) -> String {
         FakeULID.make(ms: UInt64(baseMs + Int64(n)), salt: salt, n: UInt64(n))
     }
@@ -111,6 +134,40 @@ extension Bench {
                 value: growth, unit: "kB", display: "\(signedMiB(Int(growth))) (\(mib(first.1)) → \(mib(last.1)))",
                 target: "does not grow", pass: ok,
                 notes: "pass when RSS at \(grouped(Double(last.0))) ≤ 1.2 × RSS at \(grouped(Double(first.0))) + 4 MiB (SQLite's page cache is bounded)"))
+        }
+    }
+
+    /// A broker restarted over many SUBMITTED workflows (the probe of issue 12: 1,000,000
+    /// took 57 s to the first PONG and 1.1 GB): spawn → first PONG, then an EXEC of one of
+    /// them (which loads it) → RUNNING.
+    func restartSubmitted() {
+        let sectionName = "Scale and restart"
+        let count = plan.restartSubmitted
+        section("restart with \(grouped(Double(count))) SUBMITTED workflows")
+        attempt("restart_submitted_ping_s", sectionName, "Restart with \(grouped(Double(count))) SUBMITTED → first PONG", target: "≤ 2 s") {
+            try withBroker { b in
+                b.stop()
+                let salt = UInt64.random(in: 0..<(1 << 40))
+                let baseMs = Int64(Date().timeIntervalSince1970 * 1000)
+                let fillStart = nowNs()
+                try fillSubmitted(path: b.dbPath, range: 0..<count, salt: salt, baseMs: baseMs)
+                print("  stored \(grouped(Double(count))) SUBMITTED in \(String(format: "%.1f", Double(nowNs() - fillStart) / 1e9)) s")
+                let toPing = try b.start()
+                let context = try Context()
+                let client = try WireClient(context: context, endpoint: b.clientEndpoint)
+                let id = scaleId(Int.random(in: 0..<count), salt: salt, baseMs: baseMs)
+                let t = nowNs()
+                let status = try client.call(.exec, ["id": .string(id)], expect: .status)
+                let execMs = Double(nowNs() - t) / 1e6
+                guard status["state"]?.stringValue == "RUNNING" else {
+                    throw BenchError("EXEC after the restart left \(id) \(status["state"]?.stringValue ?? "?")")
+                }
+                report.add(Figure(
+                    id: "restart_submitted_ping_s", section: sectionName,
+                    name: "Restart with \(grouped(Double(count))) SUBMITTED → first PONG",
+                    value: toPing, unit: "s", display: String(format: "%.3f s", toPing), target: "≤ 2 s", pass: toPing <= 2,
+                    notes: "spawn → first PONG over a store of only SUBMITTED workflows (restored dormant: id, owner, expiry); RSS after: \(mib(b.rssKB)); the first EXEC of one (loads it) took \(String(format: "%.1f", execMs)) ms"))
+            }
         }
     }
 

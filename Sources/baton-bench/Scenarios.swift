@@ -18,16 +18,20 @@ struct Plan {
     var scaleSteps: [Int]
     var statusSamples: Int
     var restartRunning: Int
+    /// SUBMITTED workflows stored for the restart-over-SUBMITTED figure.
+    var restartSubmitted: Int
 
     static let quick = Plan(
         warmupSeconds: 0.5, measureSeconds: 1.5, zmqSeconds: 1, zmqSamples: 2000, storeSecondsEach: 0.6,
         submitLatencySamples: 1000, execLatencySamples: 500, e2eBudget: 10_000, e2eMaxSubmitSeconds: 3,
-        scaleSteps: [10_000, 100_000], statusSamples: 500, restartRunning: 10_000)
+        scaleSteps: [10_000, 100_000], statusSamples: 500, restartRunning: 10_000,
+        restartSubmitted: 100_000)
 
     static let full = Plan(
         warmupSeconds: 1, measureSeconds: 5, zmqSeconds: 3, zmqSamples: 10_000, storeSecondsEach: 2,
         submitLatencySamples: 10_000, execLatencySamples: 5000, e2eBudget: 50_000, e2eMaxSubmitSeconds: 10,
-        scaleSteps: [10_000, 100_000, 1_000_000], statusSamples: 5000, restartRunning: 10_000)
+        scaleSteps: [10_000, 100_000, 1_000_000], statusSamples: 5000, restartRunning: 10_000,
+        restartSubmitted: 1_000_000)
 }
 
 /// The scenarios, in the order they run. Each starts its own broker on a fresh database
