@@ -133,6 +133,9 @@ class Worker:
         self.name = name or f"{pysocket.gethostname()}-{os.getpid()}"
         self.capacity = int(capacity)
         self.interval_ms = int(default_interval_ms)
+        #: The largest RESULT body the broker accepts (its HEARTBEAT's ``max_output_bytes``,
+        #: spec 9.2); None until told. A bigger RESULT is sent as a clean failure instead.
+        self.max_output_bytes: Optional[int] = None
         self._curve = transport.curve_keys(curve_server_key, curve_public_key, curve_secret_key,
                                            curve_server=curve_server, curve_secret=curve_secret)
         self._own_context = context is None
@@ -366,6 +369,9 @@ class Worker:
             interval = body.get("interval_ms")
             if isinstance(interval, int) and not isinstance(interval, bool) and interval > 0:
                 self.interval_ms = interval
+            limit = body.get("max_output_bytes")
+            if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+                self.max_output_bytes = limit
             self._ready_backoff = 0.0
             self.registered.set()
         elif command == "JOB":
@@ -429,10 +435,18 @@ class Worker:
             if not retryable:
                 body["retryable"] = False
         try:
-            return worker_message("RESULT", body)
+            frames = worker_message("RESULT", body)
         except WireError as e:
             return worker_message("RESULT", {"job_id": job.job_id, "attempt": job.attempt, "ok": False,
                                              "error": f"the handler's output is not JSON: {e}", "retryable": False})
+        limit = self.max_output_bytes
+        if limit is not None and len(frames[-1]) > limit:
+            log.warning("worker %s: RESULT of %d bytes for %s is over the broker's max_output_bytes %d; sending a failure",
+                        self.name, len(frames[-1]), job.job_id, limit)
+            return worker_message("RESULT", {
+                "job_id": job.job_id, "attempt": job.attempt, "ok": False, "retryable": False,
+                "error": f"output too large: a RESULT of {len(frames[-1])} bytes is over the broker's max_output_bytes ({limit})"})
+        return frames
 
     def _run_job(self, job: Job, handler: Handler) -> None:
         frames: Optional[List[bytes]]

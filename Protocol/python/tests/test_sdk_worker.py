@@ -235,3 +235,30 @@ def test_silent_broker_means_reconnect(broker, c, py_worker):
     broker.start()
     assert w.wait_registered(5)
     assert run_wf(c, workflow([job("py.echo", {"n": 1})]))["blocks"][0]["jobs"][0]["output"] == {"n": 1}
+
+
+def test_an_output_over_the_brokers_limit_fails_cleanly_and_the_worker_goes_on(broker_factory):
+    """The HEARTBEAT answering READY says max_output_bytes (spec 9.2, 9.3); a bigger
+    RESULT goes out as a non-retryable failure naming the limit, and the next job runs."""
+    b = broker_factory(max_message_bytes=4096)
+    c = b.client()
+    w = Worker(b.worker_endpoint, name="py-big", capacity=1)
+
+    @w.job("py.blob")
+    def blob(job):
+        return {"blob": "x" * job.args["n"]}
+
+    w.start()
+    try:
+        assert w.wait_registered(5)
+        assert w.max_output_bytes == 4096
+        big = run_wf(c, workflow([job("py.blob", {"n": 5000}, retry={"max_attempts": 3, "backoff_ms": 0})]))
+        assert big["state"] == "FAILED"
+        j = big["blocks"][0]["jobs"][0]
+        assert j["attempt"] == 1, "not retried: it would be as large again"
+        assert "over the broker's max_output_bytes (4096)" in j["error"]
+        assert "output" not in j
+        assert run_wf(c, workflow([job("py.blob", {"n": 10})]))["state"] == "SUCCEEDED"
+    finally:
+        w.stop()
+        c.close()
