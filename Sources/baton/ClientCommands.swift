@@ -99,10 +99,11 @@ struct ListCommand: ParsableCommand {
     @Option(help: "Only workflows with this name.") var name: String?
     @Option(help: "Rows per page (1-1000).") var limit = 50
     @Option(help: "Paging cursor: the `next` ID printed by the previous page.") var before: String?
+    @Option(help: "Only workflows of this owner (a key's name; admin keys only: a client key always sees its own).") var owner: String?
     @OptionGroup var client: ClientOptions
 
     func run() throws {
-        var query = ListRequest(name: name, limit: limit, before: before)
+        var query = ListRequest(name: name, limit: limit, before: before, owner: owner)
         if let state {
             guard let s = WorkflowState(rawValue: state.uppercased()) else {
                 throw ValidationError("--state: unknown state \"\(state)\"")
@@ -113,7 +114,7 @@ struct ListCommand: ParsableCommand {
         let page = try withClient(client) { try $0.list(query) }
         for w in page.workflows {
             let state = w.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
-            print("\(w.id)  \(state)  \(Timestamp.format(ms: w.submittedAt))  \(w.name)")
+            print("\(w.id)  \(state)  \(Timestamp.format(ms: w.submittedAt))  \(w.name)" + (w.owner.map { "  (\($0))" } ?? ""))
         }
         if let next = page.next { print("next page: baton list --before \(next)") }
     }

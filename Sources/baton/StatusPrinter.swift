@@ -43,7 +43,8 @@ enum StatusPrinter {
     }
 
     static func render(_ s: WorkflowStatus) -> String {
-        var lines = ["workflow \(s.id) \"\(s.name)\": \(s.state.rawValue)" + (s.reason.map { " (\($0))" } ?? "")]
+        var lines = ["workflow \(s.id) \"\(s.name)\": \(s.state.rawValue)" + (s.reason.map { " (\($0))" } ?? "")
+                     + (s.owner.map { ", owner \($0)" } ?? "")]
         for (b, block) in s.blocks.enumerated() {
             lines.append("  block \(b): \(block.state.rawValue)")
             for j in block.jobs {

@@ -161,6 +161,14 @@ final class CurveTests: XCTestCase {
             XCTAssertEqual(($0 as? ClientError)?.code, .notFound)
         }
         XCTAssertEqual(try ops.status(a).owner, "alice")
+        let opsKeys = ["--curve-server", keys.appendingPathComponent("broker.key").path,
+                       "--curve-secret", keys.appendingPathComponent("ops.key_secret").path]
+        let (statusCode, status) = try cluster.baton(["status", a] + opsKeys, log: "cli-status.log")
+        XCTAssertEqual(statusCode, 0, status)
+        XCTAssertTrue(status.contains("SUCCEEDED, owner alice"), status)
+        let (listCode, list) = try cluster.baton(["list", "--owner", "bob"] + opsKeys, log: "cli-list.log")
+        XCTAssertEqual(listCode, 0, list)
+        XCTAssertTrue(list.contains("\(b)") && list.contains("(bob)") && !list.contains(a), list)
     }
 
     // MARK: Reload
