@@ -61,7 +61,10 @@ def start(c, spec):
 
 def test_ready_is_answered_with_heartbeat_and_beats_follow(W, T):
     w = W()
-    assert w.ready(types=[T], capacity=2, name="w1") == {"interval_ms": INTERVAL}
+    # The reply to READY also carries the broker's output limit (spec §9.3:
+    # max_output_bytes is L, the default 1 MiB); the periodic beats do not.
+    assert w.ready(types=[T], capacity=2, name="w1") == {"interval_ms": INTERVAL,
+                                                         "max_output_bytes": 1048576}
     t = time.monotonic()
     while time.monotonic() - t < 0.65:
         m = w.recv(0.5)
