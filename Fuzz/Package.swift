@@ -3,7 +3,7 @@ import PackageDescription
 
 // libFuzzer entry points for BatonWire's decoders. A package of its own, so the normal
 // `swift build` of the root never compiles it: scripts/fuzz builds it into .build-fuzz with
-// `--sanitize=fuzzer --sanitize=address`, which instruments BatonWire for coverage too.
+// `-sanitize=fuzzer,address` for every module, so BatonWire is instrumented for coverage too.
 //
 // Each target is one executable whose `main` is libFuzzer's: the entry file defines
 // `LLVMFuzzerTestOneInput` and is compiled with -parse-as-library so Swift emits no main.
