@@ -20,6 +20,8 @@ let package = Package(
         .executable(name: "baton", targets: ["baton"]),
         .library(name: "BatonClient", targets: ["BatonClient"]),
         .library(name: "BatonWorker", targets: ["BatonWorker"]),
+        // For Fuzz/ (its own package, built only by scripts/fuzz), which fuzzes the decoders.
+        .library(name: "BatonWire", targets: ["BatonWire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
