@@ -70,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonBroker", "BatonClient", "BatonConfig", "BatonKeys", "BatonWorker", "BatonWire", "ZeroMQ",
+                "BatonBroker", "BatonClient", "BatonConfig", "BatonKeys", "BatonWorker", "BatonWire", "ZeroMQ", "CBatonLibc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

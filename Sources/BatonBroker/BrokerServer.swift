@@ -179,7 +179,11 @@ public final class BrokerServer: Sendable {
             try s.setCurveServer(secretKey: key)
             try s.setZapDomain(domain.rawValue)
         }
-        try s.bind(endpoint)
+        do {
+            try s.bind(endpoint)
+        } catch {
+            throw BrokerError.bind(endpoint, domain == .clients ? .clients : .workers, "\(error)")
+        }
         return s
     }
 }
@@ -189,12 +193,21 @@ public enum BrokerError: Error, CustomStringConvertible {
     case system(String, Int32)
     /// Plain mode asked to bind a non-loopback endpoint without `--insecure`.
     case insecureBind(String)
+    /// An endpoint could not be bound (in use, no such address, bad syntax).
+    case bind(String, BindRole, String)
+
+    public enum BindRole: String, Sendable {
+        case clients = "client"
+        case workers = "worker"
+    }
 
     public var description: String {
         switch self {
         case .system(let call, let err): "\(call) failed: \(String(cString: strerror(err)))"
         case .insecureBind(let endpoint):
             "\(endpoint) is not a loopback address, and the broker has no keys: give it keys (--curve-secret and the --*-allow directories, see README \"Security\"), bind 127.0.0.1, or pass --insecure to serve it without authentication"
+        case .bind(let endpoint, let role, let why):
+            "cannot bind the \(role.rawValue) endpoint \(endpoint): \(why)"
         }
     }
 }

@@ -83,6 +83,7 @@ extension WorkflowSpec {
     /// field, e.g. `workflow.blocks[1].jobs[0].type: required`.
     public static func parse(_ value: JSONValue, path: String = "workflow") throws(WireError) -> WorkflowSpec {
         let o = try object(value, path)
+        try rejectUnknownKeys(o, path, known: ["name", "description", "blocks"], of: "a workflow")
         let name = try requiredString(o, "name", path, maxBytes: Limits.maxNameBytes)
         let description = try optionalString(o, "description", path)
         guard let blocksValue = o["blocks"] else { throw bad("\(path).blocks", "required") }
@@ -116,6 +117,7 @@ extension WorkflowSpec {
 extension BlockSpec {
     static func parse(_ value: JSONValue, path: String) throws(WireError) -> BlockSpec {
         let o = try object(value, path)
+        try rejectUnknownKeys(o, path, known: ["description", "concurrency", "jobs"], of: "a block")
         let description = try optionalString(o, "description", path)
         let concurrency = try optionalInt(o, "concurrency", path, range: 1...Int64(WorkflowSpec.Limits.maxConcurrency)) ?? 1
         guard let jobsValue = o["jobs"] else { throw bad("\(path).jobs", "required") }
@@ -144,6 +146,7 @@ extension BlockSpec {
 extension JobSpec {
     static func parse(_ value: JSONValue, path: String) throws(WireError) -> JobSpec {
         let o = try object(value, path)
+        try rejectUnknownKeys(o, path, known: ["type", "name", "args", "timeout_ms", "retry"], of: "a job")
         let type = try requiredString(o, "type", path, maxBytes: WorkflowSpec.Limits.maxTypeBytes)
         guard type.utf8.allSatisfy(isTypeByte) else {
             throw bad("\(path).type", "may hold only letters, digits, '.', '_' and '-'")
@@ -159,6 +162,7 @@ extension JobSpec {
         if let r = o["retry"], r != .null {
             let rp = "\(path).retry"
             let ro = try object(r, rp)
+            try rejectUnknownKeys(ro, rp, known: ["max_attempts", "backoff_ms"], of: "retry")
             if let m = try optionalInt(ro, "max_attempts", rp, range: 1...Int64(WorkflowSpec.Limits.maxAttempts)) {
                 retry.maxAttempts = Int(m)
             }
@@ -182,6 +186,45 @@ extension JobSpec {
 private func isTypeByte(_ c: UInt8) -> Bool {
     (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
         || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
+}
+
+// MARK: - Strict spec objects
+
+/// Spec objects (workflow, block, job, retry) are strict, unlike envelope bodies (spec
+/// §4.2): a misspelled key such as `timeout` for `timeout_ms` would otherwise be dropped
+/// in silence and the job would run with no timeout at all. The first unknown key in
+/// sorted order is named, with the closest known key when one is near.
+func rejectUnknownKeys(_ o: [String: JSONValue], _ path: String, known: [String], of what: String) throws(WireError) {
+    guard o.count > 0 else { return }
+    var unknown: String?
+    for key in o.keys where !known.contains(key) {
+        if unknown == nil || key < unknown! { unknown = key }
+    }
+    guard let key = unknown else { return }
+    let hint = closest(to: key, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+    throw bad("\(path).\(key)", "unknown key\(hint); \(what) takes \(known.joined(separator: ", "))")
+}
+
+/// The known key a misspelling most likely meant: one that starts with it or it starts
+/// with (`timeout` / `timeout_ms`), else one within two edits. Nil when none is near.
+private func closest(to key: String, in known: [String]) -> String? {
+    let lower = key.lowercased()
+    if let k = known.first(where: { $0.hasPrefix(lower) || lower.hasPrefix($0) }) { return k }
+    let a = Array(lower.utf8)
+    guard a.count <= 64 else { return nil }
+    return known.map { ($0, editDistance(a, Array($0.utf8))) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }?.0
+}
+
+private func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    var previous = Array(0...b.count)
+    for i in 1...max(a.count, 1) where !a.isEmpty {
+        var current = [i] + Array(repeating: 0, count: b.count)
+        for j in stride(from: 1, through: b.count, by: 1) {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return a.isEmpty ? b.count : previous[b.count]
 }
 
 // MARK: - Field helpers shared by every body validator

@@ -16,8 +16,10 @@ struct BrokerCommand: ParsableCommand {
             bad file keeps the running config (and says why in the log), other keys need a restart.
             """)
 
-    @Option(help: "Config file (YAML): settings, policies and rate limits; see examples/baton.yaml. Without one everything is allowed.")
-    var config: String?
+    @Option(name: .customLong("config"), help: "Config file (YAML): settings, policies and rate limits; see examples/baton.yaml. Without one everything is allowed (default $BATON_CONFIG).")
+    var configFlag: String?
+
+    var config: String? { configFlag ?? environment("BATON_CONFIG") }
 
     @Option(help: "Endpoint clients connect to (default tcp://127.0.0.1:5555).")
     var clients: String?
@@ -60,6 +62,8 @@ struct BrokerCommand: ParsableCommand {
     var logLevel: String?
 
     func validate() throws {
+        if let clients { try checkEndpoint(clients, flag: "--clients") }
+        if let workers { try checkEndpoint(workers, flag: "--workers") }
         if let heartbeatMs { guard heartbeatMs >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") } }
         if let ttlSeconds { guard ttlSeconds >= 1 else { throw ValidationError("--ttl-seconds must be at least 1") } }
         if let maxMessageBytes { guard maxMessageBytes >= 1024 else { throw ValidationError("--max-message-bytes must be at least 1024") } }
@@ -111,7 +115,12 @@ struct BrokerCommand: ParsableCommand {
         let reloads = (config != nil || keyed) ? SignalReloader { [config] in
             reload(config, running: file, allow: keyed ? allow : nil, into: server, logger: logger)
         } : nil
-        try server.run()
+        do {
+            try server.run()
+        } catch BrokerError.bind(let endpoint, let role, let why) {
+            let flag = role == .clients ? "--clients (config key clients)" : "--workers (config key workers)"
+            throw RuntimeError("cannot bind the \(role.rawValue) endpoint \(endpoint), from \(flag): \(why)")
+        }
         withExtendedLifetime((signals, reloads)) {}
         logger.info("broker stopped")
     }

@@ -3,18 +3,30 @@ import BatonClient
 import BatonWire
 import Foundation
 
-/// Runs a client call, turning client errors into a clear message and exit code 2.
+/// Runs a client call, turning client errors into one clear line and exit code 2.
 func withClient<T>(_ options: ClientOptions, _ body: (BatonClient) throws -> T) throws -> T {
+    let curve = try curveKeys(server: options.curveServer, secret: options.curveSecret).map {
+        CurveClientKeys(serverKey: $0.serverKey, publicKey: $0.publicKey, secretKey: $0.secretKey)
+    }
     do {
-        let curve = try curveKeys(server: options.curveServer, secret: options.curveSecret).map {
-            CurveClientKeys(serverKey: $0.serverKey, publicKey: $0.publicKey, secretKey: $0.secretKey)
-        }
         let client = try BatonClient(endpoint: options.broker, timeoutMs: options.timeoutMs, attempts: options.retries, curve: curve)
         defer { client.close() }
         return try body(client)
     } catch let error as ClientError {
-        printError("error: \(error)")
-        throw ExitCode(2)
+        printError("error: \(describe(error, endpoint: options.broker))")
+        throw ExitStatus.broker.exitCode
+    }
+}
+
+/// A client error for a person: a broker that does not answer is named, with what to check.
+func describe(_ error: ClientError, endpoint: String) -> String {
+    switch error {
+    case .timeout(let command, let attempts, let ms):
+        "no reply from the broker at \(endpoint) to \(command) (\(attempts) attempt(s) of \(ms) ms); is it running there? (--broker or BATON_BROKER name it)"
+    case .remote(let e):
+        "the broker refused: \(e.code.rawValue): \(e.message)"
+    default:
+        "\(error) (broker \(endpoint))"
     }
 }
 

@@ -9,8 +9,8 @@ struct WorkerCommandLine: ParsableCommand {
         commandName: "worker",
         abstract: "Run a worker with the built-in job types: echo, sleep, fail, file.write, append, shell.")
 
-    @Option(help: "The broker's worker endpoint.")
-    var broker = "tcp://127.0.0.1:5556"
+    @Option(name: .customLong("broker"), help: "The broker's worker endpoint (default $BATON_WORKER_BROKER, else tcp://127.0.0.1:5556).")
+    var brokerFlag: String?
 
     @Option(help: "Comma-separated job types to take (shell needs --shell-allow; file.write and append need --file-root).")
     var types = "echo,sleep,fail"
@@ -31,16 +31,22 @@ struct WorkerCommandLine: ParsableCommand {
     var fileRoot: String?
 
     @Option(name: [.customLong("curve-server"), .customLong("curve-server-key")],
-            help: "The broker's public certificate (its NAME.key) or Z85 public key, when the broker runs CURVE.")
-    var curveServer: String?
+            help: "The broker's public certificate (its NAME.key) or Z85 public key, when the broker runs CURVE (default $BATON_CURVE_SERVER).")
+    var curveServerFlag: String?
 
-    @Option(help: "This worker's secret certificate (NAME.key_secret); its NAME.key must be in the broker's workers allowlist.")
-    var curveSecret: String?
+    @Option(name: .customLong("curve-secret"),
+            help: "This worker's secret certificate (NAME.key_secret); its NAME.key must be in the broker's workers allowlist (default $BATON_CURVE_SECRET).")
+    var curveSecretFlag: String?
+
+    var broker: String { brokerFlag ?? environment("BATON_WORKER_BROKER") ?? "tcp://127.0.0.1:5556" }
+    var curveServer: String? { curveServerFlag ?? environment("BATON_CURVE_SERVER") }
+    var curveSecret: String? { curveSecretFlag ?? environment("BATON_CURVE_SECRET") }
 
     @Option(help: "Log level.")
     var logLevel = "info"
 
     func validate() throws {
+        try checkEndpoint(broker, flag: brokerFlag != nil ? "--broker" : "BATON_WORKER_BROKER")
         guard (1...10_000).contains(capacity) else { throw ValidationError("--capacity must be between 1 and 10000") }
         let known = Set(BuiltinJobs.names)
         for t in typeList where !known.contains(t) {

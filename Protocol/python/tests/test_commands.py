@@ -122,16 +122,23 @@ def test_same_spec_means_parsed_with_defaults(c):
     plain = {"name": name, "blocks": [{"jobs": [{"type": NOBODY, "args": {"n": 3}}]}]}
     first = c.submit(plain, key)
     equivalents = [
-        # defaults written out; integer fields as 1.0; key order; unknown fields; nulls
+        # defaults written out; integer fields as 1.0; key order; nulls
         {"blocks": [{"concurrency": 1.0, "jobs": [{"args": {"n": 3}, "type": NOBODY, "timeout_ms": 0,
                                                    "retry": {"max_attempts": 3.0, "backoff_ms": 1000}}]}],
          "name": name},
-        {"name": name, "future": {"x": 1}, "blocks": [{"extra": True, "jobs": [{"type": NOBODY, "args": {"n": 3}, "junk": 1}]}]},
         {"name": name, "description": None, "blocks": [{"jobs": [{"type": NOBODY, "args": {"n": 3}, "retry": None, "name": None}]}]},
     ]
     for spec in equivalents:
         again = c.submit(spec, key)
         assert (again.id, again.duplicate) == (first.id, True), spec
+
+
+def test_unknown_spec_keys_are_bad_request_naming_the_path(c):
+    # Spec objects are strict (spec §5): a misspelled key is never dropped in silence.
+    with pytest.raises(BadRequest) as e:
+        c.submit({"name": unique(), "blocks": [{"jobs": [{"type": NOBODY, "timeout": 5000}]}]}, unique("k"))
+    assert e.value.code == "bad_request"
+    assert e.value.message.startswith('workflow.blocks[0].jobs[0].timeout: unknown key (did you mean "timeout_ms"?)')
 
 
 def test_inside_args_3_and_3_0_differ(c):
