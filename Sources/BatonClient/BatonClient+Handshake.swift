@@ -14,6 +14,9 @@ extension BatonClient {
         case reattaching(Journal.Entry)
         /// `resume` starts completing this entry.
         case resuming(Journal.Entry)
+        /// The entry is journaled and its SUBMIT goes out next: if no reply comes, the
+        /// journal holds it unacknowledged under this key.
+        case submitting(Journal.Entry)
         /// SUBMIT returned the entry's id (journaled next).
         case submitted(Submitted, Journal.Entry)
         /// EXEC was refused by a rate limit (`rate_limited`); it is sent again after
@@ -30,7 +33,17 @@ extension BatonClient {
         /// An emergency stop parked the workflow (not journaled as finished: once the stop
         /// is lifted, `resume` sends EXEC and it continues).
         case stopped(WorkflowStatus)
+        /// No event for a while, and STATUS says why jobs wait (`waiting_for`, e.g. `no
+        /// worker for disk.erase`): reported when the set of reasons changes, so a job
+        /// type nobody serves is never a silent hang.
+        case held(id: String, reasons: [String])
+        /// `resume` left this entry alone: its SUBMIT was never acknowledged, so it may
+        /// not exist at the broker (`submitPending` submits it again).
+        case skipped(Journal.Entry)
     }
+
+    /// How long following may see no event before STATUS is asked why (`held`).
+    public static let quietBeforeAskingMs: Int64 = 3000
 
     /// SUBMIT `spec`, journal its id, EXEC it and follow it to the end; returns the final
     /// STATUS. With a journal, an unfinished entry with the same spec (a run a crash
@@ -55,8 +68,18 @@ extension BatonClient {
     /// Completes every unfinished journal entry, in the order they were started; returns
     /// their final STATUS in that order (empty when every entry was seen to finish).
     /// - Throws: like `run`; the entries after the one that failed are left unfinished.
-    public func resume(_ journal: Journal, progress: (HandshakeStep) -> Void = { _ in }) throws -> [WorkflowStatus] {
-        try journal.unfinished().map { entry in
+    ///
+    /// An entry whose SUBMIT was never acknowledged (no id journaled) may or may not exist
+    /// at the broker: it is reported `skipped` and left unfinished, unless `submitPending`,
+    /// which SUBMITs it again with its key (the broker answers with the same id if the
+    /// first SUBMIT was stored, else stores it now).
+    public func resume(_ journal: Journal, submitPending: Bool = false,
+                       progress: (HandshakeStep) -> Void = { _ in }) throws -> [WorkflowStatus] {
+        try journal.unfinished().compactMap { entry in
+            guard entry.id != nil || submitPending else {
+                progress(.skipped(entry))
+                return nil
+            }
             progress(.resuming(entry))
             return try complete(entry, journal: journal, progress: progress)
         }
@@ -78,6 +101,50 @@ extension BatonClient {
             if page.events.isEmpty && page.state.isSettled { break }
         }
         return try status(id)
+    }
+
+    /// `watch(id, after: 0)` that, after `quietBeforeAskingMs` without an event, asks
+    /// STATUS why jobs wait and reports the reasons (`held`) whenever they change.
+    private func follow(_ id: String, progress: (HandshakeStep) -> Void) throws -> WorkflowStatus {
+        var after: Int64 = 0
+        var lastEventAt = ContinuousClock.now
+        var reported: [String] = []
+        while true {
+            let page = try watch(id, after: after, waitMs: 1000)
+            for e in page.events {
+                after = e.seq
+                progress(.event(e))
+            }
+            if page.events.isEmpty && page.state.isSettled { break }
+            if !page.events.isEmpty {
+                lastEventAt = .now
+            } else if ContinuousClock.now - lastEventAt >= .milliseconds(Self.quietBeforeAskingMs) {
+                let reasons = Self.waitingReasons(try status(id))
+                // Compared without their times ("retry backoff until T" moves on by itself).
+                let gist = reasons.map(Self.withoutTime)
+                if gist != reported {
+                    reported = gist
+                    if !reasons.isEmpty { progress(.held(id: id, reasons: reasons)) }
+                }
+            }
+        }
+        return try status(id)
+    }
+
+    /// A reason without its trailing time (" until T", ": next token at T").
+    static func withoutTime(_ reason: String) -> String {
+        for marker in [" until ", ": next token at "] {
+            if let r = reason.range(of: marker) { return String(reason[..<r.lowerBound]) }
+        }
+        return reason
+    }
+
+    /// The distinct `waiting_for` reasons of a status's jobs, in first-seen order.
+    static func waitingReasons(_ s: WorkflowStatus) -> [String] {
+        var seen = Set<String>()
+        var reasons: [String] = []
+        for b in s.blocks { for j in b.jobs { if let w = j.waitingFor, seen.insert(w).inserted { reasons.append(w) } } }
+        return reasons
     }
 
     /// EXEC, sent again after each `rate_limited` refusal's `retry_after_ms` (a limit on
@@ -110,6 +177,7 @@ extension BatonClient {
             // Journaled before SUBMIT: if we die before the id comes back, a resume
             // re-SUBMITs with this key and the broker answers with the same id.
             try journal?.append(entry, step: .submitting)
+            progress(.submitting(entry))
             let submitted = try submit(entry.spec, idempotencyKey: entry.key)
             id = submitted.id
             entry.id = id
@@ -125,7 +193,7 @@ extension BatonClient {
         }
         if !status.state.isSettled {
             progress(.following(status))
-            status = try watch(id, after: 0) { progress(.event($0)) }
+            status = try follow(id, progress: progress)
         }
         guard status.state.isFinal else {
             progress(.stopped(status))

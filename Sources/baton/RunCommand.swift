@@ -3,27 +3,53 @@ import BatonClient
 import BatonWire
 import Foundation
 
+/// Where `run` and `resume` journal: `--journal`, else $BATON_JOURNAL, else this default.
+struct JournalOption: ParsableArguments {
+    static let defaultPath = ".baton/journal.jsonl"
+
+    @Option(name: .customLong("journal"), help: "Journal file: one JSON line per handshake step (default $BATON_JOURNAL, else \(defaultPath)).")
+    var flag: String?
+
+    var path: String { flag ?? environment("BATON_JOURNAL") ?? Self.defaultPath }
+}
+
+/// How a following command prints: for people, or JSON lines for programs.
+struct FollowOutput: ParsableArguments {
+    @Flag(help: "Print one JSON object per line: each step and event, then the final status.") var json = false
+    @Flag(help: "Print every event, also for workflows of more than \(ProgressPrinter.condenseAbove) jobs (whose dispatches and successes are otherwise counted per block).")
+    var verbose = false
+}
+
 /// The whole handshake: SUBMIT, journal the ID, EXEC, follow to the end.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "SUBMIT a workflow, record its ID in the journal, EXEC it and follow it to the end.",
-        discussion: "Exit code: 0 when the workflow SUCCEEDED, 1 when it ended otherwise, 2 on a client error.")
+        discussion: """
+            Output is live, line by line, also when redirected; the ID is printed as soon as the broker \
+            acknowledges the SUBMIT. Ctrl-C stops following, not the workflow: it prints how to re-attach. \
+            A --key that already names a finished workflow reports that workflow and runs nothing.
+
+            \(ExitStatus.table)
+            """)
 
     @Argument(help: "Workflow file (JSON).") var file: String
     @Option(help: "Idempotency key (default: a new random key per run).") var key: String?
-    @Option(help: "Journal file: one JSON line per handshake step.") var journal = ".baton/journal.jsonl"
+    @OptionGroup var journal: JournalOption
+    @OptionGroup var output: FollowOutput
     @OptionGroup var client: ClientOptions
 
     func run() throws {
         let spec = try loadWorkflow(file)
-        var printer = HandshakePrinter(journal: journal)
+        let path = journal.path
+        InterruptNotice.install("nothing was submitted yet")
+        var printer = HandshakePrinter(journal: path, json: output.json, verbose: output.verbose)
         let final = try withJournal {
-            try withClient(client) { c in
-                try c.run(spec, file: file, idempotencyKey: key, journal: Journal(path: journal)) { printer.print($0) }
+            try withClient(client, explain: { printer.aftermath($0) }) { c in
+                try c.run(spec, file: file, idempotencyKey: key, journal: Journal(path: path)) { printer.print($0) }
             }
         }
-        throw ExitCode(final.state == .succeeded ? 0 : 1)
+        throw (final.state == .succeeded ? ExitStatus.success : .unsuccessful).exitCode
     }
 }
 
@@ -32,69 +58,46 @@ struct ResumeCommand: ParsableCommand {
         commandName: "resume",
         abstract: "Re-attach to every workflow the journal holds that was not seen to finish.",
         discussion: """
-            For each unfinished journal entry: no ID yet -> SUBMIT again with the same key and spec \
-            (the broker returns the same ID if the first SUBMIT was stored); SUBMITTED -> EXEC; \
-            RUNNING -> watch; finished -> report. Exit 0 only if all SUCCEEDED.
+            For each unfinished journal entry: SUBMITTED (or STOPPED) -> EXEC; RUNNING -> follow; \
+            finished -> report. An entry whose SUBMIT was never acknowledged is skipped and named, \
+            unless --submit-pending (the broker answers a re-SUBMIT with the same key with the same ID \
+            if it stored the first). Exit 0 only if every entry SUCCEEDED and none was skipped.
+
+            \(ExitStatus.table)
             """)
 
-    @Option(help: "Journal file written by `baton run`.") var journal = ".baton/journal.jsonl"
+    @OptionGroup var journal: JournalOption
+    @Flag(help: "Also SUBMIT again the entries whose SUBMIT was never acknowledged, with their keys.") var submitPending = false
+    @OptionGroup var output: FollowOutput
     @OptionGroup var client: ClientOptions
 
     func run() throws {
-        let journalFile = Journal(path: journal)
+        let path = journal.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw InputError("--journal: no journal at \(path); `baton run` writes \(JournalOption.defaultPath) under the directory it ran in, or where --journal or BATON_JOURNAL said")
+        }
+        let journalFile = Journal(path: path)
         if journalFile.unfinished().isEmpty {
-            print("nothing to resume: every workflow in \(journal) was seen to finish")
+            print("nothing to resume: every workflow in \(path) was seen to finish")
             return
         }
-        var printer = HandshakePrinter(journal: journal)
+        InterruptNotice.install("nothing was resumed yet")
+        var printer = HandshakePrinter(journal: path, json: output.json, verbose: output.verbose)
         let finals = try withJournal {
-            try withClient(client) { c in try c.resume(journalFile) { printer.print($0) } }
+            try withClient(client, explain: { printer.aftermath($0) }) { c in
+                try c.resume(journalFile, submitPending: submitPending) { printer.print($0) }
+            }
         }
-        throw ExitCode(finals.allSatisfy { $0.state == .succeeded } ? 0 : 1)
+        let allSucceeded = finals.allSatisfy { $0.state == .succeeded } && printer.skipped == 0
+        throw (allSucceeded ? ExitStatus.success : .unsuccessful).exitCode
     }
 }
 
-/// A journal that cannot be written is a usage error (a bad `--journal` path), as it was
-/// before the handshake moved into the SDK.
+/// A journal that cannot be written is an input error (a bad `--journal` path).
 private func withJournal<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as JournalError {
-        throw ValidationError("--journal: \(error)")
-    }
-}
-
-/// Prints the handshake's steps as they happen.
-struct HandshakePrinter {
-    let journal: String
-    private var progress = ProgressLines(snapshot: nil)
-
-    init(journal: String) {
-        self.journal = journal
-    }
-
-    mutating func print(_ step: BatonClient.HandshakeStep) {
-        switch step {
-        case .reattaching(let entry):
-            Swift.print("re-attaching to \(entry.id ?? "the workflow") of \(entry.file) from the journal \(journal)")
-        case .resuming(let entry):
-            Swift.print("== resuming \(entry.id ?? "(not yet submitted)") from \(entry.file)")
-        case .submitted(let submitted, let entry):
-            let spec = entry.spec
-            Swift.print("submitted \(submitted.id) (\(spec.name), \(spec.jobCount) job(s) in \(spec.blocks.count) block(s))")
-        case .waiting(let ms, let reason):
-            Swift.print("waiting \(ms) ms before EXEC again: \(reason)")
-        case .executed(let status):
-            Swift.print("exec \(status.id): \(status.state.rawValue)")
-        case .following(let snapshot):
-            progress = ProgressLines(snapshot: snapshot)
-        case .event(let e):
-            Swift.print(progress.line(e))
-        case .finished(let status):
-            Swift.print(StatusPrinter.render(status))
-        case .stopped(let status):
-            Swift.print(StatusPrinter.render(status))
-            Swift.print("an emergency stop holds \(status.id); once it is lifted (`baton go`), `baton resume --journal \(journal)` continues it")
-        }
+        throw InputError("--journal: \(error)")
     }
 }
