@@ -315,6 +315,12 @@ final class BrokerLoop {
         do {
             if try clients.send(frames, dontWait: true, released: { queued.release(peer, cost) }) { return }
             log(.warning, "client queue full; message dropped")
+        } catch let error as ZMQError where error.isHostUnreachable {
+            // A client that went away before its reply (Ctrl-C, a timeout and a fresh
+            // socket): normal, and it can ask again.
+            // frames: routing id, delimiter, protocol, command, tag, body.
+            let command = frames.count > 3 ? String(decoding: frames[3], as: UTF8.self) : "?"
+            log(.info, "a client went away before its \(command) reply; reply dropped")
         } catch {
             log(.warning, "client unreachable; message dropped (\(error))")
         }

@@ -104,6 +104,7 @@ extension Engine {
         insertedIds.append(id)
         insertedSet.insert(id)
         emit(id, .workflowSubmitted, at: now, ["name": .string(record.spec.name)])
+        note("workflow \(id) submitted: \"\(record.spec.name)\", \(record.spec.jobCount) job(s), by \(Self.who(caller.name))")
         timers.insert(.expire(id), at: now + config.ttlMs)
         reply(peer, .id, tag, ["id": .string(id), "state": .string(WorkflowState.submitted.rawValue), "duplicate": false])
     }
@@ -226,6 +227,7 @@ extension Engine {
                 replyError(peer, tag, error)
                 return
             }
+            note("workflow \(id) executed: \"\(spec.name)\", by \(Self.who(caller.name))")
             start(id, now: now)
         case .stopped:
             // Continues where the stop left it; it was admitted when it first started,
@@ -235,6 +237,7 @@ extension Engine {
                 replyError(peer, tag, refusal)
                 return
             }
+            note("workflow \(id) continued after a stop: \"\(name)\", by \(Self.who(caller.name))")
             continueStopped(id, now: now)
         case .running, .succeeded, .failed, .cancelled, .expired:
             break  // already started, or over: EXEC starts nothing and reports
@@ -341,6 +344,9 @@ extension Engine {
         }
         return w.state
     }
+
+    /// The caller or owner as the audit lines name it.
+    static func who(_ name: String?) -> String { name.map { "key \($0)" } ?? "a plain-mode client" }
 
     static func notFound(_ id: String) -> WireError { WireError(.notFound, "no workflow with id \"\(id)\"") }
 

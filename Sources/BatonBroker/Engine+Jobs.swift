@@ -55,10 +55,13 @@ extension Engine {
     /// Hands queued jobs to workers: only workers of the job's type with a free slot,
     /// the least loaded (running / capacity) first.
     mutating func dispatchReady(now: Int64) {
-        guard !queued.isEmpty, !workers.isEmpty else { return }
+        guard !queued.isEmpty else { return }
         for type in Array(queues.keys) {
             while !queues[type]!.isEmpty {
-                guard let worker = leastLoadedWorker(for: type) else { break }
+                guard let worker = leastLoadedWorker(for: type) else {
+                    noteIfUnserved(type)
+                    break
+                }
                 guard let key = queues[type]!.popFirst() else { break }
                 guard queued.remove(key) != nil, isDispatchable(key) else { continue }
                 guard takeToken(type, now: now) else {
@@ -74,6 +77,15 @@ extension Engine {
                 bucketHeldSince[type] = nil
             }
         }
+    }
+
+    /// Logs once that jobs of `type` wait for a worker nobody runs (STATUS shows the
+    /// same as `waiting_for` on each job). Checked only when no worker had a free slot.
+    mutating func noteIfUnserved(_ type: String) {
+        guard !unservedTypesLogged.contains(type), !workers.values.contains(where: { $0.types.contains(type) }) else { return }
+        unservedTypesLogged.insert(type)
+        let waiting = queues[type]?.count ?? 0
+        note("no connected worker serves job type \"\(type)\": \(waiting) job(s) wait for one", .warning)
     }
 
     func isDispatchable(_ k: JobKey) -> Bool {
@@ -311,5 +323,7 @@ extension Engine {
         markDirty(id)
         emit(id, outcome.event, at: now, outcome.reason.map { ["reason": .string($0)] } ?? [:])
         finishedThisTurn.append(id)
+        let w = workflows[id]!
+        note("workflow \(id) finished \(state.rawValue): \"\(w.spec.name)\", \(w.owner.map { "owner key \($0)" } ?? "no owner (plain mode)")" + (outcome.reason.map { ": \($0)" } ?? ""))
     }
 }

@@ -32,7 +32,7 @@ extension Engine {
                 malformedResult(message.body, error, from: peer, now: now)
             }
         case .disconnect:
-            loseWorker(peer, because: "worker disconnected", now: now)
+            loseWorker(peer, because: Self.disconnectedCleanly, now: now)
         case .job, .cancel:
             note("worker \(workers[peer]!.name) sent \(message.command.rawValue), which only the broker sends; ignored", .warning)
         }
@@ -40,6 +40,8 @@ extension Engine {
 
     /// A RESULT that names its attempt but is otherwise broken ends that attempt as a
     /// failure: leaving it RUNNING would hang a job without a timeout forever.
+    static let disconnectedCleanly = "worker disconnected"
+
     mutating func malformedResult(_ body: [String: JSONValue], _ error: WireError, from peer: PeerId, now: Int64) {
         let name = workers[peer]?.name ?? "?"
         guard let jobId = body["job_id"]?.stringValue, let attempt = body["attempt"]?.intValue else {
@@ -73,7 +75,8 @@ extension Engine {
         } else {
             nextWorkerOrder += 1
             workers[peer] = WorkerState(name: r.worker, types: Set(r.types), capacity: r.capacity, lastSeen: now, order: nextWorkerOrder)
-            note("worker \(r.worker) ready: types \(r.types.joined(separator: ",")), capacity \(r.capacity)")
+            note("worker \(r.worker) joined: types \(r.types.joined(separator: ",")), capacity \(r.capacity)")
+            unservedTypesLogged.subtract(r.types)
         }
         send(peer, .heartbeat, ["interval_ms": .int(config.heartbeatMs), "max_output_bytes": .int(Int64(config.maxOutputBytes))])
     }
@@ -82,7 +85,11 @@ extension Engine {
     /// toward its job's `max_attempts`, and the job goes back to the queue if allowed.
     mutating func loseWorker(_ peer: PeerId, because why: String, now: Int64) {
         guard let w = workers.removeValue(forKey: peer) else { return }
-        note("worker \(w.name) lost (\(why)); \(w.running.count) running job(s) go back to the queue", .warning)
+        // A worker that said DISCONNECT left cleanly (an info line); one that went silent
+        // or could not be reached was lost (a warning).
+        let clean = why == Self.disconnectedCleanly
+        note("worker \(w.name) \(clean ? "left" : "lost") (\(why)); \(w.running.count) running job(s) go back to the queue",
+             clean && w.running.isEmpty ? .info : .warning)
         for k in w.running.sorted(by: { $0.jobId < $1.jobId }) {
             endAttempt(k)
             attemptFailed(k, error: "worker lost", retryable: true, now: now)

@@ -112,6 +112,9 @@ public struct Engine {
     /// Since when each job type's empty bucket has held jobs back (cleared when its
     /// queue empties), for LIMITS.
     var bucketHeldSince: [String: Int64] = [:]
+    /// Job types with queued jobs that no connected worker serves, already logged: the
+    /// log says so once per type, until a worker of that type joins.
+    var unservedTypesLogged: Set<String> = []
     /// RUNNING workflows per limited name.
     var runningByName: [String: Int] = [:]
     /// Start times within the window, per name with a start rate, oldest first.

@@ -64,11 +64,9 @@ struct Baton: ParsableCommand {
     }
 }
 
-/// Sets up swift-log once, writing to standard error.
+/// Sets up swift-log once, writing to standard error (`LogLineHandler`).
 func bootstrapLogging(level: String) {
     LoggingSystem.bootstrap { label in
-        var h = StreamLogHandler.standardError(label: label)
-        h.logLevel = Logger.Level(rawValue: level) ?? .info
-        return h
+        LogLineHandler(label: label, logLevel: Logger.Level(rawValue: level) ?? .info)
     }
 }
