@@ -52,6 +52,9 @@ struct Baton: ParsableCommand {
             fail(error.message, .usage)
         } catch let error as InputError {
             fail(error.description, .usage)
+        } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            // The parser's own (`baton` alone, `--help` reaching a command group): it prints them.
+            exit(withError: error)
         } catch {
             fail("\(error)", .broker)
         }

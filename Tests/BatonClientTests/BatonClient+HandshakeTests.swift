@@ -103,18 +103,30 @@ final class BatonClientHandshakeTests: XCTestCase {
         for step in steps { try journal.append(entry, step: step) }
     }
 
-    func testAnEntryWithoutIdIsSubmittedAgainWithTheSameKey() throws {
-        // The first SUBMIT landed; the client died before journaling the id.
+    func testAnEntryWithoutIdIsSkippedUnlessSubmitPending() throws {
         let entry = Journal.Entry(key: "k-early", file: "early.json", spec: Self.spec)
         try seed(entry, steps: [.submitting])
         var broker = OneWorkflowBroker(state: .submitted)
         let j = journal
         let out = try drive(&broker) { c, steps in try c.resume(j) { steps.append(stepName($0)) } }
+        XCTAssertEqual(out.commands, [], "nothing is sent for an entry the broker never acknowledged")
+        XCTAssertEqual(out.result.map(\.state), [])
+        XCTAssertEqual(out.steps, ["skipped k-early"])
+        XCTAssertEqual(journal.unfinished(), [entry], "still there for `--submit-pending`")
+    }
+
+    func testAnEntryWithoutIdIsSubmittedAgainWithTheSameKeyWhenAsked() throws {
+        // The first SUBMIT landed; the client died before journaling the id.
+        let entry = Journal.Entry(key: "k-early", file: "early.json", spec: Self.spec)
+        try seed(entry, steps: [.submitting])
+        var broker = OneWorkflowBroker(state: .submitted)
+        let j = journal
+        let out = try drive(&broker) { c, steps in try c.resume(j, submitPending: true) { steps.append(stepName($0)) } }
         XCTAssertEqual(out.commands, [.submit, .status, .exec, .watch, .watch, .status])
         XCTAssertEqual(broker.submitted.map(\.idempotencyKey), ["k-early"])
         XCTAssertEqual(broker.submitted.map(\.workflow), [Self.spec])
         XCTAssertEqual(out.result.map(\.state), [.succeeded])
-        XCTAssertEqual(out.steps, ["resuming", "submitted", "executed", "following", "event 1", "event 2", "event 3", "finished"])
+        XCTAssertEqual(out.steps, ["resuming", "submitting", "submitted", "executed", "following", "event 1", "event 2", "event 3", "finished"])
         XCTAssertEqual(try journaledSteps(), ["submitting", "submitting", "submitted", "exec", "finished"])
         XCTAssertEqual(journal.unfinished(), [])
     }
@@ -161,7 +173,7 @@ final class BatonClientHandshakeTests: XCTestCase {
         }
         XCTAssertEqual(out.commands, [.submit, .status, .exec, .watch, .watch, .status])
         XCTAssertEqual(broker.submitted.map(\.idempotencyKey), ["k-run"])
-        XCTAssertEqual(out.steps, ["submitted", "executed", "following", "event 1", "event 2", "event 3", "finished"])
+        XCTAssertEqual(out.steps, ["submitting", "submitted", "executed", "following", "event 1", "event 2", "event 3", "finished"])
         XCTAssertEqual(out.result.state, .succeeded)
         XCTAssertEqual(try journaledSteps(), ["submitting", "submitted", "exec", "finished"])
     }
@@ -224,6 +236,7 @@ private func stepName(_ step: BatonClient.HandshakeStep) -> String {
     switch step {
     case .reattaching(let e): "reattaching \(e.id ?? "-")"
     case .resuming: "resuming"
+    case .submitting: "submitting"
     case .submitted: "submitted"
     case .waiting: "waiting"
     case .executed: "executed"
@@ -231,5 +244,7 @@ private func stepName(_ step: BatonClient.HandshakeStep) -> String {
     case .event(let e): "event \(e.seq)"
     case .finished: "finished"
     case .stopped: "stopped"
+    case .held(_, let reasons): "held \(reasons.joined(separator: "; "))"
+    case .skipped(let e): "skipped \(e.key)"
     }
 }

@@ -33,11 +33,18 @@ final class Cluster: @unchecked Sendable {
         return root.appendingPathComponent(".build/debug/baton").path
     }
 
+    /// Starts `baton ARGS` with stdout and stderr appended to `log` (a file: never a
+    /// terminal). `environment` adds to (or, with nil, removes from) the inherited one.
     @discardableResult
-    func start(_ args: [String], log: String) throws -> Process {
+    func start(_ args: [String], log: String, environment: [String: String?] = [:]) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = args
+        if !environment.isEmpty {
+            var env = ProcessInfo.processInfo.environment
+            for (k, v) in environment { env[k] = v }
+            p.environment = env
+        }
         p.currentDirectoryURL = dir
         let logURL = dir.appendingPathComponent(log)
         if !FileManager.default.fileExists(atPath: logURL.path) {
@@ -89,10 +96,34 @@ final class Cluster: @unchecked Sendable {
 
     /// Runs a `baton` client command against this cluster's broker to its end: its exit
     /// code and everything it printed.
-    func baton(_ args: [String], log: String) throws -> (Int32, String) {
-        let p = try start(args + ["--broker", clientEndpoint], log: log)
+    func baton(_ args: [String], log: String, environment: [String: String?] = [:]) throws -> (Int32, String) {
+        let p = try start(args + ["--broker", clientEndpoint], log: log, environment: environment)
         p.waitUntilExit()
         return (p.terminationStatus, self.log(log))
+    }
+
+    /// Runs `baton ARGS` as given (no `--broker` added) to its end: exit code and output.
+    func batonExactly(_ args: [String], log: String, environment: [String: String?] = [:]) throws -> (Int32, String) {
+        let p = try start(args, log: log, environment: environment)
+        p.waitUntilExit()
+        return (p.terminationStatus, self.log(log))
+    }
+
+    /// Writes `json` to a file in the cluster's directory; returns its name (relative:
+    /// the processes run there).
+    func writeFile(_ name: String, _ text: String) throws -> String {
+        try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        return name
+    }
+
+    /// Polls `condition` every 20 ms for up to `seconds` (a bound against hangs).
+    func waitFor(_ what: String, seconds: TimeInterval = 20, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw TestFailure("not within \(seconds) s: \(what)")
     }
 
     func kill9(_ p: Process) {
