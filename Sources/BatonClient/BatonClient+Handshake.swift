@@ -103,17 +103,20 @@ extension BatonClient {
         return try status(id)
     }
 
-    /// `watch(id, after: 0)` that, after `quietBeforeAskingMs` without an event, asks
-    /// STATUS why jobs wait and reports the reasons (`held`) whenever they change.
-    private func follow(_ id: String, progress: (HandshakeStep) -> Void) throws -> WorkflowStatus {
-        var after: Int64 = 0
+    /// Follows a workflow like `watch(_:after:waitMs:onEvent:)`, and after
+    /// `quietBeforeAskingMs` without an event asks STATUS why jobs wait, calling `onHeld`
+    /// with the reasons (`waiting_for`, e.g. `no worker for disk.erase`) whenever they
+    /// change: a job type nobody serves is never a silent hang.
+    public func follow(_ id: String, after start: Int64 = 0, onEvent: (WorkflowEvent) throws -> Void,
+                       onHeld: ([String]) -> Void) throws -> WorkflowStatus {
+        var after = start
         var lastEventAt = ContinuousClock.now
         var reported: [String] = []
         while true {
             let page = try watch(id, after: after, waitMs: 1000)
             for e in page.events {
                 after = e.seq
-                progress(.event(e))
+                try onEvent(e)
             }
             if page.events.isEmpty && page.state.isSettled { break }
             if !page.events.isEmpty {
@@ -124,7 +127,7 @@ extension BatonClient {
                 let gist = reasons.map(Self.withoutTime)
                 if gist != reported {
                     reported = gist
-                    if !reasons.isEmpty { progress(.held(id: id, reasons: reasons)) }
+                    if !reasons.isEmpty { onHeld(reasons) }
                 }
             }
         }
@@ -193,7 +196,7 @@ extension BatonClient {
         }
         if !status.state.isSettled {
             progress(.following(status))
-            status = try follow(id, progress: progress)
+            status = try follow(id, onEvent: { progress(.event($0)) }, onHeld: { progress(.held(id: id, reasons: $0)) })
         }
         guard status.state.isFinal else {
             progress(.stopped(status))

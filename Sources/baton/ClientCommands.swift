@@ -213,13 +213,19 @@ struct WatchCommand: ParsableCommand {
             let snapshot = try c.status(id)
             var progress = ProgressPrinter(names: JobNames(status: snapshot), verbose: output.verbose)
             if after > 0 { progress.seed(snapshot) }
-            let final = try c.watch(id, after: after) { e in
+            let final = try c.follow(id, after: after, onEvent: { e in
                 if output.json {
                     printJSON(["type": "event", "id": .string(id), "event": e.json])
                 } else {
                     for line in progress.lines(e) { print(line) }
                 }
-            }
+            }, onHeld: { reasons in
+                if output.json {
+                    printJSON(["type": "held", "id": .string(id), "reasons": .array(reasons.map(JSONValue.string))])
+                } else {
+                    print(Style.warning("\(id): no progress for \(BatonClient.quietBeforeAskingMs / 1000) s; jobs wait on: \(reasons.joined(separator: "; "))"))
+                }
+            })
             if output.json { printJSON(["type": "final", "status": final.json]) } else { print(StatusRenderer.render(final)) }
             return final
         }

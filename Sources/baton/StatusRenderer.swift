@@ -54,7 +54,9 @@ enum StatusRenderer {
     }
 
     static func jobLine(block b: Int, job j: Int, _ job: WorkflowStatus.Job) -> String {
-        var l = "\(jobLabel(block: b, job: j, name: job.name, type: job.type))  \(job.type)  \(Style.state(job.state.rawValue))"
+        // The type gets its own column when the label shows the name instead.
+        var l = jobLabel(block: b, job: j, name: job.name, type: job.type) + (job.name == nil ? "" : "  \(job.type)")
+        l += "  \(Style.state(job.state.rawValue))"
         if job.attempt > 0 { l += "  attempt \(job.attempt)" }
         if let started = job.startedAt {
             if let finished = job.finishedAt {

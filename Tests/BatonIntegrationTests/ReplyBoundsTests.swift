@@ -137,6 +137,6 @@ final class ReplyBoundsTests: XCTestCase {
 
         let (code, printed) = try cluster.baton(["status", done.id], log: "status.log")
         XCTAssertEqual(code, 0, printed)
-        for k in 0..<5 { XCTAssertTrue(printed.contains("    0.\(k) echo SUCCEEDED"), "job 0.\(k) in:\n\(printed.prefix(2000))") }
+        for k in 0..<5 { XCTAssertTrue(printed.contains("    0.\(k) echo  SUCCEEDED"), "job 0.\(k) in:\n\(printed.prefix(2000))") }
     }
 }
