@@ -149,6 +149,36 @@ final class CommandLineOutputTests: XCTestCase {
         XCTAssertEqual(try JSONParser.parse(ping)["pong"], true)
     }
 
+    func testLongValuesAreCutWithAnEllipsisOnOneLine() throws {
+        try cluster.startWorker(types: "echo,fail", capacity: 2, name: "w1")
+        let long = String(repeating: "x", count: 500)
+        let file = try cluster.writeFile("long.json", #"""
+            {"name": "long", "blocks": [{"jobs": [
+              {"type": "echo", "name": "big-output", "args": {"pad": "\#(long)"}},
+              {"type": "fail", "name": "long-error", "args": {"message": "line one\n\#(long)"}, "retry": {"max_attempts": 1}}]}]}
+            """#)
+        let (code, out) = try cluster.baton(["run", file, "--journal", "j.jsonl"], log: "run.log")
+        XCTAssertEqual(code, 1, out)
+        let id = try CommandLineText.id(in: out)
+        let (statusCode, status) = try cluster.baton(["status", id], log: "status.log")
+        XCTAssertEqual(statusCode, 0)
+        let lines = status.split(separator: "\n").map(String.init)
+        let output = try XCTUnwrap(lines.first { $0.hasPrefix("    0.0 big-output") })
+        XCTAssertTrue(output.hasSuffix(#"output: {"pad":"\#(String(repeating: "x", count: 111))…"#), output)
+        let error = try XCTUnwrap(lines.first { $0.hasPrefix("    0.1 long-error") })
+        XCTAssertTrue(error.contains("error: line one⏎xxx"), "a newline in a value does not break the line: \(error)")
+        XCTAssertTrue(error.hasSuffix("x…"), error)
+        XCTAssertLessThan(error.count, 300, error)
+    }
+
+    func testShellCompletionScriptsComeFromTheParser() throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let (code, out) = try cluster.batonExactly(["--generate-completion-script", shell], log: "completion-\(shell).log")
+            XCTAssertEqual(code, 0, out)
+            XCTAssertTrue(out.contains("resume") && out.contains("submit-pending"), "\(shell) completes subcommands and flags")
+        }
+    }
+
     func testListHasAHeaderRowAndAStateErrorListsTheStates() throws {
         try cluster.startWorker(types: "echo", capacity: 2, name: "w1")
         let file = try cluster.writeFile("one.json", #"{"name": "one", "blocks": [{"jobs": [{"type": "echo"}]}]}"#)
