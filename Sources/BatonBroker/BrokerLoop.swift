@@ -315,7 +315,7 @@ final class BrokerLoop {
         do {
             if try clients.send(frames, dontWait: true, released: { queued.release(peer, cost) }) { return }
             log(.warning, "client queue full; message dropped")
-        } catch let error as ZMQError where error.isHostUnreachable {
+        } catch where error.isHostUnreachable {
             // A client that went away before its reply (Ctrl-C, a timeout and a fresh
             // socket): normal, and it can ask again.
             // frames: routing id, delimiter, protocol, command, tag, body.

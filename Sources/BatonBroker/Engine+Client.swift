@@ -371,7 +371,10 @@ extension Engine {
         if let at = w.jobs[b][j].retryAt, at > now { return "retry backoff until \(Timestamp.format(ms: at))" }
         guard queued.contains(JobKey(workflowId: w.id, block: b, job: j)) else { return nil }
         let type = w.spec.blocks[b].jobs[j].type
-        if !workers.values.contains(where: { $0.types.contains(type) }) { return "no worker for \(type)" }
+        if !workers.values.contains(where: { $0.capacity > 0 && $0.types.contains(type) }) {
+            let draining = workers.values.count { $0.types.contains(type) }
+            return "no worker for \(type)" + (draining > 0 ? " (\(draining) draining)" : "")
+        }
         return tokenWait(type, now: now)
     }
 

@@ -82,7 +82,7 @@ extension Engine {
     /// Logs once that jobs of `type` wait for a worker nobody runs (STATUS shows the
     /// same as `waiting_for` on each job). Checked only when no worker had a free slot.
     mutating func noteIfUnserved(_ type: String) {
-        guard !unservedTypesLogged.contains(type), !workers.values.contains(where: { $0.types.contains(type) }) else { return }
+        guard !unservedTypesLogged.contains(type), !workers.values.contains(where: { $0.capacity > 0 && $0.types.contains(type) }) else { return }
         unservedTypesLogged.insert(type)
         let waiting = queues[type]?.count ?? 0
         note("no connected worker serves job type \"\(type)\": \(waiting) job(s) wait for one", .warning)
@@ -306,7 +306,8 @@ extension Engine {
                 if let a = assignments[k] {
                     send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, reason: "workflow \(state.rawValue.lowercased())").body)
                     endAttempt(k)
-                    emit(id, .jobCancelled, at: now, ["block": .int(Int64(b)), "job": .int(Int64(j)), "job_id": .string(k.jobId)])
+                    emit(id, .jobCancelled, at: now, ["block": .int(Int64(b)), "job": .int(Int64(j)), "job_id": .string(k.jobId),
+                                                      "attempt": .int(Int64(a.attempt))])
                 }
                 workflows[id]!.jobs[b][j].state = .cancelled
                 markJobDirty(k)

@@ -67,17 +67,23 @@ extension Engine {
             send(peer, .disconnect, ["reason": .string("bad READY: \(error.message)")])
             return
         }
-        if workers[peer] != nil {
+        if let before = workers[peer] {
             workers[peer]!.name = r.worker
             workers[peer]!.types = Set(r.types)
             workers[peer]!.capacity = r.capacity
             workers[peer]!.lastSeen = now
+            // Capacity 0 is a drain (spec §9): no new JOB; its running ones may finish.
+            if r.capacity == 0 && before.capacity > 0 {
+                note("worker \(r.worker) draining: no new jobs; \(before.running.count) running job(s) may finish")
+            } else if r.capacity > 0 && before.capacity == 0 {
+                note("worker \(r.worker) ready again: capacity \(r.capacity)")
+            }
         } else {
             nextWorkerOrder += 1
             workers[peer] = WorkerState(name: r.worker, types: Set(r.types), capacity: r.capacity, lastSeen: now, order: nextWorkerOrder)
-            note("worker \(r.worker) joined: types \(r.types.joined(separator: ",")), capacity \(r.capacity)")
-            unservedTypesLogged.subtract(r.types)
+            note("worker \(r.worker) joined: types \(r.types.joined(separator: ",")), capacity \(r.capacity)\(r.capacity == 0 ? " (draining)" : "")")
         }
+        if r.capacity > 0 { unservedTypesLogged.subtract(r.types) }
         send(peer, .heartbeat, ["interval_ms": .int(config.heartbeatMs), "max_output_bytes": .int(Int64(config.maxOutputBytes))])
     }
 

@@ -33,7 +33,8 @@ public struct ReadyBody: Equatable, Sendable {
             types.append(s)
         }
         self.types = types
-        capacity = Int(try Field.optionalInt(o, "capacity", range: 1...Int64(Self.maxCapacity)) ?? 1)
+        // 0: draining (spec §9): registered, but sent no new JOB.
+        capacity = Int(try Field.optionalInt(o, "capacity", range: 0...Int64(Self.maxCapacity)) ?? 1)
     }
 
     public var body: [String: JSONValue] {

@@ -31,6 +31,9 @@ public final class Worker: Sendable {
         public var curve: (serverKey: String, publicKey: String, secretKey: String)?
         /// How long a stopping `run()` waits for cancelled jobs to return.
         public var stopWait: Duration = .seconds(3)
+        /// How long a draining worker (`requestDrain()`) lets its running jobs finish
+        /// before it leaves anyway (they are then cancelled and retried elsewhere).
+        public var drainTimeout: Duration = .seconds(30)
 
         public init(endpoint: String, name: String, capacity: Int) {
             self.endpoint = endpoint
@@ -52,6 +55,7 @@ public final class Worker: Sendable {
         /// Finished jobs waiting to be reported; filled by job threads, drained by the loop.
         var finished: [ResultBody] = []
         var stopRequested = false
+        var drainRequested = false
     }
 
     public init(options: Options, handlers: [String: JobHandler], logger: Logger) throws {
@@ -72,8 +76,18 @@ public final class Worker: Sendable {
         close(wakeWrite)
     }
 
+    /// Leaves at once: DISCONNECT, running jobs cancelled (the broker retries them).
     public func requestStop() {
         shared.withLock { $0.stopRequested = true }
+        wake()
+    }
+
+    /// Takes no new jobs (READY with capacity 0: the broker sends no more JOBs), lets the
+    /// running ones finish and report for up to `drainTimeout`, then leaves with
+    /// DISCONNECT. Rolling a fleet this way re-runs nothing. `requestStop()` during a
+    /// drain leaves at once.
+    public func requestDrain() {
+        shared.withLock { $0.drainRequested = true }
         wake()
     }
 
@@ -103,12 +117,14 @@ public final class Worker: Sendable {
     public func run() throws {
         let context = try Context()
         var running: [String: CancellationFlag] = [:]  // "job_id#attempt" -> flag
-        var session = try connect(context, interval: .milliseconds(options.heartbeatMs))
+        var session = try connect(context, interval: .milliseconds(options.heartbeatMs), capacity: options.capacity)
         defer { session.socket.close(linger: 500) }
+        var drainUntil: ContinuousClock.Instant?  // set while draining
 
         while true {
             var poller = try Poller([.socket(session.socket), .fd(wakeRead)])
-            let wakeAt = min(session.lastSent + session.interval, session.lastHeard + session.deadAfter)
+            var wakeAt = min(session.lastSent + session.interval, session.lastHeard + session.deadAfter)
+            if let drainUntil { wakeAt = min(wakeAt, drainUntil) }
             let ready = try poller.poll(timeoutMs: Self.milliseconds(until: wakeAt))
             if ready[1] { drainWakePipe() }
             if shared.withLock({ $0.stopRequested }) {
@@ -116,6 +132,11 @@ public final class Worker: Sendable {
                 logger.info("worker \(options.name) stopping; \(running.count) running job(s) cancelled (the broker will retry them)")
                 try abandon(&running)
                 return
+            }
+            if drainUntil == nil, shared.withLock({ $0.drainRequested }) {
+                drainUntil = .now + options.drainTimeout
+                send(&session, .ready, ReadyBody(worker: options.name, types: handlers.keys.sorted(), capacity: 0).body)
+                logger.info("worker \(options.name) draining: no new jobs; \(running.count) running job(s) may finish within \(options.drainTimeout)")
             }
             while let frames = try session.socket.receive(dontWait: true) {
                 session.lastHeard = .now
@@ -140,7 +161,7 @@ public final class Worker: Sendable {
                     logger.info("broker said DISCONNECT (\(message.body["reason"]?.stringValue ?? "")); reconnecting")
                     try abandon(&running)
                     session.socket.close(linger: 0)
-                    session = try connect(context, interval: session.interval)
+                    session = try connect(context, interval: session.interval, capacity: drainUntil == nil ? options.capacity : 0)
                 case .ready, .result:
                     logger.warning("broker sent \(message.command.rawValue), which only workers send; ignored")
                 }
@@ -151,12 +172,23 @@ public final class Worker: Sendable {
                 else { continue }
                 sendResult(&session, result)
             }
+            if let until = drainUntil, running.isEmpty || ContinuousClock.now >= until {
+                send(&session, .disconnect)
+                if running.isEmpty {
+                    logger.info("worker \(options.name) drained: every running job finished; leaving")
+                } else {
+                    logger.warning("worker \(options.name) drain timed out after \(options.drainTimeout); \(running.count) job(s) cancelled (the broker will retry them)")
+                    shared.withLock { $0.stopRequested = true }  // abandon waits for the handlers, as on stop
+                    try abandon(&running)
+                }
+                return
+            }
             let now = ContinuousClock.now
             if now - session.lastHeard > session.deadAfter {
                 logger.warning("broker silent for \(now - session.lastHeard); reconnecting with a fresh socket")
                 try abandon(&running)
                 session.socket.close(linger: 0)
-                session = try connect(context, interval: session.interval)
+                session = try connect(context, interval: session.interval, capacity: drainUntil == nil ? options.capacity : 0)
             } else if now - session.lastSent >= session.interval {
                 send(&session, .heartbeat)
             }
@@ -196,7 +228,9 @@ public final class Worker: Sendable {
         return Int(clamping: seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
     }
 
-    private func connect(_ context: Context, interval: Duration) throws -> Session {
+    /// A fresh DEALER and READY; `capacity` 0 while draining, so a reconnect does not
+    /// bring new jobs.
+    private func connect(_ context: Context, interval: Duration, capacity: Int) throws -> Session {
         let s = try context.socket(.dealer)
         try s.setLinger(0)
         try s.setReconnectInterval(100, max: 2000)
@@ -206,7 +240,7 @@ public final class Worker: Sendable {
         try s.connect(options.endpoint)
         let now = ContinuousClock.now
         var session = Session(socket: s, interval: interval, lastHeard: now, lastSent: now)
-        let ready = ReadyBody(worker: options.name, types: handlers.keys.sorted(), capacity: options.capacity)
+        let ready = ReadyBody(worker: options.name, types: handlers.keys.sorted(), capacity: capacity)
         send(&session, .ready, ready.body)
         return session
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import BatonWorker
 import Foundation
 import Logging
+import Synchronization
 import ZeroMQ
 
 struct WorkerCommandLine: ParsableCommand {
@@ -42,11 +43,15 @@ struct WorkerCommandLine: ParsableCommand {
     var curveServer: String? { curveServerFlag ?? environment("BATON_CURVE_SERVER") }
     var curveSecret: String? { curveSecretFlag ?? environment("BATON_CURVE_SECRET") }
 
+    @Option(help: "Seconds a stopping worker (SIGTERM, SIGINT) lets its running jobs finish while it takes no new ones; a second signal leaves at once. 0: leave at once.")
+    var drainTimeout = 30
+
     @Option(help: "Log level.")
     var logLevel = "info"
 
     func validate() throws {
         try checkEndpoint(broker, flag: brokerFlag != nil ? "--broker" : "BATON_WORKER_BROKER")
+        guard (0...86_400).contains(drainTimeout) else { throw ValidationError("--drain-timeout must be between 0 and 86400 seconds") }
         guard (1...10_000).contains(capacity) else { throw ValidationError("--capacity must be between 1 and 10000") }
         let known = Set(BuiltinJobs.names)
         for t in typeList where !known.contains(t) {
@@ -83,9 +88,25 @@ struct WorkerCommandLine: ParsableCommand {
         let handlers = all.filter { typeList.contains($0.key) }
         let workerName = name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         var options = Worker.Options(endpoint: broker, name: workerName, capacity: capacity)
+        options.drainTimeout = .seconds(drainTimeout)
         options.curve = try curveKeys(server: curveServer, secret: curveSecret)
         let worker = try Worker(options: options, handlers: handlers, logger: logger)
-        let signals = SignalStopper(onSignal: { _ in worker.requestStop() })
+        // The first SIGTERM/SIGINT drains (rolling a fleet re-runs nothing); a second, or
+        // --drain-timeout 0, leaves at once (the broker retries what was running).
+        let signalled = Mutex(0)
+        let drain = drainTimeout > 0
+        let signals = SignalStopper(onSignal: { name in
+            let count = signalled.withLock { n -> Int in
+                n += 1
+                return n
+            }
+            if count == 1 && drain {
+                worker.requestDrain()
+            } else {
+                logger.info("\(name) again: leaving now")
+                worker.requestStop()
+            }
+        })
         logger.info("worker \(workerName) connecting to \(broker): types \(handlers.keys.sorted().joined(separator: ",")), capacity \(capacity)\(root.map { ", file root \($0.path)" } ?? "")")
         try worker.run()
         withExtendedLifetime(signals) {}

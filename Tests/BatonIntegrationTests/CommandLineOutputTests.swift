@@ -200,7 +200,7 @@ final class CommandLineOutputTests: XCTestCase {
         let file = try cluster.writeFile("demo.json", Self.demo)
         let (code, out) = try cluster.baton(["run", file, "--journal", "j.jsonl"], log: "run.log")
         XCTAssertEqual(code, 0, out)
-        kill(worker.processIdentifier, SIGTERM)  // a clean stop: DISCONNECT
+        kill(worker.processIdentifier, SIGTERM)  // a clean stop: drain, then DISCONNECT
         worker.waitUntilExit()
         try cluster.waitFor("the worker's leaving in the broker log") { cluster.log("broker.log").contains("worker w1 left") }
         let log = CommandLineText.normalised(cluster.log("broker.log"))
@@ -210,6 +210,7 @@ final class CommandLineOutputTests: XCTestCase {
             #"<time> info baton.broker: workflow <id> submitted: "demo", 3 job(s), by a plain-mode client"#,
             #"<time> info baton.broker: workflow <id> executed: "demo", by a plain-mode client"#,
             #"<time> info baton.broker: workflow <id> finished SUCCEEDED: "demo", no owner (plain mode)"#,
+            "<time> info baton.broker: worker w1 draining: no new jobs; 0 running job(s) may finish",
             "<time> info baton.broker: worker w1 left (worker disconnected); 0 running job(s) go back to the queue",
         ])
         XCTAssertFalse(log.contains(" warning "), "a clean run and a clean worker stop are not warnings:\n\(log)")

@@ -148,6 +148,7 @@ final class RequestBodyTests: XCTestCase {
     func testReady() throws {
         XCTAssertEqual(try ReadyBody(body: ["worker": "w1", "types": ["echo", "sleep"]]),
                        ReadyBody(worker: "w1", types: ["echo", "sleep"], capacity: 1))
+        XCTAssertEqual(try ReadyBody(body: ["worker": "w", "types": ["t"], "capacity": 0]).capacity, 0, "0: draining")
         let r = ReadyBody(worker: "w1", types: ["echo", "file.write"], capacity: 10000)
         XCTAssertEqual(JSONWriter.string(.object(r.body)), #"{"capacity":10000,"types":["echo","file.write"],"worker":"w1"}"#)
         XCTAssertEqual(try ReadyBody(body: r.body), r)
@@ -174,10 +175,10 @@ final class RequestBodyTests: XCTestCase {
         assertBadRequest("types[0]: longer than 100 bytes") { () throws(WireError) in
             try ReadyBody(body: ["worker": "w", "types": [.string(String(repeating: "t", count: 101))]])
         }
-        assertBadRequest("capacity: must be between 1 and 10000, got 0") { () throws(WireError) in
-            try ReadyBody(body: ["worker": "w", "types": ["t"], "capacity": 0])
+        assertBadRequest("capacity: must be between 0 and 10000, got -1") { () throws(WireError) in
+            try ReadyBody(body: ["worker": "w", "types": ["t"], "capacity": -1])
         }
-        assertBadRequest("capacity: must be between 1 and 10000, got 10001") { () throws(WireError) in
+        assertBadRequest("capacity: must be between 0 and 10000, got 10001") { () throws(WireError) in
             try ReadyBody(body: ["worker": "w", "types": ["t"], "capacity": 10001])
         }
     }

@@ -84,7 +84,7 @@ def test_ready_is_answered_with_heartbeat_and_beats_follow(W, T):
     ({"worker": "w", "types": [""]}, "types"),
     ({"worker": "w", "types": "echo"}, "types"),
     ({"worker": "w", "types": ["echo", 5]}, "types"),
-    ({"worker": "w", "types": ["echo"], "capacity": 0}, "capacity"),
+    ({"worker": "w", "types": ["echo"], "capacity": -1}, "capacity"),
     ({"worker": "w", "types": ["echo"], "capacity": 10001}, "capacity"),
     ({"worker": "w", "types": ["echo"], "capacity": 1.5}, "capacity"),
 ])
