@@ -215,7 +215,7 @@ final class BrokerLoop {
             if let ring, !(userId.map { ring.admits($0, to: .workers) } ?? false) {
                 // A reload removed this worker's key: its attempts are retried elsewhere
                 // (the engine logs the worker's loss by name).
-                engine.disconnectWorker(peer, reason: "key no longer allowed", now: now)
+                engine.disconnectWorker(peer, code: .keyRemoved, reason: "key no longer allowed", now: now)
                 continue
             }
             do throws(WireError) {

@@ -52,7 +52,8 @@ extension Engine {
             case .limits:
                 reply(peer, .ok, tag, limitsReport(now: now))
             case .ping:
-                reply(peer, .pong, tag, ["time": .string(Timestamp.format(ms: now))])
+                reply(peer, .pong, tag, ["time": .string(Timestamp.format(ms: now)), "max_message_bytes": .int(Int64(config.maxOutputBytes)),
+                                         "features": .array(BrokerFeatures.all.map(JSONValue.string))])
             case .stop:
                 stop(peer, tag, try StopRequest(body: request.body), now: now)
             case .resume:

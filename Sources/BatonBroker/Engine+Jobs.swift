@@ -304,7 +304,8 @@ extension Engine {
             for j in 0..<count where !workflows[id]!.jobs[b][j].state.isFinal {
                 let k = JobKey(workflowId: id, block: b, job: j)
                 if let a = assignments[k] {
-                    send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, reason: "workflow \(state.rawValue.lowercased())").body)
+                    let code: CancelJobBody.Code = state == .failed ? .workflowFailed : state == .cancelled ? .cancelled : .workflowEnded
+                    send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, code: code, reason: "workflow \(state.rawValue.lowercased())").body)
                     endAttempt(k)
                     emit(id, .jobCancelled, at: now, ["block": .int(Int64(b)), "job": .int(Int64(j)), "job_id": .string(k.jobId),
                                                       "attempt": .int(Int64(a.attempt))])

@@ -79,7 +79,7 @@ extension Engine {
             let k = JobKey(workflowId: id, block: b, job: j)
             queued.remove(k)
             guard let a = assignments[k] else { continue }
-            send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, reason: "workflow stopped").body)
+            send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, code: .stopped, reason: "workflow stopped").body)
             endAttempt(k)
             updateWorkflow(id) { w in
                 w.jobs[b][j].state = .pending

@@ -75,7 +75,7 @@ extension Engine {
             progress[k.workflowId]?.retryReady.append(k.job)
             release(k.workflowId, now: now)
         case .timeout(let k, let a, let limit):
-            send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, reason: "timed out").body)
+            send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, code: .timeout, reason: "timed out").body)
             endAttempt(k)
             attemptFailed(k, error: "timed out after \(limit) ms", retryable: true, now: now)
         case .endWatch(let id, let i):

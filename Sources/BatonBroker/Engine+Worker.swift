@@ -12,7 +12,7 @@ extension Engine {
         }
         guard workers[peer] != nil else {
             // Normal after a broker restart: the worker's socket outlived our memory of it.
-            send(peer, .disconnect, ["reason": "unknown worker; reconnect and send READY"])
+            send(peer, .disconnect, DisconnectCode.unknownWorker.body("unknown worker; reconnect and send READY"))
             return
         }
         workers[peer]!.lastSeen = now
@@ -64,7 +64,7 @@ extension Engine {
         do {
             r = try ReadyBody(body: body)
         } catch {
-            send(peer, .disconnect, ["reason": .string("bad READY: \(error.message)")])
+            send(peer, .disconnect, DisconnectCode.badReady.body("bad READY: \(error.message)"))
             return
         }
         if let before = workers[peer] {
@@ -84,7 +84,8 @@ extension Engine {
             note("worker \(r.worker) joined: types \(r.types.joined(separator: ",")), capacity \(r.capacity)\(r.capacity == 0 ? " (draining)" : "")")
         }
         if r.capacity > 0 { unservedTypesLogged.subtract(r.types) }
-        send(peer, .heartbeat, ["interval_ms": .int(config.heartbeatMs), "max_output_bytes": .int(Int64(config.maxOutputBytes))])
+        send(peer, .heartbeat, ["interval_ms": .int(config.heartbeatMs), "max_output_bytes": .int(Int64(config.maxOutputBytes)),
+                                "features": .array(BrokerFeatures.all.map(JSONValue.string))])
     }
 
     /// A worker is gone (silent, or said DISCONNECT): each attempt it held ends, counts
@@ -104,13 +105,13 @@ extension Engine {
 
     /// Stops serving one worker connection: its attempts end as lost (and are retried
     /// elsewhere), and it is told DISCONNECT. A reload that removed its key does this.
-    public mutating func disconnectWorker(_ peer: PeerId, reason: String, now: Int64) {
+    public mutating func disconnectWorker(_ peer: PeerId, code: DisconnectCode, reason: String, now: Int64) {
         loseWorker(peer, because: reason, now: now)
-        send(peer, .disconnect, ["reason": .string(reason)])
+        send(peer, .disconnect, code.body(reason))
     }
 
     /// DISCONNECT to every worker, for a graceful shutdown.
     public mutating func disconnectAllWorkers(reason: String) {
-        for peer in workers.keys { send(peer, .disconnect, ["reason": .string(reason)]) }
+        for peer in workers.keys { send(peer, .disconnect, DisconnectCode.shuttingDown.body(reason)) }
     }
 }

@@ -118,23 +118,61 @@ public struct ResultBody: Equatable, Sendable {
 
 /// CANCEL to a worker: stop this attempt of this job; its result will be ignored.
 public struct CancelJobBody: Equatable, Sendable {
+    /// Why, for programs (spec §9.3): a worker tells a timeout from a cancel without
+    /// parsing the English `reason`.
+    public enum Code: String, Sendable {
+        case timeout
+        case cancelled
+        case stopped
+        case workflowFailed = "workflow_failed"
+        /// The workflow ended some other way (kept for states a later version adds).
+        case workflowEnded = "workflow_ended"
+    }
+
     public var jobId: String
     public var attempt: Int
+    /// `Code`'s raw value; a code this version does not know is kept as sent.
+    public var code: String
     public var reason: String
 
-    public init(jobId: String, attempt: Int, reason: String) {
+    public init(jobId: String, attempt: Int, code: Code, reason: String) {
         self.jobId = jobId
         self.attempt = attempt
+        self.code = code.rawValue
         self.reason = reason
     }
 
     public init(body o: [String: JSONValue]) throws(WireError) {
         jobId = try Field.requiredString(o, "job_id")
         attempt = Int(try Field.optionalInt(o, "attempt", range: 1...Int64(Int32.max)) ?? 1)
+        code = try Field.optionalString(o, "code") ?? ""
         reason = try Field.optionalString(o, "reason") ?? ""
     }
 
     public var body: [String: JSONValue] {
-        ["job_id": .string(jobId), "attempt": .int(Int64(attempt)), "reason": .string(reason)]
+        ["job_id": .string(jobId), "attempt": .int(Int64(attempt)), "code": .string(code), "reason": .string(reason)]
     }
+}
+
+/// DISCONNECT from the broker: `code` for programs, `reason` for people (spec §9.3).
+public enum DisconnectCode: String, Sendable {
+    /// A message from a connection that is not a registered worker (normal after a
+    /// broker restart): reconnect and send READY.
+    case unknownWorker = "unknown_worker"
+    /// READY had an invalid field; `reason` names it.
+    case badReady = "bad_ready"
+    /// The broker is stopping.
+    case shuttingDown = "shutting_down"
+    /// A reload removed this worker's key from the allowlist.
+    case keyRemoved = "key_removed"
+
+    public func body(_ reason: String) -> [String: JSONValue] {
+        ["code": .string(rawValue), "reason": .string(reason)]
+    }
+}
+
+/// What this broker can do beyond the base protocol, announced in PONG and in the
+/// HEARTBEAT that answers READY (`features`), so SDKs adapt instead of guessing.
+public enum BrokerFeatures {
+    public static let all: [String] = ["cancel_codes", "drain", "status_paging", "strict_spec"]
 }

@@ -158,7 +158,8 @@ public final class Worker: Sendable {
                         running[Self.key(c.jobId, c.attempt)]?.fire()
                     }
                 case .disconnect:
-                    logger.info("broker said DISCONNECT (\(message.body["reason"]?.stringValue ?? "")); reconnecting")
+                    let code = message.body["code"]?.stringValue.map { "\($0): " } ?? ""
+                    logger.info("broker said DISCONNECT (\(code)\(message.body["reason"]?.stringValue ?? "")); reconnecting")
                     try abandon(&running)
                     session.socket.close(linger: 0)
                     session = try connect(context, interval: session.interval, capacity: drainUntil == nil ? options.capacity : 0)

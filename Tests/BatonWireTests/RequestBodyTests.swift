@@ -259,10 +259,12 @@ final class RequestBodyTests: XCTestCase {
     // MARK: CANCEL (broker → worker)
 
     func testCancelJob() throws {
-        let c = CancelJobBody(jobId: "j", attempt: 4, reason: "timed out")
-        XCTAssertEqual(JSONWriter.string(.object(c.body)), #"{"attempt":4,"job_id":"j","reason":"timed out"}"#)
+        let c = CancelJobBody(jobId: "j", attempt: 4, code: .timeout, reason: "timed out")
+        XCTAssertEqual(JSONWriter.string(.object(c.body)), #"{"attempt":4,"code":"timeout","job_id":"j","reason":"timed out"}"#)
         XCTAssertEqual(try CancelJobBody(body: c.body), c)
-        XCTAssertEqual(try CancelJobBody(body: ["job_id": "j"]), CancelJobBody(jobId: "j", attempt: 1, reason: ""))
+        let old = try CancelJobBody(body: ["job_id": "j"])  // a broker before codes
+        XCTAssertEqual([old.code, old.reason], ["", ""])
+        XCTAssertEqual(try CancelJobBody(body: ["job_id": "j", "code": "from_the_future"]).code, "from_the_future", "kept as sent")
         assertBadRequest("job_id: required") { () throws(WireError) in try CancelJobBody(body: ["attempt": 1]) }
         assertBadRequest("attempt: must be an integer, got a string") { () throws(WireError) in
             try CancelJobBody(body: ["job_id": "j", "attempt": "1"])
@@ -270,5 +272,10 @@ final class RequestBodyTests: XCTestCase {
         assertBadRequest("reason: must be a string, got a number") { () throws(WireError) in
             try CancelJobBody(body: ["job_id": "j", "reason": 1])
         }
+    }
+
+    func testDisconnectCarriesACodeAndAReason() {
+        XCTAssertEqual(JSONWriter.string(.object(DisconnectCode.badReady.body("bad READY: capacity: ..."))),
+                       #"{"code":"bad_ready","reason":"bad READY: capacity: ..."}"#)
     }
 }

@@ -152,7 +152,7 @@ final class WorkerTests: XCTestCase {
         defer { worker.stop() }
         let (id, _) = try broker.receive()
         try broker.sendJob(id, "job-sleep", type: "sleep", args: ["ms": 60_000])
-        try broker.send(id, .cancel, CancelJobBody(jobId: "job-sleep", attempt: 1, reason: "timeout").body)
+        try broker.send(id, .cancel, CancelJobBody(jobId: "job-sleep", attempt: 1, code: .timeout, reason: "timeout").body)
         try broker.sendJob(id, "job-echo", type: "echo")
         let (_, message) = try broker.receiveSkippingHeartbeats()
         XCTAssertEqual(try ResultBody(body: message.body).jobId, "job-echo", "the cancelled sleep's result was sent")

@@ -64,7 +64,8 @@ def test_ready_is_answered_with_heartbeat_and_beats_follow(W, T):
     # The reply to READY also carries the broker's output limit (spec §9.3:
     # max_output_bytes is L, the default 1 MiB); the periodic beats do not.
     assert w.ready(types=[T], capacity=2, name="w1") == {"interval_ms": INTERVAL,
-                                                         "max_output_bytes": 1048576}
+                                                         "max_output_bytes": 1048576,
+                                                         "features": ["cancel_codes", "drain", "status_paging", "strict_spec"]}
     t = time.monotonic()
     while time.monotonic() - t < 0.65:
         m = w.recv(0.5)
@@ -92,7 +93,8 @@ def test_bad_ready_gets_disconnect(W, body, path):
     w = W()
     w.send("READY", body)
     got = w.expect("DISCONNECT", 2)
-    assert set(got) == {"reason"}
+    assert set(got) == {"code", "reason"}
+    assert got["code"] == "bad_ready"
     assert got["reason"].startswith(f"bad READY: {path}"), got
 
 
@@ -112,6 +114,7 @@ def test_unregistered_connection_gets_disconnect(W, command, body):
     w.send(command, body)
     got = w.expect("DISCONNECT", 2)
     assert isinstance(got.get("reason"), str) and got["reason"]
+    assert got["code"] == "unknown_worker"
 
 
 MALFORMED = [
@@ -351,7 +354,7 @@ def test_timeout_sends_cancel_and_frees_the_slot(c, W, T):
     wid = start(c, workflow([job(T, timeout_ms=300, retry={"max_attempts": 2, "backoff_ms": 0})]))
     j1 = w.expect("JOB")
     cancel = w.expect("CANCEL", 2)
-    assert cancel == {"job_id": j1["job_id"], "attempt": 1, "reason": "timed out"}
+    assert cancel == {"job_id": j1["job_id"], "attempt": 1, "code": "timeout", "reason": "timed out"}
     j2 = w.expect("JOB", 2)  # the slot was freed at once
     assert j2["attempt"] == 2
     w.result(j1, True, output="late")  # dropped: attempt 1 was cancelled
@@ -374,11 +377,11 @@ def test_cancel_workflow_cancels_running_attempts(c, W, T):
     assert all(x["state"] == "CANCELLED" for x in st["blocks"][0]["jobs"])
     cancels = [w.expect("CANCEL"), w.expect("CANCEL")]
     assert sorted(x["job_id"] for x in cancels) == [f"{wid}.0.0", f"{wid}.0.1"]
-    assert all(x["reason"] == "workflow cancelled" and x["attempt"] == 1 for x in cancels)
+    assert all(x["reason"] == "workflow cancelled" and x["code"] == "cancelled" and x["attempt"] == 1 for x in cancels)
     ev = events_of(c, wid)
     assert kinds(ev)[-3:] == ["job.cancelled", "job.cancelled", "workflow.cancelled"]
-    assert {(e["block"], e["job"], e["job_id"]) for e in ev if e["kind"] == "job.cancelled"} == \
-        {(0, 0, f"{wid}.0.0"), (0, 1, f"{wid}.0.1")}
+    assert {(e["block"], e["job"], e["job_id"], e["attempt"]) for e in ev if e["kind"] == "job.cancelled"} == \
+        {(0, 0, f"{wid}.0.0", 1), (0, 1, f"{wid}.0.1", 1)}
     w.result(j, True)  # dropped
     time.sleep(0.1)
     assert c.status(wid)["blocks"][0]["jobs"][0]["state"] == "CANCELLED"
@@ -391,7 +394,7 @@ def test_failing_workflow_cancels_its_other_running_attempts(c, W, T):
     j0, j1 = w.expect("JOB"), w.expect("JOB")
     w.result(j0, False, error="broken", retryable=False)
     cancel = w.expect("CANCEL")
-    assert cancel == {"job_id": j1["job_id"], "attempt": 1, "reason": "workflow failed"}
+    assert cancel == {"job_id": j1["job_id"], "attempt": 1, "code": "workflow_failed", "reason": "workflow failed"}
     st = wait_state(c, wid, "FAILED")
     assert [x["state"] for x in st["blocks"][0]["jobs"]] == ["FAILED", "CANCELLED"]
     assert kinds(events_of(c, wid))[-3:] == ["job.failed", "job.cancelled", "workflow.failed"]
@@ -516,7 +519,7 @@ def test_graceful_shutdown_disconnects_workers(broker, raw_workers, T):
     w = W()
     w.ready(types=[T])
     assert b.terminate() == 0
-    assert w.expect("DISCONNECT", 3) == {"reason": "broker shutting down"}
+    assert w.expect("DISCONNECT", 3) == {"code": "shutting_down", "reason": "broker shutting down"}
 
 
 def test_restart_ends_running_attempts_and_old_connections_get_disconnect(broker, raw_workers, T):
