@@ -273,7 +273,7 @@ final class BrokerLoop {
     private func carryOut(_ output: TurnOutput, answers: [ClientReply]) {
         for r in output.replies { sendClient(r) }
         for r in answers { sendClient(r) }
-        for s in output.workerSends where !send(workers, [s.peer] + WorkerFrames.encode(s.message), to: "worker") {
+        for s in output.workerSends where !sendWorker(s) {
             unreachableWorkers.insert(s.peer)
         }
     }
@@ -332,6 +332,22 @@ final class BrokerLoop {
         guard queuedReplies.isOverCap(peer) else { return false }
         let id = peer.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         log(.warning, "client \(id) has \(queuedReplies.bytes(of: peer)) bytes of replies unread (cap \(queuedReplies.capPerPeer)); \(what)")
+        return true
+    }
+
+    /// A message to a worker. One to a connection that already left (its DISCONNECT
+    /// came in the same turn as the READY this HEARTBEAT answers) cannot be delivered,
+    /// and that is normal: not a warning, and not a lost worker.
+    private func sendWorker(_ s: WorkerSend) -> Bool {
+        let frames = [s.peer] + WorkerFrames.encode(s.message)
+        guard engine.workers[s.peer] == nil else { return send(workers, frames, to: "worker") }
+        do {
+            _ = try workers.send(frames, dontWait: true)
+        } catch where error.isHostUnreachable {
+            return true
+        } catch {
+            log(.warning, "worker unreachable; message dropped (\(error))")
+        }
         return true
     }
 

@@ -359,8 +359,18 @@ extension Engine {
         var s = w.status
         if w.state == .running, s.blocks.indices.contains(w.currentBlock) {
             let b = w.currentBlock
-            for j in s.blocks[b].jobs.indices where s.blocks[b].jobs[j].state == .pending {
-                s.blocks[b].jobs[j].waitingFor = waitingFor(w, block: b, job: j, now: now)
+            for j in s.blocks[b].jobs.indices {
+                switch s.blocks[b].jobs[j].state {
+                case .pending:
+                    s.blocks[b].jobs[j].waitingFor = waitingFor(w, block: b, job: j, now: now)
+                case .running where !progressSeen.isEmpty:
+                    if let seen = progressSeen[JobKey(workflowId: w.id, block: b, job: j)] {
+                        s.blocks[b].jobs[j].progress = seen.details
+                        s.blocks[b].jobs[j].progressAt = seen.at
+                    }
+                default:
+                    break
+                }
             }
         }
         return s.pageJSON(from: jobsFrom)

@@ -125,8 +125,12 @@ extension Engine {
         if spec.timeoutMs > 0 {
             timers.insert(.timeout(k, attempt: attempt), at: now + spec.timeoutMs)
         }
+        if spec.heartbeatTimeoutMs > 0 {
+            lastBeat[k] = now
+            timers.insert(.heartbeat(k, attempt: attempt), at: now + spec.heartbeatTimeoutMs)
+        }
         let body = JobBody(jobId: k.jobId, workflowId: id, attempt: attempt, type: spec.type, args: spec.args,
-                           timeoutMs: spec.timeoutMs)
+                           timeoutMs: spec.timeoutMs, heartbeatTimeoutMs: spec.heartbeatTimeoutMs)
         send(peer, .job, body.body)
         var fields = jobFields(k, attempt: attempt)
         fields["worker"] = .string(workerName)
@@ -144,7 +148,35 @@ extension Engine {
         if let a = assignments.removeValue(forKey: k) {
             workers[a.worker]?.running.remove(k)
         }
+        if !lastBeat.isEmpty { lastBeat[k] = nil }
+        if !progressSeen.isEmpty {
+            progressSeen[k] = nil
+            progressEventAt[k] = nil
+        }
         progress[k.workflowId]?.active -= 1
+    }
+
+    /// PROGRESS from a worker: a sign of life for its running attempt (same fencing as
+    /// RESULT: the attempt must be current and its JOB must have gone to this
+    /// connection), details kept for STATUS, and a `job.progress` event at most every
+    /// `progressEventEveryMs` per attempt. Anything else is dropped and logged.
+    mutating func applyProgress(_ p: ProgressBody, from peer: PeerId, now: Int64) {
+        guard let k = JobKey(jobId: p.jobId), let a = assignments[k], a.attempt == p.attempt, a.worker == peer else {
+            note("dropped PROGRESS for \(p.jobId) attempt \(p.attempt) from worker \(workers[peer]?.name ?? "?"): not its running attempt", .warning)
+            return
+        }
+        if lastBeat[k] != nil { lastBeat[k] = now }
+        var details = p.details
+        if let d = details, JSONWriter.size(of: d, upTo: ProgressBody.maxDetailsBytes + 1) > ProgressBody.maxDetailsBytes {
+            details = .string("(details over \(ProgressBody.maxDetailsBytes) bytes, not kept)")
+        }
+        progressSeen[k] = (details, now)
+        if now - (progressEventAt[k] ?? Int64.min / 2) >= Self.progressEventEveryMs {
+            progressEventAt[k] = now
+            var fields = jobFields(k, attempt: a.attempt)
+            if let details { fields["details"] = details }
+            emit(k.workflowId, .jobProgress, at: now, fields)
+        }
     }
 
     /// Applies a RESULT, if its fencing token `(connection, job_id, attempt)` is the

@@ -24,6 +24,9 @@ extension Engine {
         case loadToExpire(String)
         case retry(JobKey)
         case timeout(JobKey, Assignment, limitMs: Int64)
+        /// The attempt's `heartbeat_timeout_ms` is up unless a PROGRESS came since; `fire`
+        /// reads `lastBeat` and either ends the attempt or checks again later.
+        case heartbeat(JobKey, Assignment, limitMs: Int64)
         case endWatch(workflowId: String, index: Int)
         /// A job type's bucket has a token again: the turn's dispatch picks it up.
         case tokens(String)
@@ -57,6 +60,11 @@ extension Engine {
             guard let a = assignments[k], a.attempt == attempt,
                   let limit = workflows[k.workflowId]?.spec.blocks[k.block].jobs[k.job].timeoutMs else { return nil }
             return .timeout(k, a, limitMs: limit)
+        case .heartbeat(let k, let attempt):
+            guard let a = assignments[k], a.attempt == attempt,
+                  let limit = workflows[k.workflowId]?.spec.blocks[k.block].jobs[k.job].heartbeatTimeoutMs, limit > 0
+            else { return nil }
+            return .heartbeat(k, a, limitMs: limit)
         case .watch(let id, let token):
             guard let i = watchers[id]?.firstIndex(where: { $0.token == token }) else { return nil }
             return .endWatch(workflowId: id, index: i)
@@ -78,6 +86,17 @@ extension Engine {
             send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, code: .timeout, reason: "timed out").body)
             endAttempt(k)
             attemptFailed(k, error: "timed out after \(limit) ms", retryable: true, now: now)
+        case .heartbeat(let k, let a, let limit):
+            let last = lastBeat[k] ?? now
+            guard now - last >= limit else {
+                // A PROGRESS came since this timer was set: check again a limit after it.
+                timers.insert(.heartbeat(k, attempt: a.attempt), at: last + limit)
+                return
+            }
+            send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, code: .heartbeatTimeout,
+                                                  reason: "no PROGRESS for \(limit) ms").body)
+            endAttempt(k)
+            attemptFailed(k, error: "heartbeat timeout: no PROGRESS for \(limit) ms (heartbeat_timeout_ms)", retryable: true, now: now)
         case .endWatch(let id, let i):
             let w = watchers[id]!.remove(at: i)
             if watchers[id]!.isEmpty { watchers[id] = nil }

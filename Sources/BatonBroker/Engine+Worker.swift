@@ -31,6 +31,12 @@ extension Engine {
             } catch {
                 malformedResult(message.body, error, from: peer, now: now)
             }
+        case .progress:
+            do {
+                applyProgress(try ProgressBody(body: message.body), from: peer, now: now)
+            } catch {
+                note("dropped malformed PROGRESS from worker \(workers[peer]!.name): \(error.message)", .warning)
+            }
         case .disconnect:
             loseWorker(peer, because: Self.disconnectedCleanly, now: now)
         case .job, .cancel:

@@ -115,6 +115,15 @@ public struct Engine {
     /// Job types with queued jobs that no connected worker serves, already logged: the
     /// log says so once per type, until a worker of that type joins.
     var unservedTypesLogged: Set<String> = []
+    /// Running attempts with a `heartbeat_timeout_ms`: when each was last heard of
+    /// (dispatch or PROGRESS). Cleared when the attempt ends.
+    var lastBeat: [JobKey: Int64] = [:]
+    /// The last PROGRESS details of running attempts, for STATUS (memory only).
+    var progressSeen: [JobKey: (details: JSONValue?, at: Int64)] = [:]
+    /// When each running attempt's last `job.progress` event was written: at most one
+    /// every `progressEventEveryMs`, so a chatty worker does not flood the event log.
+    var progressEventAt: [JobKey: Int64] = [:]
+    static let progressEventEveryMs: Int64 = 5000
     /// RUNNING workflows per limited name.
     var runningByName: [String: Int] = [:]
     /// Start times within the window, per name with a start rate, oldest first.
@@ -181,6 +190,8 @@ public struct Engine {
         case expire(String)
         case retry(JobKey, attempt: Int)
         case timeout(JobKey, attempt: Int)
+        /// Checks an attempt's PROGRESS against its `heartbeat_timeout_ms`.
+        case heartbeat(JobKey, attempt: Int)
         case watch(workflowId: String, token: UInt64)
         /// When a job type's empty bucket gets its next token.
         case tokens(type: String)

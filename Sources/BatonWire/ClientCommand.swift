@@ -32,4 +32,7 @@ public enum WorkerCommand: String, Sendable, CaseIterable {
     case heartbeat = "HEARTBEAT"
     case cancel = "CANCEL"
     case disconnect = "DISCONNECT"
+    /// Worker → broker while a job runs: a sign of life for that attempt (its
+    /// `heartbeat_timeout_ms`) with optional details for people (spec §9.2).
+    case progress = "PROGRESS"
 }

@@ -49,14 +49,19 @@ public struct JobBody: Equatable, Sendable {
     public var type: String
     public var args: [String: JSONValue]
     public var timeoutMs: Int64
+    /// 0: none. Otherwise the worker SHOULD send PROGRESS at least this often (a third
+    /// of it is the reference worker's pace): a silent attempt is lost after it.
+    public var heartbeatTimeoutMs: Int64
 
-    public init(jobId: String, workflowId: String, attempt: Int, type: String, args: [String: JSONValue], timeoutMs: Int64) {
+    public init(jobId: String, workflowId: String, attempt: Int, type: String, args: [String: JSONValue], timeoutMs: Int64,
+                heartbeatTimeoutMs: Int64 = 0) {
         self.jobId = jobId
         self.workflowId = workflowId
         self.attempt = attempt
         self.type = type
         self.args = args
         self.timeoutMs = timeoutMs
+        self.heartbeatTimeoutMs = heartbeatTimeoutMs
     }
 
     public init(body o: [String: JSONValue]) throws(WireError) {
@@ -66,11 +71,46 @@ public struct JobBody: Equatable, Sendable {
         type = try Field.requiredString(o, "type")
         args = o["args"]?.objectValue ?? [:]
         timeoutMs = try Field.optionalInt(o, "timeout_ms", range: 0...Int64.max) ?? 0
+        heartbeatTimeoutMs = try Field.optionalInt(o, "heartbeat_timeout_ms", range: 0...Int64.max) ?? 0
     }
 
     public var body: [String: JSONValue] {
-        ["job_id": .string(jobId), "workflow_id": .string(workflowId), "attempt": .int(Int64(attempt)),
-         "type": .string(type), "args": .object(args), "timeout_ms": .int(timeoutMs)]
+        var o: [String: JSONValue] = ["job_id": .string(jobId), "workflow_id": .string(workflowId), "attempt": .int(Int64(attempt)),
+                                      "type": .string(type), "args": .object(args), "timeout_ms": .int(timeoutMs)]
+        if heartbeatTimeoutMs > 0 { o["heartbeat_timeout_ms"] = .int(heartbeatTimeoutMs) }
+        return o
+    }
+}
+
+/// PROGRESS (worker → broker): a running attempt is alive, with optional details for
+/// people (shown in STATUS and as `job.progress` events).
+public struct ProgressBody: Equatable, Sendable {
+    public var jobId: String
+    public var attempt: Int
+    public var details: JSONValue?
+
+    /// Largest `details` kept (bytes of its JSON); larger details are replaced by a note
+    /// saying so, the beat itself still counts.
+    public static let maxDetailsBytes = 16 * 1024
+
+    public init(jobId: String, attempt: Int, details: JSONValue? = nil) {
+        self.jobId = jobId
+        self.attempt = attempt
+        self.details = details
+    }
+
+    public init(body o: [String: JSONValue]) throws(WireError) {
+        jobId = try Field.requiredString(o, "job_id")
+        guard let a = try Field.optionalInt(o, "attempt", range: 1...Int64(Int32.max)) else { throw bad("attempt", "required") }
+        attempt = Int(a)
+        let d = o["details"]
+        details = d == .null ? nil : d
+    }
+
+    public var body: [String: JSONValue] {
+        var o: [String: JSONValue] = ["job_id": .string(jobId), "attempt": .int(Int64(attempt))]
+        if let details { o["details"] = details }
+        return o
     }
 }
 
@@ -122,6 +162,8 @@ public struct CancelJobBody: Equatable, Sendable {
     /// parsing the English `reason`.
     public enum Code: String, Sendable {
         case timeout
+        /// No PROGRESS within the job's `heartbeat_timeout_ms`.
+        case heartbeatTimeout = "heartbeat_timeout"
         case cancelled
         case stopped
         case workflowFailed = "workflow_failed"
@@ -174,5 +216,5 @@ public enum DisconnectCode: String, Sendable {
 /// What this broker can do beyond the base protocol, announced in PONG and in the
 /// HEARTBEAT that answers READY (`features`), so SDKs adapt instead of guessing.
 public enum BrokerFeatures {
-    public static let all: [String] = ["cancel_codes", "drain", "status_paging", "strict_spec"]
+    public static let all: [String] = ["cancel_codes", "drain", "progress", "status_paging", "strict_spec"]
 }

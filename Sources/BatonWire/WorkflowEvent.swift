@@ -62,8 +62,11 @@ public enum EventKind: String, Sendable, CaseIterable {
     case jobRetrying = "job.retrying"
     /// The job failed for good. Fields: block, job, job_id, attempt, error.
     case jobFailed = "job.failed"
-    /// The job was cancelled with its workflow. Fields: block, job, job_id.
+    /// The job was cancelled with its workflow. Fields: block, job, job_id, attempt.
     case jobCancelled = "job.cancelled"
     /// An emergency stop ended its running attempt; PENDING again. Fields: block, job, job_id, attempt.
     case jobStopped = "job.stopped"
+    /// A running attempt reported PROGRESS (at most one event per attempt every
+    /// `progressEventEveryMs`). Fields: block, job, job_id, attempt, details?.
+    case jobProgress = "job.progress"
 }

@@ -25,13 +25,18 @@ public struct JobSpec: Equatable, Sendable {
     public var args: [String: JSONValue]
     /// 0 means no timeout.
     public var timeoutMs: Int64
+    /// 0 means none. Otherwise an attempt with no PROGRESS (or RESULT) from its worker for
+    /// this long is lost and retried: a long job (hours) needs no huge `timeout_ms`.
+    public var heartbeatTimeoutMs: Int64
     public var retry: RetryPolicy
 
-    public init(type: String, name: String? = nil, args: [String: JSONValue] = [:], timeoutMs: Int64 = 0, retry: RetryPolicy = .standard) {
+    public init(type: String, name: String? = nil, args: [String: JSONValue] = [:], timeoutMs: Int64 = 0, retry: RetryPolicy = .standard,
+                heartbeatTimeoutMs: Int64 = 0) {
         self.type = type
         self.name = name
         self.args = args
         self.timeoutMs = timeoutMs
+        self.heartbeatTimeoutMs = heartbeatTimeoutMs
         self.retry = retry
     }
 }
@@ -146,7 +151,7 @@ extension BlockSpec {
 extension JobSpec {
     static func parse(_ value: JSONValue, path: String) throws(WireError) -> JobSpec {
         let o = try object(value, path)
-        try rejectUnknownKeys(o, path, known: ["type", "name", "args", "timeout_ms", "retry"], of: "a job")
+        try rejectUnknownKeys(o, path, known: ["type", "name", "args", "timeout_ms", "heartbeat_timeout_ms", "retry"], of: "a job")
         let type = try requiredString(o, "type", path, maxBytes: WorkflowSpec.Limits.maxTypeBytes)
         guard type.utf8.allSatisfy(isTypeByte) else {
             throw bad("\(path).type", "may hold only letters, digits, '.', '_' and '-'")
@@ -158,6 +163,7 @@ extension JobSpec {
             args = ao
         }
         let timeout = try optionalInt(o, "timeout_ms", path, range: 0...WorkflowSpec.Limits.maxTimeoutMs) ?? 0
+        let heartbeat = try optionalInt(o, "heartbeat_timeout_ms", path, range: 0...WorkflowSpec.Limits.maxTimeoutMs) ?? 0
         var retry = RetryPolicy.standard
         if let r = o["retry"], r != .null {
             let rp = "\(path).retry"
@@ -170,7 +176,7 @@ extension JobSpec {
                 retry.backoffMs = b
             }
         }
-        return JobSpec(type: type, name: name, args: args, timeoutMs: timeout, retry: retry)
+        return JobSpec(type: type, name: name, args: args, timeoutMs: timeout, retry: retry, heartbeatTimeoutMs: heartbeat)
     }
 
     var json: JSONValue {
@@ -179,6 +185,9 @@ extension JobSpec {
             "retry": ["max_attempts": .int(Int64(retry.maxAttempts)), "backoff_ms": .int(retry.backoffMs)],
         ]
         if let name { o["name"] = .string(name) }
+        // Only when set: the canonical JSON of every spec stored before it stays the same
+        // (idempotency compares it).
+        if heartbeatTimeoutMs > 0 { o["heartbeat_timeout_ms"] = .int(heartbeatTimeoutMs) }
         return .object(o)
     }
 }

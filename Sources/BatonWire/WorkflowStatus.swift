@@ -12,6 +12,10 @@ public struct WorkflowStatus: Equatable, Sendable {
         public var finishedAt: Int64?
         /// What holds a PENDING job back besides its block's concurrency (for people).
         public var waitingFor: String?
+        /// The running attempt's last PROGRESS details and when they came (in memory only:
+        /// absent once the attempt ended, or after a broker restart).
+        public var progress: JSONValue?
+        public var progressAt: Int64?
 
         public init(jobId: String, type: String, name: String? = nil, state: JobState, attempt: Int,
                     output: JSONValue? = nil, error: String? = nil, startedAt: Int64? = nil, finishedAt: Int64? = nil,
@@ -114,6 +118,8 @@ extension WorkflowStatus.Job {
         if let startedAt { o["started_at"] = .string(Timestamp.format(ms: startedAt)) }
         if let finishedAt { o["finished_at"] = .string(Timestamp.format(ms: finishedAt)) }
         if let waitingFor { o["waiting_for"] = .string(waitingFor) }
+        if let progress { o["progress"] = progress }
+        if let progressAt { o["progress_at"] = .string(Timestamp.format(ms: progressAt)) }
         return .object(o)
     }
 
@@ -128,6 +134,8 @@ extension WorkflowStatus.Job {
         startedAt = try timeField(o, "started_at")
         finishedAt = try timeField(o, "finished_at")
         waitingFor = try Field.optionalString(o, "waiting_for")
+        progress = o["progress"]
+        progressAt = try timeField(o, "progress_at")
     }
 }
 

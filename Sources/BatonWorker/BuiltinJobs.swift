@@ -24,12 +24,20 @@ public enum BuiltinJobs {
     /// Returns its args.
     public static let echo: JobHandler = { ctx in .object(ctx.args) }
 
-    /// Sleeps `ms` milliseconds, waking early if cancelled.
+    /// Sleeps `ms` milliseconds, waking early if cancelled. With a `heartbeat_timeout_ms`
+    /// it reports PROGRESS (`{"slept_ms"}`) every third of it, like a long job should.
     public static let sleep: JobHandler = { ctx in
         guard let ms = ctx.args["ms"]?.intValue, ms >= 0 else { throw JobFailure("args.ms: required, a non-negative integer", retryable: false) }
-        let deadline = Date().addingTimeInterval(Double(ms) / 1000)
+        let start = Date()
+        let deadline = start.addingTimeInterval(Double(ms) / 1000)
+        let beatEvery = Double(ctx.heartbeatTimeoutMs) / 3000
+        var nextBeat = start.addingTimeInterval(beatEvery)
         while Date() < deadline {
             if ctx.isCancelled { throw JobFailure("cancelled") }
+            if beatEvery > 0 && Date() >= nextBeat {
+                ctx.progress(["slept_ms": .int(Int64(Date().timeIntervalSince(start) * 1000))])
+                nextBeat = Date().addingTimeInterval(beatEvery)
+            }
             Thread.sleep(forTimeInterval: min(0.01, max(0, deadline.timeIntervalSinceNow)))
         }
         return ["slept_ms": .int(ms)]

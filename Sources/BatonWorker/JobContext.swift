@@ -9,7 +9,30 @@ public struct JobContext: Sendable {
     public let type: String
     public let args: [String: JSONValue]
     public let timeoutMs: Int64
+    /// 0: none. Otherwise the broker loses the attempt after this long without a
+    /// `progress` call: long handlers call it at least every third of it.
+    public let heartbeatTimeoutMs: Int64
     let cancellation: CancellationFlag
+    let report: @Sendable (JSONValue?) -> Void
+
+    init(jobId: String, workflowId: String, attempt: Int, type: String, args: [String: JSONValue], timeoutMs: Int64,
+         heartbeatTimeoutMs: Int64 = 0, cancellation: CancellationFlag, report: @escaping @Sendable (JSONValue?) -> Void = { _ in }) {
+        self.jobId = jobId
+        self.workflowId = workflowId
+        self.attempt = attempt
+        self.type = type
+        self.args = args
+        self.timeoutMs = timeoutMs
+        self.heartbeatTimeoutMs = heartbeatTimeoutMs
+        self.cancellation = cancellation
+        self.report = report
+    }
+
+    /// Sends PROGRESS for this attempt: a sign of life (its `heartbeat_timeout_ms`) and
+    /// `details` for people (STATUS, `job.progress` events). Cheap; any thread.
+    public func progress(_ details: JSONValue? = nil) {
+        report(details)
+    }
 
     /// True once the broker sent CANCEL for this attempt (timeout, workflow ended), or the
     /// worker gave the attempt up (stop, reconnect). Long handlers should check it and stop

@@ -54,6 +54,8 @@ public final class Worker: Sendable {
     private struct Shared {
         /// Finished jobs waiting to be reported; filled by job threads, drained by the loop.
         var finished: [ResultBody] = []
+        /// PROGRESS of running jobs, waiting for the loop to send them.
+        var progress: [ProgressBody] = []
         var stopRequested = false
         var drainRequested = false
     }
@@ -120,6 +122,11 @@ public final class Worker: Sendable {
         var session = try connect(context, interval: .milliseconds(options.heartbeatMs), capacity: options.capacity)
         defer { session.socket.close(linger: 500) }
         var drainUntil: ContinuousClock.Instant?  // set while draining
+        // The broker answered the READY with capacity 0 (its HEARTBEAT carrying
+        // max_output_bytes): no JOB can follow it on this connection, so once nothing
+        // runs the drain is over. Leaving before the answer could drop a JOB already on
+        // its way, and the answer itself (the broker would see the worker as lost).
+        var drainAcknowledged = false
 
         while true {
             var poller = try Poller([.socket(session.socket), .fd(wakeRead)])
@@ -150,7 +157,10 @@ public final class Worker: Sendable {
                 switch message.command {
                 case .heartbeat:
                     if let ms = message.body["interval_ms"]?.intValue, ms > 0 { session.interval = .milliseconds(ms) }
-                    if let n = message.body["max_output_bytes"]?.intValue, n > 0 { session.maxResultBytes = Int(n) }
+                    if let n = message.body["max_output_bytes"]?.intValue, n > 0 {
+                        session.maxResultBytes = Int(n)
+                        if drainUntil != nil { drainAcknowledged = true }
+                    }
                 case .job:
                     start(message.body, running: &running)
                 case .cancel:
@@ -163,9 +173,13 @@ public final class Worker: Sendable {
                     try abandon(&running)
                     session.socket.close(linger: 0)
                     session = try connect(context, interval: session.interval, capacity: drainUntil == nil ? options.capacity : 0)
-                case .ready, .result:
+                    drainAcknowledged = false
+                case .ready, .result, .progress:
                     logger.warning("broker sent \(message.command.rawValue), which only workers send; ignored")
                 }
+            }
+            for beat in takeProgress() where running[Self.key(beat.jobId, beat.attempt)].map({ !$0.isSet }) ?? false {
+                send(&session, .progress, beat.body)
             }
             for result in takeFinished() {
                 // A cancelled or abandoned attempt's result would only be fenced off by the broker.
@@ -173,7 +187,7 @@ public final class Worker: Sendable {
                 else { continue }
                 sendResult(&session, result)
             }
-            if let until = drainUntil, running.isEmpty || ContinuousClock.now >= until {
+            if let until = drainUntil, (running.isEmpty && drainAcknowledged) || ContinuousClock.now >= until {
                 send(&session, .disconnect)
                 if running.isEmpty {
                     logger.info("worker \(options.name) drained: every running job finished; leaving")
@@ -190,9 +204,17 @@ public final class Worker: Sendable {
                 try abandon(&running)
                 session.socket.close(linger: 0)
                 session = try connect(context, interval: session.interval, capacity: drainUntil == nil ? options.capacity : 0)
+                drainAcknowledged = false
             } else if now - session.lastSent >= session.interval {
                 send(&session, .heartbeat)
             }
+        }
+    }
+
+    private func takeProgress() -> [ProgressBody] {
+        shared.withLock { shared in
+            defer { shared.progress = [] }
+            return shared.progress
         }
     }
 
@@ -295,7 +317,15 @@ public final class Worker: Sendable {
         let flag = CancellationFlag()
         running[Self.key(job.jobId, job.attempt)] = flag
         let context = JobContext(jobId: job.jobId, workflowId: job.workflowId, attempt: job.attempt, type: job.type,
-                                 args: job.args, timeoutMs: job.timeoutMs, cancellation: flag)
+                                 args: job.args, timeoutMs: job.timeoutMs, heartbeatTimeoutMs: job.heartbeatTimeoutMs,
+                                 cancellation: flag) { [self] details in
+            let beat = ProgressBody(jobId: job.jobId, attempt: job.attempt, details: details)
+            let first = shared.withLock { shared -> Bool in
+                shared.progress.append(beat)
+                return shared.progress.count == 1
+            }
+            if first { wake() }
+        }
         let handler = handlers[job.type]
         pool.run { [self] in
             let result: ResultBody

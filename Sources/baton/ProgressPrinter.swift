@@ -26,7 +26,8 @@ struct JobNames {
 /// A workflow of up to `condenseAbove` jobs gets a line per event. A bigger one stays
 /// readable: workflow and block events and every job that did not succeed (retrying,
 /// failed, cancelled, stopped) still get their line, while dispatches and successes are
-/// counted into a line per block at each tenth of the block done. `verbose` prints
+/// counted into a line per block at each tenth of the block done, and PROGRESS events are
+/// left to `status` (which shows each running job's last details). `verbose` prints
 /// every event whatever the size.
 struct ProgressPrinter {
     static let condenseAbove = 20
@@ -64,7 +65,7 @@ struct ProgressPrinter {
         let head = "\(Style.time(e.at)) [\(done.count)/\(names.total)]"
         guard condensed else { return ["\(head) \(describe(e, place))"] }
         switch e.kind {
-        case .jobDispatched:
+        case .jobDispatched, .jobProgress:
             return []
         case .jobSucceeded:
             guard let b = place?.block, names.blocks.indices.contains(b) else { return [] }
@@ -87,6 +88,7 @@ struct ProgressPrinter {
         if let err = f["error"]?.stringValue { text += ": \(Style.cut(err, 200))" }
         if let r = f["reason"]?.stringValue { text += ": \(Style.cut(r, 200))" }
         if let at = f["retry_at"]?.stringValue { text += " (next attempt at \(at))" }
+        if let d = f["details"] { text += ": \(Style.cut(JSONWriter.string(d), 120))" }
         if place == nil, let b = f["block"]?.intValue { text += " \(b)" }
         return text
     }

@@ -66,6 +66,9 @@ enum StatusRenderer {
             }
         }
         if let w = job.waitingFor { l += "  (waiting: \(Style.cut(w, 200)))" }
+        if let p = job.progress {
+            l += "  progress: \(Style.cut(JSONWriter.string(p), 120))" + (job.progressAt.map { " at \(Style.time($0))" } ?? "")
+        }
         if let e = job.error { l += "  error: \(Style.cut(e, 200))" }
         if let o = job.output { l += "  output: \(Style.cut(JSONWriter.string(o), 120))" }
         return l

@@ -97,7 +97,7 @@ final class CommandLineSafetyTests: XCTestCase {
         let file = try cluster.writeFile("typo.json", #"{"name": "t", "blocks": [{"jobs": [{"type": "echo", "timeout": 5000}]}]}"#)
         let (code, out) = try cluster.baton(["submit", file], log: "submit.log")
         XCTAssertEqual(code, 64)
-        XCTAssertEqual(out, #"error: typo.json: workflow.blocks[0].jobs[0].timeout: unknown key (did you mean "timeout_ms"?); a job takes type, name, args, timeout_ms, retry"# + "\n")
+        XCTAssertEqual(out, #"error: typo.json: workflow.blocks[0].jobs[0].timeout: unknown key (did you mean "timeout_ms"?); a job takes type, name, args, timeout_ms, heartbeat_timeout_ms, retry"# + "\n")
         // The broker refuses it too, for clients that do not check first.
         let spec = #"{"workflow": {"name": "t", "blocks": [{"jobs": [{"type": "echo", "timeout": 5000}]}]}}"#
         let client = try cluster.client()

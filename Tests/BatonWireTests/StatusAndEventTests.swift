@@ -143,7 +143,7 @@ final class StatusAndEventTests: XCTestCase {
         XCTAssertEqual(EventKind.allCases.map(\.rawValue), [
             "workflow.submitted", "workflow.running", "workflow.succeeded", "workflow.failed", "workflow.cancelled",
             "workflow.expired", "workflow.stopped", "block.started", "block.succeeded", "job.dispatched", "job.succeeded",
-            "job.retrying", "job.failed", "job.cancelled", "job.stopped",
+            "job.retrying", "job.failed", "job.cancelled", "job.stopped", "job.progress",
         ])
     }
 }

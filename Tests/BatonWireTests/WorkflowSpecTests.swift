@@ -85,14 +85,14 @@ final class WorkflowSpecTests: XCTestCase {
         assertRefused(withBlock(["y": [], "jobs": [["type": "t"]]]),
                       "workflow.blocks[0].y: unknown key; a block takes description, concurrency, jobs")
         assertRefused(withJob(["type": "echo", "timeout": 5000]),
-                      "workflow.blocks[0].jobs[0].timeout: unknown key (did you mean \"timeout_ms\"?); a job takes type, name, args, timeout_ms, retry")
+                      "workflow.blocks[0].jobs[0].timeout: unknown key (did you mean \"timeout_ms\"?); a job takes type, name, args, timeout_ms, heartbeat_timeout_ms, retry")
         assertRefused(withJob(["type": "t", "retry": ["max_attempt": 2]]),
                       "workflow.blocks[0].jobs[0].retry.max_attempt: unknown key (did you mean \"max_attempts\"?); retry takes max_attempts, backoff_ms")
         assertRefused(withJob(["type": "t", "tpye": "x"]),
-                      "workflow.blocks[0].jobs[0].tpye: unknown key (did you mean \"type\"?); a job takes type, name, args, timeout_ms, retry")
+                      "workflow.blocks[0].jobs[0].tpye: unknown key (did you mean \"type\"?); a job takes type, name, args, timeout_ms, heartbeat_timeout_ms, retry")
         // Several unknown keys: the first in byte order is named, whatever the input order.
         assertRefused(withJob(["type": "t", "zz": 1, "aa": 2]),
-                      "workflow.blocks[0].jobs[0].aa: unknown key; a job takes type, name, args, timeout_ms, retry")
+                      "workflow.blocks[0].jobs[0].aa: unknown key; a job takes type, name, args, timeout_ms, heartbeat_timeout_ms, retry")
     }
 
     func testArgsAreNeverCheckedForKeys() {
