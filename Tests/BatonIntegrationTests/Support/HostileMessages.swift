@@ -36,6 +36,7 @@ struct HostileMessages {
         ("RESULT", #"{"attempt":1,"job_id":"\#(someId).0.0","ok":true,"output":{"x":1}}"#),
         ("RESULT", #"{"attempt":2,"error":"boom","job_id":"\#(someId).1.3","ok":false,"retryable":false}"#),
         ("HEARTBEAT", "{}"),
+        ("PROGRESS", #"{"attempt":1,"details":{"percent":40},"job_id":"\#(someId).0.0"}"#),
         ("DISCONNECT", "{}"),
         ("JOB", #"{"args":{},"attempt":1,"job_id":"\#(someId).0.0","timeout_ms":0,"type":"fz.a","workflow_id":"\#(someId)"}"#),
     ].map { [[], workerProtocol, Array($0.0.utf8), Array($0.1.utf8)] }
