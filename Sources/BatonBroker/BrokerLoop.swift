@@ -222,8 +222,20 @@ final class BrokerLoop {
                 engine.handleWorker(peer, try WorkerFrames.decode(frames.dropFirst()), bodyBytes: frames.last?.count ?? 0, now: now)
             } catch {
                 log(.warning, "dropped malformed worker message: \(error)")
+                answerOtherVersion(peer, frames)
             }
         }
+    }
+
+    /// A worker speaking another version of BATON-W (frame 1 `BATON-W/...` but not ours)
+    /// is told so, in our version, rather than left waiting for a HEARTBEAT that never
+    /// comes: DISCONNECT with code `unsupported_version`. Other malformed messages get no
+    /// reply (spec §9.1): they are not a worker's, and a reply would only feed a flood.
+    private func answerOtherVersion(_ peer: [UInt8], _ frames: [[UInt8]]) {
+        guard frames.count > 2, frames[2] != WorkerFrames.protocolId, frames[2].starts(with: Array("BATON-W/".utf8)) else { return }
+        let got = String(decoding: frames[2].prefix(32), as: UTF8.self)
+        let body = DisconnectCode.unsupportedVersion.body("this broker speaks BATON-W/1; got \"\(got)\"")
+        send(workers, [peer] + WorkerFrames.encode(.init(.disconnect, body)), to: "worker")
     }
 
     /// Ends the engine's turn and hands its output on. A turn with nothing to write and

@@ -207,6 +207,8 @@ public enum DisconnectCode: String, Sendable {
     case shuttingDown = "shutting_down"
     /// A reload removed this worker's key from the allowlist.
     case keyRemoved = "key_removed"
+    /// Frame 1 named another version of the worker protocol (`BATON-W/2`, ...).
+    case unsupportedVersion = "unsupported_version"
 
     public func body(_ reason: String) -> [String: JSONValue] {
         ["code": .string(rawValue), "reason": .string(reason)]

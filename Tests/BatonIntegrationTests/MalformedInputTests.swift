@@ -80,6 +80,25 @@ final class MalformedInputTests: XCTestCase {
         XCTAssertTrue(cluster.broker?.isRunning ?? false)
     }
 
+    func testAWorkerOfAnotherVersionIsToldSoInOurs() throws {
+        let context = try Context()
+        let s = try context.socket(.dealer)
+        defer { s.close() }
+        try s.setLinger(0)
+        try s.setReceiveTimeout(5000)
+        try s.connect(cluster.workerEndpoint)
+        try s.send([[], Array("BATON-W/2".utf8), Array("READY".utf8), Array(#"{"worker":"future","types":["echo"]}"#.utf8)])
+        guard let reply = try s.receive() else { throw TestFailure("no reply to a BATON-W/2 READY") }
+        let message = try WorkerFrames.decode(reply[...])
+        XCTAssertEqual(message.command, .disconnect)
+        XCTAssertEqual(message.body["code"], "unsupported_version")
+        XCTAssertEqual(message.body["reason"], #"this broker speaks BATON-W/1; got "BATON-W/2""#)
+        // Not a worker's: another protocol gets no reply at all.
+        try s.send([[], Array("HTTP/1.1".utf8), Array("GET".utf8), Array("{}".utf8)])
+        try s.setReceiveTimeout(300)
+        XCTAssertNil(try s.receive())
+    }
+
     func testReqAndDealerClientsBothWork() throws {
         let context = try Context()
         let req = try context.socket(.req)

@@ -65,7 +65,7 @@ def test_ready_is_answered_with_heartbeat_and_beats_follow(W, T):
     # max_output_bytes is L, the default 1 MiB); the periodic beats do not.
     assert w.ready(types=[T], capacity=2, name="w1") == {"interval_ms": INTERVAL,
                                                          "max_output_bytes": 1048576,
-                                                         "features": ["cancel_codes", "drain", "status_paging", "strict_spec"]}
+                                                         "features": ["cancel_codes", "drain", "progress", "status_paging", "strict_spec"]}
     t = time.monotonic()
     while time.monotonic() - t < 0.65:
         m = w.recv(0.5)
@@ -118,7 +118,6 @@ def test_unregistered_connection_gets_disconnect(W, command, body):
 
 
 MALFORMED = [
-    [b"", b"BATON-W/2", b"READY", b'{"worker":"w","types":["echo"]}'],
     [b"", b"BATON/1", b"READY", b'{"worker":"w","types":["echo"]}'],
     [b"x", b"BATON-W/1", b"READY", b'{"worker":"w","types":["echo"]}'],
     [b"", b"BATON-W/1", b"READY"],
@@ -130,6 +129,16 @@ MALFORMED = [
     [b"", b"BATON-W/1", b"READY", b'{"worker":"w","worker":"v","types":["echo"]}'],
     [b"", b"BATON-W/1", b"HEARTBEAT", b"\xff"],
 ]
+
+
+def test_another_worker_protocol_version_is_told_so_in_ours(W):
+    """A newer worker (frame 1 BATON-W/2) gets DISCONNECT unsupported_version in
+    BATON-W/1 rather than silence (9.1 rule 1), and can still register in our version."""
+    w = W()
+    w.send_frames([b"", b"BATON-W/2", b"READY", b'{"worker":"w","types":["echo"]}'])
+    got = w.expect("DISCONNECT", 2)
+    assert got == {"code": "unsupported_version", "reason": 'this broker speaks BATON-W/1; got "BATON-W/2"'}
+    assert w.ready()["interval_ms"] == INTERVAL
 
 
 def test_malformed_worker_messages_are_dropped_silently(W):
