@@ -118,7 +118,12 @@ public enum BuiltinJobs {
         { ctx in
             let argv = try allowedArgv(ctx.args, allow: allow)
             let program = argv[0]
-            switch ShellCommand(argv: argv).run(cancellation: ctx.cancellation, timeoutMs: ctx.timeoutMs) {
+            // With a heartbeat_timeout_ms, PROGRESS every third of it while the program runs.
+            let run = ShellCommand(argv: argv).run(cancellation: ctx.cancellation, timeoutMs: ctx.timeoutMs,
+                                                   beatEveryMs: ctx.heartbeatTimeoutMs / 3) { ms in
+                ctx.progress(["running_ms": .int(ms)])
+            }
+            switch run {
             case .cancelled:
                 throw JobFailure("cancelled; \(program) and its process group were killed")
             case .timedOut:

@@ -55,7 +55,11 @@ struct ShellCommand: Sendable {
     /// which ends the leader, and the run returns once the leader has exited. Whatever
     /// is left in the group afterwards (a grandchild that ignored SIGTERM, a background
     /// job of a leader that exited on its own) gets SIGKILL: a job leaves nothing behind.
-    func run(cancellation: CancellationFlag, timeoutMs: Int64) -> Ending {
+    ///
+    /// With `beatEveryMs` > 0, `beat` is called that often (with the milliseconds run so
+    /// far) while the program runs: the job's PROGRESS for its `heartbeat_timeout_ms`.
+    func run(cancellation: CancellationFlag, timeoutMs: Int64, beatEveryMs: Int64 = 0,
+             beat: (Int64) -> Void = { _ in }) -> Ending {
         let finished = DispatchSemaphore(value: 0)
         let ending = EndingBox()
         let task = Task { [self] in
@@ -63,11 +67,19 @@ struct ShellCommand: Sendable {
             finished.signal()
         }
         cancellation.whenFired { task.cancel() }
-        if timeoutMs > 0, finished.wait(timeout: .now() + .milliseconds(Int(clamping: timeoutMs))) == .timedOut {
-            ending.markTimedOut()
-            task.cancel()
+        let started = DispatchTime.now()
+        let deadline = timeoutMs > 0 ? started + .milliseconds(Int(clamping: timeoutMs)) : DispatchTime.distantFuture
+        while true {
+            let nextBeat = beatEveryMs > 0 ? DispatchTime.now() + .milliseconds(Int(clamping: beatEveryMs)) : .distantFuture
+            if finished.wait(timeout: min(deadline, nextBeat)) == .success { break }
+            if DispatchTime.now() >= deadline {
+                ending.markTimedOut()
+                task.cancel()
+                finished.wait()
+                break
+            }
+            beat(Int64((DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000))
         }
-        finished.wait()
         if cancellation.isSet { return .cancelled }
         return ending.value
     }

@@ -241,6 +241,24 @@ final class BuiltinJobsTests: XCTestCase {
                                 "stdout_truncated": false, "stderr_truncated": false])
     }
 
+    func testLongJobsBeatProgressEveryThirdOfTheirHeartbeatTimeout() throws {
+        let beats = Mutex<[JSONValue?]>([])
+        func beating(_ type: String, _ args: [String: JSONValue]) -> JobContext {
+            JobContext(jobId: "j1", workflowId: "w1", attempt: 1, type: type, args: args, timeoutMs: 0, heartbeatTimeoutMs: 300,
+                       cancellation: CancellationFlag()) { details in beats.withLock { $0.append(details) } }
+        }
+        _ = try shell(beating("shell", ["argv": ["sh", "-c", "sleep 0.55"]]))
+        let shellBeats = beats.withLock { b in defer { b = [] }; return b }
+        XCTAssertGreaterThanOrEqual(shellBeats.count, 3, "every 100 ms for 550 ms: \(shellBeats)")
+        XCTAssertNotNil(shellBeats.first??["running_ms"]?.intValue)
+        _ = try BuiltinJobs.sleep(beating("sleep", ["ms": 550]))
+        let sleepBeats = beats.withLock { $0.count }
+        XCTAssertGreaterThanOrEqual(sleepBeats, 3)
+        _ = try shell(context("shell", ["argv": ["sh", "-c", "sleep 0.2"]]))  // no heartbeat_timeout_ms
+        _ = try BuiltinJobs.sleep(context("sleep", ["ms": 200]))
+        XCTAssertEqual(beats.withLock { $0.count }, sleepBeats, "no heartbeat_timeout_ms, no beats (and `context` has no reporter)")
+    }
+
     func testShellFailsOnNonZeroExitWithStderr() {
         let failed = failure { try shell(context("shell", ["argv": ["sh", "-c", "echo broken >&2; exit 3"]])) }
         XCTAssertEqual(failed?.message, "sh exited with 3: broken\n")
