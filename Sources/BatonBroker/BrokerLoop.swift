@@ -222,7 +222,7 @@ final class BrokerLoop {
                 engine.handleWorker(peer, try WorkerFrames.decode(frames.dropFirst()), bodyBytes: frames.last?.count ?? 0, now: now)
             } catch {
                 log(.warning, "dropped malformed worker message: \(error)")
-                answerOtherVersion(peer, frames)
+                answerOtherVersion(peer, frames, now: now)
             }
         }
     }
@@ -231,11 +231,16 @@ final class BrokerLoop {
     /// is told so, in our version, rather than left waiting for a HEARTBEAT that never
     /// comes: DISCONNECT with code `unsupported_version`. Other malformed messages get no
     /// reply (spec §9.1): they are not a worker's, and a reply would only feed a flood.
-    private func answerOtherVersion(_ peer: [UInt8], _ frames: [[UInt8]]) {
+    private func answerOtherVersion(_ peer: [UInt8], _ frames: [[UInt8]], now: Int64) {
         guard frames.count > 2, frames[2] != WorkerFrames.protocolId, frames[2].starts(with: Array("BATON-W/".utf8)) else { return }
         let got = String(decoding: frames[2].prefix(32), as: UTF8.self)
-        let body = DisconnectCode.unsupportedVersion.body("this broker speaks BATON-W/1; got \"\(got)\"")
-        send(workers, [peer] + WorkerFrames.encode(.init(.disconnect, body)), to: "worker")
+        let reason = "this broker speaks BATON-W/1; got \"\(got)\""
+        if engine.workers[peer] != nil {
+            // A registered worker switching versions is told so and forgotten, like a bad READY.
+            engine.disconnectWorker(peer, code: .unsupportedVersion, reason: reason, now: now)
+            return
+        }
+        send(workers, [peer] + WorkerFrames.encode(.init(.disconnect, DisconnectCode.unsupportedVersion.body(reason))), to: "worker")
     }
 
     /// Ends the engine's turn and hands its output on. A turn with nothing to write and

@@ -70,6 +70,9 @@ extension Engine {
         do {
             r = try ReadyBody(body: body)
         } catch {
+            // A registered worker told DISCONNECT reconnects (spec §9.4): forget it now,
+            // so its attempts are retried at once instead of after the liveness timeout.
+            if workers[peer] != nil { loseWorker(peer, because: "bad READY: \(error.message)", now: now) }
             send(peer, .disconnect, DisconnectCode.badReady.body("bad READY: \(error.message)"))
             return
         }

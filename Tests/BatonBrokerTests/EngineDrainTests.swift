@@ -35,3 +35,23 @@ final class EngineDrainTests: XCTestCase {
         XCTAssertEqual(h.takeJobs("w1").map(\.jobId), ["\(id).0.0"])
     }
 }
+
+/// A registered worker that sends a bad READY is told DISCONNECT and forgotten: its
+/// attempts go back to the queue at once, not after the liveness timeout.
+final class EngineBadReadyTests: XCTestCase {
+    func testABadReadyFromARegisteredWorkerEndsItsAttempts() throws {
+        let h = try EngineHarness()
+        h.ready("w1", types: ["echo"], capacity: 1)
+        let id = h.submit(spec([jobs(1)]))
+        h.exec(id)
+        XCTAssertEqual(h.takeJobs("w1").count, 1)
+        h.turn { $0.handleWorker(Array("w1".utf8), .init(.ready, ["worker": "w1", "types": "echo"]), now: h.now) }
+        XCTAssertEqual(h.sent("w1", .disconnect).last?["code"], "bad_ready")
+        let job = h.status(id).blocks[0].jobs[0]
+        XCTAssertEqual(job.state, .pending, "its attempt ended and is retried")
+        XCTAssertEqual(job.error, "worker lost")
+        h.ready("w2", types: ["echo"], capacity: 1)
+        h.advance(1000)  // the retry backoff
+        XCTAssertEqual(h.takeJobs("w2").count, 1)
+    }
+}
