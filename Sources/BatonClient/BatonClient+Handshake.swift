@@ -24,8 +24,10 @@ extension BatonClient {
         case waiting(retryAfterMs: Int64, reason: String)
         /// EXEC started the workflow.
         case executed(WorkflowStatus)
-        /// The workflow runs; following its events starts from this snapshot.
-        case following(WorkflowStatus)
+        /// The workflow runs; following its events starts from this snapshot, after event
+        /// `after` (0: from the start; a resumed entry starts after the last `seq` its
+        /// journal recorded, so it does not replay every event).
+        case following(WorkflowStatus, after: Int64)
         /// One event of the workflow, in `seq` order (from the first one on).
         case event(WorkflowEvent)
         /// The workflow is final (journaled next).
@@ -134,6 +136,28 @@ extension BatonClient {
         return try status(id)
     }
 
+    /// Journals the last event `seq` seen while following (a `seen` line), at most every
+    /// `every`: a resumed run starts there instead of replaying every event. Losing the
+    /// newest one to a crash only means replaying a little more.
+    private struct SeenRecorder {
+        var entry: Journal.Entry
+        let journal: Journal?
+        var lastWritten = ContinuousClock.now
+        static let every: Duration = .seconds(2)
+
+        init(entry: Journal.Entry, journal: Journal?) {
+            self.entry = entry
+            self.journal = journal
+        }
+
+        mutating func saw(_ seq: Int64) throws {
+            entry.seenSeq = seq
+            guard let journal, ContinuousClock.now - lastWritten >= Self.every else { return }
+            lastWritten = .now
+            try journal.append(entry, step: .seen)
+        }
+    }
+
     /// A reason without its trailing time (" until T", ": next token at T").
     static func withoutTime(_ reason: String) -> String {
         for marker in [" until ", ": next token at "] {
@@ -195,8 +219,16 @@ extension BatonClient {
             try journal?.append(entry, step: .exec)
         }
         if !status.state.isSettled {
-            progress(.following(status))
-            status = try follow(id, onEvent: { progress(.event($0)) }, onHeld: { progress(.held(id: id, reasons: $0)) })
+            // After the last event a journal recorded; the events before it were reported
+            // by the run that recorded them (a new snapshot has their effect).
+            let after = entry.seenSeq
+            if after > 0 { status = try self.status(id) }
+            progress(.following(status, after: after))
+            var seen = SeenRecorder(entry: entry, journal: journal)
+            status = try follow(id, after: after, onEvent: { e in
+                progress(.event(e))
+                try seen.saw(e.seq)
+            }, onHeld: { progress(.held(id: id, reasons: $0)) })
         }
         guard status.state.isFinal else {
             progress(.stopped(status))

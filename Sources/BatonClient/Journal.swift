@@ -5,8 +5,9 @@ import Foundation
 /// before the step it records goes on, so that after a crash `resume` finds every
 /// workflow `run` started.
 ///
-/// Lines: `{"step": "submitting"|"submitted"|"exec"|"finished", "key", "file", "id"?,
-/// "spec"? (on "submitting"), "state"? (on "finished"), "at"}`, compact with sorted keys.
+/// Lines: `{"step": "submitting"|"submitted"|"exec"|"seen"|"finished", "key", "file", "id"?,
+/// "spec"? (on "submitting"), "seq"? (on "seen"), "state"? (on "finished"), "at"}`,
+/// compact with sorted keys.
 /// The Python SDK (`Protocol/python/baton/journal.py`) writes the same bytes, and each
 /// reads the other's journals. Entries are grouped by idempotency key. A torn last line
 /// (a crash mid-write) is skipped on read.
@@ -25,12 +26,15 @@ public struct Journal: Sendable {
         public var spec: WorkflowSpec
         /// The broker's id, once SUBMIT returned it.
         public var id: String?
+        /// The last event `seq` a follower of this workflow journaled (`seen`); 0: none.
+        public var seenSeq: Int64
 
-        public init(key: String, file: String, spec: WorkflowSpec, id: String? = nil) {
+        public init(key: String, file: String, spec: WorkflowSpec, id: String? = nil, seenSeq: Int64 = 0) {
             self.key = key
             self.file = file
             self.spec = spec
             self.id = id
+            self.seenSeq = seenSeq
         }
     }
 
@@ -44,6 +48,9 @@ public struct Journal: Sendable {
         case exec
         /// The workflow was seen final; carries its state.
         case finished
+        /// While following: the last event `seq` seen (`seq`), so a resume need not
+        /// replay every event. Readers that do not know it skip it.
+        case seen
     }
 
     /// Appends one line and fsyncs it: when this returns, the step survives a crash.
@@ -55,6 +62,7 @@ public struct Journal: Sendable {
         if let id = e.id { line["id"] = .string(id) }
         if step == .submitting { line["spec"] = e.spec.json }
         if let state { line["state"] = .string(state.rawValue) }
+        if step == .seen { line["seq"] = .int(e.seenSeq) }
         try write(JSONWriter.bytes(.object(line)) + [0x0A])
     }
 
@@ -76,6 +84,8 @@ public struct Journal: Sendable {
                 finished.remove(key)
             case .submitted, .exec:
                 if let id = line["id"]?.stringValue { entries[key]?.id = id }
+            case .seen:
+                if let seq = line["seq"]?.intValue, seq > (entries[key]?.seenSeq ?? 0) { entries[key]?.seenSeq = seq }
             case .finished:
                 finished.insert(key)
             case nil:

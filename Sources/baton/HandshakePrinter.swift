@@ -48,9 +48,15 @@ struct HandshakePrinter {
             say("exec \(status.id): \(Style.state(status.state.rawValue))",
                 ["type": "exec", "id": .string(status.id), "state": .string(status.state.rawValue)])
             keepsRunning(status.id)
-        case .following(let snapshot):
+        case .following(let snapshot, let after):
             id = snapshot.id
-            progress = ProgressPrinter(names: names ?? JobNames(status: snapshot), verbose: verbose)
+            var p = ProgressPrinter(names: names ?? JobNames(status: snapshot), verbose: verbose)
+            if after > 0 {
+                p.seed(snapshot)
+                say("following \(snapshot.id) after event \(after) (the journal's last; earlier events are not repeated)",
+                    ["type": "following", "id": .string(snapshot.id), "after": .int(after)])
+            }
+            progress = p
             keepsRunning(snapshot.id)
         case .event(let e):
             if json {

@@ -21,6 +21,20 @@ final class JournalTests: XCTestCase {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     }
 
+    func testTheLastSeenSeqIsReadBackAndOlderReadersSkipIt() throws {
+        let journal = Journal(path: path)
+        var e = Journal.Entry(key: "k1", file: "one.json", spec: spec, id: "01J1")
+        try journal.append(e, step: .submitting)
+        try journal.append(e, step: .submitted)
+        e.seenSeq = 7
+        try journal.append(e, step: .seen)
+        e.seenSeq = 12
+        try journal.append(e, step: .seen)
+        XCTAssertEqual(journal.unfinished().map(\.seenSeq), [12])
+        let last = try lines()[3]
+        XCTAssertTrue(last.hasPrefix(#"{"at":"#) && last.contains(#""seq":12,"step":"seen""#), last)
+    }
+
     func testEntriesReadBackUntilTheirFinishedStep() throws {
         let journal = Journal(path: path)
         var first = Journal.Entry(key: "k1", file: "one.json", spec: spec)

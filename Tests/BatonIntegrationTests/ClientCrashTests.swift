@@ -45,6 +45,23 @@ final class ClientCrashTests: XCTestCase {
         XCTAssertTrue(out2.contains("nothing to resume"), out2)
     }
 
+    func testAResumedRunStartsAfterTheLastEventItsJournalSaw() throws {
+        let file = try writeWorkflow(#"{"name": "seen", "blocks": [\#(Array(repeating: #"{"jobs": [{"type": "sleep", "args": {"ms": 1000}}]}"#, count: 5).joined(separator: ","))]}"#)
+        let run = try cluster.start(["run", file, "--journal", "j.jsonl", "--broker", cluster.clientEndpoint], log: "run.log")
+        let journal = cluster.dir.appendingPathComponent("j.jsonl")
+        try cluster.waitFor("a seen line in the journal") {
+            (try? String(contentsOf: journal, encoding: .utf8))?.contains(#""step":"seen""#) ?? false
+        }
+        cluster.kill9(run)
+        let (code, out) = try cluster.baton(["resume", "--journal", "j.jsonl"], log: "resume.log")
+        XCTAssertEqual(code, 0, out)
+        XCTAssertNotNil(out.range(of: #"following [0-9A-Z]{26} after event [1-9][0-9]* \(the journal's last; earlier events are not repeated\)"#,
+                                  options: .regularExpression), out)
+        XCTAssertFalse(out.contains("workflow.submitted"), "the events before the journal's last were not replayed:\n\(out)")
+        XCTAssertTrue(out.contains("workflow.succeeded"), out)
+        XCTAssertTrue(out.contains("[5/5] workflow.succeeded"), "the count is right after a seeded start:\n\(out)")
+    }
+
     func testCrashBeforeTheIdWasJournaledResubmitsWithTheSameKey() throws {
         // The journal holds only "submitting" (the client died before or after SUBMIT,
         // before it could write the ID). The broker may or may not have the workflow.
