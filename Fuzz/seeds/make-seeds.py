@@ -27,12 +27,14 @@ client_bodies = {
     b"LIMITS": [b"{}"],
 }
 worker_bodies = {
-    b"READY": [compact({"capacity": 2, "types": ["echo", "sleep", "fail", "file.write"], "worker": "w1"})],
+    b"READY": [compact({"capacity": 2, "types": ["echo", "sleep", "fail", "file.write"], "worker": "w1"}),
+               compact({"capacity": 0, "types": ["echo"], "worker": "w1"})],
     b"RESULT": [
         compact({"attempt": 1, "job_id": wf + ".0.0", "ok": True, "output": {"message": "hello, world"}}),
         compact({"attempt": 2, "error": "this job always fails", "job_id": wf + ".0.0", "ok": False, "retryable": False}),
     ],
     b"HEARTBEAT": [b"{}"],
+    b"PROGRESS": [compact({"attempt": 1, "details": {"percent": 40}, "job_id": wf + ".0.0"})],
     b"DISCONNECT": [b"{}"],
     b"JOB": [compact({"args": {"message": "hello, world"}, "attempt": 1, "job_id": wf + ".0.0",
                       "timeout_ms": 0, "type": "echo", "workflow_id": wf})],
