@@ -10,7 +10,7 @@ set on ``rate_limited``), ``policy`` and ``rule`` (``PolicyDenied``), ``name`` a
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Type
 
 
 class BatonError(Exception):
@@ -33,6 +33,12 @@ class BatonError(Exception):
         """How long to wait, at least, before sending the same request again (section 8:
         an integer >= 1 on ``rate_limited``); None when the broker gave no valid hint."""
         return _positive_int(self.details.get("retry_after_ms"))
+
+    @property
+    def retry_after(self) -> Optional[float]:
+        """``retry_after_ms`` in seconds (what ``time.sleep`` takes), or None."""
+        ms = self.retry_after_ms
+        return None if ms is None else ms / 1000.0
 
     def _text(self, field: str) -> Optional[str]:
         value = self.details.get(field)
@@ -122,8 +128,11 @@ class RateLimited(BatonError):
     retryable = True
 
 
-class Timeout(BatonError):
-    """No reply after every try (each on a fresh socket): the broker is unreachable."""
+class Timeout(BatonError, TimeoutError):
+    """No reply after every try (each on a fresh socket): the broker is unreachable.
+
+    Also a built-in ``TimeoutError``, so ``except TimeoutError`` catches it as it
+    catches the standard library's timeouts."""
 
     code = "timeout"
     retryable = True
@@ -135,7 +144,7 @@ class ProtocolError(BatonError):
     code = "bad_reply"
 
 
-ERRORS_BY_CODE = {
+ERRORS_BY_CODE: Dict[str, Type[BatonError]] = {
     cls.code: cls
     for cls in (
         BadRequest,
@@ -160,7 +169,7 @@ def _positive_int(value: Any) -> Optional[int]:
     return None
 
 
-def error_from_reply(body: dict) -> BatonError:
+def error_from_reply(body: Dict[str, Any]) -> BatonError:
     """The exception for an ERROR reply body ``{"code", "message", ...}``; the other
     fields go to ``details``."""
     code = body.get("code")

@@ -64,16 +64,17 @@ def _server_key(curve_server: PathOrKey) -> bytes:
     (a file of that name wins: a 40-character file name is possible)."""
     if isinstance(curve_server, (str, os.PathLike)) and os.path.exists(curve_server):
         return load_certificate(curve_server)[0]
-    if is_z85_key(curve_server):
-        return _as_bytes(curve_server)
+    if isinstance(curve_server, (str, bytes)) and is_z85_key(curve_server):
+        return curve_server.encode("ascii") if isinstance(curve_server, str) else bytes(curve_server)
     raise ValueError(f"curve_server: {curve_server!r} is neither a certificate file (the broker's NAME.key) "
                      "nor a 40-character Z85 key")
 
 
-def _own_pair(curve_secret: PathOrKey) -> Tuple[bytes, bytes]:
-    public, secret = load_certificate(curve_secret)
+def _own_pair(curve_secret: Union[str, bytes, "os.PathLike[str]"]) -> Tuple[bytes, bytes]:
+    path = os.fsdecode(curve_secret)
+    public, secret = load_certificate(path)
     if secret is None:
-        raise ValueError(f"curve_secret: {os.fspath(curve_secret)} has no secret-key "
+        raise ValueError(f"curve_secret: {path} has no secret-key "
                          "(is it the public .key file? use NAME.key_secret)")
     return public, secret
 
@@ -94,6 +95,8 @@ def curve_keys(server_key: Any = None, public_key: Any = None, secret_key: Any =
     if curve_secret is not None and (public_key is not None or secret_key is not None):
         raise ValueError("give this peer's key pair once: curve_secret or curve_public_key/curve_secret_key")
     server = _server_key(curve_server) if curve_server is not None else _as_bytes(server_key)
+    public: Optional[bytes]
+    secret: Optional[bytes]
     if curve_secret is not None:
         public, secret = _own_pair(curve_secret)
     else:
@@ -119,13 +122,14 @@ def curve_keys(server_key: Any = None, public_key: Any = None, secret_key: Any =
     return server, public, secret
 
 
-def connect(context: zmq.Context, socket_type: int, endpoint: str, curve: CurveKeys) -> zmq.Socket:
+def connect(context: "zmq.Context[zmq.Socket[bytes]]", socket_type: int, endpoint: str,
+            curve: CurveKeys) -> "zmq.Socket[bytes]":
     """A new socket of `socket_type`, LINGER 0 (closing never waits on unsent
     messages), CURVE client options when `curve` has a server key, connected."""
-    s = context.socket(socket_type)
+    s: "zmq.Socket[bytes]" = context.socket(socket_type)
     s.setsockopt(zmq.LINGER, 0)
     server, public, secret = curve
-    if server:
+    if server and public and secret:
         s.setsockopt(zmq.CURVE_SERVERKEY, server)
         s.setsockopt(zmq.CURVE_PUBLICKEY, public)
         s.setsockopt(zmq.CURVE_SECRETKEY, secret)

@@ -10,43 +10,60 @@
     w.run()   # until Ctrl-C, SIGTERM or w.stop()
 
 One I/O thread owns the DEALER socket: it sends READY, beats at the broker's
-``interval_ms``, receives JOBs and CANCELs, and sends RESULTs. Each JOB runs its handler
-in a thread of its own (the broker sends at most ``capacity`` at once). When the broker
-stays silent for 3 intervals, or sends DISCONNECT (e.g. after its restart), the worker
-closes its socket, opens a fresh one and sends READY again; work still running goes on
-and its RESULT is sent on the new connection (the broker's fencing decides if it counts).
+``interval_ms``, receives JOBs and CANCELs, and sends RESULTs. Handlers run in a pool of
+``capacity`` threads (not daemon threads: a handler is never killed mid-job), so at most
+``capacity`` run at once even if a broker sent more; a JOB beyond that waits for a free
+thread. When the broker stays silent for 3 intervals, or sends DISCONNECT (e.g. after
+its restart), the worker closes its socket, opens a fresh one and sends READY again;
+work still running goes on and its RESULT is sent on the new connection (the broker's
+fencing decides if it counts).
 
-A handler gets a ``Job`` and returns the output (any JSON value, or None for none). It
-fails the attempt by raising: ``JobFailed(message, retryable=False)`` fails the job at
-once; any other exception is a retryable failure. A handler SHOULD check
-``job.cancelled`` (a ``threading.Event``) in long work, or sleep with ``job.wait(s)``:
-after a CANCEL, or once ``timeout_ms`` has passed, no RESULT is sent for the attempt.
+A handler gets a ``Job`` and returns the output (any JSON value, or None for none); an
+``async def`` handler is run to completion on a fresh event loop in its thread, and is
+cancelled (``asyncio.CancelledError``) when its attempt is. It fails the attempt by
+raising: ``JobFailed(message, retryable=False)`` fails the job at once; any other
+``Exception`` is a retryable failure. ``KeyboardInterrupt``, ``SystemExit`` and other
+``BaseException``s are not a job's failure: they stop the worker at once (its attempts
+go back to the broker as ``worker lost``) and ``run()`` raises them. A handler SHOULD
+check ``job.cancelled`` (a ``threading.Event``) in long work, or sleep with
+``job.wait(s)``: after a CANCEL, or once ``timeout_ms`` has passed, no RESULT is sent.
+
+``stop()`` drains: READY with ``capacity`` 0 tells the broker to send no new JOB, the
+running handlers finish and report (for up to ``drain_timeout`` seconds), and only then
+does the worker send DISCONNECT. So rolling a fleet of workers re-runs nothing.
 """
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import inspect
 import os
 import signal
 import socket as pysocket
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
+from concurrent.futures import ThreadPoolExecutor
+from types import FrameType
+from typing import Any, Awaitable, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 import zmq
 
-from . import transport
+from . import _log, transport
+from ._units import seconds
 from .errors import JobCancelled, JobFailed
 from .wire import MAX_RESULT_ERROR_BYTES, WireError, parse_worker_message, worker_message
 
 DEFAULT_WORKER_ENDPOINT = "tcp://127.0.0.1:5556"
-DEFAULT_INTERVAL_MS = 1000  # until the broker's first HEARTBEAT (9.4)
+DEFAULT_INTERVAL_S = 1.0  # until the broker's first HEARTBEAT (9.4)
+DEFAULT_INTERVAL_MS = 1000  # the same, as the 1.0 name had it
+DEFAULT_DRAIN_TIMEOUT_S = 30.0  # like `baton worker --drain-timeout`
 LIVENESS = 3  # intervals of silence before the peer counts as dead (10.7)
 READY_BACKOFF_S = (1.0, 30.0)  # after a rejected READY: 1 s doubling to 30 s (9.3)
 
-log = logging.getLogger("baton.worker")
+log = _log.get("worker")
 
+#: A job handler: takes the ``Job``, returns its output (or an awaitable of it).
 Handler = Callable[["Job"], Any]
 AttemptKey = Tuple[str, int]
 
@@ -66,6 +83,13 @@ class Job:
         #: the worker stops. No RESULT is sent for it afterwards.
         self.cancelled = threading.Event()
         self.cancel_reason: Optional[str] = None
+        self._lock = threading.Lock()
+        self._on_cancel: List[Callable[[], None]] = []
+
+    @property
+    def timeout(self) -> float:
+        """``timeout_ms`` in seconds; 0 means no timeout."""
+        return self.timeout_ms / 1000.0
 
     @property
     def deadline(self) -> Optional[float]:
@@ -86,13 +110,65 @@ class Job:
         return self.cancelled.wait(seconds)
 
     def _cancel(self, reason: str) -> None:
-        if not self.cancelled.is_set():
+        with self._lock:
+            if self.cancelled.is_set():
+                return
             self.cancel_reason = reason
             self.cancelled.set()
+            callbacks, self._on_cancel = self._on_cancel, []
+        for fn in callbacks:
+            fn()
+
+    def _when_cancelled(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """Call ``fn`` once the attempt is cancelled (now, if it already is); returns a
+        function that unregisters it."""
+        with self._lock:
+            if not self.cancelled.is_set():
+                self._on_cancel.append(fn)
+
+                def remove() -> None:
+                    with self._lock:
+                        if fn in self._on_cancel:
+                            self._on_cancel.remove(fn)
+
+                return remove
+        fn()
+        return lambda: None
 
     def __repr__(self) -> str:
         return f"Job({self.job_id!r}, attempt={self.attempt}, type={self.type!r})"
 
+
+
+async def _await_job(job: Job, awaitable: Awaitable[Any]) -> Any:
+    """Await an async handler's result; a CANCEL of the attempt cancels its task."""
+    task = asyncio.ensure_future(awaitable)
+    loop = asyncio.get_running_loop()
+
+    def cancel_task() -> None:
+        try:
+            loop.call_soon_threadsafe(task.cancel)
+        except RuntimeError:
+            pass  # the loop is closed: the handler is done already
+
+    remove = job._when_cancelled(cancel_task)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if job.cancelled.is_set():
+            raise JobCancelled(job.cancel_reason or "cancelled") from None
+        raise
+    finally:
+        remove()
+
+
+def call_handler(handler: Handler, job: Job) -> Any:
+    """The handler's output; an ``async def`` handler's coroutine (any awaitable) is run
+    to completion here, on a fresh event loop of this thread (``asyncio.run``)."""
+    output = handler(job)
+    if inspect.isawaitable(output):
+        return asyncio.run(_await_job(job, output))
+    return output
 
 
 def _truncate_utf8(text: str, limit: int) -> str:
@@ -104,8 +180,9 @@ def _truncate_utf8(text: str, limit: int) -> str:
 
 class Worker:
     """A BATON-W/1 worker. Register handlers with ``@worker.job("type")``, then
-    ``run()`` (blocking) or ``start()`` (a background thread); ``stop()`` leaves
-    cleanly (DISCONNECT, then close).
+    ``run()`` (blocking) or ``start()`` (a background thread); ``stop()`` drains (no new
+    JOB, running ones finish for up to ``drain_timeout`` seconds) and leaves cleanly
+    (DISCONNECT, then close). Durations are in seconds.
 
     CURVE keys are given as for ``Client``: ``curve_server`` (the broker's ``NAME.key``
     or Z85 key) and ``curve_secret`` (this worker's ``NAME.key_secret``), or the Z85
@@ -119,39 +196,58 @@ class Worker:
         *,
         name: Optional[str] = None,
         capacity: int = 4,
+        drain_timeout: float = DEFAULT_DRAIN_TIMEOUT_S,
         curve_server_key: Union[str, bytes, None] = None,
         curve_public_key: Union[str, bytes, None] = None,
         curve_secret_key: Union[str, bytes, None] = None,
         curve_server: transport.PathOrKey = None,
         curve_secret: transport.PathOrKey = None,
-        context: Optional[zmq.Context] = None,
-        default_interval_ms: int = DEFAULT_INTERVAL_MS,
+        context: Optional["zmq.Context[zmq.Socket[bytes]]"] = None,
+        default_interval: Optional[float] = None,
+        default_interval_ms: Optional[int] = None,
     ):
         if not 1 <= int(capacity) <= 10000:
             raise ValueError("capacity must be between 1 and 10000")
+        if drain_timeout < 0:
+            raise ValueError("drain_timeout must be >= 0 seconds")
         self.endpoint = endpoint
         self.name = name or f"{pysocket.gethostname()}-{os.getpid()}"
         self.capacity = int(capacity)
-        self.interval_ms = int(default_interval_ms)
+        #: Seconds ``stop()`` lets running handlers finish before leaving.
+        self.drain_timeout = float(drain_timeout)
+        interval = seconds(default_interval, default_interval_ms, "default_interval", "default_interval_ms",
+                           DEFAULT_INTERVAL_S) or DEFAULT_INTERVAL_S
+        #: The heartbeat interval in force: the broker's ``interval_ms`` (wire units).
+        self.interval_ms = max(1, int(round(interval * 1000)))
         #: The largest RESULT body the broker accepts (its HEARTBEAT's ``max_output_bytes``,
         #: spec 9.2); None until told. A bigger RESULT is sent as a clean failure instead.
         self.max_output_bytes: Optional[int] = None
+        #: What the broker's HEARTBEAT says it supports (e.g. ``"drain"``); empty until told.
+        self.broker_features: List[str] = []
         self._curve = transport.curve_keys(curve_server_key, curve_public_key, curve_secret_key,
                                            curve_server=curve_server, curve_secret=curve_secret)
         self._own_context = context is None
         self._context = context
         self._handlers: Dict[str, Handler] = {}
         self._running: Dict[AttemptKey, Job] = {}
-        self._outbox: Deque[Tuple[AttemptKey, List[bytes]]] = deque()
+        self._outbox: Deque[Tuple[AttemptKey, Optional[List[bytes]]]] = deque()
         self._outbox_lock = threading.Lock()
-        self._stopping = threading.Event()
+        self._stopping = threading.Event()  # leave now
+        self._drain_requested = threading.Event()  # take no new job, then leave
+        self._drain_until: Optional[float] = None
+        # Whether the broker has answered the capacity 0 READY: no JOB comes after that.
+        self._drain_acked = False
+        self._pool: Optional[ThreadPoolExecutor] = None
+        #: A BaseException (KeyboardInterrupt, SystemExit, ...) a handler raised: it
+        #: stopped the worker, and ``run()`` raises it.
+        self.fatal: Optional[BaseException] = None
         self._stopped = threading.Event()
         self._stopped.set()
         #: Set while the broker has acknowledged this connection's READY.
         self.registered = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._wake_r = self._wake_w = -1
-        self._socket: Optional[zmq.Socket] = None
+        self._socket: Optional["zmq.Socket[bytes]"] = None
         self._poller: Optional[zmq.Poller] = None
         self._ready_backoff = 0.0
         self._reconnect_at: Optional[float] = None
@@ -161,7 +257,8 @@ class Worker:
     # ------------------------------------------------------------ handlers
 
     def job(self, job_type: str) -> Callable[[Handler], Handler]:
-        """Decorator: ``@worker.job("file.write")`` registers the handler of a type."""
+        """Decorator: ``@worker.job("file.write")`` registers the handler of a type (a
+        function, or an ``async def`` one)."""
 
         def register(fn: Handler) -> Handler:
             self.register(job_type, fn)
@@ -174,6 +271,10 @@ class Worker:
             raise ValueError("a job type is a non-empty string")
         self._handlers[job_type] = handler
 
+    def handler(self, job_type: str) -> Handler:
+        """The handler registered for ``job_type`` (``KeyError`` when none is)."""
+        return self._handlers[job_type]
+
     @property
     def types(self) -> List[str]:
         return sorted(self._handlers)
@@ -184,13 +285,19 @@ class Worker:
 
     # ------------------------------------------------------------ lifecycle
 
+    @property
+    def draining(self) -> bool:
+        """Whether a drain is under way: no new jobs, running ones finishing."""
+        return self._drain_requested.is_set()
+
     def start(self) -> "Worker":
-        """Run in a background (daemon) thread; returns at once."""
+        """Run the I/O loop in a background (daemon) thread; returns at once. Call
+        ``stop()`` before the program ends, so that running jobs finish and report."""
         if self._thread is not None and self._thread.is_alive():
             raise RuntimeError("worker already running")
         if not self._handlers:
             raise RuntimeError("no job handlers registered")
-        self._stopped.clear()
+        self._prepare()
         self._thread = threading.Thread(target=self._run_safely, name=f"baton-worker-{self.name}", daemon=True)
         self._thread.start()
         return self
@@ -202,32 +309,67 @@ class Worker:
             log.exception("worker %s: I/O loop crashed", self.name)
             self._stopped.set()
 
+    def _prepare(self) -> None:
+        self._stopped.clear()
+        self._stopping.clear()
+        self._drain_requested.clear()
+        self._drain_until = None
+        self._drain_acked = False
+        self.fatal = None
+
     def run(self) -> None:
-        """Run in this thread until ``stop()``, SIGTERM or Ctrl-C; leaves cleanly."""
+        """Run in this thread until ``stop()``, SIGTERM or Ctrl-C; leaves cleanly.
+
+        In the main thread, the first SIGTERM or SIGINT (Ctrl-C) drains (see ``stop``),
+        a second one leaves at once. Raises the ``BaseException`` a handler raised
+        (``SystemExit``, ``KeyboardInterrupt``), after leaving."""
         if not self._handlers:
             raise RuntimeError("no job handlers registered")
-        self._stopped.clear()
-        previous = None
-        in_main = threading.current_thread() is threading.main_thread()
-        if in_main:
-            previous = signal.signal(signal.SIGTERM, lambda *_: self.stop(wait=False))
+        self._prepare()
+        previous: Dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                previous[sig] = signal.signal(sig, self._on_signal)
         try:
             self._loop()
         except KeyboardInterrupt:
             self._shutdown()
         finally:
-            if in_main:
-                signal.signal(signal.SIGTERM, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        if self.fatal is not None:
+            raise self.fatal
 
-    def stop(self, wait: bool = True, timeout: float = 5.0) -> None:
-        """Leave: send DISCONNECT, close the socket. Running attempts are abandoned (the
-        broker retries them elsewhere, as ``worker lost``) and their RESULTs not sent."""
-        self._stopping.set()
+    def _on_signal(self, signum: int, frame: Optional[FrameType]) -> None:
+        if self._drain_requested.is_set() or self._stopping.is_set():
+            log.warning("worker %s: second %s: leaving now", self.name, signal.Signals(signum).name)
+            self.stop(wait=False, drain=False)
+        else:
+            log.info("worker %s: %s: draining (again to leave now)", self.name, signal.Signals(signum).name)
+            self.stop(wait=False)
+
+    def stop(self, wait: bool = True, timeout: Optional[float] = None, *, drain: bool = True) -> None:
+        """Leave cleanly.
+
+        With ``drain`` (the default): READY with capacity 0 (the broker sends no new
+        JOB), the running handlers finish and their RESULTs go out, for up to
+        ``drain_timeout`` seconds; then DISCONNECT. Attempts still running then are
+        cancelled (``job.cancelled``, reason ``worker stopping``) and the broker retries
+        them elsewhere as ``worker lost``. ``drain=False`` (or ``drain_timeout`` 0)
+        leaves at once that way. ``wait``: block until the worker has left, at most
+        ``timeout`` seconds (default: ``drain_timeout`` plus 5)."""
+        if drain and self.drain_timeout > 0 and not self._stopping.is_set():
+            self._drain_requested.set()
+        else:
+            self._stopping.set()
         self._wake()
-        if wait and self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        elif wait and self._thread is None and threading.current_thread() is not threading.main_thread():
-            self._stopped.wait(timeout)
+        if not wait:
+            return
+        limit = self.drain_timeout + 5.0 if timeout is None else timeout
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(limit)
+        elif self._thread is None and threading.current_thread() is not threading.main_thread():
+            self._stopped.wait(limit)
 
     def wait_registered(self, timeout: float = 10.0) -> bool:
         return self.registered.wait(timeout)
@@ -244,12 +386,12 @@ class Worker:
     def _loop(self) -> None:
         if self._context is None:
             self._context = zmq.Context()
-        self._stopping.clear()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._poller = zmq.Poller()
         self._poller.register(self._wake_r, zmq.POLLIN)
+        self._pool = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix=f"baton-job-{self.name}")
         try:
             self._connect()
             while not self._stopping.is_set():
@@ -262,14 +404,44 @@ class Worker:
                             pass
                     except BlockingIOError:
                         pass
+                if self._stopping.is_set():
+                    break
+                self._begin_drain()
                 if self._socket is not None and self._socket in events:
                     self._drain_socket()
                 if self._stopping.is_set():
                     break
                 self._timers(time.monotonic())
                 self._flush_outbox()
+                if self._drained(time.monotonic()):
+                    break
         finally:
             self._shutdown()
+
+    def _begin_drain(self) -> None:
+        """Once a drain is requested: READY with capacity 0, so the broker sends no new
+        JOB (spec 9.2), and a deadline for the running ones."""
+        if self._drain_until is not None or not self._drain_requested.is_set():
+            return
+        self._drain_until = time.monotonic() + self.drain_timeout
+        log.info("worker %s draining: no new jobs; %d running job(s) may finish within %.3g s",
+                 self.name, len(self._running), self.drain_timeout)
+        if self._socket is not None:
+            self._send_ready()
+
+    def _drained(self, now: float) -> bool:
+        """Whether a drain is over: the broker answered the capacity 0 READY (so no JOB
+        is still on its way, spec 9.5) and every running job reported; or the time is up."""
+        if self._drain_until is None:
+            return False
+        if self._drain_acked and not self._running:
+            log.info("worker %s drained: every running job finished; leaving", self.name)
+            return True
+        if now >= self._drain_until:
+            log.warning("worker %s: drain timed out after %.3g s; %d job(s) cancelled (the broker will retry them)",
+                        self.name, self.drain_timeout, len(self._running))
+            return True
+        return False
 
     def _next_due(self, now: float) -> float:
         interval = self.interval_ms / 1000.0
@@ -278,6 +450,8 @@ class Worker:
             due = min(due, self._next_beat, self._last_heard + LIVENESS * interval)
         elif self._reconnect_at is not None:
             due = min(due, self._reconnect_at)
+        if self._drain_until is not None:
+            due = min(due, self._drain_until)
         for job in list(self._running.values()):
             d = job.deadline
             if d is not None:
@@ -304,6 +478,7 @@ class Worker:
                 self._running.pop(key, None)
 
     def _connect(self) -> None:
+        assert self._context is not None and self._poller is not None
         self._reconnect_at = None
         s = transport.connect(self._context, zmq.DEALER, self.endpoint, self._curve)
         self._socket = s
@@ -311,15 +486,24 @@ class Worker:
         self.stats["connections"] += 1
         now = time.monotonic()
         self._last_heard = now
-        self._send("READY", {"worker": self.name, "types": self.types, "capacity": self.capacity})
+        self._send_ready()
+
+    def _send_ready(self) -> None:
+        # Capacity 0 while draining, also after a reconnect: no new JOB.
+        capacity = 0 if self._drain_until is not None else self.capacity
+        if capacity == 0:
+            # Only a registered connection can have JOBs on their way to it.
+            self._drain_acked = not self.registered.is_set()
+        self._send("READY", {"worker": self.name, "types": self.types, "capacity": capacity})
 
     def _close_socket(self, linger_ms: int = 0) -> None:
         self.registered.clear()
         if self._socket is not None:
-            try:
-                self._poller.unregister(self._socket)
-            except KeyError:
-                pass
+            if self._poller is not None:
+                try:
+                    self._poller.unregister(self._socket)
+                except KeyError:
+                    pass
             self._socket.close(linger=linger_ms)
             self._socket = None
 
@@ -372,13 +556,20 @@ class Worker:
             limit = body.get("max_output_bytes")
             if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
                 self.max_output_bytes = limit
+                # Only the HEARTBEAT answering READY carries it (9.3): while draining, the
+                # answer to the capacity 0 READY, after which no JOB comes.
+                if self._drain_until is not None:
+                    self._drain_acked = True
+            features = body.get("features")
+            if isinstance(features, list):
+                self.broker_features = [f for f in features if isinstance(f, str)]
             self._ready_backoff = 0.0
             self.registered.set()
         elif command == "JOB":
             self._start_job(body)
         elif command == "CANCEL":
-            key = (body.get("job_id"), body.get("attempt"))
-            job = self._running.pop(key, None)  # type: ignore[arg-type]
+            job_id, attempt = body.get("job_id"), body.get("attempt")
+            job = self._running.pop((job_id, attempt), None) if isinstance(job_id, str) and isinstance(attempt, int) else None
             if job is not None:
                 self.stats["cancelled"] += 1
                 job._cancel(str(body.get("reason") or "cancelled"))
@@ -386,7 +577,14 @@ class Worker:
         elif command == "DISCONNECT":
             reason = str(body.get("reason") or "")
             self.stats["disconnects"] += 1
-            if reason.startswith("bad READY"):
+            bad_ready = body.get("code") == "bad_ready" or reason.startswith("bad READY")
+            if bad_ready and self._drain_until is not None:
+                # A broker without drains refuses capacity 0, and keeps this worker as it
+                # was: stay on this connection, so the running jobs' RESULTs still count.
+                log.warning("worker %s: the broker refused the drain READY (%s); running jobs finish, "
+                            "but it may send new ones", self.name, reason)
+                self._drain_acked = True  # no answering HEARTBEAT will come
+            elif bad_ready:
                 # The same READY would be rejected again: back off (9.3).
                 lo, hi = READY_BACKOFF_S
                 self._ready_backoff = lo if self._ready_backoff == 0 else min(hi, self._ready_backoff * 2)
@@ -413,17 +611,22 @@ class Worker:
             args = {}
         if not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool) or timeout_ms < 0:
             timeout_ms = 0
-        workflow_id = body.get("workflow_id") if isinstance(body.get("workflow_id"), str) else ""
-        job = Job(job_id, workflow_id, attempt, job_type, args, timeout_ms)
+        wf = body.get("workflow_id")
+        job = Job(job_id, wf if isinstance(wf, str) else "", attempt, job_type, args, timeout_ms)
         handler = self._handlers.get(job_type)
         self.stats["jobs"] += 1
         if handler is None:
             # The broker sends only declared types (9.3); answer rather than hang it.
             self._send_frames(self._result_frames(job, False, error=f"this worker has no handler for type {job_type!r}"))
             return
+        if self._drain_until is not None:
+            # Sent before the broker read our capacity 0: run it, the drain waits for it.
+            log.info("worker %s: JOB %s attempt %d arrived while draining; running it", self.name, job_id, attempt)
         self._running[key] = job
-        t = threading.Thread(target=self._run_job, args=(job, handler), name=f"baton-job-{job_id}#{attempt}", daemon=True)
-        t.start()
+        assert self._pool is not None
+        # At most `capacity` handlers run at once; a JOB beyond that waits in the pool's
+        # queue (the broker should not send one, but a local bound does not depend on it).
+        self._pool.submit(self._run_job, job, handler)
 
     def _result_frames(self, job: Job, ok: bool, output: Any = None, error: Optional[str] = None,
                        retryable: bool = True) -> List[bytes]:
@@ -449,19 +652,34 @@ class Worker:
         return frames
 
     def _run_job(self, job: Job, handler: Handler) -> None:
-        frames: Optional[List[bytes]]
+        """One attempt, in a pool thread: its RESULT frames go to the outbox (None for
+        no RESULT), and the I/O thread is woken to send them."""
+        frames: Optional[List[bytes]] = None
+        fatal: Optional[BaseException] = None
         try:
-            output = handler(job)
-            frames = self._result_frames(job, True, output=output)
+            if not job.cancelled.is_set():  # cancelled while it waited for a thread
+                frames = self._result_frames(job, True, output=call_handler(handler, job))
         except JobCancelled:
             frames = None
         except JobFailed as e:
             frames = self._result_frames(job, False, error=e.message, retryable=e.retryable)
-        except BaseException as e:  # noqa: BLE001 - a handler's failure is the attempt's failure
+        except Exception as e:  # noqa: BLE001 - a handler's failure is the attempt's failure
             log.info("worker %s: %s attempt %d failed: %r", self.name, job.job_id, job.attempt, e)
             frames = self._result_frames(job, False, error=f"{type(e).__name__}: {e}")
+        except asyncio.CancelledError as e:  # an async handler cancelled itself: a failure too
+            frames = self._result_frames(job, False, error=f"{type(e).__name__}: {e}")
+        except BaseException as e:
+            # KeyboardInterrupt, SystemExit, ...: the process is asked to stop, not the job
+            # to fail. Leave at once (the broker retries the attempt) and let it propagate.
+            fatal = e
         with self._outbox_lock:
             self._outbox.append(((job.job_id, job.attempt), frames))
+        if fatal is not None:
+            log.error("worker %s: handler of %s raised %r; stopping", self.name, job.job_id, fatal)
+            if self.fatal is None:
+                self.fatal = fatal
+            self.stop(wait=False, drain=False)
+            raise fatal
         self._wake()
 
     def _flush_outbox(self) -> None:
@@ -494,6 +712,11 @@ class Worker:
                 except zmq.ZMQError:
                     pass
                 self._close_socket(linger_ms=1000)
+            if self._pool is not None:
+                # Handlers still running were cancelled above; they return on their own
+                # (threads are never killed), and jobs still queued never start.
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
             if self._own_context and self._context is not None:
                 self._context.term()
                 self._context = None

@@ -69,7 +69,7 @@ def main():
     if not a.no_python_worker:
         worker = make_worker(a.workers, directory, name=f"mixed-example-{os.getpid()}", capacity=2).start()
     try:
-        with Client(a.clients, timeout_ms=a.timeout_ms) as client:
+        with Client(a.clients, timeout=a.timeout_ms / 1000) as client:
             def show(e):
                 extra = {k: v for k, v in e.items() if k not in ("seq", "at", "kind")}
                 print(f"  {e['seq']:3d} {e['kind']:20s} {json.dumps(extra, sort_keys=True)}", flush=True)

@@ -652,7 +652,7 @@ def test_at_most_10000_blocks(c):
 
 def test_at_most_100000_jobs(broker_factory):
     b = broker_factory(max_message_bytes=4 * 1024 * 1024)
-    with b.client(timeout_ms=10000) as c:
+    with b.client(timeout=10.0) as c:
         job_ = {"type": "e"}
         with pytest.raises(BadRequest) as e:
             c.submit({"name": unique(), "blocks": [{"jobs": [job_] * 50000}, {"jobs": [job_] * 50001}]})

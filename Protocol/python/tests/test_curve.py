@@ -20,7 +20,7 @@ NOBODY = "nobody.declares.this"  # a job type no worker serves: its workflow sta
 
 def quick(broker, key=None, **kw):
     """A client that gives up fast: for requests that must go unanswered."""
-    kw.setdefault("timeout_ms", 300)
+    kw.setdefault("timeout", 0.3)
     kw.setdefault("retries", 1)
     return broker.client(key, **kw)
 
@@ -46,7 +46,7 @@ def test_pyzmq_certificates_work_unchanged(keys, broker_factory, py_worker, swif
     b = broker_factory(keys=keys)
     py_worker(b, {"py.double": lambda j: {"twice": 2 * j.args["x"]}}, name="py-curve", key="py-worker")
     swift_worker(b, types="echo", name="swift-curve", key="swift-worker")
-    with b.client("alice", timeout_ms=5000) as c:
+    with b.client("alice", timeout=5.0) as c:
         final = c.run(workflow([job("echo", {"x": 1})], [job("py.double", {"x": 21})], name="curve-run"))
         assert final["state"] == "SUCCEEDED", final
         assert final["blocks"][1]["jobs"][0]["output"] == {"twice": 42}
@@ -81,9 +81,9 @@ def test_old_z85_parameters_and_z85_server_key(keys, broker_factory):
     b = broker_factory(keys=keys)
     server, public, secret = keys.curve("dave")
     with Client(b.client_endpoint, curve_server_key=server, curve_public_key=public, curve_secret_key=secret,
-                timeout_ms=3000) as c:
+                timeout=3.0) as c:
         assert c.ping()["time"]
-    with Client(b.client_endpoint, curve_server=server.decode(), curve_secret_key=secret.decode(), timeout_ms=3000) as c:
+    with Client(b.client_endpoint, curve_server=server.decode(), curve_secret_key=secret.decode(), timeout=3.0) as c:
         assert c.submit(workflow([job("echo")], name="z85")).state == "SUBMITTED"
         assert c.list()["workflows"][0]["owner"] == "dave"
 
@@ -95,7 +95,7 @@ def test_unlisted_plain_and_wrong_server_keys_get_no_reply(keys, broker_factory)
     keys.make("alice", "clients")
     keys.make("mallory")  # made, never listed
     b = broker_factory(keys=keys)
-    with quick(b, "alice", timeout_ms=3000) as c:
+    with quick(b, "alice", timeout=3.0) as c:
         assert c.ping()["time"]  # the control: a listed key does get in
     with quick(b, "mallory") as c:
         with pytest.raises(Timeout):
@@ -106,7 +106,7 @@ def test_unlisted_plain_and_wrong_server_keys_get_no_reply(keys, broker_factory)
             plain.ping()
     other_server, _ = zmq.curve_keypair()
     with Client(b.client_endpoint, curve_server_key=other_server, curve_secret=str(keys.secret("alice")),
-                timeout_ms=300, retries=1) as wrong:
+                timeout=0.3, retries=1) as wrong:
         with pytest.raises(Timeout):
             wrong.ping()
 
@@ -153,7 +153,7 @@ def test_status_and_list_show_the_owner(keys, broker_factory, py_worker):
     keys.make("w1", "workers")
     b = broker_factory(keys=keys)
     py_worker(b, {"py.ok": lambda j: "ok"}, key="w1")
-    with b.client("alice", timeout_ms=5000) as c:
+    with b.client("alice", timeout=5.0) as c:
         s = c.submit(workflow([job("py.ok")], name="owned"))
         assert c.status(s.id)["owner"] == "alice"
         final = c.run(workflow([job("py.ok")], name="owned-run"))
@@ -242,7 +242,7 @@ def test_sighup_admits_an_added_key_and_refuses_a_removed_one(keys, broker_facto
     b.hang_up()
 
     def carol_gets_in():
-        with quick(b, "carol", timeout_ms=500) as c:
+        with quick(b, "carol", timeout=0.5) as c:
             try:
                 return c.ping()
             except Timeout:

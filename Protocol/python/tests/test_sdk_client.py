@@ -3,9 +3,12 @@ and the journaled handshake, compatible with the Swift CLI's journal (spec 10.1,
 
 import json
 import os
+import stat
 import subprocess
+import threading
 import time
 import uuid
+import warnings
 
 import pytest
 
@@ -20,6 +23,7 @@ from baton import (
     normalize_spec,
     same_spec,
 )
+from baton import Worker
 from baton.journal import Entry
 from helpers import FakeBroker, LossyProxy, enc, events_of, job, kinds, wait_state, wait_until, workflow
 
@@ -57,7 +61,7 @@ def test_timeout_retries_on_a_fresh_socket(fakes):
         return None if len(seen) == 1 else pong(req)  # the first request is "lost"
 
     fake = fakes(respond)
-    with Client(fake.endpoint, timeout_ms=300, retries=3) as c:
+    with Client(fake.endpoint, timeout=0.3, retries=3) as c:
         assert c.ping()["time"] == "2026-11-28T12:00:00.000Z"
     assert len(fake.received) == 2
     (rid1, r1), (rid2, r2) = fake.received
@@ -67,7 +71,7 @@ def test_timeout_retries_on_a_fresh_socket(fakes):
 
 def test_gives_up_after_bounded_tries_with_timeout(fakes):
     fake = fakes(lambda req: None)
-    c = Client(fake.endpoint, timeout_ms=150, retries=3)
+    c = Client(fake.endpoint, timeout=0.15, retries=3)
     t = time.monotonic()
     with pytest.raises(Timeout) as e:
         c.status("X")
@@ -84,13 +88,13 @@ def test_late_reply_with_other_tag_is_discarded(fakes):
         return [stale, pong(req)]
 
     fake = fakes(respond)
-    with Client(fake.endpoint, timeout_ms=1000) as c:
+    with Client(fake.endpoint, timeout=1.0) as c:
         assert c.ping()["time"] != "stale"
 
 
 def test_unknown_error_code_is_treated_as_unavailable(fakes):
     fake = fakes(lambda req: [b"", b"BATON/1", b"ERROR", req[3], b'{"code":"brand_new","message":"later"}'])
-    with Client(fake.endpoint, timeout_ms=1000) as c:
+    with Client(fake.endpoint, timeout=1.0) as c:
         with pytest.raises(Unavailable) as e:
             c.ping()
     assert (e.value.code, e.value.message, e.value.retryable) == ("brand_new", "later", True)
@@ -107,7 +111,7 @@ def test_every_spec_error_code_maps_to_a_class(fakes):
                 "rate_limited": baton.RateLimited}
     code = {}
     fake = fakes(lambda req: [b"", b"BATON/1", b"ERROR", req[3], enc({"code": code["c"], "message": "m"})])
-    with Client(fake.endpoint, timeout_ms=1000) as c:
+    with Client(fake.endpoint, timeout=1.0) as c:
         for name, cls in expected.items():
             code["c"] = name
             with pytest.raises(cls) as e:
@@ -122,7 +126,7 @@ def test_error_fields_beyond_code_and_message_are_kept(fakes):
 
     reply = {}
     fake = fakes(lambda req: [b"", b"BATON/1", b"ERROR", req[3], enc(reply["body"])])
-    with Client(fake.endpoint, timeout_ms=1000) as c:
+    with Client(fake.endpoint, timeout=1.0) as c:
         def error(body):
             reply["body"] = body
             with pytest.raises(BatonError) as e:
@@ -148,7 +152,7 @@ def test_error_fields_beyond_code_and_message_are_kept(fakes):
 
 def test_wrong_reply_kind_is_a_protocol_error(fakes):
     fake = fakes(lambda req: [b"", b"BATON/1", b"LIST", req[3], b'{"workflows":[]}'])
-    with Client(fake.endpoint, timeout_ms=1000) as c:
+    with Client(fake.endpoint, timeout=1.0) as c:
         with pytest.raises(ProtocolError):
             c.ping()
 
@@ -161,7 +165,7 @@ def test_req_socket_retries_too(fakes):
         return None if len(seen) == 1 else pong(req)
 
     fake = fakes(respond)
-    with Client(fake.endpoint, timeout_ms=300, socket_type="req") as c:
+    with Client(fake.endpoint, timeout=0.3, socket_type="req") as c:
         c.ping()
         c.ping()  # a REQ socket is usable again after a reply
     assert len(seen) == 3
@@ -173,14 +177,14 @@ def test_lost_submit_reply_is_safe_to_retry(broker):
     proxy = LossyProxy(broker.client_endpoint, drop=1)
     name = unique()
     try:
-        with Client(proxy.endpoint, timeout_ms=500, retries=3) as c:
+        with Client(proxy.endpoint, timeout=0.5, retries=3) as c:
             s = c.submit(workflow([job("echo")], name=name))
         assert s.duplicate is True and proxy.requests == 2
         with broker.client() as direct:
             assert [w["id"] for w in direct.list(name=name)["workflows"]] == [s.id]
             # EXEC whose reply is lost: resending starts nothing twice
             proxy.drop = 1
-            with Client(proxy.endpoint, timeout_ms=500, retries=3) as c:
+            with Client(proxy.endpoint, timeout=0.5, retries=3) as c:
                 assert c.exec(s.id)["state"] == "RUNNING"
             assert kinds(events_of(direct, s.id)) == ["workflow.submitted", "workflow.running", "block.started"]
     finally:
@@ -196,7 +200,7 @@ def test_req_client_full_handshake(broker, swift_worker):
         s = c.submit(workflow([job("echo", {"message": "via REQ"})]))
         assert s.state == "SUBMITTED" and not s.duplicate
         assert c.exec(s.id)["state"] == "RUNNING"
-        ev = list(c.watch(s.id, wait_ms=2000))
+        ev = list(c.watch(s.id, wait=2.0))
         assert ev[-1]["kind"] == "workflow.succeeded"
         assert c.status(s.id)["blocks"][0]["jobs"][0]["output"] == {"message": "via REQ"}
         assert c.cancel(s.id)["state"] == "SUCCEEDED"
@@ -218,10 +222,10 @@ def test_watch_is_resumable_from_a_sequence_number(broker, swift_worker):
     with broker.client() as c:
         s = c.submit(workflow([job("sleep", {"ms": 50})], [job("echo")], [job("echo")]))
         c.exec(s.id)
-        gen = c.watch(s.id, wait_ms=2000)
+        gen = c.watch(s.id, wait=2.0)
         first = [next(gen) for _ in range(4)]
         gen.close()  # the "crash"
-        rest = list(c.watch(s.id, after=first[-1]["seq"], wait_ms=2000))
+        rest = list(c.watch(s.id, after=first[-1]["seq"], wait=2.0))
         full = first + rest
         assert [e["seq"] for e in full] == list(range(1, len(full) + 1))
         assert full[-1]["kind"] == "workflow.succeeded"
@@ -235,7 +239,7 @@ def test_watch_follows_until_final(broker, swift_worker):
     with broker.client() as c:
         s = c.submit(workflow([job("sleep", {"ms": 300})]))
         c.exec(s.id)
-        seen = list(c.watch(s.id, wait_ms=5000))
+        seen = list(c.watch(s.id, wait=5.0))
         assert seen[-1]["kind"] == "workflow.succeeded"
 
 
@@ -415,3 +419,108 @@ def test_python_resumes_a_swift_journal(broker, swift_worker, baton_bin, procs, 
         assert final["id"] == pending[0].id and final["state"] == "SUCCEEDED"
         assert len(c.list(name=spec["name"])["workflows"]) == 1
     assert lines(j)[-1]["step"] == "finished" and lines(j)[-1]["key"] == pending[0].key
+
+
+# ------------------------------------------------------------------ threads, timeouts, units
+
+
+def test_cancel_is_not_held_up_by_another_threads_watch(broker):
+    """One client, two threads: a WATCH long-polling for 5 s in one does not delay a
+    cancel() in the other (before: the client's lock was held across the long-poll)."""
+    with broker.client() as c:
+        s = c.submit(workflow([job("py.nobody-serves-this")]))
+        c.exec(s.id)
+        last = c.watch_page(s.id, 0)["events"][-1]["seq"]
+        polled = {}
+
+        def long_poll():
+            t0 = time.monotonic()
+            polled["page"] = c.watch_page(s.id, last, wait=5.0)
+            polled["took"] = time.monotonic() - t0
+
+        watcher = threading.Thread(target=long_poll)
+        watcher.start()
+        time.sleep(0.3)  # the WATCH is held by the broker now
+        t = time.monotonic()
+        st = c.cancel(s.id)
+        took = time.monotonic() - t
+        watcher.join(10)
+        assert st["state"] == "CANCELLED"
+        assert took < 2.5, f"cancel() took {took:.2f} s: it waited for the WATCH"
+        # The long-poll itself ended early, with the cancel's events.
+        assert polled["page"]["events"] and polled["took"] < 4.5
+
+
+def test_timeout_is_a_builtin_timeouterror(fakes):
+    fake = fakes(lambda req: None)
+    with Client(fake.endpoint, timeout=0.1, retries=1) as c:
+        with pytest.raises(TimeoutError) as e:
+            c.ping()
+    assert isinstance(e.value, Timeout) and isinstance(e.value, BatonError)
+    assert e.value.code == "timeout" and e.value.retryable
+
+
+def test_durations_are_seconds_and_the_ms_keywords_still_work_with_a_warning(fakes):
+    fake = fakes(lambda req: [b"", b"BATON/1", b"EVENTS", req[3], b'{"id":"X","events":[],"state":"RUNNING"}'])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new names warn about nothing
+        c = Client(fake.endpoint, timeout=0.25)
+        c.watch_page("X", 0, wait=0.1)
+        w = Worker(default_interval=0.5)
+    assert (c.timeout, c.timeout_ms, w.interval_ms, w.drain_timeout) == (0.25, 250, 500, 30.0)
+    with pytest.warns(DeprecationWarning, match="timeout_ms"):
+        old = Client(fake.endpoint, timeout_ms=250)
+    assert old.timeout == 0.25
+    with pytest.warns(DeprecationWarning, match="wait_ms"):
+        old.watch_page("X", 0, 100)  # the 1.0 positional wait_ms
+    with pytest.warns(DeprecationWarning, match="default_interval_ms"):
+        assert Worker(default_interval_ms=500).interval_ms == 500
+    with pytest.raises(TypeError):
+        Client(fake.endpoint, timeout=1, timeout_ms=1000)
+    bodies = [json.loads(frames[4]) for _, frames in fake.received]
+    assert [b["wait_ms"] for b in bodies] == [100, 100]
+    c.close()
+    old.close()
+
+
+# ------------------------------------------------------------------ the journal on disk
+
+
+def test_the_journal_fsyncs_its_directory_when_it_creates_the_file(tmp_path, monkeypatch):
+    """The new file's name is durable too, not only its first line."""
+    synced = []
+    real_fsync = os.fsync
+
+    def spy(fd):
+        synced.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    j = Journal(tmp_path / "new" / "journal.jsonl")
+    e = Entry(key="k1", file="wf.json", spec=workflow([job("echo")]))
+    j.append(e, "submitting")
+    assert synced == ["file", "dir"]
+    synced.clear()
+    e.id = "WF1"
+    j.append(e, "submitted")
+    assert synced == ["file"]  # the file exists: nothing new in the directory
+
+
+def test_an_append_after_a_torn_last_line_starts_on_a_new_line(tmp_path):
+    """After a crash mid-write the journal ends in a torn line; the next append ends it
+    first (as the Swift CLI does), so the new line is not lost with the torn one."""
+    path = tmp_path / "journal.jsonl"
+    j = Journal(path)
+    a = Entry(key="a", file="a.json", spec=workflow([job("echo")], name="a"))
+    j.append(a, "submitting")
+    a.id = "A"
+    j.append(a, "submitted")
+    with open(path, "ab") as f:
+        f.write(b'{"key":"a","step":"fini')  # the crash
+    b = Entry(key="b", file="b.json", spec=workflow([job("echo")], name="b"))
+    j.append(b, "submitting")
+    data = path.read_bytes()
+    assert b'"step":"fini\n{' in data and data.endswith(b"\n")
+    assert [(e.key, e.id) for e in j.unfinished()] == [("a", "A"), ("b", None)]
+    j.append(b, "finished", "SUCCEEDED")
+    assert path.read_bytes().count(b"\n") == data.count(b"\n") + 1  # no extra newline now

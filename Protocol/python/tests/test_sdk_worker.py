@@ -1,13 +1,17 @@
-"""The Python worker SDK against the real broker: handlers, concurrency, heartbeats,
-CANCEL, clean shutdown, reconnection after a broker restart (spec section 9)."""
+"""The Python worker SDK against the real broker: handlers (sync and async),
+concurrency bounded by capacity, heartbeats, CANCEL, draining and clean shutdown,
+reconnection after a broker restart (spec section 9)."""
 
+import asyncio
+import json
 import threading
 import time
 
 import pytest
+import zmq
 
 from baton import JobFailed, Worker
-from helpers import events_of, job, kinds, wait_event, wait_state, wait_until, workflow
+from helpers import CTX, events_of, job, kinds, wait_event, wait_state, wait_until, workflow
 
 
 @pytest.fixture
@@ -149,7 +153,7 @@ def test_timeout_cancels_the_attempt_and_the_retry_succeeds(broker, c, py_worker
     assert w.stats["results"] == 1  # the late result of attempt 1 was never sent
 
 
-def test_clean_shutdown_sends_disconnect(broker_factory):
+def test_stop_without_drain_sends_disconnect_at_once(broker_factory):
     broker = broker_factory(heartbeat_ms=1000)  # silence would take 3 s: DISCONNECT must not
     c = broker.client()
     started = threading.Event()
@@ -167,7 +171,7 @@ def test_clean_shutdown_sends_disconnect(broker_factory):
     c.exec(s.id)
     assert started.wait(5)
     t = time.monotonic()
-    w.stop()
+    w.stop(drain=False)
     assert not w._thread.is_alive()
     e = wait_event(c, s.id, "job.retrying", timeout=5)
     assert e["error"] == "worker lost"
@@ -262,3 +266,238 @@ def test_an_output_over_the_brokers_limit_fails_cleanly_and_the_worker_goes_on(b
     finally:
         w.stop()
         c.close()
+
+
+# ------------------------------------------------------------------ async handlers
+
+
+def test_async_handlers_run_to_completion(broker, c, py_worker):
+    """An ``async def`` handler's coroutine is awaited: its value is the output, its
+    exception the attempt's failure (before: the coroutine object itself was sent and
+    the job failed with "output is not JSON")."""
+    async def greet(job):
+        await asyncio.sleep(0.05)
+        return {"hello": job.args["who"], "attempt": job.attempt}
+
+    async def flaky(job):
+        await asyncio.sleep(0)
+        if job.attempt == 1:
+            raise ValueError("async first attempt breaks")
+        return "async second attempt works"
+
+    py_worker(broker, {"py.agreet": greet, "py.aflaky": flaky})
+    st = run_wf(c, workflow([job("py.agreet", {"who": "aio"}), job("py.aflaky", retry={"max_attempts": 2, "backoff_ms": 0})]))
+    assert st["state"] == "SUCCEEDED", st
+    assert [j["output"] for j in st["blocks"][0]["jobs"]] == [{"hello": "aio", "attempt": 1}, "async second attempt works"]
+    r = next(e for e in events_of(c, st["id"]) if e["kind"] == "job.retrying")
+    assert r["error"] == "ValueError: async first attempt breaks"
+
+
+def test_an_async_handler_is_cancelled_with_its_attempt(broker, c, py_worker):
+    started, seen = threading.Event(), {}
+
+    async def forever(job):
+        started.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            seen["cancelled"] = job.cancel_reason
+            raise
+        return "should not be sent"
+
+    w = py_worker(broker, {"py.aforever": forever})
+    s = c.submit(workflow([job("py.aforever")]))
+    c.exec(s.id)
+    assert started.wait(5)
+    c.cancel(s.id)
+    wait_until(lambda: "cancelled" in seen, 3, message="the coroutine to be cancelled")
+    assert seen == {"cancelled": "workflow cancelled"}
+    time.sleep(0.1)
+    assert w.stats["results"] == 0 and w.running_jobs == []
+
+
+# ------------------------------------------------------------------ capacity, locally
+
+
+def test_capacity_is_enforced_locally_even_when_a_broker_sends_more():
+    """A broker (here a fake one) that sends more JOBs than the READY's capacity: at
+    most `capacity` handlers run at once, the others wait their turn, and every one
+    reports (before: one thread per JOB, all at once)."""
+    router = CTX.socket(zmq.ROUTER)
+    router.linger = 0
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    lock, now = threading.Lock(), {"n": 0, "peak": 0}
+
+    def slow(job):
+        with lock:
+            now["n"] += 1
+            now["peak"] = max(now["peak"], now["n"])
+        time.sleep(0.2)
+        with lock:
+            now["n"] -= 1
+        return job.args["i"]
+
+    w = Worker(f"tcp://127.0.0.1:{port}", name="bounded", capacity=2)
+    w.register("py.slow", slow)
+    w.start()
+
+    def send(rid, command, body):
+        router.send_multipart([rid, b"", b"BATON-W/1", command.encode(), json.dumps(body).encode()])
+
+    try:
+        assert router.poll(5000), "no READY"
+        rid, _, _, command, body = router.recv_multipart()
+        assert command == b"READY" and json.loads(body)["capacity"] == 2
+        send(rid, "HEARTBEAT", {"interval_ms": 1000})
+        for i in range(6):
+            send(rid, "JOB", {"job_id": f"j{i}", "workflow_id": "wf", "attempt": 1, "type": "py.slow",
+                              "args": {"i": i}, "timeout_ms": 0})
+        results = {}
+        deadline = time.monotonic() + 10
+        while len(results) < 6 and time.monotonic() < deadline:
+            if not router.poll(100):
+                continue
+            _, _, _, command, body = router.recv_multipart()
+            if command == b"RESULT":
+                r = json.loads(body)
+                results[r["job_id"]] = r
+            elif command == b"HEARTBEAT":
+                send(rid, "HEARTBEAT", {"interval_ms": 1000})
+        assert sorted(results) == [f"j{i}" for i in range(6)]
+        assert all(r["ok"] and r["output"] == int(r["job_id"][1:]) for r in results.values())
+        assert now["peak"] == 2
+    finally:
+        w.stop(drain=False)
+        router.close(linger=0)
+
+
+# ------------------------------------------------------------------ draining, BaseException
+
+
+def test_stop_drains_running_jobs_before_it_leaves(broker, c):
+    """stop() takes no new jobs, lets the running handlers finish and report, and only
+    then sends DISCONNECT: nothing is re-run (before: the handlers were abandoned and
+    their attempts ended as `worker lost`). Holds whether or not the broker accepts
+    READY capacity 0 (a broker that refuses it keeps the worker as it was)."""
+    started, finished = [], []
+
+    def steady(job):
+        started.append(job.job_id)
+        time.sleep(0.8)  # not job.wait: nothing may cut it short
+        finished.append((job.job_id, job.is_cancelled))
+        return {"done": job.args["i"]}
+
+    w = Worker(broker.worker_endpoint, name="drainer", capacity=2, drain_timeout=10)
+    w.register("py.steady", steady)
+    w.start()
+    assert w.wait_registered(5)
+    spec = {"name": "drain", "blocks": [{"concurrency": 2, "jobs": [
+        job("py.steady", {"i": i}, retry={"max_attempts": 1}) for i in range(2)]}]}
+    s = c.submit(spec)
+    c.exec(s.id)
+    wait_until(lambda: len(started) == 2, 5, message="both jobs to start")
+    t = time.monotonic()
+    w.stop()  # blocks until drained
+    took = time.monotonic() - t
+    assert not w._thread.is_alive()
+    assert sorted(finished) == [(f"{s.id}.0.0", False), (f"{s.id}.0.1", False)], "a handler was cut short"
+    assert w.stats["results"] == 2
+    assert took < 5
+    st = wait_state(c, s.id, ("SUCCEEDED", "FAILED"), timeout=5)
+    assert st["state"] == "SUCCEEDED"
+    assert [(j["attempt"], j["output"]) for j in st["blocks"][0]["jobs"]] == [(1, {"done": 0}), (1, {"done": 1})]
+    assert "job.retrying" not in kinds(events_of(c, s.id))
+
+
+def test_a_draining_worker_is_sent_no_new_job(broker, c):
+    """READY with capacity 0 while draining: the broker sends no new JOB. Depends on a
+    broker that supports drains (its HEARTBEAT's features hold "drain")."""
+    started = []
+    w = Worker(broker.worker_endpoint, name="drainer2", capacity=2, drain_timeout=10)
+
+    @w.job("py.hold")
+    def hold(job):
+        started.append(job.workflow_id)
+        time.sleep(1.0)
+        return "held"
+
+    w.start()
+    assert w.wait_registered(5)
+    if "drain" not in w.broker_features:
+        w.stop(drain=False)
+        pytest.skip("this broker does not support drains (READY capacity 0)")
+    first = c.submit(workflow([job("py.hold")]))
+    c.exec(first.id)
+    wait_until(lambda: started, 5, message="the first job to start")
+    stopper = threading.Thread(target=w.stop)
+    stopper.start()
+    wait_until(lambda: w.draining, 2, message="the drain to start")
+    time.sleep(0.2)  # the READY with capacity 0 reaches the broker
+    second = c.submit(workflow([job("py.hold")]))
+    c.exec(second.id)
+    assert wait_state(c, first.id, "SUCCEEDED", timeout=5)["state"] == "SUCCEEDED"
+    stopper.join(10)
+    assert not stopper.is_alive()
+    assert started == [first.id], "the draining worker got a new job"
+    assert "job.dispatched" not in kinds(events_of(c, second.id))
+    c.cancel(second.id)
+
+
+def test_drain_timeout_cancels_what_still_runs(broker, c):
+    started, seen = threading.Event(), {}
+
+    def stubborn(job):
+        started.set()
+        seen["cancelled"] = job.wait(5)
+        seen["reason"] = job.cancel_reason
+        return "late"
+
+    w = Worker(broker.worker_endpoint, name="impatient", capacity=1, drain_timeout=0.3)
+    w.register("py.stubborn", stubborn)
+    w.start()
+    assert w.wait_registered(5)
+    s = c.submit(workflow([job("py.stubborn", retry={"max_attempts": 2, "backoff_ms": 0})]))
+    c.exec(s.id)
+    assert started.wait(5)
+    t = time.monotonic()
+    w.stop()
+    assert time.monotonic() - t < 2
+    wait_until(lambda: "reason" in seen, 3, message="the handler to see the cancel")
+    assert seen == {"cancelled": True, "reason": "worker stopping"}
+    assert wait_event(c, s.id, "job.retrying", timeout=5)["error"] == "worker lost"
+
+
+@pytest.mark.parametrize("exc", [SystemExit("bye"), KeyboardInterrupt()], ids=["SystemExit", "KeyboardInterrupt"])
+def test_base_exceptions_stop_the_worker_and_are_not_job_failures(broker, c, exc):
+    """A handler raising SystemExit or KeyboardInterrupt: no failed RESULT (before:
+    "SystemExit: bye" as a retryable failure, and the worker went on); the worker
+    leaves at once (the attempt is retried as `worker lost`) and run() raises it."""
+    w = Worker(broker.worker_endpoint, name="exiting", capacity=1)
+
+    @w.job("py.exit")
+    def bye(job):
+        raise exc
+
+    outcome = {}
+
+    def runner():
+        try:
+            w.run()
+        except BaseException as e:  # noqa: BLE001 - what the test looks at
+            outcome["raised"] = e
+
+    t = threading.Thread(target=runner)
+    t.start()
+    try:
+        assert w.wait_registered(5)
+        s = c.submit(workflow([job("py.exit", retry={"max_attempts": 2, "backoff_ms": 0})]))
+        c.exec(s.id)
+        t.join(5)
+        assert not t.is_alive(), "the worker went on"
+        assert outcome.get("raised") is exc
+        assert w.fatal is exc
+        assert wait_event(c, s.id, "job.retrying", timeout=5)["error"] == "worker lost"
+        assert w.stats["results"] == 0
+    finally:
+        w.stop(drain=False)
+        t.join(5)

@@ -19,7 +19,7 @@ def job_ids(status):
 
 def test_sdk_status_exec_and_cancel_return_whole_statuses(broker, swift_worker):
     swift_worker(broker)
-    with broker.client(timeout_ms=20_000) as c:
+    with broker.client(timeout=20.0) as c:
         final = c.run(big_workflow(4))
         assert final["state"] == "SUCCEEDED"
         ids = [[f"{final['id']}.0.{k}" for k in range(4)]]
@@ -31,7 +31,7 @@ def test_sdk_status_exec_and_cancel_return_whole_statuses(broker, swift_worker):
 
 def test_pages_from_the_broker(broker, swift_worker, raw_clients):
     swift_worker(broker)
-    with broker.client(timeout_ms=20_000) as c:
+    with broker.client(timeout=20.0) as c:
         wid = c.run(big_workflow(3))["id"]
         page = c.status_page(wid)
     assert job_ids(page) == [[f"{wid}.0.0"]] and page["jobs_next"] == 1
@@ -58,7 +58,7 @@ def test_small_workflows_are_one_page(broker, swift_worker):
 
 def test_a_cursor_that_does_not_move_is_a_protocol_error(fakes_status):
     fake = fakes_status(lambda body: {"jobs_next": body.get("jobs_from", 0)})
-    with Client(fake.endpoint, timeout_ms=1000) as c:
+    with Client(fake.endpoint, timeout=1.0) as c:
         with pytest.raises(ProtocolError):
             c.status("01J")
 

@@ -295,6 +295,6 @@ def test_watch_stops_following_a_stopped_workflow(c):
     name = unique()
     wid = running(c, name)
     c.stop(name, "r")
-    seen = [e["kind"] for e in c.watch(wid, wait_ms=20000)]
+    seen = [e["kind"] for e in c.watch(wid, wait=20.0)]
     assert seen[-1] == "workflow.stopped"
     assert c.wait(wid)["state"] == "STOPPED"
