@@ -277,6 +277,10 @@ def normalize_spec(spec: Dict[str, Any]) -> Dict[str, Any]:
                     job["retry"] = retry
                     if j.get("name") is not None:
                         job["name"] = j["name"]
+                    # Only when set, as the broker's canonical form (specs before it compare unchanged).
+                    heartbeat = _int_field(j.get("heartbeat_timeout_ms"), 0)
+                    if heartbeat != 0:
+                        job["heartbeat_timeout_ms"] = heartbeat
                     nj.append(job)
                 block["jobs"] = nj
             else:

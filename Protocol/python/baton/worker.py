@@ -71,13 +71,18 @@ AttemptKey = Tuple[str, int]
 class Job:
     """One attempt of a job, as the JOB message gave it."""
 
-    def __init__(self, job_id: str, workflow_id: str, attempt: int, type: str, args: Dict[str, Any], timeout_ms: int):
+    def __init__(self, job_id: str, workflow_id: str, attempt: int, type: str, args: Dict[str, Any], timeout_ms: int,
+                 heartbeat_timeout_ms: int = 0, report: Optional[Callable[[Any], None]] = None):
         self.job_id = job_id
         self.workflow_id = workflow_id
         self.attempt = attempt
         self.type = type
         self.args = args
         self.timeout_ms = timeout_ms
+        #: 0: none. Otherwise the broker loses this attempt after this long without a
+        #: ``heartbeat()`` (spec 9.2, PROGRESS): long handlers call it every third of it.
+        self.heartbeat_timeout_ms = heartbeat_timeout_ms
+        self._report = report
         self.received_at = time.monotonic()
         #: Set when the broker cancelled this attempt, when its timeout passed, or when
         #: the worker stops. No RESULT is sent for it afterwards.
@@ -95,6 +100,19 @@ class Job:
     def deadline(self) -> Optional[float]:
         """``time.monotonic()`` value at which the broker's timeout passes, if any."""
         return self.received_at + self.timeout_ms / 1000.0 if self.timeout_ms > 0 else None
+
+    @property
+    def heartbeat_timeout(self) -> float:
+        """``heartbeat_timeout_ms`` in seconds; 0 means none."""
+        return self.heartbeat_timeout_ms / 1000.0
+
+    def heartbeat(self, details: Any = None) -> None:
+        """Send PROGRESS for this attempt: a sign of life for its ``heartbeat_timeout``
+        and ``details`` (any JSON value) for people: STATUS shows the last ones, and
+        ``job.progress`` events carry them. Cheap, from any thread; a no-op once the
+        attempt is cancelled."""
+        if self._report is not None and not self.cancelled.is_set():
+            self._report(details)
 
     @property
     def is_cancelled(self) -> bool:
@@ -232,6 +250,8 @@ class Worker:
         self._running: Dict[AttemptKey, Job] = {}
         self._outbox: Deque[Tuple[AttemptKey, Optional[List[bytes]]]] = deque()
         self._outbox_lock = threading.Lock()
+        #: PROGRESS bodies from handler threads, sent by the I/O thread.
+        self._beats: Deque[Tuple[AttemptKey, Dict[str, Any]]] = deque()
         self._stopping = threading.Event()  # leave now
         self._drain_requested = threading.Event()  # take no new job, then leave
         self._drain_until: Optional[float] = None
@@ -412,6 +432,7 @@ class Worker:
                 if self._stopping.is_set():
                     break
                 self._timers(time.monotonic())
+                self._flush_beats()
                 self._flush_outbox()
                 if self._drained(time.monotonic()):
                     break
@@ -600,6 +621,9 @@ class Worker:
         job_id, attempt, job_type = body.get("job_id"), body.get("attempt"), body.get("type")
         args = body.get("args", {})
         timeout_ms = body.get("timeout_ms", 0)
+        heartbeat_ms = body.get("heartbeat_timeout_ms", 0)
+        if not isinstance(heartbeat_ms, int) or isinstance(heartbeat_ms, bool) or heartbeat_ms < 0:
+            heartbeat_ms = 0
         if (not isinstance(job_id, str) or not isinstance(attempt, int) or isinstance(attempt, bool)
                 or not isinstance(job_type, str)):
             log.warning("worker %s: dropped a malformed JOB: %r", self.name, body)
@@ -612,7 +636,8 @@ class Worker:
         if not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool) or timeout_ms < 0:
             timeout_ms = 0
         wf = body.get("workflow_id")
-        job = Job(job_id, wf if isinstance(wf, str) else "", attempt, job_type, args, timeout_ms)
+        job = Job(job_id, wf if isinstance(wf, str) else "", attempt, job_type, args, timeout_ms,
+                  heartbeat_timeout_ms=heartbeat_ms, report=lambda details: self._queue_beat(key, details))
         handler = self._handlers.get(job_type)
         self.stats["jobs"] += 1
         if handler is None:
@@ -681,6 +706,26 @@ class Worker:
             self.stop(wait=False, drain=False)
             raise fatal
         self._wake()
+
+    def _queue_beat(self, key: AttemptKey, details: Any) -> None:
+        body: Dict[str, Any] = {"job_id": key[0], "attempt": key[1]}
+        if details is not None:
+            body["details"] = details
+        self._beats.append((key, body))  # deque.append is thread-safe
+        self._wake()
+
+    def _flush_beats(self) -> None:
+        """PROGRESS of attempts still running here; a beat for a cancelled or finished
+        attempt is dropped (the broker would fence it off anyway)."""
+        while self._beats and self._socket is not None:
+            key, body = self._beats.popleft()
+            job = self._running.get(key)
+            if job is None or job.is_cancelled:
+                continue
+            try:
+                self._send("PROGRESS", body)
+            except WireError as e:
+                log.warning("worker %s: PROGRESS details of %s are not JSON: %s", self.name, key[0], e)
 
     def _flush_outbox(self) -> None:
         while True:

@@ -372,6 +372,10 @@ def test_same_spec_comparison():
     assert same_spec(a, b)
     assert not same_spec(a, {"name": "x", "blocks": [{"jobs": [{"type": "t", "args": {"n": 3.0}}]}]})
     assert not same_spec(a, {"name": "y", "blocks": a["blocks"]})
+    # heartbeat_timeout_ms counts only when set, as in the broker's canonical form
+    hb0 = {"name": "x", "blocks": [{"jobs": [{"type": "t", "args": {"n": 3}, "heartbeat_timeout_ms": 0}]}]}
+    hb5 = {"name": "x", "blocks": [{"jobs": [{"type": "t", "args": {"n": 3}, "heartbeat_timeout_ms": 5000}]}]}
+    assert same_spec(a, hb0) and not same_spec(a, hb5)
 
 
 # ------------------------------------------------------------------ journal compatibility with the Swift CLI

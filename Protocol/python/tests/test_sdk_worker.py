@@ -501,3 +501,93 @@ def test_base_exceptions_stop_the_worker_and_are_not_job_failures(broker, c, exc
     finally:
         w.stop(drain=False)
         t.join(5)
+
+
+# ------------------------------------------------------------------ long jobs: PROGRESS (spec 9.2)
+
+
+def test_heartbeat_keeps_a_long_job_alive_and_shows_in_status(broker, c):
+    """job.heartbeat(details) sends PROGRESS: a job five times longer than its
+    heartbeat_timeout_ms succeeds on attempt 1, STATUS shows the last details while it
+    runs, and a job.progress event carries them."""
+    def long(job):
+        assert job.heartbeat_timeout == 0.5
+        for i in range(15):
+            job.heartbeat({"step": i})
+            if job.wait(0.15):
+                return None
+        return {"steps": 15}
+
+    w = Worker(broker.worker_endpoint, name="beater", capacity=1)
+    w.register("py.long", long)
+    w.start()
+    try:
+        assert w.wait_registered(5)
+        s = c.submit({"name": "long", "blocks": [{"jobs": [
+            job("py.long", heartbeat_timeout_ms=500, retry={"max_attempts": 1})]}]})
+        c.exec(s.id)
+        wait_until(lambda: "progress" in c.status(s.id)["blocks"][0]["jobs"][0], 5, message="progress in STATUS")
+        running = c.status(s.id)["blocks"][0]["jobs"][0]
+        assert running["state"] == "RUNNING" and "step" in running["progress"] and "progress_at" in running
+        st = wait_state(c, s.id, ("SUCCEEDED", "FAILED"), timeout=10)
+        assert st["state"] == "SUCCEEDED", st
+        assert st["blocks"][0]["jobs"][0]["attempt"] == 1
+        beats = [e for e in events_of(c, s.id) if e["kind"] == "job.progress"]
+        assert beats and beats[0]["details"] == {"step": 0} and beats[0]["attempt"] == 1
+    finally:
+        w.stop(drain=False)
+
+
+def test_a_silent_long_job_is_lost_after_its_heartbeat_timeout(broker, c):
+    def silent(job):
+        job.wait(3)  # no heartbeat: the broker ends the attempt and sends CANCEL
+        return {"too": "late"}
+
+    w = Worker(broker.worker_endpoint, name="silent", capacity=1)
+    w.register("py.silent", silent)
+    w.start()
+    try:
+        assert w.wait_registered(5)
+        s = c.submit({"name": "silent", "blocks": [{"jobs": [
+            job("py.silent", heartbeat_timeout_ms=400, retry={"max_attempts": 1})]}]})
+        c.exec(s.id)
+        st = wait_state(c, s.id, ("SUCCEEDED", "FAILED"), timeout=10)
+        assert st["state"] == "FAILED"
+        assert st["blocks"][0]["jobs"][0]["error"] == "heartbeat timeout: no PROGRESS for 400 ms (heartbeat_timeout_ms)"
+    finally:
+        w.stop(drain=False)
+
+
+def test_a_rolling_restart_of_every_python_worker_reruns_nothing(broker, c):
+    """Each old worker drains (stop()) while a new one joins: with max_attempts 1 a
+    re-run would fail the workflow, and every job keeps attempt 1."""
+    def steady(job):
+        time.sleep(0.8)
+        return {"i": job.args["i"]}
+
+    def worker(name):
+        w = Worker(broker.worker_endpoint, name=name, capacity=2, drain_timeout=10)
+        w.register("py.roll", steady)
+        w.start()
+        assert w.wait_registered(5)
+        return w
+
+    old = [worker("old-1"), worker("old-2")]
+    s = c.submit({"name": "roll", "blocks": [{"concurrency": 4, "jobs": [
+        job("py.roll", {"i": i}, retry={"max_attempts": 1}) for i in range(8)]}]})
+    c.exec(s.id)
+    wait_until(lambda: sum(j["state"] == "RUNNING" for j in c.status(s.id)["blocks"][0]["jobs"]) == 4, 5,
+               message="four jobs running")
+    new = []
+    for w, name in zip(old, ("new-1", "new-2")):
+        threading.Thread(target=w.stop).start()  # drains in the background
+        new.append(worker(name))
+    try:
+        st = wait_state(c, s.id, ("SUCCEEDED", "FAILED"), timeout=20)
+        assert st["state"] == "SUCCEEDED", st
+        assert [j["attempt"] for j in st["blocks"][0]["jobs"]] == [1] * 8
+        dispatched = [e["worker"] for e in events_of(c, s.id) if e["kind"] == "job.dispatched"]
+        assert len(dispatched) == 8 and {"old-1", "old-2"} <= set(dispatched), dispatched
+    finally:
+        for w in new:
+            w.stop(drain=False)
