@@ -29,6 +29,8 @@ class Entry:
     file: str
     spec: Dict[str, Any]
     id: Optional[str] = None
+    #: The last event ``seq`` a follower journaled (a "seen" line); 0: none.
+    seen_seq: int = 0
 
 
 def encode_line(line: Dict[str, Any]) -> bytes:
@@ -50,6 +52,8 @@ class Journal:
             line["spec"] = normalize_spec(entry.spec)
         if state is not None:
             line["state"] = state
+        if step == "seen":
+            line["seq"] = entry.seen_seq
         self._write(encode_line(line))
 
     def entries(self) -> List[Entry]:
@@ -92,6 +96,10 @@ class Journal:
             elif step in ("submitted", "exec"):
                 if key in entries and isinstance(line.get("id"), str):
                     entries[key].id = line["id"]
+            elif step == "seen":
+                seq = line.get("seq")
+                if key in entries and isinstance(seq, int) and not isinstance(seq, bool) and seq > entries[key].seen_seq:
+                    entries[key].seen_seq = seq
             elif step == "finished":
                 finished[key] = True
         return [(entries[k], finished.get(k, False)) for k in order]

@@ -528,3 +528,38 @@ def test_an_append_after_a_torn_last_line_starts_on_a_new_line(tmp_path):
     assert [(e.key, e.id) for e in j.unfinished()] == [("a", "A"), ("b", None)]
     j.append(b, "finished", "SUCCEEDED")
     assert path.read_bytes().count(b"\n") == data.count(b"\n") + 1  # no extra newline now
+
+
+def test_resume_follows_after_the_last_seq_the_journal_saw(broker, swift_worker, tmp_path):
+    """A "seen" line (written while following, as the Swift CLI does) makes resume start
+    after that event instead of replaying every one; the Swift CLI reads the same line."""
+    j = str(tmp_path / "journal.jsonl")
+    spec = workflow([job("sleep", {"ms": 600})], [job("sleep", {"ms": 600})], name=unique())
+    swift_worker(broker, types="sleep")
+    with broker.client() as c:
+        s = c.submit(spec)
+        c.exec(s.id)
+        wait_until(lambda: "block.succeeded" in kinds(events_of(c, s.id)), 10, message="block 0 to finish")
+        seen = events_of(c, s.id)[-1]["seq"]
+        e = Entry(key=s.idempotency_key, file="wf.json", spec=spec, id=s.id)
+        for step in ("submitting", "submitted"):
+            Journal(j).append(e, step)
+        e.seen_seq = seen
+        Journal(j).append(e, "seen")
+        assert Journal(j).unfinished()[0].seen_seq == seen
+        got = []
+        [final] = c.resume(j, on_event=lambda ev: got.append(ev["seq"]))
+        assert final["state"] == "SUCCEEDED"
+        assert got and min(got) == seen + 1, (seen, got)
+    assert Journal(j).unfinished() == []
+
+
+def test_run_journals_seen_lines_while_it_follows(broker, swift_worker, tmp_path):
+    j = str(tmp_path / "journal.jsonl")
+    swift_worker(broker, types="sleep")
+    spec = workflow(*[[job("sleep", {"ms": 800})] for _ in range(4)], name=unique())
+    with broker.client() as c:
+        final = c.run(spec, journal=j)
+    assert final["state"] == "SUCCEEDED"
+    seen = [line for line in lines(j) if line["step"] == "seen"]
+    assert seen and all(isinstance(x["seq"], int) and x["id"] == final["id"] for x in seen), seen
