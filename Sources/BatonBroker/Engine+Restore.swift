@@ -111,6 +111,14 @@ extension Engine {
                     p.active += 1
                     let timeout = w.spec.blocks[b].jobs[j].timeoutMs
                     if timeout > 0 { timers.insert(.timeout(k, attempt: r.attempt), at: (r.startedAt ?? now) + timeout) }
+                    // The heartbeat check too: a recovery must not leave a silent attempt
+                    // alive forever. Its window starts again now (the worker's PROGRESS
+                    // during the failed turns may not have been seen).
+                    let heartbeat = w.spec.blocks[b].jobs[j].heartbeatTimeoutMs
+                    if heartbeat > 0 {
+                        lastBeat[k] = now
+                        timers.insert(.heartbeat(k, attempt: r.attempt), at: now + heartbeat)
+                    }
                 } else {
                     lost.append(k)
                 }

@@ -79,6 +79,23 @@ final class EngineProgressTests: XCTestCase {
         XCTAssertEqual(h.status(id).blocks[0].jobs[0].state, .pending, "the forged beats kept nothing alive")
     }
 
+    func testARestoreAfterAFailedCommitKeepsCheckingTheHeartbeat() throws {
+        let h = try EngineHarness()
+        h.ready("w1", types: ["echo"], capacity: 1)
+        let id = h.submit(beating())
+        h.exec(id)
+        XCTAssertEqual(h.takeJobs("w1").count, 1)
+        h.advance(500)
+        // A failed commit: the engine is rebuilt from the store while the worker stays.
+        h.turn { $0.restore(try! h.store.loadActive(), stops: try! h.store.loadStops(), now: h.now) }
+        XCTAssertEqual(h.engine.runningAttempts, 1)
+        h.heartbeat("w1")
+        h.advance(999)
+        XCTAssertEqual(h.status(id).blocks[0].jobs[0].state, .running, "a whole window from the recovery")
+        h.advance(2)
+        XCTAssertEqual(h.status(id).blocks[0].jobs[0].state, .pending, "still lost when silent: the recovery re-armed the check")
+    }
+
     func testNoHeartbeatTimeoutMeansProgressIsOnlyInformation() throws {
         let h = try EngineHarness()
         h.ready("w1", types: ["echo"], capacity: 1)
