@@ -10,7 +10,8 @@ import PackageDescription
 //       ├──> BatonConfig <── Yams ──┘   │   (the YAML config and policies: pure values)
 //       ├──> BatonClient <── ZeroMQ     │
 //       └──> BatonWorker <── ZeroMQ, Subprocess
-//   baton (CLI) ──> BatonBroker, BatonClient, BatonConfig, BatonKeys, BatonWorker: it parses arguments and prints.
+//   baton (CLI) ──> BatonBroker, BatonClient, BatonConfig, BatonKeys, BatonWorker: it parses arguments and prints
+//                   (and CBatonLibc, for line-buffered stdout).
 //
 // BatonClient and BatonWorker sit beside the broker, not above it: neither imports it.
 let package = Package(
