@@ -152,6 +152,12 @@ public final class BatonClient {
         try request(.limits, [:], expect: .ok)
     }
 
+    /// STATS: the broker's statistics (spec §4.3.10): gauges, counters since its start
+    /// and histograms, as the reply's JSON object. Admin only with keys.
+    public func stats() throws -> [String: JSONValue] {
+        try request(.stats, [:], expect: .ok)
+    }
+
     /// PING: true when the broker answered PONG.
     public func ping() throws {
         _ = try request(.ping, [:], expect: .pong)

@@ -11,6 +11,8 @@ public enum ClientCommand: String, Sendable, CaseIterable {
     case ping = "PING"
     /// The rate limits and stops in force, with their live levels (`OK` reply).
     case limits = "LIMITS"
+    /// The broker's statistics: gauges, counters since start, histograms (`OK` reply).
+    case stats = "STATS"
 }
 
 /// Commands the broker sends back to a client (frame 2 of a reply).
