@@ -56,6 +56,7 @@ extension BrokerLoop {
         let refusal = WireError(.unavailable, "the broker could not store this change (\(failure)); nothing was changed, retry later")
         for r in output.replies { sendClient(ClientReply(peer: r.peer, command: .error, tag: r.tag, body: refusal.body)) }
         for r in output.reads { sendClient(ClientReply(peer: r.peer, command: .error, tag: r.tag, body: refusal.body)) }
+        for r in output.stats { sendClient(ClientReply(peer: r.peer, command: .error, tag: r.tag, body: refusal.body)) }
     }
 
     /// Once the last turn in flight is back after a failure, rebuilds memory.

@@ -51,6 +51,8 @@ final class BrokerLoop {
     var answeredLookups: [KeyLookup] = []
     /// Workers a send failed to; the engine drops them at the next turn.
     var unreachableWorkers: Set<PeerId> = []
+    /// Turns, requests and ERRORs as the loop saw them, for STATS.
+    var stats: ServerStats
     /// Bounds the log lines peers can cause.
     private var logThrottle = LogThrottle()
     /// Whether workflows were held in memory since the heap was last trimmed.
@@ -75,6 +77,7 @@ final class BrokerLoop {
         maxBatch = options.maxBatch
         maxMessageBytes = options.maxMessageBytes
         queuedReplies = QueuedReplies(capPerPeer: options.maxQueuedReplyBytes)
+        stats = ServerStats(startedAt: WallClock.nowMs(), databasePath: options.databasePath)
     }
 
     /// Whether the loop may read and decide another turn now.
@@ -173,17 +176,19 @@ final class BrokerLoop {
         }
         for peer in unreachableWorkers { engine.workerUnreachable(peer, now: now) }
         unreachableWorkers = []
-        try drainClients(now: now)
-        try drainWorkers(now: now)
+        let messages = try drainClients(now: now) + drainWorkers(now: now)
+        stats.countTurn(messages: messages)
         engine.tick(now: now)
         finishTurn(now: now)
     }
 
-    private func drainClients(now: Int64) throws {
+    /// Returns how many messages it read.
+    private func drainClients(now: Int64) throws -> Int {
         let ring = keys?.current
-        for _ in 0..<maxBatch {
-            guard let (frames, userId) = try clients.receive(dontWait: true, userId: ring != nil) else { return }
+        for read in 0..<maxBatch {
+            guard let (frames, userId) = try clients.receive(dontWait: true, userId: ring != nil) else { return read }
             guard let peer = frames.first, frames.count > 1 else { continue }
+            stats.requests += 1
             if droppedOverCap(peer, "request dropped unread") { continue }
             do throws(ClientFrames.Rejection) {
                 let request = try ClientFrames.decodeRequest(frames.dropFirst(), maxBytes: maxMessageBytes)
@@ -197,6 +202,7 @@ final class BrokerLoop {
                 engine.replyError(peer, error.tag, error.error)
             }
         }
+        return maxBatch
     }
 
     /// Who sent a client request: `.plain` without keys; with keys, the member holding
@@ -207,10 +213,11 @@ final class BrokerLoop {
         return Caller(name: member.name, isAdmin: member.roles.contains(.admin))
     }
 
-    private func drainWorkers(now: Int64) throws {
+    /// Returns how many messages it read.
+    private func drainWorkers(now: Int64) throws -> Int {
         let ring = keys?.current
-        for _ in 0..<maxBatch {
-            guard let (frames, userId) = try workers.receive(dontWait: true, userId: ring != nil) else { return }
+        for read in 0..<maxBatch {
+            guard let (frames, userId) = try workers.receive(dontWait: true, userId: ring != nil) else { return read }
             guard let peer = frames.first, frames.count > 1 else { continue }
             if let ring, !(userId.map { ring.admits($0, to: .workers) } ?? false) {
                 // A reload removed this worker's key: its attempts are retried elsewhere
@@ -225,6 +232,7 @@ final class BrokerLoop {
                 answerOtherVersion(peer, frames, now: now)
             }
         }
+        return maxBatch
     }
 
     /// A worker speaking another version of BATON-W (frame 1 `BATON-W/...` but not ours)
@@ -290,6 +298,10 @@ final class BrokerLoop {
     private func carryOut(_ output: TurnOutput, answers: [ClientReply]) {
         for r in output.replies { sendClient(r) }
         for r in answers { sendClient(r) }
+        if !output.stats.isEmpty {
+            let commits = committer.stats()
+            for s in output.stats { sendClient(ClientReply(peer: s.peer, command: .ok, tag: s.tag, body: stats.reply(adding: s.fields, commits: commits))) }
+        }
         for s in output.workerSends where !sendWorker(s) {
             unreachableWorkers.insert(s.peer)
         }
@@ -310,6 +322,7 @@ final class BrokerLoop {
             } else {
                 last = nil
                 let answer = self.reads.answer(read, memo: memo)
+                stats.countReply(answer.command, answer.body)
                 frames = ClientFrames.encodeReply(answer.command, tag: [], body: answer.body)
                 last = (read, frames)
             }
@@ -319,6 +332,7 @@ final class BrokerLoop {
     }
 
     func sendClient(_ r: ClientReply) {
+        stats.countReply(r.command, r.body)
         if droppedOverCap(r.peer, "\(r.command.rawValue) dropped") { return }
         sendClient(r.peer, [r.peer] + ClientFrames.encodeReply(r.command, tag: r.tag, body: r.body))
     }

@@ -1,4 +1,5 @@
 import BatonStore
+import BatonWire
 import DequeModule
 import Foundation
 
@@ -32,6 +33,22 @@ import Foundation
 /// `Mutex` equivalent in the standard library. `CommitterTests.testConcurrentSubmitters`
 /// drives it from several threads at once and would catch a lost or reordered turn.
 final class Committer: @unchecked Sendable {
+    /// Commits since start, for STATS: one transaction (and one fsync) each.
+    struct CommitStats: Sendable {
+        var count = 0
+        var failed = 0
+        var seconds = Histogram.commitSeconds()
+
+        var json: JSONValue { ["count": .int(Int64(count)), "failed": .int(Int64(failed)), "seconds": seconds.json] }
+    }
+
+    /// A copy of the commit figures so far.
+    func stats() -> CommitStats {
+        condition.lock()
+        defer { condition.unlock() }
+        return commitStats
+    }
+
     /// A turn back from the committer.
     struct Done: Sendable {
         var output: TurnOutput
@@ -54,6 +71,7 @@ final class Committer: @unchecked Sendable {
     private var refusal: String?
     private var stopping = false
     private var exited = false
+    private var commitStats = CommitStats()
     /// The event loop polls `readyFd`; a byte is written when `done` becomes non-empty.
     private let ready: WakePipe
     var readyFd: Int32 { ready.readFd }
@@ -145,12 +163,25 @@ final class Committer: @unchecked Sendable {
         return (turns, refusal)
     }
 
+    private func record(_ change: (inout CommitStats) -> Void) {
+        condition.lock()
+        change(&commitStats)
+        condition.unlock()
+    }
+
     private func commit(_ turns: [TurnOutput], refused: String?) -> [Done] {
         if let refused { return turns.map { Done(output: $0, answers: [], lookups: [], failure: refused) } }
+        let started = ContinuousClock.now
         do {
             try store.apply(turns.map(\.writes))
         } catch {
+            record { $0.failed += 1 }
             return turns.map { Done(output: $0, answers: [], lookups: [], failure: "\(error)") }
+        }
+        let elapsed = (ContinuousClock.now - started).components
+        record {
+            $0.count += 1
+            $0.seconds.observe(Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
         }
         return turns.map { turn in
             Done(output: turn, answers: reads.answer(turn.reads), lookups: reads.lookUps(turn), failure: nil)

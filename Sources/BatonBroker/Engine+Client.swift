@@ -24,7 +24,7 @@ extension Engine {
     }
 
     /// The commands only admins may send (shared/design.md, "Who may do what").
-    static let adminCommands: Set<ClientCommand> = [.stop, .resume, .limits]
+    static let adminCommands: Set<ClientCommand> = [.stop, .resume, .limits, .stats]
 
     /// Decides one request; a keyed SUBMIT whose key is not in memory parks the peer.
     mutating func decide(_ peer: PeerId, _ request: ClientFrames.Request, _ caller: Caller, now: Int64) {
@@ -51,6 +51,8 @@ extension Engine {
                 out.reads.append(.list(peer: peer, tag: tag, query: query))
             case .limits:
                 reply(peer, .ok, tag, limitsReport(now: now))
+            case .stats:
+                out.stats.append(StatsRequest(peer: peer, tag: tag, fields: statsFields(now: now)))
             case .ping:
                 reply(peer, .pong, tag, ["time": .string(Timestamp.format(ms: now)), "max_message_bytes": .int(Int64(config.maxOutputBytes)),
                                          "features": .array(BrokerFeatures.all.map(JSONValue.string))])
@@ -95,6 +97,7 @@ extension Engine {
         if let refusal = submittedQuotaRefusal(caller.name) { throw refusal }
         let id = ULID.make(ms: now, using: &random)
         countSubmitted(caller.name, +1)
+        counters.submitted += 1
         let record = WorkflowRecord(id: id, spec: request.workflow, idempotencyKey: request.idempotencyKey,
                                     owner: caller.name, submittedAt: now, expiresAt: now + config.ttlMs)
         workflows[id] = record
@@ -248,6 +251,7 @@ extension Engine {
 
     mutating func start(_ id: String, now: Int64) {
         countSubmitted(workflows[id]?.owner, -1)
+        counters.executed += 1
         let name = updateWorkflow(id) { w -> String in
             w.state = .running
             w.startedAt = now

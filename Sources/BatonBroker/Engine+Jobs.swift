@@ -120,6 +120,7 @@ extension Engine {
             return
         }
         markJobDirty(k)
+        counters.dispatched += 1
         assignments[k] = Assignment(worker: peer, attempt: attempt)
         workers[peer]!.running.insert(k)
         if spec.timeoutMs > 0 {
@@ -162,6 +163,7 @@ extension Engine {
     /// `progressEventEveryMs` per attempt. Anything else is dropped and logged.
     mutating func applyProgress(_ p: ProgressBody, from peer: PeerId, now: Int64) {
         guard let k = JobKey(jobId: p.jobId), let a = assignments[k], a.attempt == p.attempt, a.worker == peer else {
+            counters.fenced += 1
             note("dropped PROGRESS for \(p.jobId) attempt \(p.attempt) from worker \(workers[peer]?.name ?? "?"): not its running attempt", .warning)
             return
         }
@@ -188,6 +190,7 @@ extension Engine {
         guard let k = JobKey(jobId: result.jobId), let state = workflows[k.workflowId]?.state,
               let r = workflows[k.workflowId]?.job(k.block, k.job)
         else {
+            counters.fenced += 1
             note("dropped RESULT for unknown or finished job \(result.jobId) attempt \(result.attempt)", .warning)
             return
         }
@@ -198,13 +201,16 @@ extension Engine {
         case (.running, .running) where current:
             endAttempt(k)
             if result.ok {
+                counters.succeeded += 1
                 succeed(k, output: result.output, now: now)
             } else {
+                counters.failed += 1
                 attemptFailed(k, error: result.error ?? "job failed", retryable: result.retryable, now: now)
             }
         case (.running, .running),
              (.running, .pending), (.running, .succeeded), (.running, .failed), (.running, .cancelled),
              (.submitted, _), (.succeeded, _), (.failed, _), (.cancelled, _), (.stopped, _), (.expired, _):
+            counters.fenced += 1
             if let a = assignments[k], a.attempt == result.attempt, a.worker != peer {
                 note("dropped RESULT for \(result.jobId) attempt \(result.attempt) from worker \(workers[peer]?.name ?? "?"): that JOB went to another connection", .warning)
             } else {
@@ -270,6 +276,7 @@ extension Engine {
             fields["error"] = .string(error)
             fields["retry_at"] = .string(Timestamp.format(ms: at))
             emit(id, .jobRetrying, at: now, fields)
+            counters.retries += 1
             if at <= now {
                 progress[id]?.retryReady.append(k.job)
             } else {
@@ -330,6 +337,7 @@ extension Engine {
             return
         }
         let state = outcome.state
+        counters.finished[state, default: 0] += 1
         if workflows[id]!.state == .running { countStop(workflows[id]!.spec.name) }
         if workflows[id]!.state == .submitted { countSubmitted(workflows[id]!.owner, -1) }
         for (b, count) in shape.enumerated() {

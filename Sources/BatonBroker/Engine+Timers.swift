@@ -83,6 +83,7 @@ extension Engine {
             progress[k.workflowId]?.retryReady.append(k.job)
             release(k.workflowId, now: now)
         case .timeout(let k, let a, let limit):
+            counters.timeouts += 1
             send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, code: .timeout, reason: "timed out").body)
             endAttempt(k)
             attemptFailed(k, error: "timed out after \(limit) ms", retryable: true, now: now)
@@ -93,6 +94,7 @@ extension Engine {
                 timers.insert(.heartbeat(k, attempt: a.attempt), at: last + limit)
                 return
             }
+            counters.heartbeatTimeouts += 1
             send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, code: .heartbeatTimeout,
                                                   reason: "no PROGRESS for \(limit) ms").body)
             endAttempt(k)

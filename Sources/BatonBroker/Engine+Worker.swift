@@ -89,7 +89,8 @@ extension Engine {
             }
         } else {
             nextWorkerOrder += 1
-            workers[peer] = WorkerState(name: r.worker, types: Set(r.types), capacity: r.capacity, lastSeen: now, order: nextWorkerOrder)
+            workers[peer] = WorkerState(name: r.worker, types: Set(r.types), capacity: r.capacity, lastSeen: now, connectedAt: now,
+                                         order: nextWorkerOrder)
             note("worker \(r.worker) joined: types \(r.types.joined(separator: ",")), capacity \(r.capacity)\(r.capacity == 0 ? " (draining)" : "")")
         }
         if r.capacity > 0 { unservedTypesLogged.subtract(r.types) }
@@ -104,6 +105,7 @@ extension Engine {
         // A worker that said DISCONNECT left cleanly (an info line); one that went silent
         // or could not be reached was lost (a warning).
         let clean = why == Self.disconnectedCleanly
+        if !clean { counters.workersLost += 1 }
         note("worker \(w.name) \(clean ? "left" : "lost") (\(why)); \(w.running.count) running job(s) go back to the queue",
              clean && w.running.isEmpty ? .info : .warning)
         for k in w.running.sorted(by: { $0.jobId < $1.jobId }) {

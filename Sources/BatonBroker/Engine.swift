@@ -150,6 +150,8 @@ public struct Engine {
     /// How many broken invariants the release-build fallback has absorbed (see
     /// `invariantBroken`); a test reads it, and so could a metric.
     public private(set) var brokenInvariants = 0
+    /// What the engine has done since start, for STATS (`EngineCounters`).
+    var counters = EngineCounters()
 
     /// `random` makes workflow ids (ULIDs); tests pass a seeded generator.
     public init(config: EngineConfig, random: any RandomNumberGenerator = SystemRandomNumberGenerator()) {
@@ -176,6 +178,8 @@ public struct Engine {
         var capacity: Int
         var running: Set<JobKey> = []
         var lastSeen: Int64
+        /// When its first READY was registered (for STATS).
+        var connectedAt: Int64
         /// Registration order (never reused): ties of load go to the oldest worker. Not
         /// a timestamp: two READYs in the same millisecond would tie again.
         var order: UInt64

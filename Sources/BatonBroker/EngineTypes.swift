@@ -136,6 +136,9 @@ public struct TurnOutput: Sendable {
     /// lookups, with `isWorkflowLoad`).
     public var workflowLoads: [String] = []
     public var notes: [LogNote] = []
+    /// STATS requests, answered when the turn is carried out with the server's figures
+    /// added (`BrokerLoop.answerStats`). They write nothing.
+    public var stats: [Engine.StatsRequest] = []
 
     public init() {}
 }

@@ -30,6 +30,15 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
+    /// A number as a Double (integers too: JSON does not tell 1 from 1.0).
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+
     public var boolValue: Bool? {
         if case .bool(let b) = self { return b }
         return nil

@@ -42,7 +42,9 @@ final class EngineHarness {
         engine.turnCommitted()
         for s in out.workerSends { toWorkers[s.peer, default: []].append(s.message) }
         notes += out.notes
-        let replies = out.replies + out.reads.map { reads.answer($0) }
+        // STATS with the engine's half only (the server adds its own, BrokerLoopTests).
+        let stats = out.stats.map { ClientReply(peer: $0.peer, command: .ok, tag: $0.tag, body: .object($0.fields)) }
+        let replies = out.replies + out.reads.map { reads.answer($0) } + stats
         lookupsAnswered += out.keyLookups.count
         guard !out.keyLookups.isEmpty || !out.workflowLoads.isEmpty else { return replies }
         let answers = reads.lookUps(out)
