@@ -64,12 +64,17 @@ public struct JobBody: Equatable, Sendable {
         self.heartbeatTimeoutMs = heartbeatTimeoutMs
     }
 
+    /// Strict, as a worker reads a JOB (spec §9.6): every field the broker sends must be
+    /// there and well-typed; the error names the first that is not.
     public init(body o: [String: JSONValue]) throws(WireError) {
         jobId = try Field.requiredString(o, "job_id")
+        guard let attempt = try Field.optionalInt(o, "attempt", range: 1...Int64(Int32.max)) else { throw bad("attempt", "required") }
+        self.attempt = Int(attempt)
         workflowId = try Field.requiredString(o, "workflow_id")
-        attempt = Int(try Field.optionalInt(o, "attempt", range: 1...Int64(Int32.max)) ?? 1)
         type = try Field.requiredString(o, "type")
-        args = o["args"]?.objectValue ?? [:]
+        guard let args = o["args"] else { throw bad("args", "required") }
+        guard let object = args.objectValue else { throw bad("args", "must be an object, got \(args.typeName)") }
+        self.args = object
         timeoutMs = try Field.optionalInt(o, "timeout_ms", range: 0...Int64.max) ?? 0
         heartbeatTimeoutMs = try Field.optionalInt(o, "heartbeat_timeout_ms", range: 0...Int64.max) ?? 0
     }

@@ -108,17 +108,39 @@ public final class Worker: Sendable {
         /// The largest RESULT body the broker takes (its HEARTBEAT's `max_output_bytes`);
         /// nil until told (brokers before it did not say).
         var maxResultBytes: Int?
+        /// The broker's `features`, from the answer to a READY on this connection; nil
+        /// until an answer came.
+        var features: Set<String>?
+        /// The READY waiting for its answer (spec §9.3: at most one at a time): when it
+        /// was sent, and its capacity (to send the same again if the answer was lost).
+        var unansweredReady: (sentAt: ContinuousClock.Instant, capacity: Int)?
 
+        /// Whether a READY on this connection was answered: pacing (spec §9.4) waits
+        /// before the next connection only after one that never was.
+        var answered: Bool { features != nil }
         /// The broker counts as dead after this much silence.
         var deadAfter: Duration { interval * 3 }
+    }
+
+    /// What the loop knows of one running attempt.
+    private struct Attempt {
+        let flag: CancellationFlag
+        /// When the worker gives the attempt up by itself: `timeout_ms` after the JOB came
+        /// (spec §9.3, giving up); nil without a timeout.
+        let giveUpAt: ContinuousClock.Instant?
     }
 
     /// A running attempt's key in `running`: "job_id#attempt".
     private static func key(_ jobId: String, _ attempt: Int) -> String { "\(jobId)#\(attempt)" }
 
+    /// The wait before a new connection after one that no READY answer came on (spec
+    /// §9.4, pacing reconnects): 1 s, doubling to 30 s, back to none once answered.
+    static let firstReconnectWait = Duration.seconds(1)
+    static let lastReconnectWait = Duration.seconds(30)
+
     public func run() throws {
         let context = try Context()
-        var running: [String: CancellationFlag] = [:]  // "job_id#attempt" -> flag
+        var running: [String: Attempt] = [:]  // "job_id#attempt" -> attempt
         var session = try connect(context, interval: .milliseconds(options.heartbeatMs), capacity: options.capacity)
         defer { session.socket.close(linger: 500) }
         var drainUntil: ContinuousClock.Instant?  // set while draining
@@ -127,11 +149,37 @@ public final class Worker: Sendable {
         // runs the drain is over. Leaving before the answer could drop a JOB already on
         // its way, and the answer itself (the broker would see the worker as lost).
         var drainAcknowledged = false
+        var reconnectWait = Duration.zero
+
+        /// Ends this connection and opens the next, after the pacing wait when no READY
+        /// of this one was answered. Returns false when the worker should leave instead:
+        /// it was draining (every attempt it held is abandoned, nothing is left to drain),
+        /// or a stop came during the wait.
+        func reconnect(_ why: String) throws -> Bool {
+            try abandon(&running)
+            session.socket.close(linger: 0)
+            if drainUntil != nil {
+                logger.info("worker \(options.name) lost its connection while draining (\(why)); nothing left to drain, leaving")
+                return false
+            }
+            if session.answered {
+                reconnectWait = .zero
+            } else {
+                reconnectWait = reconnectWait == .zero ? Self.firstReconnectWait : min(reconnectWait * 2, Self.lastReconnectWait)
+                logger.warning("worker \(options.name): no answer to READY on that connection (\(why)); reconnecting in \(reconnectWait)")
+                guard try waitUnlessStopped(reconnectWait) else { return false }
+            }
+            session = try connect(context, interval: session.interval, capacity: options.capacity)
+            drainAcknowledged = false
+            return true
+        }
 
         while true {
             var poller = try Poller([.socket(session.socket), .fd(wakeRead)])
             var wakeAt = min(session.lastSent + session.interval, session.lastHeard + session.deadAfter)
             if let drainUntil { wakeAt = min(wakeAt, drainUntil) }
+            if let ready = session.unansweredReady { wakeAt = min(wakeAt, ready.sentAt + session.deadAfter) }
+            if let giveUp = running.values.compactMap(\.giveUpAt).min() { wakeAt = min(wakeAt, giveUp) }
             let ready = try poller.poll(timeoutMs: Self.milliseconds(until: wakeAt))
             if ready[1] { drainWakePipe() }
             if shared.withLock({ $0.stopRequested }) {
@@ -139,11 +187,6 @@ public final class Worker: Sendable {
                 logger.info("worker \(options.name) stopping; \(running.count) running job(s) cancelled (the broker will retry them)")
                 try abandon(&running)
                 return
-            }
-            if drainUntil == nil, shared.withLock({ $0.drainRequested }) {
-                drainUntil = .now + options.drainTimeout
-                send(&session, .ready, ReadyBody(worker: options.name, types: handlers.keys.sorted(), capacity: 0).body)
-                logger.info("worker \(options.name) draining: no new jobs; \(running.count) running job(s) may finish within \(options.drainTimeout)")
             }
             while let frames = try session.socket.receive(dontWait: true) {
                 session.lastHeard = .now
@@ -157,36 +200,56 @@ public final class Worker: Sendable {
                 switch message.command {
                 case .heartbeat:
                     if let ms = message.body["interval_ms"]?.intValue, ms > 0 { session.interval = .milliseconds(ms) }
+                    // One carrying max_output_bytes answers a READY (spec §9.3).
                     if let n = message.body["max_output_bytes"]?.intValue, n > 0 {
                         session.maxResultBytes = Int(n)
-                        if drainUntil != nil { drainAcknowledged = true }
+                        session.features = Set((message.body["features"]?.arrayValue ?? []).compactMap(\.stringValue))
+                        let answeredDrain = session.unansweredReady?.capacity == 0
+                        session.unansweredReady = nil
+                        reconnectWait = .zero
+                        if drainUntil != nil && answeredDrain { drainAcknowledged = true }
                     }
                 case .job:
-                    start(message.body, running: &running)
+                    start(message.body, running: &running, session: &session)
                 case .cancel:
                     if let c = try? CancelJobBody(body: message.body) {
-                        running[Self.key(c.jobId, c.attempt)]?.fire()
+                        running[Self.key(c.jobId, c.attempt)]?.flag.fire()
                     }
                 case .disconnect:
                     let code = message.body["code"]?.stringValue.map { "\($0): " } ?? ""
-                    logger.info("broker said DISCONNECT (\(code)\(message.body["reason"]?.stringValue ?? "")); reconnecting")
-                    try abandon(&running)
-                    session.socket.close(linger: 0)
-                    session = try connect(context, interval: session.interval, capacity: drainUntil == nil ? options.capacity : 0)
-                    drainAcknowledged = false
+                    let why = "DISCONNECT \(code)\(message.body["reason"]?.stringValue ?? "")"
+                    logger.info("broker said \(why); reconnecting")
+                    guard try reconnect(why) else { return }
                 case .ready, .result, .progress:
                     logger.warning("broker sent \(message.command.rawValue), which only workers send; ignored")
                 }
             }
-            for beat in takeProgress() where running[Self.key(beat.jobId, beat.attempt)].map({ !$0.isSet }) ?? false {
+            if drainUntil == nil, shared.withLock({ $0.drainRequested }) {
+                // After the messages above, so an answer to READY already here counts. A
+                // drain needs the broker's `drain` feature (spec §9.5), known from the
+                // answer to READY: before it, or on a broker without it, leave at once.
+                guard let features = session.features, features.contains("drain") else {
+                    let why = session.answered ? "the broker does not announce drain" : "no answer to READY yet"
+                    logger.info("worker \(options.name) stopping at once (\(why)); \(running.count) running job(s) go back to the broker")
+                    send(&session, .disconnect)
+                    shared.withLock { $0.stopRequested = true }  // abandon waits for the handlers, as on stop
+                    try abandon(&running)
+                    return
+                }
+                drainUntil = .now + options.drainTimeout
+                sendReady(&session, capacity: 0)
+                logger.info("worker \(options.name) draining: no new jobs; \(running.count) running job(s) may finish within \(options.drainTimeout)")
+            }
+            for beat in takeProgress() where running[Self.key(beat.jobId, beat.attempt)].map({ !$0.flag.isSet }) ?? false {
                 send(&session, .progress, beat.body)
             }
             for result in takeFinished() {
                 // A cancelled or abandoned attempt's result would only be fenced off by the broker.
-                guard let flag = running.removeValue(forKey: Self.key(result.jobId, result.attempt)), !flag.isSet
+                guard let attempt = running.removeValue(forKey: Self.key(result.jobId, result.attempt)), !attempt.flag.isSet
                 else { continue }
                 sendResult(&session, result)
             }
+            giveUpTimedOut(&running)
             if let until = drainUntil, (running.isEmpty && drainAcknowledged) || ContinuousClock.now >= until {
                 send(&session, .disconnect)
                 if running.isEmpty {
@@ -201,14 +264,41 @@ public final class Worker: Sendable {
             let now = ContinuousClock.now
             if now - session.lastHeard > session.deadAfter {
                 logger.warning("broker silent for \(now - session.lastHeard); reconnecting with a fresh socket")
-                try abandon(&running)
-                session.socket.close(linger: 0)
-                session = try connect(context, interval: session.interval, capacity: drainUntil == nil ? options.capacity : 0)
-                drainAcknowledged = false
+                guard try reconnect("broker silent") else { return }
+            } else if let ready = session.unansweredReady, now - ready.sentAt >= session.deadAfter, session.lastHeard > ready.sentAt {
+                // The broker is heard but this READY's answer is not: lost (spec §9.3).
+                // The same READY again changes nothing at the broker; either answer will do.
+                logger.warning("no answer to READY within \(session.deadAfter) while the broker is heard; sending it again")
+                sendReady(&session, capacity: ready.capacity)
             } else if now - session.lastSent >= session.interval {
                 send(&session, .heartbeat)
             }
         }
+    }
+
+    /// Gives up every attempt whose `timeout_ms` has passed since its JOB came (spec
+    /// §9.3): the broker has ended it or is about to (its CANCEL normally comes first),
+    /// so the work stops and no RESULT is sent.
+    private func giveUpTimedOut(_ running: inout [String: Attempt]) {
+        let now = ContinuousClock.now
+        for (key, attempt) in running {
+            guard let at = attempt.giveUpAt, now >= at else { continue }
+            logger.warning("job \(key): timeout_ms passed since it came; giving it up (the broker retries it)")
+            attempt.flag.fire()
+            running[key] = nil
+        }
+    }
+
+    /// Sleeps up to `wait`, waking for a stop or drain request; false when one came (the
+    /// worker holds no connection then, so it just leaves).
+    private func waitUnlessStopped(_ wait: Duration) throws -> Bool {
+        let until = ContinuousClock.now + wait
+        while ContinuousClock.now < until {
+            if shared.withLock({ $0.stopRequested || $0.drainRequested }) { return false }
+            var poller = try Poller([.fd(wakeRead)])
+            if try poller.poll(timeoutMs: Self.milliseconds(until: until))[0] { drainWakePipe() }
+        }
+        return !shared.withLock { $0.stopRequested || $0.drainRequested }
     }
 
     private func takeProgress() -> [ProgressBody] {
@@ -229,8 +319,8 @@ public final class Worker: Sendable {
     /// broker ends these attempts itself, so their results are dropped. On stop, waits up
     /// to `stopWait` for the handlers to return, so a `shell` job can kill its process
     /// group before this process exits (a handler that ignores cancellation is left).
-    private func abandon(_ running: inout [String: CancellationFlag]) throws {
-        for flag in running.values { flag.fire() }
+    private func abandon(_ running: inout [String: Attempt]) throws {
+        for attempt in running.values { attempt.flag.fire() }
         var waiting = Set(running.keys)
         running = [:]
         guard !waiting.isEmpty, shared.withLock({ $0.stopRequested }) else { return }
@@ -263,9 +353,14 @@ public final class Worker: Sendable {
         try s.connect(options.endpoint)
         let now = ContinuousClock.now
         var session = Session(socket: s, interval: interval, lastHeard: now, lastSent: now)
-        let ready = ReadyBody(worker: options.name, types: handlers.keys.sorted(), capacity: capacity)
-        send(&session, .ready, ready.body)
+        sendReady(&session, capacity: capacity)
         return session
+    }
+
+    /// READY with this worker's name and types; the answer is awaited (`unansweredReady`).
+    private func sendReady(_ session: inout Session, capacity: Int) {
+        send(&session, .ready, ReadyBody(worker: options.name, types: handlers.keys.sorted(), capacity: capacity).body)
+        session.unansweredReady = (.now, capacity)
     }
 
     /// Sends a RESULT, or, when its body is over the broker's `max_output_bytes`, a
@@ -305,17 +400,40 @@ public final class Worker: Sendable {
         _ = read(wakeRead, &buffer, buffer.count)
     }
 
-    /// Starts a JOB on a pool thread; its RESULT is queued for the loop to send.
-    private func start(_ body: [String: JSONValue], running: inout [String: CancellationFlag]) {
+    /// Starts a JOB on a pool thread; its RESULT is queued for the loop to send. What
+    /// §9.6 of the spec asks for JOBs the broker never sends: one without a usable
+    /// `job_id` and `attempt` is dropped; one with another bad field gets a failed,
+    /// retryable RESULT naming it; a second JOB for an attempt it holds is ignored; a
+    /// newer attempt of a job ends the older one it still holds.
+    private func start(_ body: [String: JSONValue], running: inout [String: Attempt], session: inout Session) {
+        guard let jobId = body["job_id"]?.stringValue, !jobId.isEmpty,
+              let attemptNumber = body["attempt"]?.intValue, attemptNumber >= 1, attemptNumber <= Int64(Int32.max) else {
+            logger.warning("dropped a JOB without a usable job_id and attempt")
+            return
+        }
         let job: JobBody
         do {
             job = try JobBody(body: body)
         } catch {
-            logger.warning("dropped malformed JOB: \(error)")
+            logger.warning("JOB \(jobId) attempt \(attemptNumber) is malformed (\(error.message)); failing it, retryable")
+            sendResult(&session, ResultBody(jobId: jobId, attempt: Int(attemptNumber), ok: false,
+                                            error: "malformed JOB: \(error.message)", retryable: true))
             return
         }
+        let key = Self.key(job.jobId, job.attempt)
+        if running[key] != nil {
+            logger.warning("a second JOB for \(key), which runs already; ignored")
+            return
+        }
+        for (other, attempt) in running where other.hasPrefix(job.jobId + "#")
+            && Int(other.dropFirst(job.jobId.count + 1)) ?? 0 < job.attempt {
+            // An older attempt whose CANCEL was lost: the broker has moved on from it.
+            logger.warning("JOB \(key) replaces \(other), which is cancelled")
+            attempt.flag.fire()
+            running[other] = nil
+        }
         let flag = CancellationFlag()
-        running[Self.key(job.jobId, job.attempt)] = flag
+        running[key] = Attempt(flag: flag, giveUpAt: job.timeoutMs > 0 ? .now + .milliseconds(job.timeoutMs) : nil)
         let context = JobContext(jobId: job.jobId, workflowId: job.workflowId, attempt: job.attempt, type: job.type,
                                  args: job.args, timeoutMs: job.timeoutMs, heartbeatTimeoutMs: job.heartbeatTimeoutMs,
                                  cancellation: flag) { [self] details in

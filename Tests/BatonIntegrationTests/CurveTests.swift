@@ -127,10 +127,11 @@ final class CurveTests: XCTestCase {
     func testAdminCommandsNeedAnAdminKey() throws {
         let alice = try client("alice")
         for (what, call) in [("STOP", { _ = try alice.stop(name: "*", reason: "oops") }), ("RESUME", { try alice.resume(name: "*") }),
-                             ("LIMITS", { _ = try alice.limits() })] as [(String, () throws -> Void)] {
+                             ("LIMITS", { _ = try alice.limits() }), ("STATS", { _ = try alice.stats() })] as [(String, () throws -> Void)] {
             XCTAssertThrowsError(try call(), what) { XCTAssertEqual(($0 as? ClientError)?.code, .forbidden, "\(what): \($0)") }
         }
         let ops = try client("ops")
+        XCTAssertNotNil(try ops.stats()["counters"], "an admin key reads STATS")
         XCTAssertEqual(try ops.stop(name: "greet", reason: "drill"), 0)
         XCTAssertThrowsError(try alice.submit(echo)) { XCTAssertEqual(($0 as? ClientError)?.code, .stopped) }
         try ops.resume(name: "greet")
