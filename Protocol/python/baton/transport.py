@@ -7,7 +7,7 @@ apart from ZeroMQ.
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import zmq
 import zmq.auth
@@ -123,11 +123,14 @@ def curve_keys(server_key: Any = None, public_key: Any = None, secret_key: Any =
 
 
 def connect(context: "zmq.Context[zmq.Socket[bytes]]", socket_type: int, endpoint: str,
-            curve: CurveKeys) -> "zmq.Socket[bytes]":
+            curve: CurveKeys, options: Sequence[Tuple[int, int]] = ()) -> "zmq.Socket[bytes]":
     """A new socket of `socket_type`, LINGER 0 (closing never waits on unsent
-    messages), CURVE client options when `curve` has a server key, connected."""
+    messages), the integer socket `options` given, CURVE client options when `curve`
+    has a server key, connected."""
     s: "zmq.Socket[bytes]" = context.socket(socket_type)
     s.setsockopt(zmq.LINGER, 0)
+    for option, value in options:
+        s.setsockopt(option, value)
     server, public, secret = curve
     if server and public and secret:
         s.setsockopt(zmq.CURVE_SERVERKEY, server)

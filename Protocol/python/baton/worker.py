@@ -14,9 +14,11 @@ One I/O thread owns the DEALER socket: it sends READY, beats at the broker's
 ``capacity`` threads (not daemon threads: a handler is never killed mid-job), so at most
 ``capacity`` run at once even if a broker sent more; a JOB beyond that waits for a free
 thread. When the broker stays silent for 3 intervals, or sends DISCONNECT (e.g. after
-its restart), the worker closes its socket, opens a fresh one and sends READY again;
-work still running goes on and its RESULT is sent on the new connection (the broker's
-fencing decides if it counts).
+its restart), the worker abandons the attempts of that connection (their RESULTs could
+not count on another one: the broker retries them), closes its socket, opens a fresh one
+and sends READY again: at once if a READY was answered on the old connection, else after
+1 s, doubling to 30 s (spec 9.4, pacing; likewise after a refused READY, 9.3). An attempt
+is also given up once its ``timeout_ms`` has passed since its JOB came (9.3).
 
 A handler gets a ``Job`` and returns the output (any JSON value, or None for none); an
 ``async def`` handler is run to completion on a fresh event loop in its thread, and is
@@ -26,7 +28,8 @@ raising: ``JobFailed(message, retryable=False)`` fails the job at once; any othe
 ``BaseException``s are not a job's failure: they stop the worker at once (its attempts
 go back to the broker as ``worker lost``) and ``run()`` raises them. A handler SHOULD
 check ``job.cancelled`` (a ``threading.Event``) in long work, or sleep with
-``job.wait(s)``: after a CANCEL, or once ``timeout_ms`` has passed, no RESULT is sent.
+``job.wait(s)``: after a CANCEL, once ``timeout_ms`` has passed, or when the connection
+is lost, no RESULT is sent.
 
 ``stop()`` drains: READY with ``capacity`` 0 tells the broker to send no new JOB, the
 running handlers finish and report (for up to ``drain_timeout`` seconds), and only then
@@ -59,7 +62,12 @@ DEFAULT_INTERVAL_S = 1.0  # until the broker's first HEARTBEAT (9.4)
 DEFAULT_INTERVAL_MS = 1000  # the same, as the 1.0 name had it
 DEFAULT_DRAIN_TIMEOUT_S = 30.0  # like `baton worker --drain-timeout`
 LIVENESS = 3  # intervals of silence before the peer counts as dead (10.7)
-READY_BACKOFF_S = (1.0, 30.0)  # after a rejected READY: 1 s doubling to 30 s (9.3)
+#: The wait before reopening after a connection that ended with no READY answered, or
+#: with a READY refused (bad_ready, unsupported_version): 1 s, doubling to 30 s (9.3, 9.4).
+RECONNECT_BACKOFF_S = (1.0, 30.0)
+READY_BACKOFF_S = RECONNECT_BACKOFF_S  # the 1.1 name
+#: libzmq's own TCP reconnect backoff of one socket: 100 ms doubling to 2 s (9.4 step 1).
+SOCKET_OPTIONS = ((zmq.RECONNECT_IVL, 100), (zmq.RECONNECT_IVL_MAX, 2000))
 
 log = _log.get("worker")
 
@@ -269,10 +277,16 @@ class Worker:
         self._wake_r = self._wake_w = -1
         self._socket: Optional["zmq.Socket[bytes]"] = None
         self._poller: Optional[zmq.Poller] = None
+        #: The wait before the next connection when this one ends unanswered (9.4).
         self._ready_backoff = 0.0
         self._reconnect_at: Optional[float] = None
+        #: Whether the broker answered a READY on this connection (a HEARTBEAT with
+        #: max_output_bytes, 9.3), and on any connection so far (features are known).
+        self._answered = False
+        self._ever_answered = False
         self._last_sent = self._last_heard = 0.0
-        self.stats = {"jobs": 0, "results": 0, "cancelled": 0, "connections": 0, "disconnects": 0}
+        self.stats = {"jobs": 0, "results": 0, "cancelled": 0, "connections": 0, "disconnects": 0,
+                      "timed_out": 0, "abandoned": 0}
 
     # ------------------------------------------------------------ handlers
 
@@ -441,8 +455,15 @@ class Worker:
 
     def _begin_drain(self) -> None:
         """Once a drain is requested: READY with capacity 0, so the broker sends no new
-        JOB (spec 9.2), and a deadline for the running ones."""
+        JOB (spec 9.2), and a deadline for the running ones. A broker whose answer did not
+        announce the feature ``drain`` would refuse capacity 0 with ``bad_ready`` and end
+        the running attempts as ``worker lost`` anyway: leave at once instead (9.5)."""
         if self._drain_until is not None or not self._drain_requested.is_set():
+            return
+        if self._ever_answered and "drain" not in self.broker_features:
+            log.warning("worker %s: the broker does not support drains (no 'drain' in its features); leaving at once, "
+                        "%d running job(s) will be retried elsewhere", self.name, len(self._running))
+            self._stopping.set()
             return
         self._drain_until = time.monotonic() + self.drain_timeout
         log.info("worker %s draining: no new jobs; %d running job(s) may finish within %.3g s",
@@ -457,6 +478,9 @@ class Worker:
             return False
         if self._drain_acked and not self._running:
             log.info("worker %s drained: every running job finished; leaving", self.name)
+            return True
+        if self._socket is None and not self._running:
+            log.info("worker %s drained: no connection and nothing running; leaving", self.name)
             return True
         if now >= self._drain_until:
             log.warning("worker %s: drain timed out after %.3g s; %d job(s) cancelled (the broker will retry them)",
@@ -480,28 +504,38 @@ class Worker:
         return due
 
     def _timers(self, now: float) -> None:
+        self._give_up_timed_out(now)
         if self._socket is None:
             if self._reconnect_at is not None and now >= self._reconnect_at:
                 self._connect()
             return
         interval = self.interval_ms / 1000.0
         if now - self._last_heard >= LIVENESS * interval:
-            log.warning("worker %s: broker silent for %d intervals; reconnecting", self.name, LIVENESS)
-            self._reconnect(0.0)
+            self._end_connection(f"the broker was silent for {LIVENESS} intervals")
             return
         if now >= self._next_beat:
             self._send("HEARTBEAT", {})
+
+    def _give_up_timed_out(self, now: float) -> None:
+        """Spec 9.3, giving up at timeout_ms: an attempt whose ``timeout_ms`` has passed
+        since its JOB came is over, CANCEL or not (the broker counts from dispatch, a
+        little earlier, and has ended it): cancel it (``job.cancelled``, reason ``timed
+        out``; a process job's process is terminated) and send no RESULT. Also while no
+        connection is open, and for a JOB still waiting for a free slot."""
         for key, job in list(self._running.items()):
             d = job.deadline
             if d is not None and now >= d:
-                # The broker has timed the attempt out too (it counts from dispatch).
-                job._cancel("timed out")
                 self._running.pop(key, None)
+                self.stats["timed_out"] += 1
+                log.info("worker %s: %s attempt %d: timeout_ms (%d) passed; giving up", self.name, job.job_id,
+                         job.attempt, job.timeout_ms)
+                job._cancel("timed out")
 
     def _connect(self) -> None:
         assert self._context is not None and self._poller is not None
         self._reconnect_at = None
-        s = transport.connect(self._context, zmq.DEALER, self.endpoint, self._curve)
+        self._answered = False
+        s = transport.connect(self._context, zmq.DEALER, self.endpoint, self._curve, SOCKET_OPTIONS)
         self._socket = s
         self._poller.register(s, zmq.POLLIN)
         self.stats["connections"] += 1
@@ -534,6 +568,41 @@ class Worker:
             self._reconnect_at = time.monotonic() + delay_s
         else:
             self._connect()
+
+    def _end_connection(self, why: str, refused: bool = False) -> None:
+        """The connection is over (the broker's silence, or its DISCONNECT): abandon the
+        attempts it held, close it, and open the next one, paced (spec 9.4).
+
+        Every attempt is abandoned (``job.cancelled``, reason ``connection lost``; no
+        RESULT): its RESULT could not count on another connection (fencing, 10.6), and
+        the broker retries it as ``worker lost``. The next connection opens at once if a
+        READY was answered on this one (a broker restart gets its workers back without
+        delay); otherwise, and after a refused READY, after a wait of 1 s that doubles
+        with each such connection in a row, up to 30 s, and resets at the next answer.
+        A draining worker leaves instead: nothing is left to drain (9.5)."""
+        abandoned = list(self._running.values())
+        self._running.clear()
+        for job in abandoned:
+            job._cancel("connection lost")
+        self.stats["abandoned"] += len(abandoned)
+        if abandoned:
+            log.warning("worker %s: %d running job(s) abandoned with the connection (the broker retries them)",
+                        self.name, len(abandoned))
+        if self._drain_until is not None:
+            log.info("worker %s: connection ended while draining (%s); leaving", self.name, why)
+            self._close_socket()
+            self._stopping.set()
+            return
+        if self._answered and not refused:
+            self._ready_backoff = 0.0
+            log.warning("worker %s: %s; reconnecting", self.name, why)
+            self._reconnect(0.0)
+            return
+        lo, hi = RECONNECT_BACKOFF_S
+        self._ready_backoff = lo if self._ready_backoff == 0 else min(hi, self._ready_backoff * 2)
+        (log.error if refused else log.warning)("worker %s: %s; reconnecting in %.0f s", self.name, why,
+                                                  self._ready_backoff)
+        self._reconnect(self._ready_backoff)
 
     def _send(self, command: str, body: Dict[str, Any]) -> None:
         self._send_frames(worker_message(command, body))
@@ -581,10 +650,10 @@ class Worker:
                 # answer to the capacity 0 READY, after which no JOB comes.
                 if self._drain_until is not None:
                     self._drain_acked = True
-            features = body.get("features")
-            if isinstance(features, list):
-                self.broker_features = [f for f in features if isinstance(f, str)]
-            self._ready_backoff = 0.0
+                features = body.get("features")
+                self.broker_features = [f for f in features if isinstance(f, str)] if isinstance(features, list) else []
+                self._answered = self._ever_answered = True
+                self._ready_backoff = 0.0
             self.registered.set()
         elif command == "JOB":
             self._start_job(body)
@@ -597,23 +666,13 @@ class Worker:
                 log.info("worker %s: %s attempt %s cancelled (%s)", self.name, job.job_id, job.attempt, job.cancel_reason)
         elif command == "DISCONNECT":
             reason = str(body.get("reason") or "")
+            code = body.get("code")
             self.stats["disconnects"] += 1
-            bad_ready = body.get("code") == "bad_ready" or reason.startswith("bad READY")
-            if bad_ready and self._drain_until is not None:
-                # A broker without drains refuses capacity 0, and keeps this worker as it
-                # was: stay on this connection, so the running jobs' RESULTs still count.
-                log.warning("worker %s: the broker refused the drain READY (%s); running jobs finish, "
-                            "but it may send new ones", self.name, reason)
-                self._drain_acked = True  # no answering HEARTBEAT will come
-            elif bad_ready:
-                # The same READY would be rejected again: back off (9.3).
-                lo, hi = READY_BACKOFF_S
-                self._ready_backoff = lo if self._ready_backoff == 0 else min(hi, self._ready_backoff * 2)
-                log.error("worker %s: READY rejected (%s); retrying in %.0f s", self.name, reason, self._ready_backoff)
-                self._reconnect(self._ready_backoff)
-            else:
-                log.info("worker %s: broker sent DISCONNECT (%s); reconnecting", self.name, reason)
-                self._reconnect(0.0)
+            # The same READY (or version) would be refused again: back off (9.3).
+            refused = code in ("bad_ready", "unsupported_version") or reason.startswith("bad READY")
+            what = "READY refused" if refused else "the broker sent DISCONNECT"
+            self._end_connection(f"{what} ({code}: {reason})" if isinstance(code, str) else f"{what} ({reason})",
+                                 refused=refused)
         else:
             log.warning("worker %s: ignored %s from the broker", self.name, command)
 

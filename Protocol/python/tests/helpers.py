@@ -146,6 +146,67 @@ class RawWorker:
         self.sock.close(linger=0)
 
 
+class FakeWorkerBroker:
+    """A ROUTER on a random 127.0.0.1 port that plays the broker's worker endpoint by
+    hand: it sees every message a worker sends, with its routing id and arrival time,
+    and sends only what a test tells it to (nothing answers a READY by itself)."""
+
+    ANSWER = {"interval_ms": 1000, "max_output_bytes": 1048576, "features": ["cancel_codes", "drain", "progress"]}
+
+    def __init__(self):
+        self.sock = CTX.socket(zmq.ROUTER)
+        self.sock.linger = 0
+        port = self.sock.bind_to_random_port("tcp://127.0.0.1")
+        self.endpoint = f"tcp://127.0.0.1:{port}"
+
+    def recv(self, timeout: float = 3.0) -> Optional[Tuple[bytes, str, Dict[str, Any], float]]:
+        """(routing id, command, body, time.monotonic() of arrival), or None."""
+        if not self.sock.poll(int(timeout * 1000), zmq.POLLIN):
+            return None
+        f = self.sock.recv_multipart()
+        at = time.monotonic()
+        assert len(f) == 5 and f[1] == b"" and f[2] == b"BATON-W/1", f
+        return f[0], f[3].decode(), json.loads(f[4]), at
+
+    def expect(self, command: str, timeout: float = 3.0) -> Tuple[bytes, Dict[str, Any], float]:
+        """The next `command` (other messages, e.g. HEARTBEATs, are skipped)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.recv(max(0.0, deadline - time.monotonic()))
+            if got is None:
+                raise AssertionError(f"no {command} from the worker within {timeout} s")
+            rid, cmd, body, at = got
+            if cmd == command:
+                return rid, body, at
+
+    def collect(self, seconds: float, command: Optional[str] = None) -> List[Tuple[bytes, str, Dict[str, Any], float]]:
+        """Every message (or every `command`) received during `seconds`."""
+        got = []
+        deadline = time.monotonic() + seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return got
+            m = self.recv(remaining)
+            if m is not None and (command is None or m[1] == command):
+                got.append(m)
+
+    def send(self, rid: bytes, command: str, body: Dict[str, Any]):
+        self.sock.send_multipart([rid, b"", b"BATON-W/1", command.encode(), enc(body)])
+
+    def answer(self, rid: bytes, **fields):
+        """The HEARTBEAT that answers a READY (9.3); `fields` override ANSWER's."""
+        self.send(rid, "HEARTBEAT", dict(self.ANSWER, **fields))
+
+    def job(self, rid: bytes, job_id: str, type_: str, args: Optional[dict] = None, timeout_ms: int = 0,
+            attempt: int = 1):
+        self.send(rid, "JOB", {"job_id": job_id, "workflow_id": "wf", "attempt": attempt, "type": type_,
+                               "args": args or {}, "timeout_ms": timeout_ms})
+
+    def close(self):
+        self.sock.close(linger=0)
+
+
 # ------------------------------------------------------------------ workflow specs
 
 
