@@ -32,6 +32,9 @@ public struct BrokerOptions: Sendable {
     public var insecure = false
     /// Policies and rate limits in force at start (`reconfigure` changes them later).
     public var runtime = RuntimeSettings()
+    /// How long finished workflows are kept (ms; 0: forever). The committer deletes the
+    /// older ones in small batches between turns (`Committer.Retention`).
+    public var retentionMs: Int64 = 30 * 86_400_000
     /// The emergency stop file to watch (workflow name or "*" -> go | stop), if any.
     public var emergencyStopFile: String?
 

@@ -1,3 +1,4 @@
+import BatonConfig
 import BatonKeys
 import BatonStore
 import BatonWire
@@ -88,7 +89,9 @@ public final class BrokerServer: Sendable {
         config.maxSubmittedPerOwner = options.maxSubmittedPerOwner
         config.maxOutputBytes = options.maxMessageBytes
         let engine = Engine(config: config)
-        let committer = try Committer(store: store, reads: ReadSide(store: store, pageSize: engine.config.watchPageSize))
+        let retention = options.retentionMs > 0 ? Committer.Retention(keepMs: options.retentionMs) : nil
+        let committer = try Committer(store: store, reads: ReadSide(store: store, pageSize: engine.config.watchPageSize),
+                                      retention: retention)
         // Leaving on an error: the queued turns' messages will never be sent, so they are
         // not committed either. The store closes here, so its lock is free on return.
         var stoppedCleanly = false
@@ -130,6 +133,7 @@ public final class BrokerServer: Sendable {
             stopFile.start()
         }
         defer { stopFile?.stop() }
+        logger.info("retention: finished workflows are kept \(options.retentionMs == 0 ? "forever" : "for " + RetentionPeriod.text(ms: options.retentionMs)) (--retention)")
         // The start's phases, for whoever wonders why a start was slow.
         logger.info("restored \(restored.running) running or stopped and \(restored.submitted) submitted workflow(s) from \(options.databasePath ?? ":memory:") in \(Self.ms(restoredAt - restoring)) ms (store opened in \(Self.ms(opened - started)) ms, key filter \(Self.ms(keysAt - restoredAt)) ms)")
         loop.finishTurn(now: WallClock.nowMs())

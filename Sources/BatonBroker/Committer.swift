@@ -22,6 +22,13 @@ import Foundation
 ///   applied (each was decided on top of the failed one), until `resume()`. This is the
 ///   committer's half of the broker's one recovery path (`BrokerLoop+Recovery.swift`).
 ///
+/// - Retention (when on): between commits it deletes expired finished workflows in small
+///   transactions of their own (`Retention`), one batch at a time with a gap between
+///   batches while turns are waiting, so a backlog of a million is worked off without
+///   one long transaction that stalls SUBMIT. Deleting touches no workflow the engine
+///   holds: only final workflows that finished more than `keepMs` ago, which left memory
+///   when the turn that finished them was committed.
+///
 /// The store is this thread's while a turn is queued or being applied; the event loop
 /// may use it only when nothing is in flight (it then waits on an idle queue).
 ///
@@ -38,8 +45,24 @@ final class Committer: @unchecked Sendable {
         var count = 0
         var failed = 0
         var seconds = Histogram.commitSeconds()
+        /// Workflows deleted by retention, and the retention batches that failed.
+        var deleted = 0
+        var deleteFailures = 0
 
         var json: JSONValue { ["count": .int(Int64(count)), "failed": .int(Int64(failed)), "seconds": seconds.json] }
+    }
+
+    /// How long finished workflows are kept, and how the deletion is paced.
+    struct Retention: Sendable {
+        /// Finished workflows older than this are deleted (ms).
+        var keepMs: Int64
+        /// Workflows per deleting transaction: small, so a batch holds the store for a
+        /// few milliseconds at most (`scripts/bench --only retention` measures it).
+        var batch = 128
+        /// Between batches while a backlog remains: turns queued meanwhile go first.
+        var gap = Duration.milliseconds(20)
+        /// How often to look for newly expired workflows once none is left.
+        var idleCheck = Duration.seconds(1)
     }
 
     /// A copy of the commit figures so far.
@@ -72,14 +95,18 @@ final class Committer: @unchecked Sendable {
     private var stopping = false
     private var exited = false
     private var commitStats = CommitStats()
+    private let retention: Retention?
+    /// When the next retention batch may run (guarded by `condition`).
+    private var nextPruneAt = ContinuousClock.now
     /// The event loop polls `readyFd`; a byte is written when `done` becomes non-empty.
     private let ready: WakePipe
     var readyFd: Int32 { ready.readFd }
 
-    init(store: Store, reads: ReadSide, maxTurnsPerCommit: Int = 16) throws {
+    init(store: Store, reads: ReadSide, maxTurnsPerCommit: Int = 16, retention: Retention? = nil) throws {
         self.store = store
         self.reads = reads
         self.maxTurnsPerCommit = maxTurnsPerCommit
+        self.retention = retention
         ready = try WakePipe()
         let thread = Thread { [self] in loop() }
         thread.name = "baton-committer"
@@ -128,8 +155,18 @@ final class Committer: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// What the thread does next.
+    private enum Work {
+        case turns([TurnOutput], refused: String?)
+        case prune(Retention)
+    }
+
     private func loop() {
-        while let (turns, refused) = nextTurns() {
+        while let work = nextWork() {
+            guard case .turns(let turns, let refused) = work else {
+                if case .prune(let retention) = work { prune(retention) }
+                continue
+            }
             let finished = commit(turns, refused: refused)
             condition.lock()
             let wasEmpty = done.isEmpty
@@ -144,12 +181,22 @@ final class Committer: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Waits for queued turns; nil once stopping with nothing left.
-    private func nextTurns() -> ([TurnOutput], String?)? {
+    /// Waits for queued turns or a due retention batch; nil once stopping with nothing left.
+    private func nextWork() -> Work? {
         condition.lock()
         defer { condition.unlock() }
-        while queued.isEmpty && !stopping { condition.wait() }
+        while queued.isEmpty && !stopping {
+            guard let retention, refusal == nil else {
+                condition.wait()
+                continue
+            }
+            let left = ContinuousClock.now.duration(to: nextPruneAt)
+            if left <= .zero { return .prune(retention) }
+            let (s, atto) = left.components
+            _ = condition.wait(until: Date(timeIntervalSinceNow: Double(s) + Double(atto) / 1e18))
+        }
         if queued.isEmpty { return nil }
+        if let retention, refusal == nil, !stopping, ContinuousClock.now >= nextPruneAt { return .prune(retention) }
         // A commit ends with the first turn that has deferred reads: they are answered
         // after the commit, and must not see what later turns wrote (that turn's replies
         // go out before the later turns', which were decided from older memory).
@@ -160,7 +207,25 @@ final class Committer: @unchecked Sendable {
         }
         let turns = Array(queued.prefix(count))
         queued.removeFirst(count)
-        return (turns, refusal)
+        return .turns(turns, refused: refusal)
+    }
+
+    /// One retention batch, in a transaction of its own; paced by `nextPruneAt`. A
+    /// failure deletes nothing and is retried at the next check (it changes nothing the
+    /// engine holds, so it needs no recovery).
+    private func prune(_ retention: Retention) {
+        let cutoff = WallClock.nowMs() - retention.keepMs
+        var deleted = 0, failed = false
+        do {
+            deleted = try store.deleteFinished(before: cutoff, limit: retention.batch)
+        } catch {
+            failed = true
+        }
+        condition.lock()
+        commitStats.deleted += deleted
+        if failed { commitStats.deleteFailures += 1 }
+        nextPruneAt = ContinuousClock.now + (deleted == retention.batch ? retention.gap : retention.idleCheck)
+        condition.unlock()
     }
 
     private func record(_ change: (inout CommitStats) -> Void) {

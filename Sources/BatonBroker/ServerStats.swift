@@ -37,6 +37,7 @@ struct ServerStats {
         var counters = body["counters"]?.objectValue ?? [:]
         counters["requests"] = .int(Int64(requests))
         counters["rejected"] = .object(rejected.mapValues { .int(Int64($0)) })
+        counters["deleted"] = .int(Int64(commits.deleted))
         body["counters"] = .object(counters)
         body["turns"] = ["count": .int(Int64(turns)), "messages": turnMessages.json]
         body["commits"] = commits.json

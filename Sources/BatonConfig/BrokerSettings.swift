@@ -19,13 +19,15 @@ public struct BrokerSettings: Equatable, Sendable {
     /// Serve non-loopback endpoints without keys.
     public var insecure: Bool?
     public var logLevel: String?
+    /// How long finished workflows are kept, ms (0: forever); `retention: 30d`.
+    public var retentionMs: Int64?
 
     public init() {}
 
     /// The flag keys, in `baton broker --help` order.
     static let keys = ["clients", "workers", "db", "heartbeat_ms", "ttl_seconds", "max_message_bytes", "max_submitted",
                        "curve_secret", "curve_secret_key_file", "clients_allow", "workers_allow", "admins_allow",
-                       "insecure", "log_level"]
+                       "insecure", "log_level", "retention"]
 
     /// swift-log's level names, as `--log-level` takes them.
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -50,6 +52,12 @@ public struct BrokerSettings: Equatable, Sendable {
         adminsAllow = try c.nonEmpty("admins_allow")
         insecure = try c.optional("insecure")
         logLevel = try c.nonEmpty("log_level")
+        if let text: String = try c.nonEmpty("retention") {
+            switch RetentionPeriod.parse(text) {
+            case .success(let ms): retentionMs = ms
+            case .failure(let error): throw invalid(c.path("retention"), error.description)
+            }
+        }
         if let logLevel, !Self.logLevels.contains(logLevel) {
             throw invalid(c.path("log_level"), "\"\(logLevel)\" is not a level (\(Self.logLevels.joined(separator: ", ")))")
         }

@@ -127,6 +127,20 @@ enum Schema {
                 CREATE INDEX workflows_by_owner ON workflows (owner, seq);
                 """)
         }
+        // v5: retention. A partial index of finished workflows by when they finished,
+        // so the committer finds the expired ones oldest first without a scan. Partial
+        // (`finished_at IS NOT NULL`): a SUBMIT writes no entry, only the update that
+        // finishes a workflow does. The schema version is also `PRAGMA user_version`, for
+        // tools that read it without GRDB's table (`baton db check`).
+        m.registerMigration("v5") { db in
+            try db.execute(sql: """
+                CREATE INDEX workflows_by_finish ON workflows (finished_at) WHERE finished_at IS NOT NULL;
+                PRAGMA user_version = 5;
+                """)
+        }
         return m
     }
+
+    /// The version the migrations above bring a database to.
+    public static let currentVersion = 5
 }

@@ -1,5 +1,9 @@
 import BatonWire
+import Foundation
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Baton's SQLite store: a small façade, one transaction per method.
 ///
@@ -371,6 +375,66 @@ public final class Store: Sendable {
             }
             return (out, rows.count > q.limit ? out.last?.id : nil)
         }
+    }
+
+    // MARK: Retention and backup
+
+    /// Deletes up to `limit` final workflows that finished before `cutoff` (ms since the
+    /// epoch), oldest first, with their jobs and events (ON DELETE CASCADE), in one
+    /// transaction. Returns how many it deleted: fewer than `limit` means none is left.
+    ///
+    /// Their idempotency keys go with them: a later SUBMIT with such a key makes a new
+    /// workflow (spec §10.3). The freed pages go to SQLite's freelist and are reused by
+    /// later inserts, so at a steady load the file stops growing (it does not shrink;
+    /// `VACUUM` offline, or `baton backup`, which writes a compact copy, does that).
+    @discardableResult
+    public func deleteFinished(before cutoff: Int64, limit: Int) throws -> Int {
+        var deleted = 0
+        try db.inTransaction(.immediate) { db in
+            try db.execute(sql: """
+                DELETE FROM workflows WHERE seq IN (
+                    SELECT seq FROM workflows INDEXED BY workflows_by_finish
+                    WHERE finished_at IS NOT NULL AND finished_at < ?
+                      AND (state = 'SUCCEEDED' OR state = 'FAILED' OR state = 'CANCELLED' OR state = 'EXPIRED')
+                    ORDER BY finished_at LIMIT ?)
+                """, arguments: [cutoff, limit])
+            deleted = db.changesCount  // the workflows only: cascaded rows are not counted
+            return .commit
+        }
+        return deleted
+    }
+
+    /// Writes a consistent, compact copy of the database to `path` (`VACUUM INTO`: one
+    /// read transaction, so it sees one commit, and writes no WAL of its own), then
+    /// fsyncs it. Refuses an existing file. Returns the copy's size in bytes.
+    ///
+    /// On a `.reader` beside the broker's connection it runs while the broker commits
+    /// (WAL readers do not block the writer), so backing up stalls no turn.
+    public func backup(to path: String) throws -> Int64 {
+        guard !FileManager.default.fileExists(atPath: path) else { throw StoreError.locked("\(path) exists; a backup never overwrites") }
+        try db.inDatabase { db in try db.execute(sql: "VACUUM INTO ?", arguments: [path]) }
+        return try Self.fsync(path)
+    }
+
+    /// fsyncs a file and its directory (so the new name survives a crash); its size.
+    static func fsync(_ path: String) throws -> Int64 {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw StoreError.locked("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
+        var info = stat()
+        guard Glibc.fsync(fd) == 0, fstat(fd, &info) == 0 else { throw StoreError.locked("cannot fsync \(path): \(String(cString: strerror(errno)))") }
+        let directory = (path as NSString).deletingLastPathComponent
+        let dfd = open(directory.isEmpty ? "." : directory, O_RDONLY)
+        if dfd >= 0 {
+            _ = Glibc.fsync(dfd)
+            Glibc.close(dfd)
+        }
+        return Int64(info.st_size)
+    }
+
+    /// The schema version the file is at (`PRAGMA user_version`, set by the migrations).
+    public func schemaVersion() throws -> Int {
+        try reading { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
     }
 
     /// How many workflows are stored in each state.

@@ -61,6 +61,9 @@ struct BrokerCommand: ParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
     var logLevel: String?
 
+    @Option(help: "How long finished workflows are kept, with their jobs and events: 30d, 12h, 90m, 45s, or 0 to keep everything (default 30d). Deleted in small batches between turns.")
+    var retention: String?
+
     func validate() throws {
         if let clients { try checkEndpoint(clients, flag: "--clients") }
         if let workers { try checkEndpoint(workers, flag: "--workers") }
@@ -71,6 +74,7 @@ struct BrokerCommand: ParsableCommand {
         if let logLevel, !BrokerSettings.logLevels.contains(logLevel) {
             throw ValidationError("--log-level: \"\(logLevel)\" is not a level (\(BrokerSettings.logLevels.joined(separator: ", ")))")
         }
+        if let retention, case .failure(let error) = RetentionPeriod.parse(retention) { throw ValidationError("--retention: \(error)") }
     }
 
     func run() throws {
@@ -87,6 +91,11 @@ struct BrokerCommand: ParsableCommand {
         options.ttlMs = (ttlSeconds ?? settings.ttlSeconds ?? 86_400) * 1000
         options.maxMessageBytes = maxMessageBytes ?? settings.maxMessageBytes ?? options.maxMessageBytes
         options.maxSubmittedPerOwner = maxSubmitted ?? settings.maxSubmitted ?? options.maxSubmittedPerOwner
+        if let retention, case .success(let ms) = RetentionPeriod.parse(retention) {
+            options.retentionMs = ms
+        } else if let ms = settings.retentionMs {
+            options.retentionMs = ms
+        }
         options.runtime = RuntimeSettings(file)
         options.emergencyStopFile = file.emergencyStopFile
         options.insecure = insecure || settings.insecure == true

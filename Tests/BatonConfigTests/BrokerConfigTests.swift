@@ -57,6 +57,7 @@ final class BrokerConfigTests: XCTestCase {
             max_message_bytes: 4096
             curve_secret_key_file: ./broker.secret
             log_level: debug
+            retention: 7d
             """)
         var s = BrokerSettings()
         s.clients = "tcp://127.0.0.1:7001"
@@ -67,7 +68,11 @@ final class BrokerConfigTests: XCTestCase {
         s.maxMessageBytes = 4096
         s.curveSecretKeyFile = "./broker.secret"
         s.logLevel = "debug"
+        s.retentionMs = 7 * 86_400_000
         XCTAssertEqual(c.settings, s)
+        XCTAssertThrowsError(try BrokerConfig.parse("retention: 30")) {
+            XCTAssertTrue("\($0)".contains("retention"), "\($0)")
+        }
     }
 
     /// No file, an empty file, or no `default`: everything allowed (development mode).
@@ -96,7 +101,7 @@ final class BrokerConfigTests: XCTestCase {
     func testErrorsNameTheLineAndTheField() {
         let cases: [(yaml: String, line: Int, path: String, message: String)] = [
             // Unknown keys, at every level.
-            ("default: deny\nlimts: {}", 2, "limts", "unknown key (known keys: default, limits, policies, emergency_stop_file, clients, workers, db, heartbeat_ms, ttl_seconds, max_message_bytes, max_submitted, curve_secret, curve_secret_key_file, clients_allow, workers_allow, admins_allow, insecure, log_level)"),
+            ("default: deny\nlimts: {}", 2, "limts", "unknown key (known keys: default, limits, policies, emergency_stop_file, clients, workers, db, heartbeat_ms, ttl_seconds, max_message_bytes, max_submitted, curve_secret, curve_secret_key_file, clients_allow, workers_allow, admins_allow, insecure, log_level, retention)"),
             ("limits:\n  job_types:\n    disk.erase: {rate: 1/s, brust: 2}", 3, "limits.job_types.disk.erase.brust", "unknown key (known keys: rate, burst)"),
             ("policies:\n  - name: p\n    workflows: [x]\n    rules:\n      - allowed_jobs: [a]", 5, "policies[0].rules[0].allowed_jobs",
              "unknown key (known keys: allowed_job_types, same_args, first_block, limits, args, window, owners)"),
