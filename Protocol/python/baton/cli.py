@@ -5,7 +5,8 @@
 
 ``module:object`` names a ``baton.Worker`` (or a function returning one) in an
 importable module; the current directory is searched first, as ``python -m`` does.
-Flags override what the module set; the broker comes from ``--broker``, else
+Flags override what the module set (``--executor process`` runs the handlers that
+did not choose an executor in a process per job); the broker comes from ``--broker``, else
 ``$BATON_WORKER_BROKER``, else the Worker's own endpoint. The first SIGTERM or Ctrl-C
 drains (no new jobs, running ones finish for up to ``--drain-timeout`` seconds), a
 second leaves at once.
@@ -56,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--capacity", type=int, help="most jobs run at once, 1..10000 (default: the Worker's own)")
     w.add_argument("--drain-timeout", type=float, metavar="SECONDS",
                    help="on SIGTERM, how long running jobs may finish (default: the Worker's own, 30)")
+    w.add_argument("--executor", choices=["thread", "process"],
+                   help="where handlers without an executor of their own run: the thread pool, or a process "
+                        "per job for CPU-bound work (default: the Worker's own, thread)")
     w.add_argument("--curve-server", help="the broker's public certificate (NAME.key) or Z85 key")
     w.add_argument("--curve-secret", help="this worker's secret certificate (NAME.key_secret)")
     w.add_argument("--log-level", default="INFO", help="logging level of the 'baton' logger (default INFO)")
@@ -78,12 +82,15 @@ def configure(worker: Worker, args: argparse.Namespace) -> Worker:
         if args.drain_timeout < 0:
             raise ValueError("--drain-timeout must be >= 0")
         worker.drain_timeout = args.drain_timeout
+    if args.executor is not None:
+        worker.executor = args.executor
     if args.curve_server or args.curve_secret:
         keyed = Worker(worker.endpoint, name=worker.name, capacity=worker.capacity,
                        drain_timeout=worker.drain_timeout, curve_server=args.curve_server,
-                       curve_secret=args.curve_secret)
+                       curve_secret=args.curve_secret, executor=worker.executor,
+                       start_method=worker.start_method, kill_grace=worker.kill_grace)
         for job_type in worker.types:
-            keyed.register(job_type, worker.handler(job_type))
+            keyed.register(job_type, worker.handler(job_type), executor=worker._executors.get(job_type))
         worker = keyed
     return worker
 
@@ -94,11 +101,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.getLogger("baton").setLevel(args.log_level.upper())
     try:
         worker = configure(load_worker(args.target), args)
-    except (ImportError, AttributeError, ValueError, OSError) as e:
+        worker._check_process_handlers()  # a process job's handler must pickle
+    except (ImportError, AttributeError, ValueError, OSError, TypeError) as e:
         print(f"baton-py worker: {e}", file=sys.stderr)
         return 2
     log = logging.getLogger("baton.cli")
     log.info("worker %s: %s, capacity %d, types %s", worker.name, worker.endpoint, worker.capacity,
-             ",".join(worker.types))
+             ",".join(f"{t} (process)" if worker.executor_of(t) == "process" else t for t in worker.types))
     worker.run()
     return 0

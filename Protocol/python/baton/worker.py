@@ -31,6 +31,12 @@ check ``job.cancelled`` (a ``threading.Event``) in long work, or sleep with
 ``job.wait(s)``: after a CANCEL, once ``timeout_ms`` has passed, or when the connection
 is lost, no RESULT is sent.
 
+CPU-bound handlers can run in a process each instead (``Worker(executor="process")``,
+or ``@w.job("type", executor="process")``): the handler must be picklable (a top-level
+function), its exceptions fail the attempt, ``job.heartbeat`` reaches the broker through
+a pipe, and a cancelled attempt's process group gets SIGTERM (``JobCancelled`` inside
+the handler), then SIGKILL after ``kill_grace`` seconds.
+
 ``stop()`` drains: READY with ``capacity`` 0 tells the broker to send no new JOB, the
 running handlers finish and report (for up to ``drain_timeout`` seconds), and only then
 does the worker send DISCONNECT. So rolling a fleet of workers re-runs nothing.
@@ -40,9 +46,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import multiprocessing
+import multiprocessing.connection
 import os
+import pickle
 import signal
 import socket as pysocket
+import sys
 import threading
 import time
 from collections import deque
@@ -68,6 +78,11 @@ RECONNECT_BACKOFF_S = (1.0, 30.0)
 READY_BACKOFF_S = RECONNECT_BACKOFF_S  # the 1.1 name
 #: libzmq's own TCP reconnect backoff of one socket: 100 ms doubling to 2 s (9.4 step 1).
 SOCKET_OPTIONS = ((zmq.RECONNECT_IVL, 100), (zmq.RECONNECT_IVL_MAX, 2000))
+#: Where handlers run: a thread of the worker's pool, or a process of their own.
+EXECUTORS = ("thread", "process")
+#: Seconds a process job has between SIGTERM (its CANCEL, timeout or the worker's stop)
+#: and SIGKILL.
+DEFAULT_KILL_GRACE_S = 2.0
 
 log = _log.get("worker")
 
@@ -164,6 +179,108 @@ class Job:
     def __repr__(self) -> str:
         return f"Job({self.job_id!r}, attempt={self.attempt}, type={self.type!r})"
 
+    def _fields(self) -> Dict[str, Any]:
+        """What a process job's ``Job`` is rebuilt from, in its process."""
+        return {"job_id": self.job_id, "workflow_id": self.workflow_id, "attempt": self.attempt, "type": self.type,
+                "args": self.args, "timeout_ms": self.timeout_ms, "heartbeat_timeout_ms": self.heartbeat_timeout_ms,
+                "received_at": self.received_at}
+
+
+# ------------------------------------------------------------------ process jobs
+#
+# A handler registered with executor="process" runs in a process of its own, one per
+# attempt (like RQ's work horse), started with multiprocessing ("forkserver" on POSIX by
+# default, or "spawn"; the handler and the Job's fields are pickled to it). A pool
+# thread supervises it: it relays the process's PROGRESS (job.heartbeat) and its outcome
+# over a pipe, and when the attempt is cancelled (CANCEL, timeout_ms, a lost connection,
+# the worker stopping) it sends SIGTERM to the job's process group, which raises
+# JobCancelled inside the handler so that `finally` blocks run, and SIGKILL after
+# `kill_grace` seconds. The process leads a process group of its own: a Ctrl-C at the
+# terminal does not reach it (the worker drains, and lets it finish), and the job's own
+# subprocesses are signalled with it. On Linux it is also SIGKILLed if its parent dies.
+
+
+class _ProcessCancelled(JobCancelled):
+    """SIGTERM in a process job: its attempt was cancelled."""
+
+
+def _process_main(handler: Handler, fields: Dict[str, Any], conn: "multiprocessing.connection.Connection") -> None:
+    """The body of a process job's process: run the handler, send its outcome."""
+    try:
+        os.setpgrp()
+    except OSError:  # pragma: no cover - already a group leader
+        pass
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except Exception:  # pragma: no cover - best effort
+            pass
+    send_lock = threading.Lock()
+
+    def report(details: Any) -> None:
+        try:
+            with send_lock:
+                conn.send(("progress", details))
+        except (pickle.PicklingError, TypeError, AttributeError, ValueError) as e:
+            log.warning("PROGRESS details of %s are not JSON: %s", fields["job_id"], e)
+
+    received_at = fields.pop("received_at")
+    job = Job(report=report, **fields)
+    job.received_at = received_at
+
+    def on_sigterm(signum: int, frame: Optional[FrameType]) -> None:
+        job._cancel("terminated")
+        raise _ProcessCancelled("terminated")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    outcome: Tuple[Any, ...]
+    try:
+        outcome = ("ok", call_handler(handler, job))
+    except JobCancelled as e:
+        outcome = ("cancelled", str(e))
+    except JobFailed as e:
+        outcome = ("failed", e.message, e.retryable)
+    except BaseException as e:  # noqa: BLE001 - in its own process, even SystemExit is the job's failure
+        outcome = ("failed", f"{type(e).__name__}: {e}", True)
+    try:
+        with send_lock:
+            try:
+                conn.send(outcome)
+            except (pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError) as e:
+                conn.send(("failed", f"the handler's output is not JSON: {type(e).__name__}: {e}", False))
+        conn.close()
+    except (BaseException) as e:  # noqa: BLE001 - the worker is gone, or cancelled us: nobody to tell
+        log.debug("process job %s: outcome not sent: %r", fields["job_id"], e)
+
+
+def _signal_group(pid: Optional[int], sig: int, group_only: bool = False) -> None:
+    """Signal a process job's process group (its pid), or the process alone while it has
+    not made its group yet; a group that is gone is fine. ``group_only`` once the process
+    was reaped: its pid may be another process's by then, but not a living group's id."""
+    if pid is None:
+        return
+    try:
+        os.killpg(pid, sig)
+        return
+    except (ProcessLookupError, PermissionError):
+        if group_only:
+            return
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _describe_exit(code: Optional[int]) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"
+
 
 
 async def _await_job(job: Job, awaitable: Awaitable[Any]) -> Any:
@@ -210,6 +327,11 @@ class Worker:
     JOB, running ones finish for up to ``drain_timeout`` seconds) and leaves cleanly
     (DISCONNECT, then close). Durations are in seconds.
 
+    ``executor`` ("thread" or "process") is where handlers registered without one of
+    their own run; process jobs use ``multiprocessing``'s ``start_method`` (default
+    "forkserver" where there is one, else "spawn") and get ``kill_grace`` seconds
+    between SIGTERM and SIGKILL once cancelled.
+
     CURVE keys are given as for ``Client``: ``curve_server`` (the broker's ``NAME.key``
     or Z85 key) and ``curve_secret`` (this worker's ``NAME.key_secret``), or the Z85
     keys ``curve_server_key``, ``curve_public_key``, ``curve_secret_key``. The broker
@@ -231,11 +353,16 @@ class Worker:
         context: Optional["zmq.Context[zmq.Socket[bytes]]"] = None,
         default_interval: Optional[float] = None,
         default_interval_ms: Optional[int] = None,
+        executor: str = "thread",
+        start_method: Optional[str] = None,
+        kill_grace: float = DEFAULT_KILL_GRACE_S,
     ):
         if not 1 <= int(capacity) <= 10000:
             raise ValueError("capacity must be between 1 and 10000")
         if drain_timeout < 0:
             raise ValueError("drain_timeout must be >= 0 seconds")
+        if kill_grace < 0:
+            raise ValueError("kill_grace must be >= 0 seconds")
         self.endpoint = endpoint
         self.name = name or f"{pysocket.gethostname()}-{os.getpid()}"
         self.capacity = int(capacity)
@@ -255,6 +382,19 @@ class Worker:
         self._own_context = context is None
         self._context = context
         self._handlers: Dict[str, Handler] = {}
+        #: Each type's own executor; None: the worker's ``executor``.
+        self._executors: Dict[str, Optional[str]] = {}
+        self._executor = "thread"
+        self.executor = executor
+        #: multiprocessing's start method for process jobs: "forkserver" (the default
+        #: where there is one), "spawn" or "fork".
+        self.start_method = start_method or ("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                                             else "spawn")
+        if self.start_method not in multiprocessing.get_all_start_methods():
+            raise ValueError(f"start_method {self.start_method!r} is not one of "
+                             f"{', '.join(multiprocessing.get_all_start_methods())}")
+        #: Seconds a process job gets between SIGTERM and SIGKILL once cancelled.
+        self.kill_grace = float(kill_grace)
         self._running: Dict[AttemptKey, Job] = {}
         self._outbox: Deque[Tuple[AttemptKey, Optional[List[bytes]]]] = deque()
         self._outbox_lock = threading.Lock()
@@ -290,24 +430,63 @@ class Worker:
 
     # ------------------------------------------------------------ handlers
 
-    def job(self, job_type: str) -> Callable[[Handler], Handler]:
+    def job(self, job_type: str, *, executor: Optional[str] = None) -> Callable[[Handler], Handler]:
         """Decorator: ``@worker.job("file.write")`` registers the handler of a type (a
-        function, or an ``async def`` one)."""
+        function, or an ``async def`` one). ``executor="process"`` runs it in a process
+        of its own per attempt (CPU-bound or risky work), ``"thread"`` in the worker's
+        thread pool; by default, where the worker's ``executor`` says."""
 
         def register(fn: Handler) -> Handler:
-            self.register(job_type, fn)
+            self.register(job_type, fn, executor=executor)
             return fn
 
         return register
 
-    def register(self, job_type: str, handler: Handler) -> None:
+    def register(self, job_type: str, handler: Handler, *, executor: Optional[str] = None) -> None:
         if not isinstance(job_type, str) or not job_type:
             raise ValueError("a job type is a non-empty string")
+        if executor is not None and executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
         self._handlers[job_type] = handler
+        self._executors[job_type] = executor
 
     def handler(self, job_type: str) -> Handler:
         """The handler registered for ``job_type`` (``KeyError`` when none is)."""
         return self._handlers[job_type]
+
+    @property
+    def executor(self) -> str:
+        """Where handlers registered without an ``executor`` of their own run: "thread"
+        (the default) or "process"."""
+        return self._executor
+
+    @executor.setter
+    def executor(self, value: str) -> None:
+        if value not in EXECUTORS:
+            raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {value!r}")
+        self._executor = value
+
+    def executor_of(self, job_type: str) -> str:
+        """Where the handler of ``job_type`` runs: "thread" or "process"."""
+        if job_type not in self._handlers:
+            raise KeyError(job_type)
+        return self._executors.get(job_type) or self._executor
+
+    def _check_process_handlers(self) -> None:
+        """A process job's handler is pickled to its process (except with "fork"):
+        refuse to start with one that cannot be, rather than fail every job of it."""
+        if self.start_method == "fork":
+            return
+        for job_type in self.types:
+            if self.executor_of(job_type) != "process":
+                continue
+            try:
+                pickle.dumps(self._handlers[job_type])
+            except Exception as e:  # noqa: BLE001 - PicklingError, AttributeError, TypeError...
+                raise TypeError(
+                    f"the handler of {job_type!r} runs in a process ({self.start_method}), so it must be picklable: "
+                    f"a function defined at the top level of an importable module, not a lambda, a nested "
+                    f"function or a method of an object that cannot be pickled ({type(e).__name__}: {e})") from None
 
     @property
     def types(self) -> List[str]:
@@ -331,6 +510,7 @@ class Worker:
             raise RuntimeError("worker already running")
         if not self._handlers:
             raise RuntimeError("no job handlers registered")
+        self._check_process_handlers()
         self._prepare()
         self._thread = threading.Thread(target=self._run_safely, name=f"baton-worker-{self.name}", daemon=True)
         self._thread.start()
@@ -359,6 +539,7 @@ class Worker:
         (``SystemExit``, ``KeyboardInterrupt``), after leaving."""
         if not self._handlers:
             raise RuntimeError("no job handlers registered")
+        self._check_process_handlers()
         self._prepare()
         previous: Dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
@@ -710,7 +891,7 @@ class Worker:
         assert self._pool is not None
         # At most `capacity` handlers run at once; a JOB beyond that waits in the pool's
         # queue (the broker should not send one, but a local bound does not depend on it).
-        self._pool.submit(self._run_job, job, handler)
+        self._pool.submit(self._run_job, job, handler, self.executor_of(job_type) == "process")
 
     def _result_frames(self, job: Job, ok: bool, output: Any = None, error: Optional[str] = None,
                        retryable: bool = True) -> List[bytes]:
@@ -735,14 +916,16 @@ class Worker:
                 "error": f"output too large: a RESULT of {len(frames[-1])} bytes is over the broker's max_output_bytes ({limit})"})
         return frames
 
-    def _run_job(self, job: Job, handler: Handler) -> None:
-        """One attempt, in a pool thread: its RESULT frames go to the outbox (None for
-        no RESULT), and the I/O thread is woken to send them."""
+    def _run_job(self, job: Job, handler: Handler, in_process: bool = False) -> None:
+        """One attempt, in a pool thread (which, for a process job, supervises its
+        process): its RESULT frames go to the outbox (None for no RESULT), and the I/O
+        thread is woken to send them."""
         frames: Optional[List[bytes]] = None
         fatal: Optional[BaseException] = None
         try:
             if not job.cancelled.is_set():  # cancelled while it waited for a thread
-                frames = self._result_frames(job, True, output=call_handler(handler, job))
+                output = self._run_in_process(job, handler) if in_process else call_handler(handler, job)
+                frames = self._result_frames(job, True, output=output)
         except JobCancelled:
             frames = None
         except JobFailed as e:
@@ -765,6 +948,90 @@ class Worker:
             self.stop(wait=False, drain=False)
             raise fatal
         self._wake()
+
+    def _run_in_process(self, job: Job, handler: Handler) -> Any:
+        """Run a process job and return its output, or raise ``JobFailed`` (the handler
+        raised, or its process died) or ``JobCancelled`` (the attempt was cancelled: its
+        process got SIGTERM, then SIGKILL after ``kill_grace``)."""
+        ctx: Any = multiprocessing.get_context(self.start_method)  # typeshed's BaseContext lacks Process
+        reader, writer = multiprocessing.Pipe(duplex=False)
+        wake_r, wake_w = os.pipe()
+        proc: "multiprocessing.process.BaseProcess" = ctx.Process(target=_process_main, args=(handler, job._fields(), writer),
+                           name=f"baton-job-{job.job_id}-{job.attempt}")
+        try:
+            proc.start()
+        except Exception as e:  # noqa: BLE001 - unpicklable handler, fork failure, ...
+            for fd in (wake_r, wake_w):
+                os.close(fd)
+            reader.close()
+            raise JobFailed(f"could not start the job's process: {type(e).__name__}: {e}") from None
+        finally:
+            writer.close()  # the child's copy is the only one left: EOF when it exits
+
+        def wake() -> None:
+            try:
+                os.write(wake_w, b"x")
+            except OSError:
+                pass
+
+        remove = job._when_cancelled(wake)
+        outcome: Optional[Tuple[Any, ...]] = None
+        term_at: Optional[float] = None
+        killed = False
+        reader_open = True
+        try:
+            while True:
+                if job.cancelled.is_set() and term_at is None:
+                    term_at = time.monotonic()
+                    _signal_group(proc.pid, signal.SIGTERM)
+                timeout = (None if term_at is None or killed
+                           else max(0.0, term_at + self.kill_grace - time.monotonic()))
+                waitables: List[Any] = [proc.sentinel, wake_r] + ([reader] if reader_open else [])
+                ready = multiprocessing.connection.wait(waitables, timeout)
+                if wake_r in ready:
+                    try:
+                        os.read(wake_r, 4096)
+                    except OSError:
+                        pass
+                while reader_open and reader.poll():
+                    try:
+                        msg = reader.recv()
+                    except (EOFError, OSError):
+                        reader_open = False
+                        break
+                    except Exception as e:  # noqa: BLE001 - unpicklable on this side
+                        outcome = ("failed", f"the job's outcome could not be read: {type(e).__name__}: {e}", True)
+                        continue
+                    if msg[0] == "progress":
+                        job.heartbeat(msg[1])
+                    else:
+                        outcome = msg
+                if proc.sentinel in ready:
+                    break
+                if term_at is not None and not killed and time.monotonic() >= term_at + self.kill_grace:
+                    log.warning("worker %s: %s attempt %d: its process ignored SIGTERM for %.3g s; SIGKILL",
+                                self.name, job.job_id, job.attempt, self.kill_grace)
+                    _signal_group(proc.pid, signal.SIGKILL)
+                    killed = True
+            proc.join()
+            if term_at is not None:
+                _signal_group(proc.pid, signal.SIGKILL, group_only=True)  # what is left of a cancelled job's group
+        finally:
+            remove()
+            reader.close()
+            for fd in (wake_r, wake_w):
+                os.close(fd)
+        code = proc.exitcode
+        proc.close()
+        if job.cancelled.is_set():
+            raise JobCancelled(job.cancel_reason or "cancelled")
+        if outcome is None:
+            raise JobFailed(f"the job's process {_describe_exit(code)} before it returned")
+        if outcome[0] == "ok":
+            return outcome[1]
+        if outcome[0] == "cancelled":  # SIGTERM from elsewhere, or check_cancelled()
+            raise JobFailed(f"the job's process was cancelled: {outcome[1]}")
+        raise JobFailed(str(outcome[1]), retryable=bool(outcome[2]))
 
     def _queue_beat(self, key: AttemptKey, details: Any) -> None:
         body: Dict[str, Any] = {"job_id": key[0], "attempt": key[1]}

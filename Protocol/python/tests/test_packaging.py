@@ -148,6 +148,53 @@ def test_baton_py_worker_takes_broker_flag_and_factories(broker, procs, tmp_path
     assert p.wait(timeout=10) == 0
 
 
+PROCESS_MODULE = '''
+import os
+import time
+from baton import Worker
+
+worker = Worker("tcp://127.0.0.1:1", name="cpu", capacity=2)
+
+
+@worker.job("py.where")
+def where(job):
+    time.sleep(job.args.get("sleep", 0))
+    return {"pid": os.getpid(), "ppid": os.getppid()}
+'''
+
+
+@pytest.mark.timeout_s(60)
+def test_baton_py_worker_executor_process_runs_each_job_in_a_process(broker, procs, tmp_path):
+    """`--executor process`: a job runs in a process of its own, not the worker's; on
+    SIGTERM the worker drains, and the running process job finishes and reports."""
+    (tmp_path / "cpujobs.py").write_text(PROCESS_MODULE)
+    log_path = tmp_path / "baton-py.log"
+    p = procs.spawn([baton_py(), "worker", "cpujobs", "--broker", broker.worker_endpoint, "--executor", "process"],
+                    log_path, cwd=tmp_path)
+    with broker.client() as c:
+        st = wait_state_of_run(c, workflow([job("py.where")]), timeout=20)
+        assert st["state"] == "SUCCEEDED", log_path.read_text()
+        out = st["blocks"][0]["jobs"][0]["output"]
+        assert out["pid"] != p.pid
+        s = c.submit(workflow([job("py.where", {"sleep": 1.0}, retry={"max_attempts": 1})]))
+        c.exec(s.id)
+        wait_event(c, s.id, "job.dispatched", timeout=5)
+        time.sleep(0.3)
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=15) == 0, log_path.read_text()
+        done = wait_state(c, s.id, ("SUCCEEDED", "FAILED"), timeout=5)
+        assert done["state"] == "SUCCEEDED" and done["blocks"][0]["jobs"][0]["output"]["pid"] != p.pid
+    assert "py.where (process)" in log_path.read_text()
+
+
+def test_baton_py_worker_refuses_a_process_handler_that_cannot_be_pickled(tmp_path):
+    (tmp_path / "lambdas.py").write_text("from baton import Worker\nworker = Worker()\n"
+                                         "worker.register('py.l', lambda job: None)\n")
+    r = subprocess.run([baton_py(), "worker", "lambdas", "--executor", "process"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 2 and "must be picklable" in r.stderr, r.stderr
+
+
 def test_baton_py_worker_rejects_what_is_not_a_worker(tmp_path):
     (tmp_path / "notworker.py").write_text("thing = 42\n")
     r = subprocess.run([baton_py(), "worker", "notworker:thing"], cwd=tmp_path, capture_output=True, text=True,
