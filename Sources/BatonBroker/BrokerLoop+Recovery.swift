@@ -57,6 +57,7 @@ extension BrokerLoop {
         for r in output.replies { sendClient(ClientReply(peer: r.peer, command: .error, tag: r.tag, body: refusal.body)) }
         for r in output.reads { sendClient(ClientReply(peer: r.peer, command: .error, tag: r.tag, body: refusal.body)) }
         for r in output.stats { sendClient(ClientReply(peer: r.peer, command: .error, tag: r.tag, body: refusal.body)) }
+        for r in output.backups { sendClient(ClientReply(peer: r.peer, command: .error, tag: r.tag, body: refusal.body)) }
     }
 
     /// Once the last turn in flight is back after a failure, rebuilds memory.

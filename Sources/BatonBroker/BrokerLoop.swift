@@ -21,6 +21,8 @@ struct PendingChanges: Sendable {
     var settings: RuntimeSettings?
     /// The emergency stop file's stops, after it changed.
     var fileStops: [String: StopRecord]?
+    /// Finished backups' replies (`BackupRunner`).
+    var replies: [ClientReply] = []
 }
 
 final class BrokerLoop {
@@ -42,6 +44,8 @@ final class BrokerLoop {
     /// `Caller.plain`). Read at each drain, so a reload that removes a key stops its
     /// open connections from being served at their next message.
     let keys: KeyRingBox?
+    /// Writes BACKUPs on its own thread (nil: BACKUP is answered `unavailable`).
+    let backups: BackupRunner?
 
     /// Turns handed to the committer and not yet back.
     var inFlight = 0
@@ -63,9 +67,10 @@ final class BrokerLoop {
     static let maxInFlight = 4
 
     init(engine: Engine, store: Store, committer: Committer, clients: Socket, workers: Socket, logger: Logger,
-         options: BrokerOptions, keys: KeyRingBox? = nil,
+         options: BrokerOptions, keys: KeyRingBox? = nil, backups: BackupRunner? = nil,
          takeChanges: @escaping @Sendable () -> PendingChanges = { PendingChanges() }) {
         self.takeChanges = takeChanges
+        self.backups = backups
         self.keys = keys
         self.engine = engine
         self.store = store
@@ -111,6 +116,10 @@ final class BrokerLoop {
                     }
                 }
                 if let stops = changes.fileStops { engine.useFileStops(stops, now: WallClock.nowMs()) }
+                for reply in changes.replies {
+                    log(reply.command == .ok ? .info : .warning, "backup finished: \(JSONWriter.string(reply.body))")
+                    sendClient(reply)
+                }
             }
             trimHeapIfIdle()
             guard canStartTurn else { continue }
@@ -301,6 +310,12 @@ final class BrokerLoop {
         if !output.stats.isEmpty {
             let commits = committer.stats()
             for s in output.stats { sendClient(ClientReply(peer: s.peer, command: .ok, tag: s.tag, body: stats.reply(adding: s.fields, commits: commits))) }
+        }
+        for job in output.backups {
+            log(.info, "backup to \(job.path) started")
+            let refusal = backups.map { $0.start(job) }
+                ?? ClientReply(peer: job.peer, command: .error, tag: job.tag, body: WireError(.unavailable, "this broker cannot write backups").body)
+            if let refusal { sendClient(refusal) }
         }
         for s in output.workerSends where !sendWorker(s) {
             unreachableWorkers.insert(s.peer)

@@ -65,6 +65,12 @@ public final class BrokerServer: Sendable {
         settingsChanged.signal()
     }
 
+    /// A backup's reply, from the backup thread: the loop sends it at its next wake-up.
+    private func backupFinished(_ reply: ClientReply) {
+        pending.withLock { $0.replies.append(reply) }
+        settingsChanged.signal()
+    }
+
     private func takePendingChanges() -> PendingChanges {
         pending.withLock { changes in
             defer { changes = PendingChanges() }
@@ -116,6 +122,7 @@ public final class BrokerServer: Sendable {
 
         let loop = BrokerLoop(engine: engine, store: store, committer: committer, clients: clients, workers: workers,
                               logger: logger, options: options, keys: zap == nil ? nil : keyRing,
+                              backups: BackupRunner(databasePath: options.databasePath) { [self] in backupFinished($0) },
                               takeChanges: { [self] in takePendingChanges() })
         let restoring = clock.now
         let restored = try loop.restoreFromStore()

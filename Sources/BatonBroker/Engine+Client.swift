@@ -24,7 +24,7 @@ extension Engine {
     }
 
     /// The commands only admins may send (shared/design.md, "Who may do what").
-    static let adminCommands: Set<ClientCommand> = [.stop, .resume, .limits, .stats]
+    static let adminCommands: Set<ClientCommand> = [.stop, .resume, .limits, .stats, .backup]
 
     /// Decides one request; a keyed SUBMIT whose key is not in memory parks the peer.
     mutating func decide(_ peer: PeerId, _ request: ClientFrames.Request, _ caller: Caller, now: Int64) {
@@ -53,6 +53,8 @@ extension Engine {
                 reply(peer, .ok, tag, limitsReport(now: now))
             case .stats:
                 out.stats.append(StatsRequest(peer: peer, tag: tag, fields: statsFields(now: now)))
+            case .backup:
+                out.backups.append(BackupJob(peer: peer, tag: tag, path: try BackupRequest(body: request.body).path))
             case .ping:
                 reply(peer, .pong, tag, ["time": .string(Timestamp.format(ms: now)), "max_message_bytes": .int(Int64(config.maxOutputBytes)),
                                          "features": .array(BrokerFeatures.all.map(JSONValue.string))])

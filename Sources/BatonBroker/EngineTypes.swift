@@ -139,6 +139,9 @@ public struct TurnOutput: Sendable {
     /// STATS requests, answered when the turn is carried out with the server's figures
     /// added (`BrokerLoop.answerStats`). They write nothing.
     public var stats: [Engine.StatsRequest] = []
+    /// BACKUP requests, handed to the backup thread when the turn is carried out (after
+    /// its commit, so the copy holds everything the turn's replies promise).
+    public var backups: [BackupJob] = []
 
     public init() {}
 }

@@ -158,6 +158,16 @@ public final class BatonClient {
         try request(.stats, [:], expect: .ok)
     }
 
+    /// BACKUP: the broker writes a consistent copy of its database to `path`, on the
+    /// broker's host (absolute; never overwritten), and answers once it is fsynced:
+    /// `{path, bytes, workflows, took_ms}` (spec §4.3.11). Waits up to `waitMs` for it.
+    public func backup(path: String, waitMs: Int = 600_000) throws -> [String: JSONValue] {
+        // A PING first, at the usual timeout: an unreachable broker fails fast instead of
+        // after the long wait a big backup may need.
+        try ping()
+        return try request(.backup, BackupRequest(path: path).body, expect: .ok, extraWaitMs: waitMs)
+    }
+
     /// PING: true when the broker answered PONG.
     public func ping() throws {
         _ = try request(.ping, [:], expect: .pong)

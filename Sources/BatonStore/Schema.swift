@@ -2,7 +2,7 @@ import GRDB
 
 /// The schema, as versioned migrations. A migration is never edited after it ships;
 /// changes go into a new one ("v2", ...).
-enum Schema {
+public enum Schema {
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in

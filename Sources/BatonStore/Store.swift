@@ -32,6 +32,10 @@ public final class Store: Sendable {
         /// in WAL mode it reads the last commit while the owner's connection writes.
         /// Never migrates.
         case reader
+        /// Reads only, for an offline check (`baton db check`): takes the shared lock, so
+        /// it is refused while a broker owns the file, and never migrates (a file of an
+        /// older schema is reported as it is).
+        case inspector
     }
 
     /// Opens (creating if needed) the database file at `path`, or an in-memory database
@@ -40,7 +44,7 @@ public final class Store: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(5)
         let onDisk = path != nil
-        if access == .reader {
+        if access == .reader || access == .inspector {
             guard onDisk else { throw StoreError.locked("a reader needs a database file, not :memory:") }
             config.readonly = true
         }
@@ -49,7 +53,7 @@ public final class Store: Sendable {
             // setup runs after this closure and sets `synchronous = NORMAL`, which would
             // lose the last commits on power loss and break "never lost". (A reader
             // finds the file in WAL mode already: the mode is stored in the file.)
-            if onDisk && access != .reader { try db.execute(sql: "PRAGMA journal_mode = WAL") }
+            if onDisk && access != .reader && access != .inspector { try db.execute(sql: "PRAGMA journal_mode = WAL") }
             // FULL: the WAL is fsynced at every commit.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
@@ -60,7 +64,7 @@ public final class Store: Sendable {
         } else {
             db = try DatabaseQueue(configuration: config)
         }
-        if access != .reader { try Schema.migrator.migrate(db) }
+        if access != .reader && access != .inspector { try Schema.migrator.migrate(db) }
     }
 
     /// Closes the connection and gives up the lock now (not when the last reference
@@ -430,6 +434,15 @@ public final class Store: Sendable {
             Glibc.close(dfd)
         }
         return Int64(info.st_size)
+    }
+
+    /// The database file's size in bytes (pages × page size), and its free pages.
+    public func fileSize() throws -> (bytes: Int64, freePages: Int) {
+        try reading { db in
+            let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            let size = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
+            return (pages * size, try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0)
+        }
     }
 
     /// The schema version the file is at (`PRAGMA user_version`, set by the migrations).

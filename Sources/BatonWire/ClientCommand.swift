@@ -13,6 +13,8 @@ public enum ClientCommand: String, Sendable, CaseIterable {
     case limits = "LIMITS"
     /// The broker's statistics: gauges, counters since start, histograms (`OK` reply).
     case stats = "STATS"
+    /// A consistent copy of the live database, written by the broker (`OK` reply).
+    case backup = "BACKUP"
 }
 
 /// Commands the broker sends back to a client (frame 2 of a reply).

@@ -96,6 +96,23 @@ public struct ResumeRequest: Equatable, Sendable {
     public var body: JSONValue { ["name": .string(name)] }
 }
 
+/// BACKUP (spec §4.3.11): where the broker writes the copy, on its own host.
+public struct BackupRequest: Equatable, Sendable {
+    public var path: String
+
+    public init(path: String) { self.path = path }
+
+    public init(body: [String: JSONValue]) throws(WireError) {
+        path = try Field.requiredString(body, "path", maxBytes: 4096)
+        guard path.hasPrefix("/") else {
+            throw WireError(.badRequest, "path: must be absolute (a path on the broker's host), got \"\(path)\"")
+        }
+        guard !path.utf8.contains(0), !path.hasSuffix("/") else { throw WireError(.badRequest, "path: not a file name") }
+    }
+
+    public var body: JSONValue { ["path": .string(path)] }
+}
+
 /// The `name` of STOP and RESUME: a workflow name or `"*"`, never empty.
 private func stopName(_ body: [String: JSONValue]) throws(WireError) -> String {
     let name = try Field.requiredString(body, "name", maxBytes: WorkflowSpec.Limits.maxNameBytes)

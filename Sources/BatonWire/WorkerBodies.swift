@@ -223,5 +223,5 @@ public enum DisconnectCode: String, Sendable {
 /// What this broker can do beyond the base protocol, announced in PONG and in the
 /// HEARTBEAT that answers READY (`features`), so SDKs adapt instead of guessing.
 public enum BrokerFeatures {
-    public static let all: [String] = ["cancel_codes", "drain", "progress", "stats", "status_paging", "strict_spec"]
+    public static let all: [String] = ["backup", "cancel_codes", "drain", "progress", "stats", "status_paging", "strict_spec"]
 }
