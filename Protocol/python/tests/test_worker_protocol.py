@@ -65,7 +65,7 @@ def test_ready_is_answered_with_heartbeat_and_beats_follow(W, T):
     # max_output_bytes is L, the default 1 MiB); the periodic beats do not.
     assert w.ready(types=[T], capacity=2, name="w1") == {"interval_ms": INTERVAL,
                                                          "max_output_bytes": 1048576,
-                                                         "features": ["cancel_codes", "drain", "progress", "status_paging", "strict_spec"]}
+                                                         "features": ["backup", "cancel_codes", "drain", "progress", "stats", "status_paging", "strict_spec"]}
     t = time.monotonic()
     while time.monotonic() - t < 0.65:
         m = w.recv(0.5)
