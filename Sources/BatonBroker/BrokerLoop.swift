@@ -55,6 +55,8 @@ final class BrokerLoop {
     var answeredLookups: [KeyLookup] = []
     /// Workers a send failed to; the engine drops them at the next turn.
     var unreachableWorkers: Set<PeerId> = []
+    /// The engine's steady clock and the wall clock (`EngineClock`).
+    let clock: EngineClock
     /// Turns, requests and ERRORs as the loop saw them, for STATS.
     var stats: ServerStats
     /// Bounds the log lines peers can cause.
@@ -82,7 +84,8 @@ final class BrokerLoop {
         maxBatch = options.maxBatch
         maxMessageBytes = options.maxMessageBytes
         queuedReplies = QueuedReplies(capPerPeer: options.maxQueuedReplyBytes)
-        stats = ServerStats(startedAt: WallClock.nowMs(), databasePath: options.databasePath)
+        clock = EngineClock(wall: options.wallClock)
+        stats = ServerStats(startedAt: clock.wallNow(), databasePath: options.databasePath)
     }
 
     /// Whether the loop may read and decide another turn now.
@@ -115,7 +118,7 @@ final class BrokerLoop {
                         log(.error, "reload: cannot read the start times of limited workflow names (\(error)); keeping the config in force")
                     }
                 }
-                if let stops = changes.fileStops { engine.useFileStops(stops, now: WallClock.nowMs()) }
+                if let stops = changes.fileStops { engine.useFileStops(stops, now: engineNow()) }
                 for reply in changes.replies {
                     log(reply.command == .ok ? .info : .warning, "backup finished: \(JSONWriter.string(reply.body))")
                     sendClient(reply)
@@ -123,7 +126,7 @@ final class BrokerLoop {
             }
             trimHeapIfIdle()
             guard canStartTurn else { continue }
-            let now = WallClock.nowMs()
+            let now = engineNow()
             // After a busy wait the sockets were not polled: they may hold messages.
             let messages = !pollsSockets || ready[2] || ready[3] || ready[4]
             guard messages || hasWork(now: now) else { continue }
@@ -133,8 +136,15 @@ final class BrokerLoop {
         logger.info("stopping: telling workers to disconnect")
         waitForCommits()
         engine.disconnectAllWorkers(reason: "broker shutting down")
-        finishTurn(now: WallClock.nowMs())
+        finishTurn(now: engineNow())
         waitForCommits()
+    }
+
+    /// The engine's `now`, with the wall clock handed to the engine for its timestamps.
+    func engineNow() -> Int64 {
+        let now = clock.now()
+        engine.observeWallClock(clock.wallNow(), at: now)
+        return now
     }
 
     /// Rebuilds the engine's memory from the store: RUNNING and STOPPED workflows whole,
@@ -144,7 +154,7 @@ final class BrokerLoop {
     func restoreFromStore() throws -> (running: Int, submitted: Int) {
         let active = try store.loadActive(includingSubmitted: false)
         let dormant = try store.loadSubmitted()
-        engine.restore(active, dormant: dormant, stops: try store.loadStops(), now: WallClock.nowMs())
+        engine.restore(active, dormant: dormant, stops: try store.loadStops(), now: engineNow())
         return (active.count, dormant.count)
     }
 
@@ -154,10 +164,11 @@ final class BrokerLoop {
     /// reload pauses the loop for that read, a restart is never a free burst.
     func apply(_ settings: RuntimeSettings) throws {
         waitForCommits()
-        let now = WallClock.nowMs()
-        var recentStarts: [String: [Int64]] = [:]
+        let now = engineNow()
+        let wallNow = clock.wallNow()
+        var recentStarts: [String: [Int64]] = [:]  // stored: wall-clock times
         for (name, limit) in settings.limits.workflows {
-            if let window = limit.rate { recentStarts[name] = try store.startTimes(name: name, since: now - window.periodMs) }
+            if let window = limit.rate { recentStarts[name] = try store.startTimes(name: name, since: wallNow - window.periodMs) }
         }
         engine.usePolicies(settings.policies)
         engine.useLimits(settings.limits, recentStarts: recentStarts, now: now)
@@ -175,7 +186,7 @@ final class BrokerLoop {
     private func waitMs() -> Int {
         if !answeredLookups.isEmpty || !unreachableWorkers.isEmpty { return 0 }
         let cap: Int64 = recovery.isReloadFailing ? 500 : 1000
-        return Int(max(0, min(engine.nextDeadline() - WallClock.nowMs(), cap)))
+        return Int(max(0, min(engine.nextDeadline() - clock.now(), cap)))
     }
 
     func runTurn(now: Int64) throws {

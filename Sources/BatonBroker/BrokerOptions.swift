@@ -35,6 +35,8 @@ public struct BrokerOptions: Sendable {
     /// How long finished workflows are kept (ms; 0: forever). The committer deletes the
     /// older ones in small batches between turns (`Committer.Retention`).
     public var retentionMs: Int64 = 30 * 86_400_000
+    /// The wall clock (tests inject one they can step; see `EngineClock`).
+    public var wallClock: @Sendable () -> Int64 = WallClock.nowMs
     /// The emergency stop file to watch (workflow name or "*" -> go | stop), if any.
     public var emergencyStopFile: String?
 

@@ -136,14 +136,14 @@ public final class BrokerServer: Sendable {
             StopFileWatcher(path: path, logger: logger) { [self] in stopFileChanged($0) }
         }
         if let stopFile {
-            loop.engine.useFileStops(stopFile.readNow(), now: WallClock.nowMs())
+            loop.engine.useFileStops(stopFile.readNow(), now: loop.engineNow())
             stopFile.start()
         }
         defer { stopFile?.stop() }
         logger.info("retention: finished workflows are kept \(options.retentionMs == 0 ? "forever" : "for " + RetentionPeriod.text(ms: options.retentionMs)) (--retention)")
         // The start's phases, for whoever wonders why a start was slow.
         logger.info("restored \(restored.running) running or stopped and \(restored.submitted) submitted workflow(s) from \(options.databasePath ?? ":memory:") in \(Self.ms(restoredAt - restoring)) ms (store opened in \(Self.ms(opened - started)) ms, key filter \(Self.ms(keysAt - restoredAt)) ms)")
-        loop.finishTurn(now: WallClock.nowMs())
+        loop.finishTurn(now: loop.engineNow())
         loop.waitForCommits()
         onReady(bound.client, bound.worker)
         logger.info("serving clients on \(bound.client), workers on \(bound.worker)")

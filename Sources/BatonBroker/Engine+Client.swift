@@ -56,7 +56,7 @@ extension Engine {
             case .backup:
                 out.backups.append(BackupJob(peer: peer, tag: tag, path: try BackupRequest(body: request.body).path))
             case .ping:
-                reply(peer, .pong, tag, ["time": .string(Timestamp.format(ms: now)), "max_message_bytes": .int(Int64(config.maxOutputBytes)),
+                reply(peer, .pong, tag, ["time": .string(Timestamp.format(ms: wall(now))), "max_message_bytes": .int(Int64(config.maxOutputBytes)),
                                          "features": .array(BrokerFeatures.all.map(JSONValue.string))])
             case .stop:
                 stop(peer, tag, try StopRequest(body: request.body), now: now)
@@ -97,11 +97,11 @@ extension Engine {
             }
         }
         if let refusal = submittedQuotaRefusal(caller.name) { throw refusal }
-        let id = ULID.make(ms: now, using: &random)
+        let id = ULID.make(ms: wall(now), using: &random)
         countSubmitted(caller.name, +1)
         counters.submitted += 1
         let record = WorkflowRecord(id: id, spec: request.workflow, idempotencyKey: request.idempotencyKey,
-                                    owner: caller.name, submittedAt: now, expiresAt: now + config.ttlMs)
+                                    owner: caller.name, submittedAt: wall(now), expiresAt: wall(now) + config.ttlMs)
         workflows[id] = record
         if let key = request.idempotencyKey {
             keys[key] = id
@@ -133,7 +133,7 @@ extension Engine {
             if policiesCovering.count >= 4096 { policiesCovering = [:] }
             policiesCovering[spec.name] = covering
         }
-        guard case .denied(let denial) = policies.check(spec, owner: owner, at: now, phase: phase, covering: covering) else { return }
+        guard case .denied(let denial) = policies.check(spec, owner: owner, at: wall(now), phase: phase, covering: covering) else { return }
         var details: [String: JSONValue] = ["rule": .string(denial.rule?.rawValue ?? "default")]
         if let policy = denial.policy { details["policy"] = .string(policy) }
         throw WireError(.policyDenied, denial.description, details: details)
@@ -254,9 +254,10 @@ extension Engine {
     mutating func start(_ id: String, now: Int64) {
         countSubmitted(workflows[id]?.owner, -1)
         counters.executed += 1
+        let wallNow = wall(now)
         let name = updateWorkflow(id) { w -> String in
             w.state = .running
-            w.startedAt = now
+            w.startedAt = wallNow
             w.expiresAt = nil
             return w.spec.name
         }
@@ -318,7 +319,7 @@ extension Engine {
         if case .success(let record?) = answer.found, record.state == .submitted, dormant.removeValue(forKey: id) != nil {
             workflows[id] = record
             if let key = record.idempotencyKey { keys[key] = id }
-            timers.insert(.expire(id), at: record.expiresAt ?? now)
+            timers.insert(.expire(id), at: record.expiresAt.map(steady(fromWall:)) ?? now)
         } else if case .success = answer.found {
             // Not SUBMITTED in the store any more (or gone): memory was stale.
             if dormant.removeValue(forKey: id) != nil {
@@ -385,7 +386,7 @@ extension Engine {
     /// What holds a PENDING job back, or nil when only its block's concurrency does (or
     /// it is about to be dispatched).
     func waitingFor(_ w: WorkflowRecord, block b: Int, job j: Int, now: Int64) -> String? {
-        if let at = w.jobs[b][j].retryAt, at > now { return "retry backoff until \(Timestamp.format(ms: at))" }
+        if let at = w.jobs[b][j].retryAt, at > wall(now) { return "retry backoff until \(Timestamp.format(ms: at))" }
         guard queued.contains(JobKey(workflowId: w.id, block: b, job: j)) else { return nil }
         let type = w.spec.blocks[b].jobs[j].type
         if !workers.values.contains(where: { $0.capacity > 0 && $0.types.contains(type) }) {

@@ -108,10 +108,11 @@ extension Engine {
     /// picked `peer` among the connected workers.
     mutating func dispatch(_ k: JobKey, to peer: PeerId, now: Int64) {
         let id = k.workflowId
+        let wallNow = wall(now)
         guard let (spec, attempt) = updateWorkflow(id, { w -> (JobSpec, Int) in
             w.jobs[k.block][k.job].state = .running
             w.jobs[k.block][k.job].attempt += 1
-            w.jobs[k.block][k.job].startedAt = now
+            w.jobs[k.block][k.job].startedAt = wallNow
             w.jobs[k.block][k.job].finishedAt = nil
             w.jobs[k.block][k.job].retryAt = nil
             return (w.spec.blocks[k.block].jobs[k.job], w.jobs[k.block][k.job].attempt)
@@ -172,7 +173,7 @@ extension Engine {
         if let d = details, JSONWriter.size(of: d, upTo: ProgressBody.maxDetailsBytes + 1) > ProgressBody.maxDetailsBytes {
             details = .string("(details over \(ProgressBody.maxDetailsBytes) bytes, not kept)")
         }
-        progressSeen[k] = (details, now)
+        progressSeen[k] = (details, wall(now))
         if now - (progressEventAt[k] ?? Int64.min / 2) >= Self.progressEventEveryMs {
             progressEventAt[k] = now
             var fields = jobFields(k, attempt: a.attempt)
@@ -221,11 +222,12 @@ extension Engine {
 
     mutating func succeed(_ k: JobKey, output: JSONValue?, now: Int64) {
         let id = k.workflowId
+        let wallNow = wall(now)
         guard let (attempt, blocks) = updateWorkflow(id, { w -> (Int, Int) in
             w.jobs[k.block][k.job].state = .succeeded
             w.jobs[k.block][k.job].output = output
             w.jobs[k.block][k.job].error = nil
-            w.jobs[k.block][k.job].finishedAt = now
+            w.jobs[k.block][k.job].finishedAt = wallNow
             return (w.jobs[k.block][k.job].attempt, w.spec.blocks.count)
         }) else {
             invariantBroken("succeed: workflow \(id) is not in memory")
@@ -265,16 +267,16 @@ extension Engine {
         let spec = w.spec.blocks[k.block].jobs[k.job]
         var r = current
         r.error = error
-        r.finishedAt = now
+        r.finishedAt = wall(now)
         if retryable && r.countedAttempts < spec.retry.maxAttempts {
             r.state = .pending
             let at = now + spec.retry.delay(afterAttempt: r.attempt)
-            r.retryAt = at
+            r.retryAt = wall(at)
             workflows[id]!.jobs[k.block][k.job] = r
             markJobDirty(k)
             var fields = jobFields(k, attempt: r.attempt)
             fields["error"] = .string(error)
-            fields["retry_at"] = .string(Timestamp.format(ms: at))
+            fields["retry_at"] = .string(Timestamp.format(ms: wall(at)))
             emit(id, .jobRetrying, at: now, fields)
             counters.retries += 1
             if at <= now {
@@ -355,10 +357,11 @@ extension Engine {
                 queued.remove(k)
             }
         }
+        let wallNow = wall(now)
         updateWorkflow(id) { w in
             w.state = state
             w.reason = outcome.reason
-            w.finishedAt = now
+            w.finishedAt = wallNow
             w.expiresAt = nil
         }
         progress[id] = nil

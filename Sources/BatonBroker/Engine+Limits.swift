@@ -24,7 +24,8 @@ extension Engine {
         buckets = kept
         startsByName = [:]
         for (name, limit) in new.workflows where limit.rate != nil {
-            startsByName[name] = Deque((recentStarts[name] ?? []).sorted())
+            // Stored start times are wall-clock; the window runs on the engine's clock.
+            startsByName[name] = Deque((recentStarts[name] ?? []).map(steady(fromWall:)).sorted())
         }
         countRunningByName()
         if new.clients == nil {
@@ -104,7 +105,7 @@ extension Engine {
     /// `waiting_for` of a queued job held by its type's empty bucket, or nil.
     func tokenWait(_ type: String, now: Int64) -> String? {
         guard let bucket = buckets[type], bucket.available(at: now) == 0 else { return nil }
-        return "rate limit limits.job_types.\(type) (\(bucket.limit.rate.text)): next token at \(Timestamp.format(ms: bucket.nextTokenAt(now)))"
+        return "rate limit limits.job_types.\(type) (\(bucket.limit.rate.text)): next token at \(Timestamp.format(ms: wall(bucket.nextTokenAt(now))))"
     }
 
     // MARK: LIMITS
@@ -118,8 +119,8 @@ extension Engine {
                 "type": .string(type), "rate": .string(bucket.limit.rate.text), "burst": .int(Int64(bucket.limit.burst)),
                 "tokens": .int(Int64(tokens)), "queued": .int(Int64(queues[type]?.count { queued.contains($0) } ?? 0)),
             ]
-            if tokens == 0 { o["next_token_at"] = .string(Timestamp.format(ms: bucket.nextTokenAt(now))) }
-            if let since = bucketHeldSince[type] { o["held_since"] = .string(Timestamp.format(ms: since)) }
+            if tokens == 0 { o["next_token_at"] = .string(Timestamp.format(ms: wall(bucket.nextTokenAt(now)))) }
+            if let since = bucketHeldSince[type] { o["held_since"] = .string(Timestamp.format(ms: wall(since))) }
             return .object(o)
         }
         let names: [JSONValue] = limits.workflows.keys.sorted().map { name in
@@ -134,7 +135,7 @@ extension Engine {
                 o["rate"] = .string(window.text)
                 o["started_in_window"] = .int(Int64(recent.count))
                 if recent.count >= window.tokens, let oldest = recent.first {
-                    o["next_start_at"] = .string(Timestamp.format(ms: oldest + window.periodMs))
+                    o["next_start_at"] = .string(Timestamp.format(ms: wall(oldest + window.periodMs)))
                 }
             }
             return .object(o)

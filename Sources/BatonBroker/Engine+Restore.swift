@@ -51,7 +51,7 @@ extension Engine {
             if let key = w.idempotencyKey { keys[key] = w.id }
             switch w.state {
             case .submitted:
-                timers.insert(.expire(w.id), at: w.expiresAt ?? now)
+                timers.insert(.expire(w.id), at: w.expiresAt.map(steady(fromWall:)) ?? now)
                 countSubmitted(w.owner, +1)
             case .running:
                 restoreRunning(w, previous: previous, lost: &lost, now: now)
@@ -90,7 +90,8 @@ extension Engine {
         }
         if case .some(let owner) = lastOwner { perOwner[owner, default: 0] += run }
         for (owner, n) in perOwner { countSubmitted(owner, n) }
-        timers.insert(contentsOf: list.lazy.map { (Timer.expire($0.id), at: $0.expiresAt) })
+        let offset = wallOffsetMs
+        timers.insert(contentsOf: list.lazy.map { (Timer.expire($0.id), at: $0.expiresAt - offset) })
     }
 
     /// Rebuilds the current block's bookkeeping of a RUNNING workflow from its job rows
@@ -110,7 +111,7 @@ extension Engine {
                     workers[a.worker]!.running.insert(k)
                     p.active += 1
                     let timeout = w.spec.blocks[b].jobs[j].timeoutMs
-                    if timeout > 0 { timers.insert(.timeout(k, attempt: r.attempt), at: (r.startedAt ?? now) + timeout) }
+                    if timeout > 0 { timers.insert(.timeout(k, attempt: r.attempt), at: (r.startedAt.map(steady(fromWall:)) ?? now) + timeout) }
                     // The heartbeat check too: a recovery must not leave a silent attempt
                     // alive forever. Its window starts again now (the worker's PROGRESS
                     // during the failed turns may not have been seen).
@@ -123,7 +124,7 @@ extension Engine {
                     lost.append(k)
                 }
             case .pending where r.attempt > 0:
-                if let at = r.retryAt, at > now {
+                if let at = r.retryAt.map(steady(fromWall:)), at > now {
                     timers.insert(.retry(k, attempt: r.attempt), at: at)
                 } else {
                     p.retryReady.append(j)

@@ -15,7 +15,7 @@ extension Engine {
     /// few seconds, never on the hot path.
     func statsFields(now: Int64) -> [String: JSONValue] {
         var fields: [String: JSONValue] = [
-            "time": .string(Timestamp.format(ms: now)),
+            "time": .string(Timestamp.format(ms: wall(now))),
             "workflows": workflowGauges(),
             "finished": counters.finishedJSON,
             "running": .int(Int64(assignments.count)),
@@ -39,7 +39,7 @@ extension Engine {
             .object([
                 "worker": .string(w.name), "types": .array(w.types.sorted().map(JSONValue.string)),
                 "capacity": .int(Int64(w.capacity)), "running": .int(Int64(w.running.count)), "draining": .bool(w.capacity == 0),
-                "connected_at": .string(Timestamp.format(ms: w.connectedAt)), "last_seen": .string(Timestamp.format(ms: w.lastSeen)),
+                "connected_at": .string(Timestamp.format(ms: wall(w.connectedAt))), "last_seen": .string(Timestamp.format(ms: wall(w.lastSeen))),
             ])
         }
     }

@@ -40,7 +40,7 @@ extension Engine {
     }
 
     mutating func stop(_ peer: PeerId, _ tag: [UInt8], _ request: StopRequest, now: Int64) {
-        let record = StopRecord(reason: request.reason, at: now)
+        let record = StopRecord(reason: request.reason, at: wall(now))
         stops[request.name] = record
         out.writes.stops.append((request.name, record))
         let everyName = request.name == StopRequest.everyName
@@ -81,10 +81,11 @@ extension Engine {
             guard let a = assignments[k] else { continue }
             send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, code: .stopped, reason: "workflow stopped").body)
             endAttempt(k)
+            let wallNow = wall(now)
             updateWorkflow(id) { w in
                 w.jobs[b][j].state = .pending
                 w.jobs[b][j].stoppedAttempts += 1
-                w.jobs[b][j].finishedAt = now
+                w.jobs[b][j].finishedAt = wallNow
                 w.jobs[b][j].retryAt = nil
             }
             markJobDirty(k)

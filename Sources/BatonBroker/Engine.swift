@@ -150,6 +150,9 @@ public struct Engine {
     /// How many broken invariants the release-build fallback has absorbed (see
     /// `invariantBroken`); a test reads it, and so could a metric.
     public private(set) var brokenInvariants = 0
+    /// The wall clock minus the engine's clock, in ms, as the loop last saw them (see
+    /// "Time" below). 0 until the wall clock is stepped after the start.
+    var wallOffsetMs: Int64 = 0
     /// What the engine has done since start, for STATS (`EngineCounters`).
     var counters = EngineCounters()
 
@@ -330,7 +333,7 @@ public struct Engine {
             w.lastEvent += 1
             return w.lastEvent
         }) else { return }
-        out.writes.events.append((id, WorkflowEvent(seq: seq, at: now, kind: kind, fields: fields)))
+        out.writes.events.append((id, WorkflowEvent(seq: seq, at: wall(now), kind: kind, fields: fields)))
         markDirty(id)
         if !watchers.isEmpty, let parked = watchers.removeValue(forKey: id) {
             for w in parked {
@@ -351,6 +354,26 @@ public struct Engine {
             out.reads.append(wokenWatches.removeFirst())
         }
     }
+
+    // MARK: Time
+    //
+    // `now`, everywhere in the engine, is a steady clock: monotonic milliseconds that the
+    // server anchors to the wall clock at start (`EngineClock`). Every interval runs on
+    // it (heartbeats, liveness, timeouts, long-poll waits, backoff and TTL timers, token
+    // buckets, start windows), so stepping the wall clock neither loses a worker nor
+    // fires a timeout early. What people see and what outlives the process is wall-clock
+    // time, converted at the boundary: timestamps in records, events and replies, stored
+    // deadlines (`expires_at`, `retry_at`), workflow ids, policy time windows. Stored
+    // deadlines are turned back into steady time when they are read (restore, loads).
+
+    /// The loop tells the engine the wall clock each turn.
+    public mutating func observeWallClock(_ wallMs: Int64, at now: Int64) { wallOffsetMs = wallMs - now }
+
+    /// Wall-clock time of the engine's instant `t`: for timestamps and stored deadlines.
+    func wall(_ t: Int64) -> Int64 { t + wallOffsetMs }
+
+    /// The engine's instant of a stored wall-clock time (a deadline read back).
+    func steady(fromWall w: Int64) -> Int64 { w - wallOffsetMs }
 
     // MARK: Introspection (tests, metrics)
 

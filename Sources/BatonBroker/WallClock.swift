@@ -4,12 +4,10 @@ import Glibc
 import Darwin
 #endif
 
-/// Wall-clock milliseconds since the Unix epoch: the engine's `now`.
+/// Wall-clock milliseconds since the Unix epoch: what people see and what is stored.
 ///
-/// Wall-clock because the engine's times are stored and shown (timestamps, backoff and
-/// expiry deadlines survive restarts). Its weakness: a clock jump moves those deadlines
-/// (a known weakness in the README). Intervals the loop measures for itself (heap trim,
-/// reload retries) use `ContinuousClock` instead, which never jumps.
+/// The engine's `now` is not this but `EngineClock` (monotonic, anchored to this at
+/// start): a step of the wall clock moves no interval, only the timestamps.
 public enum WallClock {
     public static func nowMs() -> Int64 {
         var ts = timespec()

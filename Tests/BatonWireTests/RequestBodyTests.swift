@@ -190,20 +190,27 @@ final class RequestBodyTests: XCTestCase {
         XCTAssertEqual(JSONWriter.string(.object(j.body)),
                        #"{"args":{"message":"hi"},"attempt":2,"job_id":"01J.0.0","timeout_ms":0,"type":"echo","workflow_id":"01J"}"#)
         XCTAssertEqual(try JobBody(body: j.body), j)
-        // Defaults: attempt 1, args {}, timeout 0.
-        XCTAssertEqual(try JobBody(body: ["job_id": "a", "workflow_id": "w", "type": "t"]),
+        // Defaults: timeout 0, no heartbeat timeout.
+        XCTAssertEqual(try JobBody(body: ["job_id": "a", "workflow_id": "w", "type": "t", "attempt": 1, "args": [:]]),
                        JobBody(jobId: "a", workflowId: "w", attempt: 1, type: "t", args: [:], timeoutMs: 0))
     }
 
+    /// Strict as a worker reads a JOB (spec §9.6): the error names the first bad field.
     func testJobErrors() {
-        assertBadRequest("job_id: required") { () throws(WireError) in try JobBody(body: ["workflow_id": "w", "type": "t"]) }
-        assertBadRequest("workflow_id: required") { () throws(WireError) in try JobBody(body: ["job_id": "a", "type": "t"]) }
-        assertBadRequest("type: required") { () throws(WireError) in try JobBody(body: ["job_id": "a", "workflow_id": "w"]) }
+        let ok: [String: JSONValue] = ["job_id": "a", "workflow_id": "w", "type": "t", "attempt": 1, "args": [:]]
+        func without(_ key: String) -> [String: JSONValue] { ok.filter { $0.key != key } }
+        func with(_ key: String, _ value: JSONValue) -> [String: JSONValue] { ok.merging([key: value]) { $1 } }
+        assertBadRequest("job_id: required") { () throws(WireError) in try JobBody(body: without("job_id")) }
+        assertBadRequest("attempt: required") { () throws(WireError) in try JobBody(body: without("attempt")) }
+        assertBadRequest("workflow_id: required") { () throws(WireError) in try JobBody(body: without("workflow_id")) }
+        assertBadRequest("type: required") { () throws(WireError) in try JobBody(body: without("type")) }
+        assertBadRequest("args: required") { () throws(WireError) in try JobBody(body: without("args")) }
+        assertBadRequest("args: must be an object, got a string") { () throws(WireError) in try JobBody(body: with("args", "x")) }
         assertBadRequest("attempt: must be between 1 and 2147483647, got 0") { () throws(WireError) in
-            try JobBody(body: ["job_id": "a", "workflow_id": "w", "type": "t", "attempt": 0])
+            try JobBody(body: with("attempt", 0))
         }
         assertBadRequest("timeout_ms: must be between 0 and 9223372036854775807, got -5") { () throws(WireError) in
-            try JobBody(body: ["job_id": "a", "workflow_id": "w", "type": "t", "timeout_ms": -5])
+            try JobBody(body: with("timeout_ms", -5))
         }
     }
 

@@ -38,6 +38,7 @@ private func decodeBody(of request: ClientFrames.Request) {
     case .list: _ = try? ListRequest(body: body)
     case .stop: _ = try? StopRequest(body: body)
     case .resume: _ = try? ResumeRequest(body: body)
-    case .ping, .limits: break
+    case .backup: _ = try? BackupRequest(body: body)
+    case .ping, .limits, .stats: break
     }
 }
