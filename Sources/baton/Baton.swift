@@ -78,7 +78,7 @@ func bootstrapLogging(level: String, format: LogFormat = .text) {
     }
 }
 
-/// Checks a `--log-format` value, naming the flag (or config key) it came from.
+/// Checks a `--log-format` value, naming the flag (the config key is checked by BatonConfig).
 func checkLogFormat(_ value: String, flag: String) throws {
     guard LogFormat(rawValue: value) != nil else {
         throw ValidationError("\(flag): \"\(value)\" is not a log format (\(LogFormat.names))")
