@@ -10,8 +10,9 @@ import PackageDescription
 //       ├──> BatonConfig <── Yams ──┘   │   (the YAML config and policies: pure values)
 //       ├──> BatonClient <── ZeroMQ     │
 //       └──> BatonWorker <── ZeroMQ, Subprocess
+//   BatonWire ──> BatonLogging <── swift-log (the log lines, text or JSON; testable outside the CLI)
 //   baton (CLI) ──> BatonBroker, BatonClient, BatonConfig, BatonKeys, BatonWorker: it parses arguments and prints
-//                   (and CBatonLibc, for line-buffered stdout).
+//                   (and CBatonLibc, for line-buffered stdout; BatonLogging, for its log lines).
 //
 // BatonClient and BatonWorker sit beside the broker, not above it: neither imports it.
 let package = Package(
@@ -61,6 +62,9 @@ let package = Package(
         // The broker's YAML config and its policies: pure values, no I/O beyond reading the file.
         .target(name: "BatonConfig", dependencies: ["BatonWire", .product(name: "Yams", package: "Yams")]),
         .target(name: "BatonClient", dependencies: ["BatonWire", "ZeroMQ"]),
+        // The log lines of `baton broker`, `baton worker` and `baton web` (text or JSON): a
+        // module of its own so its tests can import it (the CLI is an executable).
+        .target(name: "BatonLogging", dependencies: ["BatonWire", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "BatonWorker",
             dependencies: [
@@ -72,7 +76,7 @@ let package = Package(
             name: "baton",
             dependencies: [
                 "BatonBroker", "BatonClient", "BatonConfig", "BatonKeys", "BatonWorker", "BatonWire", "ZeroMQ", "CBatonLibc",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "BatonLogging", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // The benchmark (scripts/bench): a load generator against real broker and worker processes.
@@ -97,6 +101,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "BatonConfigTests", dependencies: ["BatonConfig", "BatonWire"]),
+        .testTarget(
+            name: "BatonLoggingTests",
+            dependencies: ["BatonLogging", "BatonWire", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "BatonClientTests", dependencies: ["BatonClient", "BatonWire", "ZeroMQ"]),
         .testTarget(
             name: "BatonWorkerTests",

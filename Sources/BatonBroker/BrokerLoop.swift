@@ -422,17 +422,19 @@ final class BrokerLoop {
     }
 
     private func log(_ notes: [LogNote]) {
-        for n in notes { log(n.level, n.text) }
+        for n in notes { log(n.level, n.text, fields: n.fields) }
     }
 
     /// Every line the loop logs goes through here: cut and rate-limited (`LogThrottle`).
-    func log(_ level: LogNote.Level, _ text: String) {
+    /// `fields` become swift-log metadata (fields of their own in the JSON log format).
+    func log(_ level: LogNote.Level, _ text: String, fields: [String: String] = [:]) {
         guard case .log(let line, let suppressed) = logThrottle.admit(text, isError: level == .error, now: .now) else { return }
         if suppressed > 0 { logger.warning("\(suppressed) log line(s) suppressed in the last second (more than \(logThrottle.maxPerSecond) a second)") }
+        let metadata = fields.isEmpty ? nil : fields.mapValues { Logger.MetadataValue.string($0) }
         switch level {
-        case .info: logger.info("\(line)")
-        case .warning: logger.warning("\(line)")
-        case .error: logger.error("\(line)")
+        case .info: logger.info("\(line)", metadata: metadata)
+        case .warning: logger.warning("\(line)", metadata: metadata)
+        case .error: logger.error("\(line)", metadata: metadata)
         }
     }
 

@@ -110,7 +110,7 @@ extension Engine {
         insertedIds.append(id)
         insertedSet.insert(id)
         emit(id, .workflowSubmitted, at: now, ["name": .string(record.spec.name)])
-        note("workflow \(id) submitted: \"\(record.spec.name)\", \(record.spec.jobCount) job(s), by \(Self.who(caller.name))")
+        note("workflow \(id) submitted: \"\(record.spec.name)\", \(record.spec.jobCount) job(s), by \(Self.who(caller.name))", fields: ["workflow_id": id])
         timers.insert(.expire(id), at: now + config.ttlMs)
         reply(peer, .id, tag, ["id": .string(id), "state": .string(WorkflowState.submitted.rawValue), "duplicate": false])
     }
@@ -233,7 +233,7 @@ extension Engine {
                 replyError(peer, tag, error)
                 return
             }
-            note("workflow \(id) executed: \"\(spec.name)\", by \(Self.who(caller.name))")
+            note("workflow \(id) executed: \"\(spec.name)\", by \(Self.who(caller.name))", fields: ["workflow_id": id])
             start(id, now: now)
         case .stopped:
             // Continues where the stop left it; it was admitted when it first started,
@@ -243,7 +243,7 @@ extension Engine {
                 replyError(peer, tag, refusal)
                 return
             }
-            note("workflow \(id) continued after a stop: \"\(name)\", by \(Self.who(caller.name))")
+            note("workflow \(id) continued after a stop: \"\(name)\", by \(Self.who(caller.name))", fields: ["workflow_id": id])
             continueStopped(id, now: now)
         case .running, .succeeded, .failed, .cancelled, .expired:
             break  // already started, or over: EXEC starts nothing and reports

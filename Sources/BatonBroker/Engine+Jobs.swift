@@ -369,6 +369,7 @@ extension Engine {
         emit(id, outcome.event, at: now, outcome.reason.map { ["reason": .string($0)] } ?? [:])
         finishedThisTurn.append(id)
         let w = workflows[id]!
-        note("workflow \(id) finished \(state.rawValue): \"\(w.spec.name)\", \(w.owner.map { "owner key \($0)" } ?? "no owner (plain mode)")" + (outcome.reason.map { ": \($0)" } ?? ""))
+        note("workflow \(id) finished \(state.rawValue): \"\(w.spec.name)\", \(w.owner.map { "owner key \($0)" } ?? "no owner (plain mode)")" + (outcome.reason.map { ": \($0)" } ?? ""),
+             fields: ["workflow_id": id])
     }
 }

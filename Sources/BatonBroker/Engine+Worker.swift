@@ -83,15 +83,15 @@ extension Engine {
             workers[peer]!.lastSeen = now
             // Capacity 0 is a drain (spec §9): no new JOB; its running ones may finish.
             if r.capacity == 0 && before.capacity > 0 {
-                note("worker \(r.worker) draining: no new jobs; \(before.running.count) running job(s) may finish")
+                note("worker \(r.worker) draining: no new jobs; \(before.running.count) running job(s) may finish", fields: ["worker": r.worker])
             } else if r.capacity > 0 && before.capacity == 0 {
-                note("worker \(r.worker) ready again: capacity \(r.capacity)")
+                note("worker \(r.worker) ready again: capacity \(r.capacity)", fields: ["worker": r.worker])
             }
         } else {
             nextWorkerOrder += 1
             workers[peer] = WorkerState(name: r.worker, types: Set(r.types), capacity: r.capacity, lastSeen: now, connectedAt: now,
                                          order: nextWorkerOrder)
-            note("worker \(r.worker) joined: types \(r.types.joined(separator: ",")), capacity \(r.capacity)\(r.capacity == 0 ? " (draining)" : "")")
+            note("worker \(r.worker) joined: types \(r.types.joined(separator: ",")), capacity \(r.capacity)\(r.capacity == 0 ? " (draining)" : "")", fields: ["worker": r.worker])
         }
         if r.capacity > 0 { unservedTypesLogged.subtract(r.types) }
         send(peer, .heartbeat, ["interval_ms": .int(config.heartbeatMs), "max_output_bytes": .int(Int64(config.maxOutputBytes)),
@@ -107,7 +107,7 @@ extension Engine {
         let clean = why == Self.disconnectedCleanly
         if !clean { counters.workersLost += 1 }
         note("worker \(w.name) \(clean ? "left" : "lost") (\(why)); \(w.running.count) running job(s) go back to the queue",
-             clean && w.running.isEmpty ? .info : .warning)
+             clean && w.running.isEmpty ? .info : .warning, fields: ["worker": w.name])
         for k in w.running.sorted(by: { $0.jobId < $1.jobId }) {
             endAttempt(k)
             attemptFailed(k, error: "worker lost", retryable: true, now: now)

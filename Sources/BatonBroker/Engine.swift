@@ -323,8 +323,8 @@ public struct Engine {
         out.workerSends.append(WorkerSend(peer: peer, message: .init(command, body)))
     }
 
-    mutating func note(_ text: String, _ level: LogNote.Level = .info) {
-        out.notes.append(LogNote(level: level, text: text))
+    mutating func note(_ text: String, _ level: LogNote.Level = .info, fields: [String: String] = [:]) {
+        out.notes.append(LogNote(level: level, text: text, fields: fields))
     }
 
     /// Appends an event to a workflow's log and wakes its parked watchers.

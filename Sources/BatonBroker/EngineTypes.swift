@@ -120,6 +120,9 @@ public struct LogNote: Equatable, Sendable {
     public enum Level: Equatable, Sendable { case info, warning, error }
     public var level: Level
     public var text: String
+    /// What the text names, for machines (`--log-format json` writes each as a field):
+    /// `workflow_id`, `worker`. The text says the same for people.
+    public var fields: [String: String] = [:]
 }
 
 /// Everything one turn of the engine decided: rows to commit, then messages to send and

@@ -19,6 +19,8 @@ public struct BrokerSettings: Equatable, Sendable {
     /// Serve non-loopback endpoints without keys.
     public var insecure: Bool?
     public var logLevel: String?
+    /// `text` or `json` (`--log-format`).
+    public var logFormat: String?
     /// How long finished workflows are kept, ms (0: forever); `retention: 30d`.
     public var retentionMs: Int64?
 
@@ -27,10 +29,14 @@ public struct BrokerSettings: Equatable, Sendable {
     /// The flag keys, in `baton broker --help` order.
     static let keys = ["clients", "workers", "db", "heartbeat_ms", "ttl_seconds", "max_message_bytes", "max_submitted",
                        "curve_secret", "curve_secret_key_file", "clients_allow", "workers_allow", "admins_allow",
-                       "insecure", "log_level", "retention"]
+                       "insecure", "log_level", "log_format", "retention"]
 
     /// swift-log's level names, as `--log-level` takes them.
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// The log formats, as `--log-format` takes them (BatonLogging's `LogFormat`, which
+    /// this module does not import: it reads the file and knows no handler).
+    public static let logFormats = ["text", "json"]
 
     /// Reads the flag keys from the top-level mapping, with the bounds the flags have.
     init(_ c: KeyedDecodingContainer<ConfigKey>) throws {
@@ -52,6 +58,7 @@ public struct BrokerSettings: Equatable, Sendable {
         adminsAllow = try c.nonEmpty("admins_allow")
         insecure = try c.optional("insecure")
         logLevel = try c.nonEmpty("log_level")
+        logFormat = try c.nonEmpty("log_format")
         if let text: String = try c.nonEmpty("retention") {
             switch RetentionPeriod.parse(text) {
             case .success(let ms): retentionMs = ms
@@ -60,6 +67,9 @@ public struct BrokerSettings: Equatable, Sendable {
         }
         if let logLevel, !Self.logLevels.contains(logLevel) {
             throw invalid(c.path("log_level"), "\"\(logLevel)\" is not a level (\(Self.logLevels.joined(separator: ", ")))")
+        }
+        if let logFormat, !Self.logFormats.contains(logFormat) {
+            throw invalid(c.path("log_format"), "\"\(logFormat)\" is not a log format (\(Self.logFormats.joined(separator: ", ")))")
         }
     }
 }

@@ -133,6 +133,18 @@ public final class Worker: Sendable {
     /// A running attempt's key in `running`: "job_id#attempt".
     private static func key(_ jobId: String, _ attempt: Int) -> String { "\(jobId)#\(attempt)" }
 
+    /// `job_id` and `attempt` as log metadata, for lines that name a job: fields of their
+    /// own in the JSON log format (`baton worker --log-format json`).
+    private static func jobFields(_ jobId: String, _ attempt: some BinaryInteger) -> Logger.Metadata {
+        ["job_id": .string(jobId), "attempt": .string("\(attempt)")]
+    }
+
+    /// The same from a `key(_:_:)`.
+    private static func jobFields(key: String) -> Logger.Metadata {
+        guard let hash = key.lastIndex(of: "#") else { return ["job_id": .string(key)] }
+        return jobFields(String(key[..<hash]), Int(key[key.index(after: hash)...]) ?? 0)
+    }
+
     /// The wait before a new connection after one that no READY answer came on (spec
     /// §9.4, pacing reconnects): 1 s, doubling to 30 s, back to none once answered.
     static let firstReconnectWait = Duration.seconds(1)
@@ -283,7 +295,8 @@ public final class Worker: Sendable {
         let now = ContinuousClock.now
         for (key, attempt) in running {
             guard let at = attempt.giveUpAt, now >= at else { continue }
-            logger.warning("job \(key): timeout_ms passed since it came; giving it up (the broker retries it)")
+            logger.warning("job \(key): timeout_ms passed since it came; giving it up (the broker retries it)",
+                           metadata: Self.jobFields(key: key))
             attempt.flag.fire()
             running[key] = nil
         }
@@ -370,7 +383,8 @@ public final class Worker: Sendable {
     private func sendResult(_ session: inout Session, _ result: ResultBody) {
         var frames = WorkerFrames.encode(.init(.result, result.body))
         if let limit = session.maxResultBytes, frames[3].count > limit {
-            logger.warning("job \(result.jobId) attempt \(result.attempt): RESULT of \(frames[3].count) bytes is over the broker's max_output_bytes \(limit); sending a failure instead")
+            logger.warning("job \(result.jobId) attempt \(result.attempt): RESULT of \(frames[3].count) bytes is over the broker's max_output_bytes \(limit); sending a failure instead",
+                           metadata: Self.jobFields(result.jobId, result.attempt))
             let failure = ResultBody(jobId: result.jobId, attempt: result.attempt, ok: false,
                                      error: "output too large: a RESULT of \(frames[3].count) bytes is over the broker's max_output_bytes (\(limit))",
                                      retryable: false)
@@ -415,20 +429,21 @@ public final class Worker: Sendable {
         do {
             job = try JobBody(body: body)
         } catch {
-            logger.warning("JOB \(jobId) attempt \(attemptNumber) is malformed (\(error.message)); failing it, retryable")
+            logger.warning("JOB \(jobId) attempt \(attemptNumber) is malformed (\(error.message)); failing it, retryable",
+                           metadata: Self.jobFields(jobId, attemptNumber))
             sendResult(&session, ResultBody(jobId: jobId, attempt: Int(attemptNumber), ok: false,
                                             error: "malformed JOB: \(error.message)", retryable: true))
             return
         }
         let key = Self.key(job.jobId, job.attempt)
         if running[key] != nil {
-            logger.warning("a second JOB for \(key), which runs already; ignored")
+            logger.warning("a second JOB for \(key), which runs already; ignored", metadata: Self.jobFields(job.jobId, job.attempt))
             return
         }
         for (other, attempt) in running where other.hasPrefix(job.jobId + "#")
             && Int(other.dropFirst(job.jobId.count + 1)) ?? 0 < job.attempt {
             // An older attempt whose CANCEL was lost: the broker has moved on from it.
-            logger.warning("JOB \(key) replaces \(other), which is cancelled")
+            logger.warning("JOB \(key) replaces \(other), which is cancelled", metadata: Self.jobFields(job.jobId, job.attempt))
             attempt.flag.fire()
             running[other] = nil
         }

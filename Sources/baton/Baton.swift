@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonLogging
 import CBatonLibc
 import Foundation
 import Logging
@@ -67,9 +68,19 @@ struct Baton: ParsableCommand {
     }
 }
 
-/// Sets up swift-log once, writing to standard error (`LogLineHandler`).
-func bootstrapLogging(level: String) {
+/// Sets up swift-log once for the process, writing lines to standard error
+/// (`BatonLogging.LogLineHandler`): the one place every long-running command (`broker`,
+/// `worker`, `web`) calls, so their lines share the timestamp, the levels and the
+/// formats. `format` defaults to text, the format a command had before `--log-format`.
+func bootstrapLogging(level: String, format: LogFormat = .text) {
     LoggingSystem.bootstrap { label in
-        LogLineHandler(label: label, logLevel: Logger.Level(rawValue: level) ?? .info)
+        LogLineHandler(label: label, format: format, logLevel: Logger.Level(rawValue: level) ?? .info)
+    }
+}
+
+/// Checks a `--log-format` value, naming the flag (the config key is checked by BatonConfig).
+func checkLogFormat(_ value: String, flag: String) throws {
+    guard LogFormat(rawValue: value) != nil else {
+        throw ValidationError("\(flag): \"\(value)\" is not a log format (\(LogFormat.names))")
     }
 }

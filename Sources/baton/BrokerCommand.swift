@@ -2,6 +2,7 @@ import ArgumentParser
 import BatonBroker
 import BatonConfig
 import BatonKeys
+import BatonLogging
 @preconcurrency import Dispatch
 import Foundation
 import Logging
@@ -61,6 +62,9 @@ struct BrokerCommand: ParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
     var logLevel: String?
 
+    @Option(help: "Log lines on standard error: text (for people) or json (one object per line, with fields such as workflow_id and worker, for journald and log shippers) (default text).")
+    var logFormat: String?
+
     @Option(help: "How long finished workflows are kept, with their jobs and events: 30d, 12h, 90m, 45s, or 0 to keep everything (default 30d). Deleted in small batches between turns.")
     var retention: String?
 
@@ -74,13 +78,16 @@ struct BrokerCommand: ParsableCommand {
         if let logLevel, !BrokerSettings.logLevels.contains(logLevel) {
             throw ValidationError("--log-level: \"\(logLevel)\" is not a level (\(BrokerSettings.logLevels.joined(separator: ", ")))")
         }
+        if let logFormat { try checkLogFormat(logFormat, flag: "--log-format") }
         if let retention, case .failure(let error) = RetentionPeriod.parse(retention) { throw ValidationError("--retention: \(error)") }
     }
 
     func run() throws {
         let file = try config.map(loadConfig) ?? BrokerConfig()
         let settings = file.settings
-        bootstrapLogging(level: logLevel ?? settings.logLevel ?? "info")
+        // The config file checked log_format against the same names.
+        bootstrapLogging(level: logLevel ?? settings.logLevel ?? "info",
+                         format: LogFormat(rawValue: logFormat ?? settings.logFormat ?? "text") ?? .text)
         let logger = Logger(label: "baton.broker")
         var options = BrokerOptions()
         options.clientEndpoint = clients ?? settings.clients ?? options.clientEndpoint

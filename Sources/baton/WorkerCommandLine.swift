@@ -1,4 +1,5 @@
 import ArgumentParser
+import BatonLogging
 import BatonWorker
 import Foundation
 import Logging
@@ -49,8 +50,12 @@ struct WorkerCommandLine: ParsableCommand {
     @Option(help: "Log level.")
     var logLevel = "info"
 
+    @Option(help: "Log lines on standard error: text (for people) or json (one object per line, with job_id and attempt where a line names a job, for journald and log shippers).")
+    var logFormat = "text"
+
     func validate() throws {
         try checkEndpoint(broker, flag: brokerFlag != nil ? "--broker" : "BATON_WORKER_BROKER")
+        try checkLogFormat(logFormat, flag: "--log-format")
         guard (0...86_400).contains(drainTimeout) else { throw ValidationError("--drain-timeout must be between 0 and 86400 seconds") }
         guard (1...10_000).contains(capacity) else { throw ValidationError("--capacity must be between 1 and 10000") }
         let known = Set(BuiltinJobs.names)
@@ -81,7 +86,7 @@ struct WorkerCommandLine: ParsableCommand {
     var allowList: [String] { shellAllow.split(separator: ",").map(String.init).filter { !$0.isEmpty } }
 
     func run() throws {
-        bootstrapLogging(level: logLevel)
+        bootstrapLogging(level: logLevel, format: LogFormat(rawValue: logFormat) ?? .text)
         let logger = Logger(label: "baton.worker")
         let root = try confinement()
         let all = BuiltinJobs.handlers(shellAllow: allowList, fileRoot: root)

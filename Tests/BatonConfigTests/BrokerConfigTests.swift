@@ -57,6 +57,7 @@ final class BrokerConfigTests: XCTestCase {
             max_message_bytes: 4096
             curve_secret_key_file: ./broker.secret
             log_level: debug
+            log_format: json
             retention: 7d
             """)
         var s = BrokerSettings()
@@ -68,6 +69,7 @@ final class BrokerConfigTests: XCTestCase {
         s.maxMessageBytes = 4096
         s.curveSecretKeyFile = "./broker.secret"
         s.logLevel = "debug"
+        s.logFormat = "json"
         s.retentionMs = 7 * 86_400_000
         XCTAssertEqual(c.settings, s)
         XCTAssertThrowsError(try BrokerConfig.parse("retention: 30")) {
@@ -101,7 +103,7 @@ final class BrokerConfigTests: XCTestCase {
     func testErrorsNameTheLineAndTheField() {
         let cases: [(yaml: String, line: Int, path: String, message: String)] = [
             // Unknown keys, at every level.
-            ("default: deny\nlimts: {}", 2, "limts", "unknown key (known keys: default, limits, policies, emergency_stop_file, clients, workers, db, heartbeat_ms, ttl_seconds, max_message_bytes, max_submitted, curve_secret, curve_secret_key_file, clients_allow, workers_allow, admins_allow, insecure, log_level, retention)"),
+            ("default: deny\nlimts: {}", 2, "limts", "unknown key (known keys: default, limits, policies, emergency_stop_file, clients, workers, db, heartbeat_ms, ttl_seconds, max_message_bytes, max_submitted, curve_secret, curve_secret_key_file, clients_allow, workers_allow, admins_allow, insecure, log_level, log_format, retention)"),
             ("limits:\n  job_types:\n    disk.erase: {rate: 1/s, brust: 2}", 3, "limits.job_types.disk.erase.brust", "unknown key (known keys: rate, burst)"),
             ("policies:\n  - name: p\n    workflows: [x]\n    rules:\n      - allowed_jobs: [a]", 5, "policies[0].rules[0].allowed_jobs",
              "unknown key (known keys: allowed_job_types, same_args, first_block, limits, args, window, owners)"),
@@ -132,6 +134,7 @@ final class BrokerConfigTests: XCTestCase {
             ("policies:\n  - name: p\n    rules: []", 2, "policies[0].workflows", "required"),
             ("heartbeat_ms: 5", 1, "heartbeat_ms", "must be at least 10, got 5"),
             ("log_level: loud", 1, "log_level", "\"loud\" is not a level (trace, debug, info, notice, warning, error, critical)"),
+            ("log_format: xml", 1, "log_format", "\"xml\" is not a log format (text, json)"),
             ("limits:\n  workflows:\n    w: {}", 3, "limits.workflows.w", "set max_running, rate or both"),
             ("policies:\n  - name: p\n    workflows: [x]\n  - name: p\n    workflows: [y]", 4, "policies[1].name", "a second policy named \"p\""),
             ("policies:\n  - name: p\n    workflows: [x]\n    rules:\n      - {same_args: {a: [b]}, limits: {max_jobs: 1}}", 5, "policies[0].rules[0]",

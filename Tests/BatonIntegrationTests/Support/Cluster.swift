@@ -73,9 +73,9 @@ final class Cluster: @unchecked Sendable {
     /// `file.write` and `append`.
     @discardableResult
     func startWorker(types: String = "echo,sleep,fail", capacity: Int = 2, name: String,
-                     fileRoot: String? = nil) throws -> Process {
+                     fileRoot: String? = nil, extra: [String] = []) throws -> Process {
         try start(["worker", "--broker", workerEndpoint, "--types", types, "--capacity", "\(capacity)", "--name", name]
-                  + (fileRoot.map { ["--file-root", $0] } ?? []),
+                  + (fileRoot.map { ["--file-root", $0] } ?? []) + extra,
                   log: "worker-\(name).log")
     }
 
