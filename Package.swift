@@ -16,7 +16,7 @@ import PackageDescription
 // BatonClient and BatonWorker sit beside the broker, not above it: neither imports it.
 let package = Package(
     name: "Baton",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "baton", targets: ["baton"]),
         .library(name: "BatonClient", targets: ["BatonClient"]),
@@ -32,6 +32,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -68,10 +72,22 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]),
+        // The web dashboard and Prometheus exporter (`baton web`): a client of the broker over
+        // the wire, so it adds nothing to the broker's process.
+        .target(
+            name: "BatonWeb",
+            dependencies: [
+                "BatonClient", "BatonWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonBroker", "BatonClient", "BatonConfig", "BatonKeys", "BatonWorker", "BatonWire", "ZeroMQ", "CBatonLibc",
+                "BatonBroker", "BatonWeb", "BatonClient", "BatonConfig", "BatonKeys", "BatonWorker", "BatonWire", "ZeroMQ", "CBatonLibc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -97,6 +113,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "BatonConfigTests", dependencies: ["BatonConfig", "BatonWire"]),
+        .testTarget(
+            name: "BatonWebTests",
+            dependencies: [
+                "BatonWeb", "BatonWire", "BatonClient",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
         .testTarget(name: "BatonClientTests", dependencies: ["BatonClient", "BatonWire", "ZeroMQ"]),
         .testTarget(
             name: "BatonWorkerTests",
