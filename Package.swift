@@ -117,9 +117,7 @@ let package = Package(
             name: "BatonWebTests",
             dependencies: [
                 "BatonWeb", "BatonWire", "BatonClient",
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "BatonClientTests", dependencies: ["BatonClient", "BatonWire", "ZeroMQ"]),
         .testTarget(
