@@ -66,6 +66,12 @@ enum Assets {
       main { padding:.5em .6em 2em; }
       table { min-width: 28em; }
       .track { min-width: 5em; }
+      /* The jobs table as one card per job: no sideways scrolling for the main content. */
+      table.jobs { min-width: 0; }
+      table.jobs thead { display: none; }
+      table.jobs tr { display: block; padding: .4em 0; border-bottom: 1px solid var(--line); }
+      table.jobs td { display: block; border: 0; padding: .1em .3em; }
+      table.jobs td.timeline { padding: .3em; }
     }
     """#
 
