@@ -10,8 +10,10 @@ import PackageDescription
 //       ├──> BatonConfig <── Yams ──┘   │   (the YAML config and policies: pure values)
 //       ├──> BatonClient <── ZeroMQ     │
 //       └──> BatonWorker <── ZeroMQ, Subprocess
-//   baton (CLI) ──> BatonBroker, BatonClient, BatonConfig, BatonKeys, BatonWorker: it parses arguments and prints
-//                   (and CBatonLibc, for line-buffered stdout).
+//   BatonWeb ──> BatonClient, BatonWire, Hummingbird, Metrics, Prometheus, ServiceLifecycle
+//                (the dashboard and Prometheus exporter: a client of the broker over the wire)
+//   baton (CLI) ──> BatonBroker, BatonClient, BatonConfig, BatonKeys, BatonWorker, BatonWeb: it parses arguments and
+//                   prints (and CBatonLibc, for line-buffered stdout); `baton web` only parses and starts BatonWeb.
 //
 // BatonClient and BatonWorker sit beside the broker, not above it: neither imports it.
 let package = Package(
