@@ -90,6 +90,10 @@ class Cluster:
         self.broker: Optional[subprocess.Popen] = None
         self.web: Optional[subprocess.Popen] = None
         self.url = ""
+        # CURVE (test_curve.py): extra broker flags, the CLI's keys, the worker's keys.
+        self.broker_extra: List[str] = []
+        self.client_keys: List[str] = []
+        self.worker_keys: List[str] = []
 
     # -- processes
 
@@ -102,7 +106,7 @@ class Cluster:
 
     def start_broker(self) -> None:
         self.broker = self._spawn("broker", ["broker", "--db", str(self.db), "--clients", self.clients,
-                                             "--workers", self.workers, "--heartbeat-ms", "200"])
+                                             "--workers", self.workers, "--heartbeat-ms", "200", *self.broker_extra])
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.baton("ping", "--timeout-ms", "300", "--retries", "1", check=False).returncode == 0:
@@ -114,10 +118,12 @@ class Cluster:
 
     def start_worker(self, types: str = "echo,sleep,fail", capacity: int = 8) -> subprocess.Popen:
         return self._spawn("worker", ["worker", "--broker", self.workers, "--types", types,
-                                      "--capacity", str(capacity), "--name", "web-test-worker"])
+                                      "--capacity", str(capacity), "--name", "web-test-worker", *self.worker_keys])
 
     def start_web(self, *extra: str) -> None:
         log = self.folder / "web.log"
+        if log.exists():
+            log.unlink()  # a second web in one test: read only its own address
         self.web = self._spawn("web", ["web", "--broker", self.clients, "--listen", "127.0.0.1:0",
                                        "--timeout-ms", "1000", "--retries", "2", *extra])
         deadline = time.monotonic() + 30
@@ -153,7 +159,8 @@ class Cluster:
     # -- the CLI
 
     def baton(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        r = subprocess.run([self.bin, *args, "--broker", self.clients], capture_output=True, text=True, timeout=60)
+        r = subprocess.run([self.bin, *args, "--broker", self.clients, *self.client_keys], capture_output=True, text=True,
+                           timeout=60)
         if check and r.returncode != 0:
             raise AssertionError(f"baton {' '.join(args)} exited {r.returncode}: {r.stderr}")
         return r
