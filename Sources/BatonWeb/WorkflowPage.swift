@@ -59,11 +59,28 @@ struct WorkflowPage {
         """
     }
 
+    /// Every block's state while there are few; past `listBlocksUpTo`, counts per state
+    /// and the blocks this window's jobs belong to (a workflow may have 10,000 blocks).
     private func blocks() -> HTML {
-        let items = status.blocks.enumerated().map { i, b -> HTML in
-            "<li>block \(i) \(Layout.badge(b.state.rawValue))</li>"
+        let all = Array(status.blocks.enumerated())
+        guard all.count > Self.listBlocksUpTo else {
+            return "<ol class=\"blocks\" start=\"0\">\(all.map(blockItem))</ol>"
         }
-        return "<ol class=\"blocks\" start=\"0\">\(items)</ol>"
+        let counts = BlockState.allCases.compactMap { st -> HTML? in
+            let n = status.blocks.count { $0.state == st }
+            return n == 0 ? nil : "<li>\(Layout.badge(st.rawValue)) ×\(n)</li>"
+        }
+        let shown = Set(view.jobs.map(\.block))
+        return """
+        <ul class="counts" id="block-counts">\(counts)</ul>
+        <ol class="blocks">\(all.filter { shown.contains($0.offset) }.map(blockItem))</ol>
+        """
+    }
+
+    static let listBlocksUpTo = 40
+
+    private func blockItem(_ item: (offset: Int, element: WorkflowStatus.Block)) -> HTML {
+        "<li>block \(item.offset) \(Layout.badge(item.element.state.rawValue))</li>"
     }
 
     private func jobsTable() -> HTML {

@@ -104,3 +104,18 @@ def test_live_stream_sends_events_and_ends(cluster):
     assert "event: end\ndata: SUCCEEDED" in body
     _, resumed, _ = cluster.get(f"/workflows/{done['id']}/events", headers={"Last-Event-ID": "3"})
     assert "id: 3\n" not in resumed and "id: 4\n" in resumed
+
+
+def test_a_big_workflow_is_read_a_window_at_a_time(cluster):
+    blocks = [{"concurrency": 1, "jobs": [{"type": "echo", "name": f"b{b}-j{j}", "args": {"n": j}} for j in range(50)]}
+              for b in range(60)]
+    wid = cluster.submit({"name": "big", "blocks": blocks})  # 3,000 jobs, never run: STATUS pages all the same
+    status, body, _ = cluster.get(f"/workflows/{wid}")
+    assert status == 200
+    assert "Jobs 1–100" in body and body.count('data-job="') == 100
+    assert f'href="/workflows/{wid}?from=100"' in body
+    assert 'id="block-counts"' in body and "×60" in body  # 60 blocks summarised, not listed
+    status, body, _ = cluster.get(f"/workflows/{wid}?from=2950")
+    assert "Jobs 2951–3000" in body and body.count('data-job="') == 50
+    assert "?from=3000" not in body  # the last window
+    assert ">59.49 b59-j49<" in body
