@@ -20,7 +20,10 @@ final class LiveEvents: @unchecked Sendable {
     private let lock = NSLock()
     private var open = 0
 
-    init(pool: BrokerPool, limit: Int, waitMs: Int64 = 10_000) {
+    /// Short long-polls: a page that was closed, and a shutdown, are noticed within one
+    /// wait (the pool call cannot be interrupted while its WATCH is held); an idle page
+    /// costs the broker one cheap WATCH every few seconds.
+    init(pool: BrokerPool, limit: Int, waitMs: Int64 = 3000) {
         self.pool = pool
         self.limit = limit
         self.waitMs = waitMs
@@ -30,12 +33,14 @@ final class LiveEvents: @unchecked Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-store"
-        guard acquire() else {
+        guard let slot = acquire() else {
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(
                 string: "retry: 10000\nevent: unavailable\ndata: too many live pages open; retrying in 10 s\n\n")))
         }
+        // The slot is freed when the body closure is released: after the stream ends, and
+        // also when the response is dropped without its body ever being written.
         let body = ResponseBody { [self] writer in
-            defer { release() }
+            withExtendedLifetime(slot) {}
             try await stream(id: id, after: after, to: &writer)
             try await writer.finish(nil)
         }
@@ -79,17 +84,33 @@ final class LiveEvents: @unchecked Sendable {
         return s
     }
 
-    private func acquire() -> Bool {
+    /// Open streams now (for tests and logs).
+    var openStreams: Int {
         lock.lock()
         defer { lock.unlock() }
-        guard open < limit else { return false }
-        open += 1
-        return true
+        return open
     }
 
-    private func release() {
+    private func acquire() -> Slot? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard open < limit else { return nil }
+        open += 1
+        return Slot(self)
+    }
+
+    fileprivate func release() {
         lock.lock()
         open -= 1
         lock.unlock()
     }
+}
+
+/// One counted stream: released exactly once, when the last reference goes.
+private final class Slot: Sendable {
+    private let owner: LiveEvents
+
+    init(_ owner: LiveEvents) { self.owner = owner }
+
+    deinit { owner.release() }
 }

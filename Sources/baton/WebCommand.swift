@@ -42,6 +42,9 @@ struct WebCommand: ParsableCommand {
         let config = WebConfiguration(broker: client.broker, timeoutMs: try client.timeoutMs, retries: try client.retries,
                                       curve: curve, host: host, port: port)
         bootstrapLogging(level: logLevel)
+        if !["127.0.0.1", "localhost", "::1"].contains(host) && !host.hasPrefix("127.") {
+            printError(Style.warning("--listen \(listen): the dashboard has no login of its own; whoever reaches this port can cancel workflows and stop or go with this process's key. Put an authenticating proxy in front."))
+        }
         let broker = client.broker
         do {
             try WebServer.runBlocking(config, logger: Logger(label: "baton.web")) { address in

@@ -119,3 +119,29 @@ def test_a_big_workflow_is_read_a_window_at_a_time(cluster):
     assert "Jobs 2951–3000" in body and body.count('data-job="') == 50
     assert "?from=3000" not in body  # the last window
     assert ">59.49 b59-j49<" in body
+
+
+def test_live_streams_are_bounded(cluster):
+    """Each live page holds a WATCH on one of the 8 live threads; a ninth is told to come
+    back later instead of queueing behind them (and the pages still answer)."""
+    import socket
+
+    wid = cluster.submit(sleep_spec("bounded", 60_000, 1))
+    cluster.baton("exec", wid)
+    host, port = cluster.url.removeprefix("http://").split(":")
+    streams = []
+    try:
+        for _ in range(9):
+            s = socket.create_connection((host, int(port)), timeout=10)
+            s.sendall(f"GET /workflows/{wid}/events HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+            streams.append(s)
+            time.sleep(0.1)  # in order: the ninth is the one refused
+        first = [s.recv(4096).decode(errors="replace") for s in streams]
+        assert all("200 OK" in f for f in first)
+        assert sum("too many live pages open" in f for f in first) == 1, first
+        assert "too many live pages open" in first[-1]
+        assert cluster.get("/")[0] == 200  # page reads have their own threads
+    finally:
+        for s in streams:
+            s.close()
+        cluster.baton("cancel", wid)  # so the worker's drain at teardown does not wait for the sleep
