@@ -31,7 +31,7 @@ SHOTS = Path(os.environ.get("BATON_SCREENSHOTS") or REPO / ".build" / "web-scree
 
 @pytest.fixture
 def browser():
-    if not CHROMIUM or not DRIVER:
+    if not CHROMIUM or not DRIVER or not os.access(CHROMIUM, os.X_OK) or not os.access(DRIVER, os.X_OK):
         pytest.skip(f"no headless browser: chromium={CHROMIUM!r}, chromedriver={DRIVER!r} "
                     "(apt-get install -y chromium chromium-driver; scripts/test-web does)")
     options = webdriver.ChromeOptions()
