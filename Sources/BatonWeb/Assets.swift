@@ -18,6 +18,7 @@ enum Assets {
     h1 { font-size:1.4em; margin:.3em 0; word-break:break-word; }
     h2 { font-size:1.1em; margin:1.2em 0 .4em; }
     section { margin-bottom: 1em; }
+    .grid { display:grid; grid-template-columns: repeat(auto-fit, minmax(18em, 1fr)); gap: 0 2em; }
     .muted { color: var(--muted); }
     .scroll { overflow-x:auto; -webkit-overflow-scrolling: touch; }
     table { border-collapse:collapse; width:100%; min-width: 32em; }

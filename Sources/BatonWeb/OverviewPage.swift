@@ -17,7 +17,8 @@ struct OverviewPage {
         var parts: [HTML] = [notice ?? .empty, stopBanner()]
         switch stats {
         case .success(let s):
-            parts += [brokerFacts(s), throughputSection(s), workflowsSection(s), queuesSection(s), workersSummary(s)]
+            parts += ["<div class=\"grid\">\(brokerFacts(s))\(workflowsSection(s))\(workersSummary(s))</div>",
+                      throughputSection(s), queuesSection(s)]
         case .failure(let e):
             parts.append(Layout.notice("error", "STATS: \(e.message)"))
         }
