@@ -67,7 +67,7 @@ struct OverviewPage {
         return """
         <section><h2>Throughput</h2>\(rates)
         <div class="scroll"><table class="numbers"><caption>since the broker started</caption>
-        \(row("requests", "requests"))\(row("workflows submitted", "submitted"))\(row("workflows executed", "executed"))\(row("jobs dispatched", "dispatched"))\(row("attempts succeeded", "succeeded"))\(row("attempts failed", "failed"))\(row("retries", "retries"))\(row("timeouts", "timeouts"))\(row("heartbeat timeouts", "heartbeat_timeouts"))\(row("workers lost", "workers_lost"))\(row("fenced", "fenced"))
+        \(row("requests", "requests"))\(row("workflows submitted", "submitted"))\(row("workflows executed", "executed"))\(row("jobs dispatched", "dispatched"))\(row("attempts succeeded", "succeeded"))\(row("attempts failed", "failed"))\(row("retries", "retries"))\(row("timeouts", "timeouts"))\(row("heartbeat timeouts", "heartbeat_timeouts"))\(row("workers lost", "workers_lost"))\(row("fenced", "fenced"))\(row("deleted by retention", "deleted"))
         </table></div></section>
         """
     }

@@ -48,7 +48,7 @@ enum StatsMetrics {
         return [
             MetricFamily("baton_workflows_finished_total", .counter, "Workflows that reached a final state since the broker started, by state.",
                          label: "state", filled(s.finished, finalStates)),
-            MetricFamily("baton_requests_total", .counter, "Client requests decided.", value: n("requests")),
+            MetricFamily("baton_requests_total", .counter, "Client messages received, well-formed or not.", value: n("requests")),
             MetricFamily("baton_requests_rejected_total", .counter, "ERROR replies, by code.", label: "code", s.rejected),
             MetricFamily("baton_workflows_submitted_total", .counter, "New workflows stored by SUBMIT.", value: n("submitted")),
             MetricFamily("baton_workflows_executed_total", .counter, "EXECs that started a workflow.", value: n("executed")),
@@ -60,6 +60,7 @@ enum StatsMetrics {
                          label: "kind", ["timeout": n("timeouts"), "heartbeat": n("heartbeat_timeouts")]),
             MetricFamily("baton_workers_lost_total", .counter, "Workers counted dead or unreachable.", value: n("workers_lost")),
             MetricFamily("baton_fenced_total", .counter, "RESULTs and PROGRESS dropped by fencing.", value: n("fenced")),
+            MetricFamily("baton_workflows_deleted_total", .counter, "Final workflows deleted by retention.", value: n("deleted")),
             MetricFamily("baton_turns_total", .counter, "Broker turns.", value: s.turns),
             MetricFamily("baton_commits_total", .counter, "Transactions committed (one fsync each).", value: s.commits),
             MetricFamily("baton_commits_failed_total", .counter, "Commits that failed.", value: s.commitsFailed),
