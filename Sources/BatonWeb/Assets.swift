@@ -76,7 +76,8 @@ enum Assets {
     }
     """#
 
-    /// The live script: follows `/workflows/ID/events` (server-sent events, fed by WATCH),
+    /// The live script: reloads pages marked `data-refresh` (not while a form is being
+    /// filled in); follows `/workflows/ID/events` (server-sent events, fed by WATCH),
     /// writes each event into the list and re-reads `#workflow-body` (at most once a
     /// second) so states, attempts and outputs follow; asks before a form with
     /// `data-confirm` is sent. Text from events goes in with `textContent` only.
@@ -87,6 +88,17 @@ enum Assets {
         var f = e.target;
         if (f && f.dataset && f.dataset.confirm && !window.confirm(f.dataset.confirm)) e.preventDefault();
       });
+      var every = Number(document.body.dataset.refresh || 0);
+      if (every > 0) {
+        setInterval(function () {
+          var a = document.activeElement;
+          var typing = a && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName);
+          var edited = Array.prototype.some.call(document.querySelectorAll("form input"), function (i) {
+            return i.type === "checkbox" ? i.checked !== i.defaultChecked : i.value !== i.defaultValue;
+          });
+          if (!typing && !edited) location.reload();
+        }, every * 1000);
+      }
       var live = document.getElementById("live");
       if (!live || live.dataset.final === "true" || !window.EventSource) return;
       var body = document.getElementById("workflow-body");

@@ -6,8 +6,11 @@ enum Layout {
         case overview, workflows, workers, none
     }
 
-    static func page(title: String, tab: Tab, broker: String, body: HTML) -> HTML {
-        """
+    /// `refreshSeconds`: the live script reloads the page that often, unless the reader is
+    /// typing in one of its forms (the overview and workers pages: STATS is cheap).
+    static func page(title: String, tab: Tab, broker: String, body: HTML, refreshSeconds: Int? = nil) -> HTML {
+        let refresh: HTML = refreshSeconds.map { " data-refresh=\"\($0)\"" } ?? .empty
+        return """
         <!doctype html>
         <html lang="en">
         <head>
@@ -17,7 +20,7 @@ enum Layout {
         <link rel="stylesheet" href="/static/baton.css">
         <script src="/static/live.js" defer></script>
         </head>
-        <body>
+        <body\(refresh)>
         <header class="top">
         <a class="brand" href="/">Baton</a>
         <nav>\(navLink("/", "Overview", tab == .overview))\(navLink("/workflows", "Workflows", tab == .workflows))\(navLink("/workers", "Workers", tab == .workers))<a href="/metrics">Metrics</a></nav>

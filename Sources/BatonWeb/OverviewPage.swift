@@ -23,7 +23,7 @@ struct OverviewPage {
             parts.append(Layout.notice("error", "STATS: \(e.message)"))
         }
         parts += [limitsSection(), stopForms()]
-        return Layout.page(title: "Overview", tab: .overview, broker: broker, body: HTML.join(parts))
+        return Layout.page(title: "Overview", tab: .overview, broker: broker, body: HTML.join(parts), refreshSeconds: 10)
     }
 
     private var stops: [JSONValue] {

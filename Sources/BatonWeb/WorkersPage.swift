@@ -22,6 +22,6 @@ struct WorkersPage {
             <h1>Workers</h1>
             <p>\(stats.workers.count) connected; \(stats.running) attempts running.</p>
             \(table)
-            """)
+            """, refreshSeconds: 10)
     }
 }

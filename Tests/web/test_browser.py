@@ -114,3 +114,14 @@ def test_pages_fit_a_phone(cluster, browser):
     inner = browser.execute_script("return window.innerWidth;")
     assert width <= inner + 1, f"the page scrolls sideways on a phone: {width} > {inner}"
     shot(browser, "phone-workflow")
+
+
+def test_the_overview_refreshes_itself_and_then_shows_rates(cluster, browser):
+    cluster.run(sleep_spec("rates", 10, jobs=2))
+    browser.get(f"{cluster.url}/")
+    assert "Rates appear from the next refresh" in browser.find_element(By.TAG_NAME, "main").text
+    browser.execute_script("window.batonFirstLoad = true;")
+    WebDriverWait(browser, 30, poll_frequency=0.5).until(
+        lambda d: d.execute_script("return window.batonFirstLoad !== true;")
+        and "attempts succeeded/s" in d.find_element(By.TAG_NAME, "main").text)
+    shot(browser, "overview-rates")
