@@ -16,6 +16,9 @@ struct WebCommand: ParsableCommand {
             an admin key (--curve-secret of a key in the broker's admins allowlist); a client key sees its own \
             workflows only.
 
+            Page reads and /metrics make one try of --timeout-ms each (a broker that is down shows as such \
+            after one timeout); cancel, stop and go are resent up to --retries times.
+
             It listens on loopback by default: the pages carry no login of their own, so whoever reaches the \
             port acts with this process's key. Put it behind an authenticating proxy before binding elsewhere.
             """)
