@@ -11,13 +11,15 @@ import PackageDescription
 //       ├──> BatonClient <── ZeroMQ     │
 //       └──> BatonWorker <── ZeroMQ, Subprocess
 //   BatonWire ──> BatonLogging <── swift-log (the log lines, text or JSON; testable outside the CLI)
-//   baton (CLI) ──> BatonBroker, BatonClient, BatonConfig, BatonKeys, BatonWorker: it parses arguments and prints
-//                   (and CBatonLibc, for line-buffered stdout; BatonLogging, for its log lines).
+//   BatonWeb ──> BatonClient, BatonWire, Hummingbird, Metrics, Prometheus, ServiceLifecycle
+//                (the dashboard and Prometheus exporter: a client of the broker over the wire)
+//   baton (CLI) ──> BatonBroker, BatonClient, BatonConfig, BatonKeys, BatonWorker, BatonWeb: it parses arguments and
+//                   prints (and CBatonLibc, for line-buffered stdout; BatonLogging, for its log lines); `baton web` only parses and starts BatonWeb.
 //
 // BatonClient and BatonWorker sit beside the broker, not above it: neither imports it.
 let package = Package(
     name: "Baton",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "baton", targets: ["baton"]),
         .library(name: "BatonClient", targets: ["BatonClient"]),
@@ -33,6 +35,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -72,10 +78,22 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]),
+        // The web dashboard and Prometheus exporter (`baton web`): a client of the broker over
+        // the wire, so it adds nothing to the broker's process.
+        .target(
+            name: "BatonWeb",
+            dependencies: [
+                "BatonClient", "BatonWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonBroker", "BatonClient", "BatonConfig", "BatonKeys", "BatonWorker", "BatonWire", "ZeroMQ", "CBatonLibc",
+                "BatonBroker", "BatonWeb", "BatonClient", "BatonConfig", "BatonKeys", "BatonWorker", "BatonWire", "ZeroMQ", "CBatonLibc",
                 "BatonLogging", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -104,6 +122,12 @@ let package = Package(
         .testTarget(
             name: "BatonLoggingTests",
             dependencies: ["BatonLogging", "BatonWire", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "BatonWebTests",
+            dependencies: [
+                "BatonWeb", "BatonWire", "BatonClient",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "BatonClientTests", dependencies: ["BatonClient", "BatonWire", "ZeroMQ"]),
         .testTarget(
             name: "BatonWorkerTests",

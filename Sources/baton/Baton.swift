@@ -27,7 +27,7 @@ struct Baton: ParsableCommand {
         subcommands: [
             BrokerCommand.self, WorkerCommandLine.self, SubmitCommand.self, ExecCommand.self, StatusCommand.self,
             WatchCommand.self, CancelCommand.self, ListCommand.self, RunCommand.self, ResumeCommand.self, PingCommand.self, KeygenCommand.self,
-            StopCommand.self, GoCommand.self, LimitsCommand.self, StatsCommand.self, WorkersCommand.self, BackupCommand.self, DbCommand.self, ConfigCommand.self, PolicyCommand.self,
+            StopCommand.self, GoCommand.self, LimitsCommand.self, StatsCommand.self, WorkersCommand.self, BackupCommand.self, DbCommand.self, WebCommand.self, ConfigCommand.self, PolicyCommand.self,
         ])
 
     /// Parses, then runs with the exit-code table: usage errors (from parsing and
