@@ -367,7 +367,19 @@ public struct Engine {
     // deadlines are turned back into steady time when they are read (restore, loads).
 
     /// The loop tells the engine the wall clock each turn.
-    public mutating func observeWallClock(_ wallMs: Int64, at now: Int64) { wallOffsetMs = wallMs - now }
+    ///
+    /// The two clocks are read one after the other and each is cut to whole ms, so the
+    /// offset wobbles by a millisecond from turn to turn with no step at all. Moves of
+    /// that size are ignored, so that a time shown twice (a bucket's `next_token_at`)
+    /// reads the same twice; a step or the slow slew of NTP is followed once it passes
+    /// `Self.offsetTolerance`.
+    public mutating func observeWallClock(_ wallMs: Int64, at now: Int64) {
+        let offset = wallMs - now
+        if abs(offset - wallOffsetMs) > Self.offsetTolerance { wallOffsetMs = offset }
+    }
+
+    /// The largest move of the wall-clock offset taken for rounding rather than a step.
+    static let offsetTolerance: Int64 = 2
 
     /// Wall-clock time of the engine's instant `t`: for timestamps and stored deadlines.
     func wall(_ t: Int64) -> Int64 { t + wallOffsetMs }

@@ -31,6 +31,21 @@ final class EngineClockTests: XCTestCase {
         XCTAssertLessThan(abs(clock.wallNow() - WallClock.nowMs() - hour), 50, "the wall clock shows it")
     }
 
+    /// Reading the two clocks one after the other wobbles their offset by a millisecond;
+    /// that is not a step, so times shown twice (a bucket's next token) read the same.
+    func testTheWallOffsetIgnoresRoundingAndFollowsASteps() {
+        var engine = Engine(config: EngineConfig())
+        engine.observeWallClock(1_000, at: 1_000)
+        engine.observeWallClock(2_001, at: 2_000)
+        engine.observeWallClock(2_999, at: 3_000)
+        XCTAssertEqual(engine.wall(5_000), 5_000, "a millisecond either way is rounding")
+        engine.observeWallClock(3_003, at: 3_000)
+        XCTAssertEqual(engine.wall(5_000), 5_003, "three is a step (or NTP's slew), followed")
+        engine.observeWallClock(3_000 + hour, at: 3_000)
+        XCTAssertEqual(engine.wall(5_000), 5_000 + hour)
+        XCTAssertEqual(engine.steady(fromWall: 5_000 + hour), 5_000)
+    }
+
     func testSteppingTheWallClockLosesNoWorkerAndMovesNoTimeout() throws {
         let wall = SteppableWall()
         var options = BrokerOptions()

@@ -1,6 +1,7 @@
 """A broker started with a configuration file (spec 4.5): the SDK surfaces rate_limited's
 retry_after_ms and policy_denied's policy and rule (section 8)."""
 
+from datetime import datetime, timedelta, timezone
 import time
 import uuid
 
@@ -79,12 +80,19 @@ limits:
   clients: {{max_in_flight: 100}}
 """)
     with b.client() as c:
-        assert c.limits() == {"job_types": [{"type": NOBODY, "rate": "1/h", "burst": 3, "tokens": 0,
-                                             "queued": 0, "next_token_at": c.limits()["job_types"][0]["next_token_at"]}],
-                              "workflows": [{"name": "erase", "max_running": 2, "running": 0, "rate": "5/min",
-                                             "started_in_window": 0}],
-                              "clients": {"max_in_flight": 100, "at_limit": 0},
-                              "stops": []}
+        first = c.limits()
+        next_token_at = first["job_types"][0]["next_token_at"]
+        # The bucket started empty at the broker's start: its first token is an hour on.
+        ahead = datetime.strptime(next_token_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc) \
+            - datetime.now(timezone.utc)
+        assert timedelta(minutes=59) < ahead <= timedelta(hours=1), next_token_at
+        assert first == {"job_types": [{"type": NOBODY, "rate": "1/h", "burst": 3, "tokens": 0,
+                                        "queued": 0, "next_token_at": next_token_at}],
+                         "workflows": [{"name": "erase", "max_running": 2, "running": 0, "rate": "5/min",
+                                        "started_in_window": 0}],
+                         "clients": {"max_in_flight": 100, "at_limit": 0},
+                         "stops": []}
+        assert c.limits()["job_types"][0]["next_token_at"] == next_token_at, "a time shown twice reads the same"
         wf = c.submit(workflow([job(NOBODY)], name="erase")).id
         c.exec(wf)
         c.stop("rollout", "bad rollout")
