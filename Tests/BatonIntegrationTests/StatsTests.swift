@@ -16,8 +16,8 @@ final class StatsTests: XCTestCase {
 
     override func tearDown() { cluster.stopAll() }
 
-    private func stats() throws -> [String: JSONValue] {
-        let (code, out) = try cluster.baton(["stats", "--json"], log: "stats.log")
+    private func stats(log: String = "stats.log") throws -> [String: JSONValue] {
+        let (code, out) = try cluster.baton(["stats", "--json"], log: log)
         XCTAssertEqual(code, 0, out)
         return try XCTUnwrap(JSONParser.parse(out.trimmingCharacters(in: .whitespacesAndNewlines)).objectValue, out)
     }
@@ -59,6 +59,14 @@ final class StatsTests: XCTestCase {
 
     func testPeopleGetLinesAndATable() throws {
         try cluster.startWorker(types: "echo", capacity: 3, name: "w-people")
+        // The worker process is started, not yet known: wait for its READY to arrive.
+        let deadline = Date().addingTimeInterval(30)
+        var polls = 0
+        while try stats(log: "poll\(polls).log")["workers"]?.arrayValue?.count != 1 {
+            polls += 1
+            guard Date() < deadline else { return XCTFail("the worker did not connect within 30 s") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         let (code, out) = try cluster.baton(["stats"], log: "stats.log")
         XCTAssertEqual(code, 0, out)
         XCTAssertTrue(out.contains("workflows: 0 running, 0 submitted, 0 stopped"), out)
