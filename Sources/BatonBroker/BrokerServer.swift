@@ -90,6 +90,15 @@ public final class BrokerServer: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         let store = try Store(path: options.databasePath, access: .owner)
+        // Checkpoints off the commit path (`Checkpointer`); an in-memory store has no WAL.
+        let checkpointer = try options.databasePath.map { try Checkpointer(path: $0) }
+        // Last out: the committer (below) stops first, then these; the store closes here,
+        // so its lock is free on return.
+        defer {
+            checkpointer?.stop()
+            try? store.close()
+        }
+        if let checkpointer { try store.checkpointElsewhere { checkpointer.wake() } }
         let opened = clock.now
         var config = EngineConfig(heartbeatMs: options.heartbeatMs, ttlMs: options.ttlMs)
         config.maxSubmittedPerOwner = options.maxSubmittedPerOwner
@@ -99,12 +108,9 @@ public final class BrokerServer: Sendable {
         let committer = try Committer(store: store, reads: ReadSide(store: store, pageSize: engine.config.watchPageSize),
                                       retention: retention)
         // Leaving on an error: the queued turns' messages will never be sent, so they are
-        // not committed either. The store closes here, so its lock is free on return.
+        // not committed either.
         var stoppedCleanly = false
-        defer {
-            committer.stop(discardQueued: !stoppedCleanly)
-            try? store.close()
-        }
+        defer { committer.stop(discardQueued: !stoppedCleanly) }
 
         try checkPlainModeBinds()
         let context = try Context()

@@ -53,14 +53,22 @@ final class Committer: @unchecked Sendable {
     }
 
     /// How long finished workflows are kept, and how the deletion is paced.
+    ///
+    /// A turn that arrives while a deleting transaction runs waits for it, so each one
+    /// is kept short: `chunk` workflows per statement, and no further chunk once a turn
+    /// is queued or `budget` is spent; `gap` then leaves the store to the turns.
+    /// (`scripts/bench-retention` measures SUBMIT latency while a backlog is deleted.)
     struct Retention: Sendable {
         /// Finished workflows older than this are deleted (ms).
         var keepMs: Int64
-        /// Workflows per deleting transaction: small, so a batch holds the store for a
-        /// few milliseconds at most (`scripts/bench --only retention` measures it).
-        var batch = 128
-        /// Between batches while a backlog remains: turns queued meanwhile go first.
-        var gap = Duration.milliseconds(20)
+        /// At most this many workflows per deleting transaction.
+        var batch = 256
+        /// Workflows per DELETE statement: the unit a waiting turn may have to wait for.
+        var chunk = 8
+        /// No further chunk once a transaction has run this long.
+        var budget = Duration.milliseconds(2)
+        /// Between transactions while a backlog remains.
+        var gap = Duration.milliseconds(5)
         /// How often to look for newly expired workflows once none is left.
         var idleCheck = Duration.seconds(1)
     }
@@ -215,17 +223,30 @@ final class Committer: @unchecked Sendable {
     /// engine holds, so it needs no recovery).
     private func prune(_ retention: Retention) {
         let cutoff = WallClock.nowMs() - retention.keepMs
-        var deleted = 0, failed = false
+        let started = ContinuousClock.now
+        var deleted = 0, failed = false, noneLeft = true
         do {
-            deleted = try store.deleteFinished(before: cutoff, limit: retention.batch)
+            (deleted, noneLeft) = try store.deleteFinished(before: cutoff, limit: retention.batch, chunk: retention.chunk) {
+                ContinuousClock.now - started < retention.budget && !turnsWaiting()
+            }
         } catch {
             failed = true
         }
+        // A transaction cut short (a waiting turn, the budget, the batch) leaves a
+        // backlog: the next one comes after `gap`.
+        let exhausted = failed || noneLeft
         condition.lock()
         commitStats.deleted += deleted
         if failed { commitStats.deleteFailures += 1 }
-        nextPruneAt = ContinuousClock.now + (deleted == retention.batch ? retention.gap : retention.idleCheck)
+        nextPruneAt = ContinuousClock.now + (exhausted ? retention.idleCheck : retention.gap)
         condition.unlock()
+    }
+
+    /// Whether the event loop has queued a turn (a deleting transaction then ends).
+    private func turnsWaiting() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return !queued.isEmpty
     }
 
     private func record(_ change: (inout CommitStats) -> Void) {

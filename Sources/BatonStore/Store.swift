@@ -1,6 +1,7 @@
 import BatonWire
 import Foundation
 import GRDB
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,6 +20,9 @@ public final class Store: Sendable {
     let db: DatabaseQueue
     /// Held by the owner (the broker) for as long as the store is open.
     private let lock: FileLock?
+    /// The WAL hook's context while `checkpointElsewhere` is in force (SQLite holds only
+    /// a raw pointer to it).
+    let walHook = Mutex<WalHook?>(nil)
 
     /// How a store is opened.
     public enum Access: Sendable {
@@ -36,6 +40,10 @@ public final class Store: Sendable {
         /// it is refused while a broker owns the file, and never migrates (a file of an
         /// older schema is reported as it is).
         case inspector
+        /// A second connection beside an owner in the same process that only runs WAL
+        /// checkpoints (`checkpoint()`), so that the owner's commits never do
+        /// (`checkpointElsewhere`). Takes no lock, never migrates.
+        case checkpointer
     }
 
     /// Opens (creating if needed) the database file at `path`, or an in-memory database
@@ -44,27 +52,31 @@ public final class Store: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(5)
         let onDisk = path != nil
-        if access == .reader || access == .inspector {
+        if access == .reader || access == .inspector || access == .checkpointer {
             guard onDisk else { throw StoreError.locked("a reader needs a database file, not :memory:") }
-            config.readonly = true
+            config.readonly = access != .checkpointer
         }
         config.prepareDatabase { db in
             // WAL is set here rather than with `config.journalMode = .wal`: GRDB's WAL
             // setup runs after this closure and sets `synchronous = NORMAL`, which would
             // lose the last commits on power loss and break "never lost". (A reader
             // finds the file in WAL mode already: the mode is stored in the file.)
-            if onDisk && access != .reader && access != .inspector { try db.execute(sql: "PRAGMA journal_mode = WAL") }
+            if onDisk && access != .reader && access != .inspector && access != .checkpointer {
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+            }
             // FULL: the WAL is fsynced at every commit.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        // A reader beside its owner, in the owner's process, takes no lock of its own.
-        lock = try (access == .reader ? nil : path.map { try FileLock(database: $0, exclusive: access == .owner) })
+        // A reader or checkpointer beside its owner, in the owner's process, takes no lock
+        // of its own.
+        let besideOwner = access == .reader || access == .checkpointer
+        lock = try (besideOwner ? nil : path.map { try FileLock(database: $0, exclusive: access == .owner) })
         if let path {
             db = try DatabaseQueue(path: path, configuration: config)
         } else {
             db = try DatabaseQueue(configuration: config)
         }
-        if access != .reader && access != .inspector { try Schema.migrator.migrate(db) }
+        if access == .shared || access == .owner { try Schema.migrator.migrate(db) }
     }
 
     /// Closes the connection and gives up the lock now (not when the last reference
@@ -385,27 +397,37 @@ public final class Store: Sendable {
 
     /// Deletes up to `limit` final workflows that finished before `cutoff` (ms since the
     /// epoch), oldest first, with their jobs and events (ON DELETE CASCADE), in one
-    /// transaction. Returns how many it deleted: fewer than `limit` means none is left.
+    /// transaction, `chunk` workflows per statement; after each chunk `more()` decides
+    /// whether to go on (the committer stops when a turn is waiting or its time is up).
+    /// Returns how many it deleted, and whether that was all there were.
     ///
     /// Their idempotency keys go with them: a later SUBMIT with such a key makes a new
     /// workflow (spec §10.3). The freed pages go to SQLite's freelist and are reused by
     /// later inserts, so at a steady load the file stops growing (it does not shrink;
     /// `VACUUM` offline, or `baton backup`, which writes a compact copy, does that).
     @discardableResult
-    public func deleteFinished(before cutoff: Int64, limit: Int) throws -> Int {
-        var deleted = 0
+    public func deleteFinished(before cutoff: Int64, limit: Int, chunk: Int? = nil,
+                               while more: () -> Bool = { true }) throws -> (deleted: Int, noneLeft: Bool) {
+        let chunk = max(1, chunk ?? limit)
+        var deleted = 0, noneLeft = false
         try db.inTransaction(.immediate) { db in
-            try db.execute(sql: """
+            let statement = try db.cachedStatement(sql: """
                 DELETE FROM workflows WHERE seq IN (
                     SELECT seq FROM workflows INDEXED BY workflows_by_finish
                     WHERE finished_at IS NOT NULL AND finished_at < ?
                       AND (state = 'SUCCEEDED' OR state = 'FAILED' OR state = 'CANCELLED' OR state = 'EXPIRED')
                     ORDER BY finished_at LIMIT ?)
-                """, arguments: [cutoff, limit])
-            deleted = db.changesCount  // the workflows only: cascaded rows are not counted
+                """)
+            while deleted < limit {
+                let asked = min(chunk, limit - deleted)
+                try statement.execute(arguments: [cutoff, asked])
+                deleted += db.changesCount  // the workflows only: cascaded rows are not counted
+                noneLeft = db.changesCount < asked
+                if noneLeft || !more() { break }
+            }
             return .commit
         }
-        return deleted
+        return (deleted, noneLeft)
     }
 
     /// Writes a consistent, compact copy of the database to `path` (`VACUUM INTO`: one

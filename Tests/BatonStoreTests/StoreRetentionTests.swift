@@ -33,15 +33,38 @@ final class StoreRetentionTests: XCTestCase {
             try stored(store, "01RUN", .running, finishedAt: nil)
             try stored(store, "01STOP", .stopped, finishedAt: nil)
 
-            XCTAssertEqual(try store.deleteFinished(before: t0 + 50, limit: 2), 2, "the limit holds")
+            XCTAssertEqual(try store.deleteFinished(before: t0 + 50, limit: 2).deleted, 2, "the limit holds")
             XCTAssertNil(try store.workflow(id: "01OLD1"), "oldest first")
             XCTAssertNil(try store.workflow(id: "01OLD2"))
             XCTAssertNotNil(try store.workflow(id: "01OLD3"))
-            XCTAssertEqual(try store.deleteFinished(before: t0 + 50, limit: 2), 1, "fewer than the limit: none left")
-            XCTAssertEqual(try store.deleteFinished(before: t0 + 50, limit: 2), 0)
+            XCTAssertEqual(try store.deleteFinished(before: t0 + 50, limit: 2).deleted, 1, "fewer than the limit: none left")
+            XCTAssertEqual(try store.deleteFinished(before: t0 + 50, limit: 2).deleted, 0)
             XCTAssertNil(try store.workflow(idempotencyKey: "k-old"), "the key goes with its workflow")
             XCTAssertEqual(try store.events(workflowId: "01OLD1", after: 0, limit: 10), [], "its events too")
             XCTAssertEqual(Set(try store.countByState().filter { $0.value > 0 }.keys), [.expired, .running, .stopped])
+        }
+    }
+
+    /// The committer's deleting transaction goes chunk by chunk and stops when asked
+    /// (a turn is waiting): what it deleted is committed, the rest stays for later.
+    func testADeletionGoesByChunksAndStopsWhenAsked() throws {
+        try onEveryStore { store, _ in
+            for i in 0..<7 { try stored(store, "01OLD\(i)", .succeeded, finishedAt: t0 + Int64(i)) }
+            var asked = 0
+            let first = try store.deleteFinished(before: t0 + 50, limit: 100, chunk: 2) {
+                asked += 1
+                return asked < 2
+            }
+            XCTAssertEqual(first.deleted, 4, "two chunks of two, then told to stop")
+            XCTAssertFalse(first.noneLeft)
+            XCTAssertNil(try store.workflow(id: "01OLD3"))
+            XCTAssertNotNil(try store.workflow(id: "01OLD4"), "oldest first, the rest kept")
+            let rest = try store.deleteFinished(before: t0 + 50, limit: 100, chunk: 2)
+            XCTAssertEqual(rest.deleted, 3)
+            XCTAssertTrue(rest.noneLeft, "the last chunk found fewer than two")
+            let capped = try store.deleteFinished(before: t0 + 50, limit: 100, chunk: 2)
+            XCTAssertEqual(capped.deleted, 0)
+            XCTAssertTrue(capped.noneLeft)
         }
     }
 
@@ -50,7 +73,7 @@ final class StoreRetentionTests: XCTestCase {
             let store = try Store(path: path)
             try stored(store, "01GONE", .succeeded, finishedAt: t0)
             try stored(store, "01KEPT", .succeeded, finishedAt: t0 + 10)
-            XCTAssertEqual(try store.deleteFinished(before: t0 + 5, limit: 100), 1)
+            XCTAssertEqual(try store.deleteFinished(before: t0 + 5, limit: 100).deleted, 1)
             let jobs = try store.db.read { try String.fetchAll($0, sql: "SELECT DISTINCT workflow_id FROM jobs") }
             XCTAssertEqual(jobs, ["01KEPT"])
             XCTAssertEqual(try store.integrityCheck(), "ok")
