@@ -54,21 +54,27 @@ final class Committer: @unchecked Sendable {
 
     /// How long finished workflows are kept, and how the deletion is paced.
     ///
-    /// A turn that arrives while a deleting transaction runs waits for it, so each one
-    /// is kept short: `chunk` workflows per statement, and no further chunk once a turn
-    /// is queued or `budget` is spent; `gap` then leaves the store to the turns.
-    /// (`scripts/bench-retention` measures SUBMIT latency while a backlog is deleted.)
+    /// A turn that arrives while a deleting transaction commits waits for it, fsync
+    /// included. So while turns come, deletion rides in their own transactions
+    /// (`fold` workflows at most every `foldGap`): it adds a few hundred microseconds
+    /// to one commit and no fsync. When no turn is queued, it runs in transactions of its
+    /// own, `chunk` workflows per statement, stopping once a turn is queued or `budget`
+    /// is spent, `gap` apart. (`scripts/bench-retention` measures SUBMIT latency while a
+    /// backlog of expired workflows is deleted.)
     struct Retention: Sendable {
         /// Finished workflows older than this are deleted (ms).
         var keepMs: Int64
-        /// At most this many workflows per deleting transaction.
+        /// At most this many workflows per deleting transaction of its own.
         var batch = 256
-        /// Workflows per DELETE statement: the unit a waiting turn may have to wait for.
-        var chunk = 8
-        /// No further chunk once a transaction has run this long.
-        var budget = Duration.milliseconds(2)
-        /// Between transactions while a backlog remains.
+        /// Workflows per DELETE statement in a transaction of its own.
+        var chunk = 4
+        /// No further chunk once a transaction of its own has run this long.
+        var budget = Duration.milliseconds(1)
+        /// Between transactions of its own while a backlog remains.
         var gap = Duration.milliseconds(5)
+        /// Workflows deleted inside one turn's commit, and how often.
+        var fold = 4
+        var foldGap = Duration.milliseconds(2)
         /// How often to look for newly expired workflows once none is left.
         var idleCheck = Duration.seconds(1)
     }
@@ -165,17 +171,18 @@ final class Committer: @unchecked Sendable {
 
     /// What the thread does next.
     private enum Work {
-        case turns([TurnOutput], refused: String?)
+        /// Turns to commit, and whether a retention batch rides in their transaction.
+        case turns([TurnOutput], refused: String?, pruning: Retention?)
         case prune(Retention)
     }
 
     private func loop() {
         while let work = nextWork() {
-            guard case .turns(let turns, let refused) = work else {
+            guard case .turns(let turns, let refused, let pruning) = work else {
                 if case .prune(let retention) = work { prune(retention) }
                 continue
             }
-            let finished = commit(turns, refused: refused)
+            let finished = commit(turns, refused: refused, pruning: pruning)
             condition.lock()
             let wasEmpty = done.isEmpty
             done += finished
@@ -204,7 +211,8 @@ final class Committer: @unchecked Sendable {
             _ = condition.wait(until: Date(timeIntervalSinceNow: Double(s) + Double(atto) / 1e18))
         }
         if queued.isEmpty { return nil }
-        if let retention, refusal == nil, !stopping, ContinuousClock.now >= nextPruneAt { return .prune(retention) }
+        // Due while turns wait: the batch rides in their commit (`Retention`).
+        let due = refusal == nil && !stopping && ContinuousClock.now >= nextPruneAt
         // A commit ends with the first turn that has deferred reads: they are answered
         // after the commit, and must not see what later turns wrote (that turn's replies
         // go out before the later turns', which were decided from older memory).
@@ -215,7 +223,7 @@ final class Committer: @unchecked Sendable {
         }
         let turns = Array(queued.prefix(count))
         queued.removeFirst(count)
-        return .turns(turns, refused: refusal)
+        return .turns(turns, refused: refusal, pruning: due ? retention : nil)
     }
 
     /// One retention batch, in a transaction of its own; paced by `nextPruneAt`. A
@@ -234,11 +242,15 @@ final class Committer: @unchecked Sendable {
         }
         // A transaction cut short (a waiting turn, the budget, the batch) leaves a
         // backlog: the next one comes after `gap`.
-        let exhausted = failed || noneLeft
+        pruned(deleted, failed: failed, next: failed || noneLeft ? retention.idleCheck : retention.gap)
+    }
+
+    /// Counts a retention batch and sets when the next one is due.
+    private func pruned(_ deleted: Int, failed: Bool, next: Duration) {
         condition.lock()
         commitStats.deleted += deleted
         if failed { commitStats.deleteFailures += 1 }
-        nextPruneAt = ContinuousClock.now + (exhausted ? retention.idleCheck : retention.gap)
+        nextPruneAt = ContinuousClock.now + next
         condition.unlock()
     }
 
@@ -255,11 +267,18 @@ final class Committer: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func commit(_ turns: [TurnOutput], refused: String?) -> [Done] {
+    private func commit(_ turns: [TurnOutput], refused: String?, pruning: Retention?) -> [Done] {
         if let refused { return turns.map { Done(output: $0, answers: [], lookups: [], failure: refused) } }
         let started = ContinuousClock.now
         do {
-            try store.apply(turns.map(\.writes))
+            let cutoff = pruning.map { WallClock.nowMs() - $0.keepMs }
+            let (deleted, noneLeft) = try store.apply(turns.map(\.writes), deletingFinishedBefore: cutoff,
+                                                      limit: pruning?.fold ?? 0)
+            if let pruning {
+                // A deletion that failed was rolled back alone (0 deleted, not "none left"):
+                // it is tried again after `foldGap`, like a cut-short batch.
+                pruned(deleted, failed: false, next: noneLeft ? pruning.idleCheck : pruning.foldGap)
+            }
         } catch {
             record { $0.failed += 1 }
             return turns.map { Done(output: $0, answers: [], lookups: [], failure: "\(error)") }

@@ -97,11 +97,28 @@ public final class Store: Sendable {
     /// broker's committer coalesces the turns that queued up while it committed the
     /// previous ones. On error nothing of any of them is applied.
     public func apply(_ batches: some Collection<WriteBatch>) throws {
-        if batches.allSatisfy(\.isEmpty) { return }
+        _ = try apply(batches, deletingFinishedBefore: nil, limit: 0)
+    }
+
+    /// `apply`, and in the same transaction — so with no fsync of its own — up to `limit`
+    /// expired workflows deleted as `deleteFinished` does (when `cutoff` is given and the
+    /// turns write anything). The deletion runs in a savepoint: if it fails, it alone is
+    /// rolled back and the turns still commit. Returns what `deleteFinished` would.
+    public func apply(_ batches: some Collection<WriteBatch>, deletingFinishedBefore cutoff: Int64?,
+                      limit: Int) throws -> (deleted: Int, noneLeft: Bool) {
+        if batches.allSatisfy(\.isEmpty) { return (0, false) }
+        var pruned = (deleted: 0, noneLeft: false)
         try db.inTransaction(.immediate) { db in
             for batch in batches { try write(batch, db) }
+            if let cutoff, limit > 0 {
+                try? db.inSavepoint {
+                    pruned = try deleteFinished(before: cutoff, limit: limit, chunk: limit, db) { true }
+                    return .commit
+                }
+            }
             return .commit
         }
+        return pruned
     }
 
     private func write(_ batch: WriteBatch, _ db: Database) throws {
@@ -408,24 +425,30 @@ public final class Store: Sendable {
     @discardableResult
     public func deleteFinished(before cutoff: Int64, limit: Int, chunk: Int? = nil,
                                while more: () -> Bool = { true }) throws -> (deleted: Int, noneLeft: Bool) {
-        let chunk = max(1, chunk ?? limit)
-        var deleted = 0, noneLeft = false
+        var result = (deleted: 0, noneLeft: false)
         try db.inTransaction(.immediate) { db in
-            let statement = try db.cachedStatement(sql: """
-                DELETE FROM workflows WHERE seq IN (
-                    SELECT seq FROM workflows INDEXED BY workflows_by_finish
-                    WHERE finished_at IS NOT NULL AND finished_at < ?
-                      AND (state = 'SUCCEEDED' OR state = 'FAILED' OR state = 'CANCELLED' OR state = 'EXPIRED')
-                    ORDER BY finished_at LIMIT ?)
-                """)
-            while deleted < limit {
-                let asked = min(chunk, limit - deleted)
-                try statement.execute(arguments: [cutoff, asked])
-                deleted += db.changesCount  // the workflows only: cascaded rows are not counted
-                noneLeft = db.changesCount < asked
-                if noneLeft || !more() { break }
-            }
+            result = try deleteFinished(before: cutoff, limit: limit, chunk: max(1, chunk ?? limit), db, while: more)
             return .commit
+        }
+        return result
+    }
+
+    private func deleteFinished(before cutoff: Int64, limit: Int, chunk: Int, _ db: Database,
+                                while more: () -> Bool) throws -> (deleted: Int, noneLeft: Bool) {
+        let statement = try db.cachedStatement(sql: """
+            DELETE FROM workflows WHERE seq IN (
+                SELECT seq FROM workflows INDEXED BY workflows_by_finish
+                WHERE finished_at IS NOT NULL AND finished_at < ?
+                  AND (state = 'SUCCEEDED' OR state = 'FAILED' OR state = 'CANCELLED' OR state = 'EXPIRED')
+                ORDER BY finished_at LIMIT ?)
+            """)
+        var deleted = 0, noneLeft = false
+        while deleted < limit {
+            let asked = min(chunk, limit - deleted)
+            try statement.execute(arguments: [cutoff, asked])
+            deleted += db.changesCount  // the workflows only: cascaded rows are not counted
+            noneLeft = db.changesCount < asked
+            if noneLeft || !more() { break }
         }
         return (deleted, noneLeft)
     }
