@@ -51,6 +51,17 @@ public final class Store: Sendable {
     public init(path: String?, access: Access = .shared) throws {
         var config = Configuration()
         config.busyMode = .timeout(5)
+        // The broker's connection does not enforce the foreign keys of `jobs` and `events`
+        // to `workflows(id)`: enforced, every job and event insert probes the workflows'
+        // TEXT id index (8 probes per one-job workflow, a tenth of the committer's
+        // instructions). It is safe because the broker is the only writer of those rows
+        // and writes them only for a workflow it has inserted (in the same transaction or
+        // an earlier one: `write` inserts workflows before their jobs and events), and
+        // deletes children before their workflow (`deleteFinished`); `integrityCheck`
+        // (run by `baton db check` and at the end of the chaos and fuzz tests) reports any
+        // row left without its workflow. Every other connection (tools, tests) enforces
+        // them, so the schema's constraints still guard what is written by hand.
+        config.foreignKeysEnabled = access != .owner
         let onDisk = path != nil
         if access == .reader || access == .inspector || access == .checkpointer {
             guard onDisk else { throw StoreError.locked("a reader needs a database file, not :memory:") }
@@ -435,19 +446,32 @@ public final class Store: Sendable {
 
     private func deleteFinished(before cutoff: Int64, limit: Int, chunk: Int, _ db: Database,
                                 while more: () -> Bool) throws -> (deleted: Int, noneLeft: Bool) {
-        let statement = try db.cachedStatement(sql: """
-            DELETE FROM workflows WHERE seq IN (
-                SELECT seq FROM workflows INDEXED BY workflows_by_finish
-                WHERE finished_at IS NOT NULL AND finished_at < ?
-                  AND (state = 'SUCCEEDED' OR state = 'FAILED' OR state = 'CANCELLED' OR state = 'EXPIRED')
-                ORDER BY finished_at LIMIT ?)
+        let expired = try db.cachedStatement(sql: """
+            SELECT seq, id FROM workflows INDEXED BY workflows_by_finish
+            WHERE finished_at IS NOT NULL AND finished_at < ?
+              AND (state = 'SUCCEEDED' OR state = 'FAILED' OR state = 'CANCELLED' OR state = 'EXPIRED')
+            ORDER BY finished_at LIMIT ?
             """)
+        // Children first, explicitly: the broker's connection does not enforce the foreign
+        // keys, so `ON DELETE CASCADE` does not run there (see `init`).
+        let events = RawStatement(try db.cachedStatement(sql: "DELETE FROM events WHERE workflow_id = ?"), db)
+        let jobs = RawStatement(try db.cachedStatement(sql: "DELETE FROM jobs WHERE workflow_id = ?"), db)
+        let workflow = RawStatement(try db.cachedStatement(sql: "DELETE FROM workflows WHERE seq = ?"), db)
         var deleted = 0, noneLeft = false
         while deleted < limit {
             let asked = min(chunk, limit - deleted)
-            try statement.execute(arguments: [cutoff, asked])
-            deleted += db.changesCount  // the workflows only: cascaded rows are not counted
-            noneLeft = db.changesCount < asked
+            let rows = try Row.fetchAll(expired, arguments: [cutoff, asked])
+            for row in rows {
+                let id: String = row["id"]
+                try events.bind(1, id)
+                _ = try events.run()
+                try jobs.bind(1, id)
+                _ = try jobs.run()
+                try workflow.bind(1, row["seq"] as Int64)
+                _ = try workflow.run()
+            }
+            deleted += rows.count
+            noneLeft = rows.count < asked
             if noneLeft || !more() { break }
         }
         return (deleted, noneLeft)
@@ -506,9 +530,17 @@ public final class Store: Sendable {
         }
     }
 
-    /// `PRAGMA integrity_check`'s answer ("ok" when the file is sound).
+    /// "ok" when the file is sound: `PRAGMA integrity_check`'s answer, and when that is
+    /// "ok", `PRAGMA foreign_key_check`'s (which runs whether or not the connection
+    /// enforces the keys): job and event rows whose workflow is missing, counted by table.
     public func integrityCheck() throws -> String {
-        try reading { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
+        try reading { db in
+            let pages = try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer"
+            guard pages == "ok" else { return pages }
+            let orphans = try Row.fetchAll(db, sql: "SELECT \"table\" AS t, COUNT(*) AS n FROM pragma_foreign_key_check GROUP BY 1 ORDER BY 1")
+            if orphans.isEmpty { return "ok" }
+            return orphans.map { "\($0["n"] as Int) \($0["t"] as String) rows without their workflow" }.joined(separator: ", ")
+        }
     }
 
     private func record(from row: Row, _ db: Database) throws -> WorkflowRecord {

@@ -4,8 +4,10 @@ import XCTest
 
 @testable import BatonStore
 
-/// Runs a test body on an in-memory store and on an on-disk one (WAL, in a fresh
-/// temporary directory that is deleted afterwards), as GRDB's own tests do.
+/// Runs a test body on an in-memory store, on an on-disk one (WAL, in a fresh temporary
+/// directory that is deleted afterwards), as GRDB's own tests do, and on an on-disk one
+/// opened as the broker opens it (`.owner`: the lock held, foreign keys not enforced, so
+/// every test also shows the broker's connection leaves no row without its workflow).
 extension XCTestCase {
     func onEveryStore(
         file: StaticString = #filePath, line: UInt = #line, _ body: (_ store: Store, _ path: String?) throws -> Void
@@ -13,6 +15,14 @@ extension XCTestCase {
         try runLabelled("in-memory store", file: file, line: line) { try body(try Store(path: nil), nil) }
         try withTemporaryDatabase { path in
             try runLabelled("on-disk store", file: file, line: line) { try body(try Store(path: path), path) }
+        }
+        try withTemporaryDatabase { path in
+            try runLabelled("the broker's store", file: file, line: line) {
+                let store = try Store(path: path, access: .owner)
+                defer { try? store.close() }
+                try body(store, path)
+                XCTAssertEqual(try store.integrityCheck(), "ok", "no job or event row without its workflow", file: file, line: line)
+            }
         }
     }
 

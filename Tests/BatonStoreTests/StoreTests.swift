@@ -349,8 +349,11 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// On a connection that enforces the foreign keys (a tool's; the broker's does not,
+    /// see `testTheBrokersConnectionLeavesForeignKeysToIntegrityCheck`).
     func testEventOfAnUnknownWorkflowIsRefused() throws {
         try onEveryStore { store, _ in
+            guard try store.db.read({ try Int.fetchOne($0, sql: "PRAGMA foreign_keys") }) == 1 else { return }
             let (w, e) = Fixture.submitted("01JA")
             try store.apply(Fixture.insert((w, e)))
             var batch = Fixture.insert(Fixture.submitted("01JB"))
@@ -452,6 +455,32 @@ final class StoreTests: XCTestCase {
             XCTAssertEqual(try second.db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }, "wal")
             XCTAssertEqual(try second.db.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") }, 2)
             XCTAssertEqual(try second.list(ListRequest(limit: 1000)).workflows.count, 7)
+        }
+    }
+
+    /// The broker's connection does not enforce the foreign keys (each job and event
+    /// insert would probe the workflows' id index); a tool's does. An orphan written
+    /// through the broker's connection is what `integrityCheck` (and `baton db check`)
+    /// then reports.
+    func testTheBrokersConnectionLeavesForeignKeysToIntegrityCheck() throws {
+        try withTemporaryDatabase { path in
+            do {
+                let owner = try Store(path: path, access: .owner)
+                defer { try? owner.close() }
+                XCTAssertEqual(try owner.db.read { try Int.fetchOne($0, sql: "PRAGMA foreign_keys") }, 0)
+                _ = try storeSeven(owner)
+                XCTAssertEqual(try owner.integrityCheck(), "ok")
+                var batch = WriteBatch()
+                batch.events = [("01NOSUCHWORKFLOW", WorkflowEvent(seq: 1, at: Fixture.t0, kind: .workflowSubmitted))]
+                batch.events.append(("01NOSUCHWORKFLOW", WorkflowEvent(seq: 2, at: Fixture.t0, kind: .workflowRunning)))
+                try owner.apply(batch)
+                XCTAssertEqual(try owner.integrityCheck(), "2 events rows without their workflow")
+            }
+            let tool = try Store(path: path)
+            XCTAssertEqual(try tool.db.read { try Int.fetchOne($0, sql: "PRAGMA foreign_keys") }, 1)
+            var batch = WriteBatch()
+            batch.events = [("01NOSUCHWORKFLOW", WorkflowEvent(seq: 3, at: Fixture.t0, kind: .workflowSucceeded))]
+            XCTAssertThrowsError(try tool.apply(batch), "a tool's connection still enforces them")
         }
     }
 
