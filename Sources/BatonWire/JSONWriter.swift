@@ -35,19 +35,53 @@ public enum JSONWriter {
                 write(item, into: &out)
             }
             out.append(UInt8(ascii: "]"))
-        case .object(let fields):
-            out.append(UInt8(ascii: "{"))
-            // Sorting the (key, value) pairs, not the keys: no second hash lookup per key.
-            var first = true
-            for (key, item) in fields.sorted(by: { $0.key < $1.key }) {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
+        case .object(let fields): writeObject(fields, into: &out)
+        }
+    }
+
+    /// Writes an object with its keys in `String` order.
+    ///
+    /// The dictionary's indices are sorted in a temporary buffer (on the stack for small
+    /// objects, which is nearly all of them: event fields, replies), not copied out as an
+    /// array of (key, value) pairs: `sorted(by:)` cost a heap array plus a retain and
+    /// release of every key and value, 2,200 instructions per event's fields in the profile.
+    public static func writeObject(_ fields: [String: JSONValue], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        withUnsafeTemporaryAllocation(of: Dictionary<String, JSONValue>.Index.self, capacity: fields.count) { slots in
+            var n = 0
+            var i = fields.startIndex
+            while i != fields.endIndex {
+                slots.initializeElement(at: n, to: i)
+                n += 1
+                i = fields.index(after: i)
+            }
+            // Insertion sort for the handful of keys objects here have (no allocation);
+            // the library's O(n log n) sort above that, so a huge object stays cheap.
+            if n > 16 {
+                var all = slots
+                all.sort { fields[$0].key < fields[$1].key }
+            } else if n > 1 {
+                for a in 1..<n {
+                    let moving = slots[a]
+                    let key = fields[moving].key
+                    var b = a
+                    while b > 0 && key < fields[slots[b - 1]].key {
+                        slots[b] = slots[b - 1]
+                        b -= 1
+                    }
+                    slots[b] = moving
+                }
+            }
+            for k in 0..<n {
+                if k > 0 { out.append(UInt8(ascii: ",")) }
+                let (key, item) = fields[slots[k]]
                 writeString(key, into: &out)
                 out.append(UInt8(ascii: ":"))
                 write(item, into: &out)
             }
-            out.append(UInt8(ascii: "}"))
+            _ = UnsafeMutableBufferPointer(rebasing: slots[..<n]).deinitialize()
         }
+        out.append(UInt8(ascii: "}"))
     }
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)

@@ -34,6 +34,24 @@ final class JSONWriterTests: XCTestCase {
         XCTAssertEqual(JSONWriter.string(value), #"{"B":{},"_":[],"a":[true,null,"x"],"b":1,"c":{"y":-2,"z":1.5}}"#)
     }
 
+    /// The in-place index sort (insertion sort up to 16 keys, the library's above) must
+    /// give String order exactly, for every size and for non-ASCII keys.
+    func testKeysComeInStringOrderAtEverySize() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("aAzZ09_-é✓ ") + ["e\u{301}"].map { Character($0) }
+        for size in [0, 1, 2, 3, 15, 16, 17, 40, 300] {
+            var fields: [String: JSONValue] = [:]
+            while fields.count < size {
+                let key = String((0..<Int.random(in: 0...4, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
+                fields[key] = .int(Int64(fields.count))
+            }
+            let expected = "{" + fields.sorted { $0.key < $1.key }
+                .map { "\(JSONWriter.string(.string($0.key))):\(JSONWriter.string($0.value))" }
+                .joined(separator: ",") + "}"
+            XCTAssertEqual(JSONWriter.string(.object(fields)), expected, "\(size) keys")
+        }
+    }
+
     func testKeyOrderOfTheInputDoesNotChangeTheBytes() throws {
         let a = try JSONParser.parse(#"{"z":1,"a":{"y":2,"b":3},"m":[{"q":1,"p":2}]}"#)
         let b = try JSONParser.parse(#"{ "m" : [ {"p":2,"q":1} ], "a":{"b":3,"y":2}, "z":1 }"#)
