@@ -91,6 +91,8 @@ struct RawStatement {
             body(UnsafeRawBufferPointer(start: sqlite3_column_text(handle, column), count: count))
         }
 
+        func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+
         func int64(_ column: Int32) -> Int64? {
             sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, column)
         }

@@ -14,14 +14,18 @@ public struct JSONParser {
     }
 
     public static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
-        try bytes.withUnsafeBufferPointer { buffer throws(Failure) in
-            var p = JSONParser(buffer)
-            p.skipSpace()
-            let value = try p.value(depth: 0)
-            p.skipSpace()
-            if p.i != buffer.count { throw p.fail("unexpected data after the value") }
-            return value
-        }
+        try bytes.withUnsafeBufferPointer { buffer throws(Failure) in try parse(UnsafeRawBufferPointer(buffer)) }
+    }
+
+    /// Parses bytes that live elsewhere (a database column), without copying them.
+    public static func parse(_ raw: UnsafeRawBufferPointer) throws(Failure) -> JSONValue {
+        let buffer = raw.assumingMemoryBound(to: UInt8.self)
+        var p = JSONParser(buffer)
+        p.skipSpace()
+        let value = try p.value(depth: 0)
+        p.skipSpace()
+        if p.i != buffer.count { throw p.fail("unexpected data after the value") }
+        return value
     }
 
     public static func parse(_ text: String) throws(Failure) -> JSONValue {

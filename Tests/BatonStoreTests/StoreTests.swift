@@ -37,6 +37,29 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// A job row the schema allows but the record cannot be (an output that is not JSON,
+    /// a job index beyond the spec) reads back as a `corrupt` error naming the job, not
+    /// as a crash or a silently different workflow.
+    func testAnUnreadableJobRowIsReportedAsCorrupt() throws {
+        try withTemporaryDatabase { path in
+            let (w, e) = Fixture.submitted("01JC", jobs: [2])
+            try Store(path: path).apply(Fixture.insert((w, e)))
+            let raw = try DatabaseQueue(path: path)
+            try raw.write { db in try db.execute(sql: "UPDATE jobs SET output = '{\"a\":' WHERE workflow_id = '01JC' AND idx = 1") }
+            XCTAssertThrowsError(try Store(path: path).workflow(id: "01JC")) { error in
+                XCTAssertTrue("\(error)".contains("corrupt store: job 01JC.0.1 output: invalid JSON"), "\(error)")
+            }
+            try raw.write { db in
+                try db.execute(sql: "UPDATE jobs SET output = NULL WHERE workflow_id = '01JC'")
+                try db.execute(sql: "UPDATE jobs SET idx = 7 WHERE workflow_id = '01JC' AND idx = 1")
+            }
+            XCTAssertThrowsError(try Store(path: path).workflow(id: "01JC")) { error in
+                XCTAssertTrue("\(error)".contains("job 01JC.0.7 outside its spec"), "\(error)")
+            }
+            try raw.close()
+        }
+    }
+
     func testWorkflowWithoutKeyAndWithUnicode() throws {
         try onEveryStore { store, _ in
             var (w, e) = Fixture.submitted("01JU", name: "déploiement 日本 😀", jobs: [1])
