@@ -12,6 +12,11 @@ final class EngineTypesTests: XCTestCase {
         }
     }
 
+    func testAJobIdIsTheWorkflowIdBlockAndJobJoinedByDots() {
+        XCTAssertEqual(JobKey(workflowId: "c1-0003", block: 12, job: 345).jobId, "c1-0003.12.345")
+        XCTAssertEqual(JobKey(workflowId: "wé", block: 0, job: Int.max).jobId, "wé.0.9223372036854775807")
+    }
+
     func testAMalformedJobIdIsNotAJob() {
         for bad in ["", ".", "..", "w", "w.0", "w.0.0.0", "a.b.0.0", "w..0", "w.0.", "w.x.0", "w.0.x", "w.-1.0",
                     "w.+1.0", "w.0.-0", "w. 1.0", "w.1234567890123456789.0", "w.0.0\n"] {
