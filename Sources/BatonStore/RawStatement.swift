@@ -37,10 +37,6 @@ struct RawStatement {
         try value.withUTF8 { try bindText(index, UnsafeRawBufferPointer($0)) }
     }
 
-    func bind(_ index: Int32, bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { try bindText(index, $0) }
-    }
-
     private static let empty: [CChar] = [0]
 
     private func bindText(_ index: Int32, _ buffer: UnsafeRawBufferPointer) throws {
@@ -56,6 +52,43 @@ struct RawStatement {
     private func check(_ rc: Int32) throws {
         guard rc == SQLITE_OK else { throw failure(rc) }
     }
+
+    /// Binds `args` to the statement's parameters, all of them, and runs it as `run()`.
+    ///
+    /// Text is bound `SQLITE_STATIC`, pointing into `args.bytes`, which lives only for
+    /// this call: the bindings are cleared before it returns (success or not), so no
+    /// later step can read a dangling pointer. A count that differs from the statement's
+    /// parameters is refused before anything runs: with the bindings cleared, a missing
+    /// argument would otherwise be written as NULL.
+    @discardableResult
+    func run(_ args: RowArguments) throws -> Int {
+        guard Int(sqlite3_bind_parameter_count(handle)) == args.values.count else { throw failure(SQLITE_RANGE) }
+        return try args.bytes.withUnsafeBufferPointer { buffer in
+            defer { sqlite3_clear_bindings(handle) }
+            for (n, value) in args.values.enumerated() {
+                let index = Int32(n + 1)
+                switch value {
+                case .null:
+                    try check(sqlite3_bind_null(handle, index))
+                case .int(let v):
+                    try check(sqlite3_bind_int64(handle, index, v))
+                case .text(let start, let count):
+                    guard count <= Int32.max else { throw failure(SQLITE_TOOBIG) }
+                    // An empty string is text, not NULL: a static empty C string.
+                    let text = count == 0 ? Self.emptyText : UnsafeRawPointer(buffer.baseAddress! + start).assumingMemoryBound(to: CChar.self)
+                    try check(sqlite3_bind_text(handle, index, text, Int32(count), nil))  // nil: SQLITE_STATIC
+                }
+            }
+            return try run()
+        }
+    }
+
+    /// A NUL byte that lives as long as the process, for empty text bound `SQLITE_STATIC`.
+    private nonisolated(unsafe) static let emptyText: UnsafePointer<CChar> = {
+        let p = UnsafeMutablePointer<CChar>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return UnsafePointer(p)
+    }()
 
     /// Runs a statement that returns no rows; returns the number of rows it changed.
     @discardableResult

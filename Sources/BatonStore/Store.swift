@@ -133,6 +133,7 @@ public final class Store: Sendable {
     }
 
     private func write(_ batch: WriteBatch, _ db: Database) throws {
+        var row = RowArguments()
         if !batch.inserted.isEmpty {
             let workflow = RawStatement(try db.cachedStatement(sql: """
                 INSERT INTO workflows (id, name, spec, idempotency_key, state, reason, current_block, submitted_at,
@@ -144,7 +145,7 @@ public final class Store: Sendable {
                                   stopped_attempts)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """), db)
-            for w in batch.inserted { try insert(w, workflow, job) }
+            for w in batch.inserted { try insert(w, workflow, job, &row) }
         }
         if !batch.updated.isEmpty {
             let stmt = RawStatement(try db.cachedStatement(sql: """
@@ -153,16 +154,17 @@ public final class Store: Sendable {
                 WHERE id = ?
                 """), db)
             for w in batch.updated {
-                try stmt.bind(1, w.state.rawValue)
-                try stmt.bind(2, w.reason)
-                try stmt.bind(3, w.currentBlock)
-                try stmt.bind(4, w.startedAt)
-                try stmt.bind(5, w.finishedAt)
-                try stmt.bind(6, w.expiresAt)
-                try stmt.bind(7, w.lastEvent)
-                try stmt.bind(8, w.id)
+                row.removeAll()
+                row.append(w.state.rawValue)
+                row.append(w.reason)
+                row.append(w.currentBlock)
+                row.append(w.startedAt)
+                row.append(w.finishedAt)
+                row.append(w.expiresAt)
+                row.append(w.lastEvent)
+                row.append(w.id)
                 // An update that matches no row means the engine and the store disagree.
-                guard try stmt.run() == 1 else { throw StoreError.corrupt("no workflow row \(w.id) to update") }
+                guard try stmt.run(row) == 1 else { throw StoreError.corrupt("no workflow row \(w.id) to update") }
             }
         }
         if !batch.jobs.isEmpty {
@@ -172,11 +174,12 @@ public final class Store: Sendable {
                 WHERE workflow_id = ? AND block = ? AND idx = ?
                 """), db)
             for j in batch.jobs {
-                try bindJob(j.record, stmt, from: 1)
-                try stmt.bind(9, j.workflowId)
-                try stmt.bind(10, j.block)
-                try stmt.bind(11, j.job)
-                guard try stmt.run() == 1 else { throw StoreError.corrupt("no job row \(j.workflowId).\(j.block).\(j.job) to update") }
+                row.removeAll()
+                appendJob(j.record, to: &row)
+                row.append(j.workflowId)
+                row.append(j.block)
+                row.append(j.job)
+                guard try stmt.run(row) == 1 else { throw StoreError.corrupt("no job row \(j.workflowId).\(j.block).\(j.job) to update") }
             }
         }
         for (name, stop) in batch.stops {
@@ -190,52 +193,55 @@ public final class Store: Sendable {
         if !batch.events.isEmpty {
             let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow_id, seq, at, kind, data) VALUES (?, ?, ?, ?, ?)"), db)
             for (id, e) in batch.events {
-                try stmt.bind(1, id)
-                try stmt.bind(2, e.seq)
-                try stmt.bind(3, e.at)
-                try stmt.bind(4, e.kind.rawValue)
-                try stmt.bind(5, bytes: JSONWriter.bytes(.object(e.fields)))
-                try stmt.run()
+                row.removeAll()
+                row.append(id)
+                row.append(e.seq)
+                row.append(e.at)
+                row.append(e.kind.rawValue)
+                row.append(jsonObject: e.fields)
+                try stmt.run(row)
             }
         }
     }
 
-    private func insert(_ w: WorkflowRecord, _ workflow: RawStatement, _ job: RawStatement) throws {
-        try workflow.bind(1, w.id)
-        try workflow.bind(2, w.spec.name)
-        try workflow.bind(3, bytes: JSONWriter.bytes(w.spec.json))
-        try workflow.bind(4, w.idempotencyKey)
-        try workflow.bind(5, w.state.rawValue)
-        try workflow.bind(6, w.reason)
-        try workflow.bind(7, w.currentBlock)
-        try workflow.bind(8, w.submittedAt)
-        try workflow.bind(9, w.startedAt)
-        try workflow.bind(10, w.finishedAt)
-        try workflow.bind(11, w.expiresAt)
-        try workflow.bind(12, w.lastEvent)
-        try workflow.bind(13, w.owner)
-        try workflow.run()
+    private func insert(_ w: WorkflowRecord, _ workflow: RawStatement, _ job: RawStatement, _ row: inout RowArguments) throws {
+        row.removeAll()
+        row.append(w.id)
+        row.append(w.spec.name)
+        row.append(json: w.spec.json)
+        row.append(w.idempotencyKey)
+        row.append(w.state.rawValue)
+        row.append(w.reason)
+        row.append(w.currentBlock)
+        row.append(w.submittedAt)
+        row.append(w.startedAt)
+        row.append(w.finishedAt)
+        row.append(w.expiresAt)
+        row.append(w.lastEvent)
+        row.append(w.owner)
+        try workflow.run(row)
         for (b, jobs) in w.jobs.enumerated() {
             for (j, r) in jobs.enumerated() {
-                try job.bind(1, w.id)
-                try job.bind(2, b)
-                try job.bind(3, j)
-                try bindJob(r, job, from: 4)
-                try job.run()
+                row.removeAll()
+                row.append(w.id)
+                row.append(b)
+                row.append(j)
+                appendJob(r, to: &row)
+                try job.run(row)
             }
         }
     }
 
-    /// Binds a job's eight state columns (state ... retry_at, stopped_attempts) starting at `from`.
-    private func bindJob(_ r: JobRecord, _ stmt: RawStatement, from i: Int32) throws {
-        try stmt.bind(i, r.state.rawValue)
-        try stmt.bind(i + 1, r.attempt)
-        if let output = r.output { try stmt.bind(i + 2, bytes: JSONWriter.bytes(output)) } else { try stmt.bind(i + 2, nil as String?) }
-        try stmt.bind(i + 3, r.error)
-        try stmt.bind(i + 4, r.startedAt)
-        try stmt.bind(i + 5, r.finishedAt)
-        try stmt.bind(i + 6, r.retryAt)
-        try stmt.bind(i + 7, r.stoppedAttempts)
+    /// A job's eight state columns, state ... retry_at, stopped_attempts, in that order.
+    private func appendJob(_ r: JobRecord, to row: inout RowArguments) {
+        row.append(r.state.rawValue)
+        row.append(r.attempt)
+        row.append(json: r.output)
+        row.append(r.error)
+        row.append(r.startedAt)
+        row.append(r.finishedAt)
+        row.append(r.retryAt)
+        row.append(r.stoppedAttempts)
     }
 
     // MARK: Reading

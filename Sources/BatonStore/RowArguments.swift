@@ -1,0 +1,59 @@
+import BatonWire
+
+/// One row's arguments for `RawStatement.run(_:)`, in parameter order (the first value
+/// binds `?1`). Text and JSON go once into `bytes`, from which `run` binds them in place
+/// (`SQLITE_STATIC`) for the one step, then clears the bindings.
+///
+/// Why not bind each text with `SQLITE_TRANSIENT`: SQLite then allocates and copies
+/// every text argument and frees the copy when the statement halts; the profile showed
+/// that at about 2,000 instructions per text, 38 texts per one-job workflow, a twentieth
+/// of the broker. JSON columns are written straight into `bytes`, not into an array of
+/// their own first. One value is reused for every row of a batch (`removeAll` keeps the
+/// capacity).
+struct RowArguments {
+    enum Value {
+        case null
+        case int(Int64)
+        /// `count` bytes of `bytes` from `start`.
+        case text(start: Int, count: Int)
+    }
+
+    private(set) var values: [Value] = []
+    private(set) var bytes: [UInt8] = []
+
+    init() {
+        values.reserveCapacity(16)
+        bytes.reserveCapacity(1024)
+    }
+
+    mutating func removeAll() {
+        values.removeAll(keepingCapacity: true)
+        bytes.removeAll(keepingCapacity: true)
+    }
+
+    mutating func append(_ v: Int64) { values.append(.int(v)) }
+    mutating func append(_ v: Int) { values.append(.int(Int64(v))) }
+    mutating func append(_ v: Int64?) { values.append(v.map { .int($0) } ?? .null) }
+
+    mutating func append(_ s: String?) {
+        guard let s else { return values.append(.null) }
+        let start = bytes.count
+        bytes.append(contentsOf: s.utf8)
+        values.append(.text(start: start, count: bytes.count - start))
+    }
+
+    /// The value's canonical JSON text (`JSONWriter`), or NULL.
+    mutating func append(json: JSONValue?) {
+        guard let json else { return values.append(.null) }
+        let start = bytes.count
+        JSONWriter.write(json, into: &bytes)
+        values.append(.text(start: start, count: bytes.count - start))
+    }
+
+    /// An object's canonical JSON text.
+    mutating func append(jsonObject fields: [String: JSONValue]) {
+        let start = bytes.count
+        JSONWriter.writeObject(fields, into: &bytes)
+        values.append(.text(start: start, count: bytes.count - start))
+    }
+}
