@@ -90,6 +90,9 @@ struct RawStatement {
         return UnsafePointer(p)
     }()
 
+    /// The rowid of the last row this connection inserted (`sqlite3_last_insert_rowid`).
+    var lastInsertedRowid: Int64 { sqlite3_last_insert_rowid(connection) }
+
     /// Runs a statement that returns no rows; returns the number of rows it changed.
     @discardableResult
     func run() throws -> Int {

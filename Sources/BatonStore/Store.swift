@@ -23,6 +23,13 @@ public final class Store: Sendable {
     /// The WAL hook's context while `checkpointElsewhere` is in force (SQLite holds only
     /// a raw pointer to it).
     let walHook = Mutex<WalHook?>(nil)
+    /// Workflow id → seq (its rowid, the key of its jobs and events), for the writes of
+    /// `apply`, so that a turn's updates and events of a workflow written before do not
+    /// look its seq up in the id index. Filled by inserts and lookups; emptied when a
+    /// transaction fails (a rolled-back insert's seq is given again to the next one) and
+    /// when it grows past `maxCachedKeys` (finished workflows are never written again).
+    private let workflowKeys = Mutex<[String: Int64]>([:])
+    private static let maxCachedKeys = 100_000
 
     /// How a store is opened.
     public enum Access: Sendable {
@@ -119,20 +126,41 @@ public final class Store: Sendable {
                       limit: Int) throws -> (deleted: Int, noneLeft: Bool) {
         if batches.allSatisfy(\.isEmpty) { return (0, false) }
         var pruned = (deleted: 0, noneLeft: false)
-        try db.inTransaction(.immediate) { db in
-            for batch in batches { try write(batch, db) }
-            if let cutoff, limit > 0 {
-                try? db.inSavepoint {
-                    pruned = try deleteFinished(before: cutoff, limit: limit, chunk: limit, db) { true }
+        try workflowKeys.withLock { keys in
+            if keys.count > Self.maxCachedKeys { keys.removeAll(keepingCapacity: true) }
+            do {
+                try db.inTransaction(.immediate) { db in
+                    for batch in batches { try write(batch, db, &keys) }
+                    if let cutoff, limit > 0 {
+                        try? db.inSavepoint {
+                            pruned = try deleteFinished(before: cutoff, limit: limit, chunk: limit, db, &keys) { true }
+                            return .commit
+                        }
+                    }
                     return .commit
                 }
+            } catch {
+                keys.removeAll()
+                throw error
             }
-            return .commit
         }
         return pruned
     }
 
-    private func write(_ batch: WriteBatch, _ db: Database) throws {
+    /// The seq of workflow `id`: cached, or looked up (and cached). A workflow with no row
+    /// is an engine and store that disagree.
+    private func key(of id: String, _ db: Database, _ keys: inout [String: Int64]) throws -> Int64 {
+        if let seq = keys[id] { return seq }
+        let probe = RawStatement(try db.cachedStatement(sql: "SELECT seq FROM workflows WHERE id = ?"), db)
+        try probe.bind(1, id)
+        var found: Int64?
+        try probe.forEachRow { row in found = row.int64(0) }
+        guard let seq = found else { throw StoreError.corrupt("no workflow row \(id)") }
+        keys[id] = seq
+        return seq
+    }
+
+    private func write(_ batch: WriteBatch, _ db: Database, _ keys: inout [String: Int64]) throws {
         var row = RowArguments()
         if !batch.inserted.isEmpty {
             let workflow = RawStatement(try db.cachedStatement(sql: """
@@ -141,17 +169,17 @@ public final class Store: Sendable {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """), db)
             let job = RawStatement(try db.cachedStatement(sql: """
-                INSERT INTO jobs (workflow_id, block, idx, state, attempt, output, error, started_at, finished_at, retry_at,
+                INSERT INTO jobs (workflow, block, idx, state, attempt, output, error, started_at, finished_at, retry_at,
                                   stopped_attempts)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """), db)
-            for w in batch.inserted { try insert(w, workflow, job, &row) }
+            for w in batch.inserted { keys[w.id] = try insert(w, workflow, job, &row) }
         }
         if !batch.updated.isEmpty {
             let stmt = RawStatement(try db.cachedStatement(sql: """
                 UPDATE workflows SET state = ?, reason = ?, current_block = ?, started_at = ?, finished_at = ?,
                                      expires_at = ?, last_event = ?
-                WHERE id = ?
+                WHERE seq = ?
                 """), db)
             for w in batch.updated {
                 row.removeAll()
@@ -162,7 +190,7 @@ public final class Store: Sendable {
                 row.append(w.finishedAt)
                 row.append(w.expiresAt)
                 row.append(w.lastEvent)
-                row.append(w.id)
+                row.append(try key(of: w.id, db, &keys))
                 // An update that matches no row means the engine and the store disagree.
                 guard try stmt.run(row) == 1 else { throw StoreError.corrupt("no workflow row \(w.id) to update") }
             }
@@ -171,12 +199,12 @@ public final class Store: Sendable {
             let stmt = RawStatement(try db.cachedStatement(sql: """
                 UPDATE jobs SET state = ?, attempt = ?, output = ?, error = ?, started_at = ?, finished_at = ?, retry_at = ?,
                                 stopped_attempts = ?
-                WHERE workflow_id = ? AND block = ? AND idx = ?
+                WHERE workflow = ? AND block = ? AND idx = ?
                 """), db)
             for j in batch.jobs {
                 row.removeAll()
                 appendJob(j.record, to: &row)
-                row.append(j.workflowId)
+                row.append(try key(of: j.workflowId, db, &keys))
                 row.append(j.block)
                 row.append(j.job)
                 guard try stmt.run(row) == 1 else { throw StoreError.corrupt("no job row \(j.workflowId).\(j.block).\(j.job) to update") }
@@ -191,10 +219,10 @@ public final class Store: Sendable {
             }
         }
         if !batch.events.isEmpty {
-            let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow_id, seq, at, kind, data) VALUES (?, ?, ?, ?, ?)"), db)
+            let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow, seq, at, kind, data) VALUES (?, ?, ?, ?, ?)"), db)
             for (id, e) in batch.events {
                 row.removeAll()
-                row.append(id)
+                row.append(try key(of: id, db, &keys))
                 row.append(e.seq)
                 row.append(e.at)
                 row.append(e.kind.rawValue)
@@ -204,7 +232,8 @@ public final class Store: Sendable {
         }
     }
 
-    private func insert(_ w: WorkflowRecord, _ workflow: RawStatement, _ job: RawStatement, _ row: inout RowArguments) throws {
+    /// Inserts a workflow and its jobs; returns its seq (the rowid SQLite gave it).
+    private func insert(_ w: WorkflowRecord, _ workflow: RawStatement, _ job: RawStatement, _ row: inout RowArguments) throws -> Int64 {
         row.removeAll()
         row.append(w.id)
         row.append(w.spec.name)
@@ -220,16 +249,18 @@ public final class Store: Sendable {
         row.append(w.lastEvent)
         row.append(w.owner)
         try workflow.run(row)
+        let seq = workflow.lastInsertedRowid
         for (b, jobs) in w.jobs.enumerated() {
             for (j, r) in jobs.enumerated() {
                 row.removeAll()
-                row.append(w.id)
+                row.append(seq)
                 row.append(b)
                 row.append(j)
                 appendJob(r, to: &row)
                 try job.run(row)
             }
         }
+        return seq
     }
 
     /// A job's eight state columns, state ... retry_at, stopped_attempts, in that order.
@@ -389,7 +420,10 @@ public final class Store: Sendable {
 
     private func events(_ workflowId: String, after: Int64, limit: Int, _ db: Database) throws -> [WorkflowEvent] {
         let rows = try Row.fetchAll(
-            db, sql: "SELECT seq, at, kind, data FROM events WHERE workflow_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            db, sql: """
+                SELECT seq, at, kind, data FROM events
+                WHERE workflow = (SELECT seq FROM workflows WHERE id = ?) AND seq > ? ORDER BY seq LIMIT ?
+                """,
             arguments: [workflowId, after, limit])
         return try rows.map { row in
             let kindText: String = row["kind"]
@@ -453,14 +487,21 @@ public final class Store: Sendable {
     public func deleteFinished(before cutoff: Int64, limit: Int, chunk: Int? = nil,
                                while more: () -> Bool = { true }) throws -> (deleted: Int, noneLeft: Bool) {
         var result = (deleted: 0, noneLeft: false)
-        try db.inTransaction(.immediate) { db in
-            result = try deleteFinished(before: cutoff, limit: limit, chunk: max(1, chunk ?? limit), db, while: more)
-            return .commit
+        try workflowKeys.withLock { keys in
+            do {
+                try db.inTransaction(.immediate) { db in
+                    result = try deleteFinished(before: cutoff, limit: limit, chunk: max(1, chunk ?? limit), db, &keys, while: more)
+                    return .commit
+                }
+            } catch {
+                keys.removeAll()
+                throw error
+            }
         }
         return result
     }
 
-    private func deleteFinished(before cutoff: Int64, limit: Int, chunk: Int, _ db: Database,
+    private func deleteFinished(before cutoff: Int64, limit: Int, chunk: Int, _ db: Database, _ keys: inout [String: Int64],
                                 while more: () -> Bool) throws -> (deleted: Int, noneLeft: Bool) {
         let expired = try db.cachedStatement(sql: """
             SELECT seq, id FROM workflows INDEXED BY workflows_by_finish
@@ -470,20 +511,22 @@ public final class Store: Sendable {
             """)
         // Children first, explicitly: the broker's connection does not enforce the foreign
         // keys, so `ON DELETE CASCADE` does not run there (see `init`).
-        let events = RawStatement(try db.cachedStatement(sql: "DELETE FROM events WHERE workflow_id = ?"), db)
-        let jobs = RawStatement(try db.cachedStatement(sql: "DELETE FROM jobs WHERE workflow_id = ?"), db)
+        let events = RawStatement(try db.cachedStatement(sql: "DELETE FROM events WHERE workflow = ?"), db)
+        let jobs = RawStatement(try db.cachedStatement(sql: "DELETE FROM jobs WHERE workflow = ?"), db)
         let workflow = RawStatement(try db.cachedStatement(sql: "DELETE FROM workflows WHERE seq = ?"), db)
         var deleted = 0, noneLeft = false
         while deleted < limit {
             let asked = min(chunk, limit - deleted)
             let rows = try Row.fetchAll(expired, arguments: [cutoff, asked])
             for row in rows {
-                let id: String = row["id"]
-                try events.bind(1, id)
+                let seq: Int64 = row["seq"]
+                // Before the delete: a seq SQLite gives again must not map to this id.
+                keys[row["id"] as String] = nil
+                try events.bind(1, seq)
                 _ = try events.run()
-                try jobs.bind(1, id)
+                try jobs.bind(1, seq)
                 _ = try jobs.run()
-                try workflow.bind(1, row["seq"] as Int64)
+                try workflow.bind(1, seq)
                 _ = try workflow.run()
             }
             deleted += rows.count
@@ -572,9 +615,9 @@ public final class Store: Sendable {
         // read a finished 10,000-job workflow back.
         let jobRows = RawStatement(try db.cachedStatement(sql: """
             SELECT block, idx, state, attempt, output, error, started_at, finished_at, retry_at, stopped_attempts
-            FROM jobs WHERE workflow_id = ?
+            FROM jobs WHERE workflow = ?
             """), db)
-        try jobRows.bind(1, id)
+        try jobRows.bind(1, row["seq"] as Int64)
         try jobRows.forEachRow { j in
             guard let b64 = j.int64(0), let i64 = j.int64(1), b64 >= 0, i64 >= 0,
                   let b = Int(exactly: b64), let i = Int(exactly: i64), b < jobs.count, i < jobs[b].count

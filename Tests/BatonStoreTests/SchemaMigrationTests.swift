@@ -42,10 +42,13 @@ final class SchemaMigrationTests: XCTestCase {
             // The rebuilt tables still refuse what v1 refused.
             try store.db.inDatabase { db in
                 XCTAssertThrowsError(try db.execute(sql: "UPDATE workflows SET state = 'BOGUS' WHERE id = ?", arguments: [w.id]))
-                XCTAssertThrowsError(try db.execute(sql: "UPDATE jobs SET state = 'BOGUS' WHERE workflow_id = ?", arguments: [w.id]))
-                XCTAssertThrowsError(try db.execute(sql: "UPDATE jobs SET attempt = -1 WHERE workflow_id = ?", arguments: [w.id]))
+                XCTAssertThrowsError(try db.execute(sql: "UPDATE jobs SET state = 'BOGUS'"))
+                XCTAssertThrowsError(try db.execute(sql: "UPDATE jobs SET attempt = -1"))
                 XCTAssertThrowsError(try db.execute(
-                    sql: "INSERT INTO jobs (workflow_id, block, idx, state) VALUES ('no-such-workflow', 0, 0, 'PENDING')"),
+                    sql: "INSERT INTO jobs (workflow, block, idx, state) VALUES (999999, 0, 0, 'PENDING')"),
+                    "the foreign key to workflows survives the rebuild")
+                XCTAssertThrowsError(try db.execute(
+                    sql: "INSERT INTO events (workflow, seq, at, kind, data) VALUES (999999, 1, 0, 'x', '{}')"),
                     "the foreign key to workflows survives the rebuild")
                 XCTAssertThrowsError(try db.execute(
                     sql: "INSERT INTO workflows (id, name, spec, state, submitted_at) VALUES (?, 'x', '{}', 'RUNNING', 0)",
@@ -88,6 +91,74 @@ final class SchemaMigrationTests: XCTestCase {
                 XCTAssertThrowsError(try db.execute(sql: "UPDATE jobs SET stopped_attempts = -1"))
                 XCTAssertThrowsError(try db.execute(sql: "INSERT INTO stops (name, reason, at) VALUES ('x', '', 0)"), "a stop has a reason")
             }
+        }
+    }
+
+    /// v6 keys jobs and events by the workflow's integer seq: a v5 file keeps every row,
+    /// each child still under its own workflow, orphans (which v5's broker connection
+    /// could leave) are not carried over, and the schema then works as the current one.
+    func testV5DatabaseMovesToIntegerKeysWithEveryRow() throws {
+        try withTemporaryDatabase { path in
+            let a = Fixture.submitted("01JA", name: "alpha", key: "ka", jobs: [2])
+            let b = Fixture.submitted("01JB", name: "beta", jobs: [1, 1])
+            do {
+                let v5 = try DatabaseQueue(path: path)
+                try Schema.migrator.migrate(v5, upTo: "v5")
+                try v5.write { db in
+                    for (w, owner) in [(a.0, "team-a" as String?), (b.0, nil)] {
+                        try db.execute(sql: """
+                            INSERT INTO workflows (id, name, spec, idempotency_key, state, submitted_at, last_event, owner)
+                            VALUES (?, ?, ?, ?, 'RUNNING', ?, 2, ?)
+                            """, arguments: [w.id, w.spec.name, JSONWriter.string(w.spec.json), w.idempotencyKey, w.submittedAt, owner])
+                        for (blk, jobs) in w.jobs.enumerated() {
+                            for j in jobs.indices {
+                                try db.execute(sql: """
+                                    INSERT INTO jobs (workflow_id, block, idx, state, attempt, output) VALUES (?, ?, ?, 'SUCCEEDED', 1, ?)
+                                    """, arguments: [w.id, blk, j, "{\"w\":\"\(w.id)\",\"j\":\(j)}"])
+                            }
+                        }
+                        for seq in 1...2 {
+                            try db.execute(sql: "INSERT INTO events (workflow_id, seq, at, kind, data) VALUES (?, ?, ?, 'workflow.running', ?)",
+                                           arguments: [w.id, seq, w.submittedAt + Int64(seq), "{\"w\":\"\(w.id)\"}"])
+                        }
+                    }
+                }
+                // What v5's broker connection could leave: rows without their workflow.
+                try v5.writeWithoutTransaction { db in
+                    try db.execute(sql: "PRAGMA foreign_keys = OFF")
+                    try db.execute(sql: "INSERT INTO jobs (workflow_id, block, idx, state) VALUES ('01GONE', 0, 0, 'PENDING')")
+                    try db.execute(sql: "INSERT INTO events (workflow_id, seq, at, kind, data) VALUES ('01GONE', 1, 0, 'x', '{}')")
+                }
+            }
+            let store = try Store(path: path)
+            XCTAssertEqual(try store.schemaVersion(), 6)
+            for w in [a.0, b.0] {
+                let stored = try XCTUnwrap(try store.workflow(id: w.id))
+                XCTAssertEqual(stored.spec, w.spec)
+                XCTAssertEqual(stored.jobs.map(\.count), w.jobs.map(\.count))
+                for (blk, jobs) in stored.jobs.enumerated() {
+                    for (j, job) in jobs.enumerated() {
+                        XCTAssertEqual(job.output, ["w": .string(w.id), "j": .int(Int64(j))], "\(w.id).\(blk).\(j)")
+                    }
+                }
+                XCTAssertEqual(try store.events(workflowId: w.id, after: 0, limit: 10).map(\.fields), [["w": .string(w.id)], ["w": .string(w.id)]])
+            }
+            XCTAssertEqual(try store.workflow(idempotencyKey: "ka")?.id, "01JA")
+            XCTAssertEqual(try store.list(ListRequest(owner: "team-a")).workflows.map(\.id), ["01JA"])
+            XCTAssertEqual(try store.list(ListRequest()).workflows.map(\.id), ["01JB", "01JA"], "submission order kept")
+            XCTAssertEqual(try store.integrityCheck(), "ok", "the orphans were not carried over")
+            try store.db.inDatabase { db in
+                XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs"), 4)
+                XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events"), 4)
+                XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_sequence'"), 1,
+                               "the table stays (SQLite never drops it), but workflows no longer writes it")
+                XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'workflows'"), 0)
+            }
+            // And the migrated file takes new workflows after the old ones.
+            let c = Fixture.submitted("01JC", jobs: [1])
+            try store.apply(Fixture.insert(c))
+            XCTAssertEqual(try store.list(ListRequest()).workflows.map(\.id), ["01JC", "01JB", "01JA"])
+            XCTAssertEqual(try store.events(workflowId: "01JC", after: 0, limit: 10), [c.1])
         }
     }
 }

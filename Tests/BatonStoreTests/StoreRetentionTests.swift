@@ -74,7 +74,7 @@ final class StoreRetentionTests: XCTestCase {
             try stored(store, "01GONE", .succeeded, finishedAt: t0)
             try stored(store, "01KEPT", .succeeded, finishedAt: t0 + 10)
             XCTAssertEqual(try store.deleteFinished(before: t0 + 5, limit: 100).deleted, 1)
-            let jobs = try store.db.read { try String.fetchAll($0, sql: "SELECT DISTINCT workflow_id FROM jobs") }
+            let jobs = try store.db.read { try String.fetchAll($0, sql: "SELECT DISTINCT w.id FROM jobs j JOIN workflows w ON w.seq = j.workflow") }
             XCTAssertEqual(jobs, ["01KEPT"])
             XCTAssertEqual(try store.integrityCheck(), "ok")
             XCTAssertEqual(try store.schemaVersion(), Schema.currentVersion)

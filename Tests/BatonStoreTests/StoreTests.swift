@@ -45,13 +45,13 @@ final class StoreTests: XCTestCase {
             let (w, e) = Fixture.submitted("01JC", jobs: [2])
             try Store(path: path).apply(Fixture.insert((w, e)))
             let raw = try DatabaseQueue(path: path)
-            try raw.write { db in try db.execute(sql: "UPDATE jobs SET output = '{\"a\":' WHERE workflow_id = '01JC' AND idx = 1") }
+            try raw.write { db in try db.execute(sql: "UPDATE jobs SET output = '{\"a\":' WHERE workflow = (SELECT seq FROM workflows WHERE id = '01JC') AND idx = 1") }
             XCTAssertThrowsError(try Store(path: path).workflow(id: "01JC")) { error in
                 XCTAssertTrue("\(error)".contains("corrupt store: job 01JC.0.1 output: invalid JSON"), "\(error)")
             }
             try raw.write { db in
-                try db.execute(sql: "UPDATE jobs SET output = NULL WHERE workflow_id = '01JC'")
-                try db.execute(sql: "UPDATE jobs SET idx = 7 WHERE workflow_id = '01JC' AND idx = 1")
+                try db.execute(sql: "UPDATE jobs SET output = NULL WHERE workflow = (SELECT seq FROM workflows WHERE id = '01JC')")
+                try db.execute(sql: "UPDATE jobs SET idx = 7 WHERE workflow = (SELECT seq FROM workflows WHERE id = '01JC') AND idx = 1")
             }
             XCTAssertThrowsError(try Store(path: path).workflow(id: "01JC")) { error in
                 XCTAssertTrue("\(error)".contains("job 01JC.0.7 outside its spec"), "\(error)")
@@ -421,11 +421,10 @@ final class StoreTests: XCTestCase {
         }
     }
 
-    /// On a connection that enforces the foreign keys (a tool's; the broker's does not,
-    /// see `testTheBrokersConnectionLeavesForeignKeysToIntegrityCheck`).
+    /// On every connection, the broker's included: an event names its workflow by seq,
+    /// which `apply` finds from the id, and an id with no workflow row is refused there.
     func testEventOfAnUnknownWorkflowIsRefused() throws {
         try onEveryStore { store, _ in
-            guard try store.db.read({ try Int.fetchOne($0, sql: "PRAGMA foreign_keys") }) == 1 else { return }
             let (w, e) = Fixture.submitted("01JA")
             try store.apply(Fixture.insert((w, e)))
             var batch = Fixture.insert(Fixture.submitted("01JB"))
@@ -531,9 +530,10 @@ final class StoreTests: XCTestCase {
     }
 
     /// The broker's connection does not enforce the foreign keys (each job and event
-    /// insert would probe the workflows' id index); a tool's does. An orphan written
-    /// through the broker's connection is what `integrityCheck` (and `baton db check`)
-    /// then reports.
+    /// insert would probe the workflows' primary key); a tool's does. `apply` refuses a
+    /// child of an unknown workflow on both (it must find the workflow's seq), and a row
+    /// left without its workflow anyway (written by hand) is what `integrityCheck` (and
+    /// `baton db check`) reports.
     func testTheBrokersConnectionLeavesForeignKeysToIntegrityCheck() throws {
         try withTemporaryDatabase { path in
             do {
@@ -544,15 +544,55 @@ final class StoreTests: XCTestCase {
                 XCTAssertEqual(try owner.integrityCheck(), "ok")
                 var batch = WriteBatch()
                 batch.events = [("01NOSUCHWORKFLOW", WorkflowEvent(seq: 1, at: Fixture.t0, kind: .workflowSubmitted))]
-                batch.events.append(("01NOSUCHWORKFLOW", WorkflowEvent(seq: 2, at: Fixture.t0, kind: .workflowRunning)))
-                try owner.apply(batch)
+                XCTAssertThrowsError(try owner.apply(batch)) { error in
+                    XCTAssertEqual("\(error)", "corrupt store: no workflow row 01NOSUCHWORKFLOW")
+                }
+                try owner.db.write { db in
+                    try db.execute(sql: "INSERT INTO events (workflow, seq, at, kind, data) VALUES (424242, 1, 0, 'x', '{}'), (424242, 2, 0, 'x', '{}')")
+                }
                 XCTAssertEqual(try owner.integrityCheck(), "2 events rows without their workflow")
             }
             let tool = try Store(path: path)
             XCTAssertEqual(try tool.db.read { try Int.fetchOne($0, sql: "PRAGMA foreign_keys") }, 1)
-            var batch = WriteBatch()
-            batch.events = [("01NOSUCHWORKFLOW", WorkflowEvent(seq: 3, at: Fixture.t0, kind: .workflowSucceeded))]
-            XCTAssertThrowsError(try tool.apply(batch), "a tool's connection still enforces them")
+            XCTAssertThrowsError(try tool.db.write { db in
+                try db.execute(sql: "INSERT INTO events (workflow, seq, at, kind, data) VALUES (424242, 3, 0, 'x', '{}')")
+            }, "a tool's connection still enforces them")
+        }
+    }
+
+    /// SQLite gives a rolled-back or deleted workflow's seq to the next insert, so the
+    /// store's id → seq cache must forget it: a later write for the old id is refused,
+    /// never attached to the new workflow.
+    func testASeqGivenAgainNeverCarriesAnotherWorkflowsRows() throws {
+        try onEveryStore { store, _ in
+            let (a, aSubmitted) = Fixture.submitted("01JA")
+            try store.apply(Fixture.insert((a, aSubmitted)))
+            // 01JX is inserted, then its transaction fails (an event with seq 0).
+            var failing = Fixture.insert(Fixture.submitted("01JX"))
+            failing.events.append(("01JX", WorkflowEvent(seq: 0, at: t0, kind: .workflowRunning)))
+            XCTAssertThrowsError(try store.apply(failing))
+            let (y, ySubmitted) = Fixture.submitted("01JY")
+            try store.apply(Fixture.insert((y, ySubmitted)))
+            var late = WriteBatch()
+            late.events = [("01JX", WorkflowEvent(seq: 2, at: t0, kind: .workflowRunning))]
+            XCTAssertThrowsError(try store.apply(late), "01JX was rolled back: its seq now belongs to 01JY")
+            XCTAssertEqual(try store.events(workflowId: "01JY", after: 0, limit: 10), [ySubmitted])
+
+            // The same after retention deletes the newest workflow.
+            var finished = y
+            finished.state = .succeeded
+            finished.finishedAt = t0 + 1
+            var finish = WriteBatch()
+            finish.updated = [finished]
+            try store.apply(finish)
+            XCTAssertEqual(try store.deleteFinished(before: t0 + 2, limit: 10).deleted, 1)
+            let (z, zSubmitted) = Fixture.submitted("01JZ")
+            try store.apply(Fixture.insert((z, zSubmitted)))
+            late.events = [("01JY", WorkflowEvent(seq: 2, at: t0, kind: .workflowRunning))]
+            XCTAssertThrowsError(try store.apply(late), "01JY was deleted")
+            XCTAssertEqual(try store.events(workflowId: "01JZ", after: 0, limit: 10), [zSubmitted])
+            XCTAssertEqual(try store.workflow(id: "01JZ"), z)
+            XCTAssertEqual(try store.workflow(id: "01JA"), a)
         }
     }
 
