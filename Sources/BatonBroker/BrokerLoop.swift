@@ -349,7 +349,7 @@ final class BrokerLoop {
                 last = nil
                 let answer = self.reads.answer(read, memo: memo)
                 stats.countReply(answer.command, answer.body)
-                frames = ClientFrames.encodeReply(answer.command, tag: [], body: answer.body)
+                frames = ClientFrames.encodeReply(answer.command, tag: [], bodyBytes: answer.bodyBytes)
                 last = (read, frames)
             }
             frames[3] = read.tag
@@ -360,7 +360,7 @@ final class BrokerLoop {
     func sendClient(_ r: ClientReply) {
         stats.countReply(r.command, r.body)
         if droppedOverCap(r.peer, "\(r.command.rawValue) dropped") { return }
-        sendClient(r.peer, [r.peer] + ClientFrames.encodeReply(r.command, tag: r.tag, body: r.body))
+        sendClient(r.peer, [r.peer] + ClientFrames.encodeReply(r.command, tag: r.tag, bodyBytes: r.bodyBytes))
     }
 
     /// Replies to a connection over its queued-bytes cap are dropped before they are

@@ -362,7 +362,7 @@ extension Engine {
     /// PENDING job of the current block that something other than the block's
     /// concurrency holds back, so nobody has to wonder why nothing runs. One page of it
     /// (spec §4.3.3): EXEC and CANCEL reply with the first.
-    func statusBody(_ w: WorkflowRecord, now: Int64, jobsFrom: Int = 0) -> JSONValue {
+    func statusBody(_ w: WorkflowRecord, now: Int64, jobsFrom: Int = 0) -> ClientReply.Payload {
         var s = w.status
         if w.state == .running, s.blocks.indices.contains(w.currentBlock) {
             let b = w.currentBlock
@@ -380,7 +380,7 @@ extension Engine {
                 }
             }
         }
-        return s.pageJSON(from: jobsFrom)
+        return .encoded(s.pageBytes(from: jobsFrom))
     }
 
     /// What holds a PENDING job back, or nil when only its block's concurrency does (or

@@ -315,6 +315,10 @@ public struct Engine {
         out.replies.append(ClientReply(peer: peer, command: command, tag: tag, body: body))
     }
 
+    mutating func reply(_ peer: PeerId, _ command: ReplyCommand, _ tag: [UInt8], _ payload: ClientReply.Payload) {
+        out.replies.append(ClientReply(peer: peer, command: command, tag: tag, payload: payload))
+    }
+
     mutating func replyError(_ peer: PeerId, _ tag: [UInt8], _ error: WireError) {
         reply(peer, .error, tag, error.body)
     }

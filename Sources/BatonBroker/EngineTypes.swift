@@ -129,7 +129,47 @@ public struct ClientReply: Equatable, Sendable {
     public var peer: PeerId
     public var command: ReplyCommand
     public var tag: [UInt8]
-    public var body: JSONValue
+    public var payload: Payload
+
+    /// A reply body as a value, or already written: a STATUS is written straight to
+    /// bytes (`WorkflowStatus.pageBytes`), its tree never built.
+    public enum Payload: Sendable {
+        case value(JSONValue)
+        case encoded([UInt8])
+    }
+
+    public init(peer: PeerId, command: ReplyCommand, tag: [UInt8], body: JSONValue) {
+        self.init(peer: peer, command: command, tag: tag, payload: .value(body))
+    }
+
+    public init(peer: PeerId, command: ReplyCommand, tag: [UInt8], payload: Payload) {
+        self.peer = peer
+        self.command = command
+        self.tag = tag
+        self.payload = payload
+    }
+
+    /// The body as a value; written bytes are parsed back (for tests and log lines, not
+    /// the send path, which takes `bodyBytes`).
+    public var body: JSONValue {
+        switch payload {
+        case .value(let v): v
+        case .encoded(let bytes): (try? JSONParser.parse(bytes)) ?? .null
+        }
+    }
+
+    /// The body as sent.
+    public var bodyBytes: [UInt8] {
+        switch payload {
+        case .value(let v): JSONWriter.bytes(v)
+        case .encoded(let bytes): bytes
+        }
+    }
+
+    /// Equal when they say the same: a written body equals the value it encodes.
+    public static func == (a: ClientReply, b: ClientReply) -> Bool {
+        a.peer == b.peer && a.command == b.command && a.tag == b.tag && a.body == b.body
+    }
 }
 
 /// A message for a worker.

@@ -30,21 +30,21 @@ struct ReadSide: Sendable {
             return reply(peer, tag) {
                 // Another owner's workflow answers exactly like no workflow (spec §3.6).
                 guard let w = try workflow(id, memo), owner.admits(w.owner) else { throw Engine.notFound(id) }
-                return (.status, w.status.pageJSON(from: jobsFrom))
+                return (.status, .encoded(w.status.pageBytes(from: jobsFrom)))
             }
         case .events(let peer, let tag, let id, let after, let owner):
             return reply(peer, tag) {
                 guard let page = try store.eventsPage(workflowId: id, after: after, limit: pageSize), owner.admits(page.owner) else {
                     throw Engine.notFound(id)
                 }
-                return (.events, ["id": .string(id), "state": .string(page.state.rawValue), "events": .array(page.events.map(\.json))])
+                return (.events, .value(["id": .string(id), "state": .string(page.state.rawValue), "events": .array(page.events.map(\.json))]))
             }
         case .list(let peer, let tag, let query):
             return reply(peer, tag) {
                 let page = try store.list(query)
                 var body: [String: JSONValue] = ["workflows": .array(page.workflows.map(\.json))]
                 if let next = page.next { body["next"] = .string(next) }
-                return (.list, .object(body))
+                return (.list, .value(.object(body)))
             }
         }
     }
@@ -80,10 +80,10 @@ struct ReadSide: Sendable {
         turn.keyLookups.map(lookUp) + turn.workflowLoads.map(load)
     }
 
-    private func reply(_ peer: PeerId, _ tag: [UInt8], _ body: () throws -> (ReplyCommand, JSONValue)) -> ClientReply {
+    private func reply(_ peer: PeerId, _ tag: [UInt8], _ body: () throws -> (ReplyCommand, ClientReply.Payload)) -> ClientReply {
         do {
-            let (command, json) = try body()
-            return ClientReply(peer: peer, command: command, tag: tag, body: json)
+            let (command, payload) = try body()
+            return ClientReply(peer: peer, command: command, tag: tag, payload: payload)
         } catch let error as WireError {
             return ClientReply(peer: peer, command: .error, tag: tag, body: error.body)
         } catch {

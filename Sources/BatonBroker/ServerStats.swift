@@ -25,8 +25,9 @@ struct ServerStats {
         turnMessages.observe(Double(messages))
     }
 
-    mutating func countReply(_ command: ReplyCommand, _ body: JSONValue) {
+    mutating func countReply(_ command: ReplyCommand, _ body: @autoclosure () -> JSONValue) {
         guard command == .error else { return }
+        let body = body()
         if case .string(let code)? = body["code"] { rejected[code, default: 0] += 1 }
     }
 

@@ -87,6 +87,11 @@ public enum ClientFrames {
         encode(command.rawValue, tag: tag, body: body)
     }
 
+    /// A reply whose body is already written.
+    public static func encodeReply(_ command: ReplyCommand, tag: [UInt8], bodyBytes: [UInt8]) -> [[UInt8]] {
+        [[], protocolId, Array(command.rawValue.utf8), tag, bodyBytes]
+    }
+
     /// Requests and replies share one layout; only the command's vocabulary differs.
     private static func encode(_ command: String, tag: [UInt8], body: JSONValue) -> [[UInt8]] {
         [[], protocolId, Array(command.utf8), tag, JSONWriter.bytes(body)]
