@@ -67,6 +67,17 @@ func runBench(_ options: Options) -> Int32 {
         bench.fanOut(blocks: 1, jobsPerBlock: 10_000)
         bench.fanOut(blocks: 100, jobsPerBlock: 100)
     }
+    if wanted("roundtrip") {
+        bench.section("one workflow at a time")
+        bench.roundTrip()
+    }
+    if wanted("peer") {
+        bench.section("peer")
+        bench.peer()
+    }
+    if wanted("peer") || wanted("roundtrip") || wanted("submit") {
+        bench.comparePeer()
+    }
     if wanted("scale") { bench.storedScale() }
     if wanted("restart") {
         bench.restart()

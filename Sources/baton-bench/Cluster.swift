@@ -155,6 +155,10 @@ final class BrokerProcess {
         workerPort = ports[1]
     }
 
+    /// SUBMITTED workflows one owner may hold: the SUBMIT runs store hundreds of thousands
+    /// never EXEC'd, which the default quota (10,000) refuses as `rate_limited`.
+    static let maxSubmitted = 100_000_000
+
     /// Starts the process and waits until it answers PING; returns the seconds from
     /// spawn to PONG.
     @discardableResult
@@ -167,7 +171,8 @@ final class BrokerProcess {
         let p = try ChildProcess.spawn(
             name: "broker", executable: baton,
             arguments: ["broker", "--clients", clientEndpoint, "--workers", workerEndpoint, "--db", dbPath,
-                        "--log-level", "warning"] + (config.map { ["--config", $0] } ?? []),
+                        "--log-level", "warning", "--max-submitted", String(Self.maxSubmitted)]
+                + (config.map { ["--config", $0] } ?? []),
             logPath: "\(dir)/broker.log")
         process = p
         let deadline = t0 + UInt64(timeoutSeconds * 1e9)

@@ -5,7 +5,7 @@ import Foundation
 /// so a renamed flag breaks them.
 struct Options: ParsableArguments {
     /// Every scenario, in the order they run.
-    static let scenarios = ["limits", "submit", "handshake", "latency", "e2e", "fanout", "scale", "restart"]
+    static let scenarios = ["limits", "submit", "handshake", "latency", "e2e", "fanout", "scale", "restart", "roundtrip", "peer"]
 
     @Option(help: ArgumentHelp("The release `baton` binary the brokers and workers run.", valueName: "path"))
     var baton: String
@@ -41,6 +41,12 @@ struct Options: ParsableArguments {
 
     @Option(help: ArgumentHelp("A broker config file (policies, limits) every broker of the run starts with (`baton broker --config`).", valueName: "path"))
     var brokerConfig: String?
+
+    @Option(help: ArgumentHelp("The Python that runs the peer script (default: python3 on PATH).", valueName: "path"))
+    var python: String?
+
+    @Option(name: .customLong("peer-script"), help: ArgumentHelp("The peer measured in the same run (Huey with its SQLite storage).", valueName: "path"))
+    var peerScript = "bench/peer/huey_peer.py"
 
     @Option(help: ArgumentHelp("Run only these scenarios (a development aid): \(Options.scenarios.joined(separator: ",")).", valueName: "a,b,..."))
     var only: String?

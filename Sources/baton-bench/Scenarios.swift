@@ -20,18 +20,22 @@ struct Plan {
     var restartRunning: Int
     /// SUBMITTED workflows stored for the restart-over-SUBMITTED figure.
     var restartSubmitted: Int
+    /// One-workflow-at-a-time samples (Baton's and the peer's).
+    var roundTripSamples: Int
+    /// Tasks in the peer's throughput run.
+    var peerTasks: Int
 
     static let quick = Plan(
         warmupSeconds: 0.5, measureSeconds: 1.5, zmqSeconds: 1, zmqSamples: 2000, storeSecondsEach: 0.6,
         submitLatencySamples: 1000, execLatencySamples: 500, e2eBudget: 10_000, e2eMaxSubmitSeconds: 3,
         scaleSteps: [10_000, 100_000], statusSamples: 500, restartRunning: 10_000,
-        restartSubmitted: 100_000)
+        restartSubmitted: 100_000, roundTripSamples: 200, peerTasks: 2000)
 
     static let full = Plan(
         warmupSeconds: 1, measureSeconds: 5, zmqSeconds: 3, zmqSamples: 10_000, storeSecondsEach: 2,
         submitLatencySamples: 10_000, execLatencySamples: 5000, e2eBudget: 50_000, e2eMaxSubmitSeconds: 10,
         scaleSteps: [10_000, 100_000, 1_000_000], statusSamples: 5000, restartRunning: 10_000,
-        restartSubmitted: 1_000_000)
+        restartSubmitted: 1_000_000, roundTripSamples: 1000, peerTasks: 20_000)
 }
 
 /// The scenarios, in the order they run. Each starts its own broker on a fresh database
@@ -44,6 +48,8 @@ final class Bench {
     var zmq: ZMQLimits?
     var store: StoreLimits?
     var sqlite: RawSQLiteLimits?
+    /// The peer's figures, when the peer scenario ran.
+    var peerResult: PeerResult?
 
     /// Connections and window for the handshake and end-to-end runs.
     let handshakeConnections = 16
@@ -62,7 +68,7 @@ final class Bench {
                 : "full: \(plan.measureSeconds) s windows after \(plan.warmupSeconds) s warm-up; stored-workflow steps \(plan.scaleSteps.map { grouped(Double($0)) }.joined(separator: ", "))",
             "Load generator": "Swift, in-process: pipelined DEALER connections over tcp 127.0.0.1, spread over at most 2 threads (one zmq_poll each); SUBMIT bodies pre-encoded with a distinct idempotency_key each; replies decoded with BatonWire",
             "Windows": "SUBMIT runs: \(options.window) requests in flight per connection; handshake and end-to-end runs: \(handshakeConnections) connections × \(handshakeWindow)",
-            "Broker": "`baton broker --log-level warning` (defaults otherwise: heartbeat 1000 ms, 256 messages per socket per turn), a fresh SQLite file per scenario (WAL, synchronous=FULL)",
+            "Broker": "`baton broker --log-level warning --max-submitted \(grouped(Double(BrokerProcess.maxSubmitted)))` (the SUBMIT runs store hundreds of thousands of workflows never EXEC'd, which the default quota of 10,000 SUBMITTED refuses; defaults otherwise: heartbeat 1000 ms, 256 messages per socket per turn), a fresh SQLite file per scenario (WAL, synchronous=FULL)",
             "Workers": "`baton worker --types echo --capacity \(workerCapacity)` processes (one thread per job)",
         ]
         if options.quick { s["Skipped in quick mode"] = "1,000,000 stored workflows (the RSS comparison uses 100,000)" }
