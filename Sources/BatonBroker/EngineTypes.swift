@@ -158,6 +158,12 @@ public struct ClientReply: Equatable, Sendable {
         }
     }
 
+    /// This reply with its body written to bytes (the same reply).
+    public var encoded: ClientReply {
+        guard case .value(let v) = payload else { return self }
+        return ClientReply(peer: peer, command: command, tag: tag, payload: .encoded(JSONWriter.bytes(v)))
+    }
+
     /// The body as sent.
     public var bodyBytes: [UInt8] {
         switch payload {

@@ -39,6 +39,11 @@ final class CommitterTests: XCTestCase {
         return out
     }
 
+    /// Which `insertTurn`s these are: each one's read is tagged with its id.
+    private func turnIds(_ done: Committer.Done) -> [String] {
+        done.answers.map { String(decoding: $0.tag, as: UTF8.self) }
+    }
+
     /// A turn the store refuses: it updates a workflow row that does not exist.
     private func brokenTurn() -> TurnOutput {
         var out = TurnOutput()
@@ -66,7 +71,8 @@ final class CommitterTests: XCTestCase {
         for id in ids { committer.submit(insertTurn(id)) }
         let done = try collect(ids.count)
         XCTAssertEqual(done.map { $0.failure == nil }, Array(repeating: true, count: ids.count))
-        XCTAssertEqual(done.flatMap { $0.output.writes.inserted.map(\.id) }, ids)
+        XCTAssertEqual(done.flatMap(turnIds), ids)
+        XCTAssertTrue(done.allSatisfy { $0.output.writes.isEmpty }, "committed rows are freed on the committer's thread")
         for (d, id) in zip(done, ids) {
             XCTAssertEqual(d.answers.count, 1)
             XCTAssertEqual(d.answers.first?.command, .status, "the read saw its own turn's insert")
@@ -169,7 +175,7 @@ final class CommitterTests: XCTestCase {
         let done = try collect(threads * perThread)
         XCTAssertEqual(group.wait(timeout: .now() + 10), .success)
         XCTAssertTrue(done.allSatisfy { $0.failure == nil })
-        let ids = done.flatMap { $0.output.writes.inserted.map(\.id) }
+        let ids = done.flatMap(turnIds)
         XCTAssertEqual(Set(ids).count, threads * perThread, "each turn back exactly once")
         for t in 0..<threads {
             let mine = ids.filter { $0.hasPrefix("T\(t)-") }
