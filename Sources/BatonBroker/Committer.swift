@@ -295,10 +295,11 @@ final class Committer: @unchecked Sendable {
             // committer's thread, which has room (the loop is the busier of the two): the
             // committed rows are freed here (the loop needs them no more; their release
             // was about 17k instructions per one-job workflow on the loop), and replies
-            // are written to bytes here.
+            // and worker messages are written to bytes here.
             var turn = turn
             turn.writes = WriteBatch()
             turn.replies = turn.replies.map(\.encoded)
+            turn.workerSends = turn.workerSends.map(\.encoded)
             return Done(output: turn, answers: answers, lookups: lookups, failure: nil)
         }
     }

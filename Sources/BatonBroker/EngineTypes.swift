@@ -182,6 +182,23 @@ public struct ClientReply: Equatable, Sendable {
 public struct WorkerSend: Equatable, Sendable {
     public var peer: PeerId
     public var message: WorkerFrames.Message
+    /// `message` already encoded (the committer does it after the commit, off the event
+    /// loop's thread); nil until then. Not part of equality: it says the same.
+    public var frames: [[UInt8]]?
+
+    public init(peer: PeerId, message: WorkerFrames.Message) {
+        self.peer = peer
+        self.message = message
+    }
+
+    /// This send with its frames encoded.
+    public var encoded: WorkerSend {
+        var s = self
+        if s.frames == nil { s.frames = WorkerFrames.encode(message) }
+        return s
+    }
+
+    public static func == (a: WorkerSend, b: WorkerSend) -> Bool { a.peer == b.peer && a.message == b.message }
 }
 
 /// A line for the broker's log.
