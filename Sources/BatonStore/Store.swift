@@ -25,11 +25,13 @@ public final class Store: Sendable {
     let walHook = Mutex<WalHook?>(nil)
     /// Workflow id → seq (its rowid, the key of its jobs and events), for the writes of
     /// `apply`, so that a turn's updates and events of a workflow written before do not
-    /// look its seq up in the id index. Filled by inserts and lookups; emptied when a
-    /// transaction fails (a rolled-back insert's seq is given again to the next one) and
-    /// when it grows past `maxCachedKeys` (finished workflows are never written again).
+    /// look its seq up in the id index. Filled by inserts and lookups; an entry goes when
+    /// its workflow's final update is written (nothing is written for it after, and the
+    /// broker's memory must not grow with finished workflows); emptied when a transaction
+    /// fails (a rolled-back insert's seq is given again to the next one) and, as a bound,
+    /// past `maxCachedKeys` (workflows SUBMITTED and never run).
     private let workflowKeys = Mutex<[String: Int64]>([:])
-    private static let maxCachedKeys = 100_000
+    private static let maxCachedKeys = 50_000
 
     /// How a store is opened.
     public enum Access: Sendable {
@@ -147,6 +149,9 @@ public final class Store: Sendable {
         return pruned
     }
 
+    /// Entries in the id → seq map (for tests: it must not grow with finished workflows).
+    var cachedWorkflowKeys: Int { workflowKeys.withLock { $0.count } }
+
     /// The seq of workflow `id`: cached, or looked up (and cached). A workflow with no row
     /// is an engine and store that disagree.
     private func key(of id: String, _ db: Database, _ keys: inout [String: Int64]) throws -> Int64 {
@@ -195,6 +200,8 @@ public final class Store: Sendable {
                 guard try stmt.run(row) == 1 else { throw StoreError.corrupt("no workflow row \(w.id) to update") }
             }
         }
+        // Forgotten after this batch's events, which may still be the workflow's last.
+        defer { for w in batch.updated where w.state.isFinal { keys[w.id] = nil } }
         if !batch.jobs.isEmpty {
             let stmt = RawStatement(try db.cachedStatement(sql: """
                 UPDATE jobs SET state = ?, attempt = ?, output = ?, error = ?, started_at = ?, finished_at = ?, retry_at = ?,

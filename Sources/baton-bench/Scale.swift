@@ -81,7 +81,9 @@ extension Bench {
             defer { removeTree(dir) }
             let db = "\(dir)/baton.db"
             let salt = UInt64.random(in: 0..<(1 << 40))
-            let baseMs = Int64(Date().timeIntervalSince1970 * 1000) - 30 * 86_400_000
+            // A day ago: inside the broker's default retention (30 days), which would
+            // otherwise delete these finished workflows as soon as it starts.
+            let baseMs = Int64(Date().timeIntervalSince1970 * 1000) - 86_400_000
             var stored = 0
             for step in plan.scaleSteps {
                 let name = "\(grouped(Double(step))) finished workflows stored"

@@ -596,6 +596,32 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// The store's id → seq map keeps only workflows that may still be written: a
+    /// finished one leaves it with its final update (the broker's memory must not grow
+    /// with every workflow it ever ran).
+    func testFinishedWorkflowsLeaveTheKeyMap() throws {
+        try onEveryStore { store, _ in
+            let items = (0..<3).map { Fixture.submitted("01JK\($0)") }
+            var batch = WriteBatch()
+            for (w, e) in items { batch.inserted.append(w); batch.events.append((w.id, e)) }
+            try store.apply(batch)
+            XCTAssertEqual(store.cachedWorkflowKeys, 3)
+            var finish = WriteBatch()
+            for (w, _) in items.prefix(2) {
+                var done = w
+                done.state = .succeeded
+                done.finishedAt = t0 + 5
+                done.lastEvent = 2
+                finish.updated.append(done)
+                finish.events.append((w.id, WorkflowEvent(seq: 2, at: t0 + 5, kind: .workflowSucceeded)))
+            }
+            try store.apply(finish)
+            XCTAssertEqual(store.cachedWorkflowKeys, 1)
+            XCTAssertEqual(try store.events(workflowId: "01JK0", after: 1, limit: 10).map(\.kind), [.workflowSucceeded],
+                           "the final turn's events were written before the entry went")
+        }
+    }
+
     func testInMemoryStoreAlsoSyncsFull() throws {
         let store = try Store(path: nil)
         XCTAssertEqual(try store.db.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") }, 2)
