@@ -267,6 +267,12 @@ final class Committer: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// A reply with its body written to bytes; an ERROR stays a value, because the loop
+    /// counts ERRORs by code (`ServerStats`) and would have to parse the bytes back.
+    private static func writtenUnlessError(_ r: ClientReply) -> ClientReply {
+        r.command == .error ? r : r.encoded
+    }
+
     private func commit(_ turns: [TurnOutput], refused: String?, pruning: Retention?) -> [Done] {
         if let refused { return turns.map { Done(output: $0, answers: [], lookups: [], failure: refused) } }
         let started = ContinuousClock.now
@@ -289,7 +295,7 @@ final class Committer: @unchecked Sendable {
             $0.seconds.observe(Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
         }
         return turns.map { turn in
-            let answers = reads.answer(turn.reads).map(\.encoded)
+            let answers = reads.answer(turn.reads).map(Self.writtenUnlessError)
             let lookups = reads.lookUps(turn)
             // Work the event loop would otherwise do after the commit, done here on the
             // committer's thread, which has room (the loop is the busier of the two): the
@@ -298,7 +304,7 @@ final class Committer: @unchecked Sendable {
             // and worker messages are written to bytes here.
             var turn = turn
             turn.writes = WriteBatch()
-            turn.replies = turn.replies.map(\.encoded)
+            turn.replies = turn.replies.map(Self.writtenUnlessError)
             turn.workerSends = turn.workerSends.map(\.encoded)
             return Done(output: turn, answers: answers, lookups: lookups, failure: nil)
         }
