@@ -140,6 +140,9 @@ public struct Engine {
     var insertedIds: [String] = []
     var insertedSet: Set<String> = []
     var dirtyWorkflows: Set<String> = []
+    /// The last id `markDirty` inserted this turn: a workflow's events come in runs (its
+    /// start, its finish: three each), and a repeat skips hashing the id again.
+    var lastDirty: String?
     var dirtyJobs: Set<JobKey> = []
     var dirtyJobOrder: [JobKey] = []
     var finishedThisTurn: [String] = []
@@ -264,6 +267,7 @@ public struct Engine {
         insertedIds = []
         insertedSet = []
         dirtyWorkflows = []
+        lastDirty = nil
         dirtyJobs = []
         dirtyJobOrder = []
         return result
@@ -294,18 +298,21 @@ public struct Engine {
     /// copy of its job arrays (`workflows[id]!.x = ...` repeated costs a lookup each;
     /// the engine does this several times per event, the profile's top String hashing).
     /// Nil when the workflow is not in memory.
+    ///
+    /// Through the dictionary's index and `values`, not `workflows[id]` as an inout
+    /// Optional: testing that Optional (`!= nil`) and unwrapping it copied the whole
+    /// record and destroyed the copy, twice per event (2.7k instructions each time).
     @inline(__always) @discardableResult
     mutating func updateWorkflow<T>(_ id: String, _ body: (inout WorkflowRecord) -> T) -> T? {
-        Self.update(&workflows[id], body)
+        guard let i = workflows.index(forKey: id) else { return nil }
+        return body(&workflows.values[i])
     }
 
-    @inline(__always)
-    private static func update<T>(_ w: inout WorkflowRecord?, _ body: (inout WorkflowRecord) -> T) -> T? {
-        guard w != nil else { return nil }
-        return body(&w!)
+    mutating func markDirty(_ id: String) {
+        if id == lastDirty { return }
+        dirtyWorkflows.insert(id)
+        lastDirty = id
     }
-
-    mutating func markDirty(_ id: String) { dirtyWorkflows.insert(id) }
 
     mutating func markJobDirty(_ k: JobKey) {
         if dirtyJobs.insert(k).inserted { dirtyJobOrder.append(k) }
