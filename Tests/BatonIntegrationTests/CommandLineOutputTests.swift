@@ -197,6 +197,9 @@ final class CommandLineOutputTests: XCTestCase {
 
     func testTheBrokerLogIsAnAuditTrailWithoutWarningsForNormalEvents() throws {
         let worker = try cluster.startWorker(types: "echo,sleep", capacity: 2, name: "w1")
+        // The worker's process and the client's start at once; the trail below is the one
+        // where the worker is in before the workflow comes (otherwise the two lines swap).
+        try cluster.waitFor("the worker's joining in the broker log") { cluster.log("broker.log").contains("worker w1 joined") }
         let file = try cluster.writeFile("demo.json", Self.demo)
         let (code, out) = try cluster.baton(["run", file, "--journal", "j.jsonl"], log: "run.log")
         XCTAssertEqual(code, 0, out)
