@@ -27,11 +27,6 @@ struct RawStatement {
     func bind(_ index: Int32, _ value: Int64) throws { try check(sqlite3_bind_int64(handle, index, value)) }
     func bind(_ index: Int32, _ value: Int) throws { try check(sqlite3_bind_int64(handle, index, Int64(value))) }
 
-    func bind(_ index: Int32, _ value: Int64?) throws {
-        guard let value else { return try check(sqlite3_bind_null(handle, index)) }
-        try check(sqlite3_bind_int64(handle, index, value))
-    }
-
     func bind(_ index: Int32, _ value: String?) throws {
         guard var value else { return try check(sqlite3_bind_null(handle, index)) }
         try value.withUTF8 { try bindText(index, UnsafeRawBufferPointer($0)) }

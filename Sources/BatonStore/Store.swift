@@ -169,8 +169,8 @@ public final class Store: Sendable {
         var row = RowArguments()
         if !batch.inserted.isEmpty {
             let workflow = RawStatement(try db.cachedStatement(sql: """
-                INSERT INTO workflows (id, name, spec, idempotency_key, state, reason, current_block, submitted_at,
-                                       started_at, finished_at, expires_at, last_event, owner)
+                INSERT INTO workflows (id, name, spec, idempotency_key, submitted_at, owner,
+                                       state, reason, current_block, started_at, finished_at, expires_at, last_event)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """), db)
             let job = RawStatement(try db.cachedStatement(sql: """
@@ -188,13 +188,7 @@ public final class Store: Sendable {
                 """), db)
             for w in batch.updated {
                 row.removeAll()
-                row.append(w.state.rawValue)
-                row.append(w.reason)
-                row.append(w.currentBlock)
-                row.append(w.startedAt)
-                row.append(w.finishedAt)
-                row.append(w.expiresAt)
-                row.append(w.lastEvent)
+                appendProgress(w, to: &row)
                 row.append(try key(of: w.id, db, &keys))
                 // An update that matches no row means the engine and the store disagree.
                 guard try stmt.run(row) == 1 else { throw StoreError.corrupt("no workflow row \(w.id) to update") }
@@ -246,15 +240,9 @@ public final class Store: Sendable {
         row.append(w.spec.name)
         row.append(json: w.spec.json)
         row.append(w.idempotencyKey)
-        row.append(w.state.rawValue)
-        row.append(w.reason)
-        row.append(w.currentBlock)
         row.append(w.submittedAt)
-        row.append(w.startedAt)
-        row.append(w.finishedAt)
-        row.append(w.expiresAt)
-        row.append(w.lastEvent)
         row.append(w.owner)
+        appendProgress(w, to: &row)
         try workflow.run(row)
         let seq = workflow.lastInsertedRowid
         for (b, jobs) in w.jobs.enumerated() {
@@ -268,6 +256,18 @@ public final class Store: Sendable {
             }
         }
         return seq
+    }
+
+    /// A workflow's seven columns that change as it runs, state ... last_event, in that
+    /// order (the tail of the insert, the whole of the update).
+    private func appendProgress(_ w: WorkflowRecord, to row: inout RowArguments) {
+        row.append(w.state.rawValue)
+        row.append(w.reason)
+        row.append(w.currentBlock)
+        row.append(w.startedAt)
+        row.append(w.finishedAt)
+        row.append(w.expiresAt)
+        row.append(w.lastEvent)
     }
 
     /// A job's eight state columns, state ... retry_at, stopped_attempts, in that order.

@@ -142,54 +142,42 @@ extension Bench {
     /// a missing side is said, not guessed. A ratio whose scenarios were not selected
     /// (`--only`) is left out.
     func comparePeer() {
-        let sectionName = Self.peerSection
         func figure(_ id: String) -> Figure? { report.figures.first { $0.id == id && $0.value != nil } }
-        func ran(_ scenarios: String...) -> Bool { scenarios.allSatisfy { options.selected?.contains($0) ?? true } }
-
-        let e2eName = "One-job workflows/s with 2 worker processes ÷ peer jobs/s"
-        let e2eTarget = "≥ 10× the peer"
-        if ran("e2e", "peer") {
-            if let peer = peerResult, let e2e = figure("e2e_per_s_2")?.value {
-                let ratio = e2e / peer.per_s
-                report.add(Figure(
-                    id: "peer_ratio_e2e", section: sectionName, name: e2eName, value: ratio, unit: "×",
-                    display: String(format: "%.1f× (%@ ÷ %@)", ratio, rate(e2e), rate(peer.per_s)),
-                    target: e2eTarget, pass: ratio >= 10,
-                    notes: "both measured in this run: Baton's end-to-end figure above (16 connections × 64 handshakes, 2 `baton worker` processes) and the peer's"))
-            } else {
-                report.failed("peer_ratio_e2e", sectionName, e2eName, target: e2eTarget, "one side is missing (see the e2e and peer rows)")
-            }
+        ratio("peer_ratio_e2e", "One-job workflows/s with 2 worker processes ÷ peer jobs/s", target: "≥ 10× the peer",
+              needs: ["e2e", "peer"]) {
+            guard let peer = peerResult, let e2e = figure("e2e_per_s_2")?.value else { return nil }
+            let r = e2e / peer.per_s
+            return (r, String(format: "%.1f× (%@ ÷ %@)", r, rate(e2e), rate(peer.per_s)), r >= 10,
+                    "both measured in this run: Baton's end-to-end figure above (16 connections × 64 handshakes, 2 `baton worker` processes) and the peer's")
         }
-
-        let rtName = "One workflow at a time p50 ÷ peer's one task at a time p50"
-        let rtTarget = "≤ 1 (p50 no worse than the peer's)"
-        if ran("roundtrip", "peer") {
-            if let peer = peerResult, let rt = figure("roundtrip_p50")?.value {
-                let ratio = rt / peer.roundtrip.p50_us
-                report.add(Figure(
-                    id: "peer_ratio_roundtrip", section: sectionName, name: rtName, value: ratio, unit: "×",
-                    display: String(format: "%.2f× (%@ ÷ %@)", ratio, us(rt), us(peer.roundtrip.p50_us)),
-                    target: rtTarget, pass: ratio <= 1, notes: "SUBMIT → SUCCEEDED seen (WATCH) against enqueue → result (get)"))
-            } else {
-                report.failed("peer_ratio_roundtrip", sectionName, rtName, target: rtTarget, "one side is missing (see the roundtrip and peer rows)")
-            }
+        ratio("peer_ratio_roundtrip", "One workflow at a time p50 ÷ peer's one task at a time p50",
+              target: "≤ 1 (p50 no worse than the peer's)", needs: ["roundtrip", "peer"]) {
+            guard let peer = peerResult, let rt = figure("roundtrip_p50")?.value else { return nil }
+            let r = rt / peer.roundtrip.p50_us
+            return (r, String(format: "%.2f× (%@ ÷ %@)", r, us(rt), us(peer.roundtrip.p50_us)), r <= 1,
+                    "SUBMIT → SUCCEEDED seen (WATCH) against enqueue → result (get)")
         }
-
-        let submitName = "Best durable SUBMIT→ID/s ÷ the store's batched-write ceiling"
-        let submitTarget = "≥ 0.5"
-        if ran("limits", "submit") {
-            let submits = [1, 16, 64].compactMap { figure("submit_per_s_\($0)")?.value }
-            if let best = submits.max(), let store {
-                let ratio = best / store.batchedWorkflowsPerSecond
-                report.add(Figure(
-                    id: "submit_ratio_store", section: sectionName, name: submitName, value: ratio, unit: "×",
-                    display: String(format: "%.2f (%@ ÷ %@)", ratio, rate(best), rate(store.batchedWorkflowsPerSecond)),
-                    target: submitTarget, pass: ratio >= 0.5,
-                    notes: "the best of the 1, 16 and 64-connection SUBMIT runs above ÷ the store path's SUBMIT-shaped writes/s at 1000 per commit (raw limits)"))
-            } else {
-                report.failed("submit_ratio_store", sectionName, submitName, target: submitTarget, "one side is missing (see the limits and submit rows)")
-            }
+        ratio("submit_ratio_store", "Best durable SUBMIT→ID/s ÷ the store's batched-write ceiling", target: "≥ 0.5",
+              needs: ["limits", "submit"]) {
+            guard let best = [1, 16, 64].compactMap({ figure("submit_per_s_\($0)")?.value }).max(), let store else { return nil }
+            let r = best / store.batchedWorkflowsPerSecond
+            return (r, String(format: "%.2f (%@ ÷ %@)", r, rate(best), rate(store.batchedWorkflowsPerSecond)), r >= 0.5,
+                    "the best of the 1, 16 and 64-connection SUBMIT runs above ÷ the store path's SUBMIT-shaped writes/s at 1000 per commit (raw limits)")
         }
+    }
+
+    /// One ratio row of the peer section: left out when its scenarios were not selected,
+    /// an error row when `compute` finds a side missing (nil).
+    private func ratio(_ id: String, _ name: String, target: String, needs scenarios: [String],
+                       _ compute: () -> (value: Double, display: String, pass: Bool, notes: String)?) {
+        guard scenarios.allSatisfy({ options.selected?.contains($0) ?? true }) else { return }
+        guard let r = compute() else {
+            report.failed(id, Self.peerSection, name, target: target,
+                          "one side is missing (see the \(scenarios.joined(separator: " and ")) rows)")
+            return
+        }
+        report.add(Figure(id: id, section: Self.peerSection, name: name, value: r.value, unit: "×", display: r.display,
+                          target: target, pass: r.pass, notes: r.notes))
     }
 }
 
