@@ -53,7 +53,9 @@ def gone(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
+        # The process can end between the open and the read: the read then fails with
+        # ESRCH (ProcessLookupError), which also means it is gone.
         return True
 
 
