@@ -109,7 +109,9 @@ extension Engine {
         }
         insertedIds.append(id)
         insertedSet.insert(id)
-        emit(id, .workflowSubmitted, at: now, ["name": .string(record.spec.name)])
+        var fields = EventFields()
+        fields.add("name", record.spec.name)
+        emit(id, .workflowSubmitted, at: now, fields)
         note("workflow \(id) submitted: \"\(record.spec.name)\", \(record.spec.jobCount) job(s), by \(Self.who(caller.name))", fields: ["workflow_id": id])
         timers.insert(.expire(id), at: now + config.ttlMs)
         reply(peer, .id, tag, ["id": .string(id), "state": .string(WorkflowState.submitted.rawValue), "duplicate": false])

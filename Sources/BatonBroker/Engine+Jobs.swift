@@ -19,7 +19,7 @@ extension Engine {
         var p = BlockProgress()
         p.unfinished = unfinished
         progress[id] = p
-        emit(id, .blockStarted, at: now, ["block": .int(Int64(b))])
+        emit(id, .blockStarted, at: now, blockFields(b))
         release(id, now: now)
     }
 
@@ -134,13 +134,35 @@ extension Engine {
         let body = JobBody(jobId: k.jobId, workflowId: id, attempt: attempt, type: spec.type, args: spec.args,
                            timeoutMs: spec.timeoutMs, heartbeatTimeoutMs: spec.heartbeatTimeoutMs)
         send(peer, .job, body.body)
-        var fields = jobFields(k, attempt: attempt)
-        fields["worker"] = .string(workerName)
-        emit(id, .jobDispatched, at: now, fields)
+        emit(id, .jobDispatched, at: now, jobFields(k, attempt: attempt, worker: workerName))
     }
 
-    func jobFields(_ k: JobKey, attempt: Int) -> [String: JSONValue] {
-        ["block": .int(Int64(k.block)), "job": .int(Int64(k.job)), "job_id": .string(k.jobId), "attempt": .int(Int64(attempt))]
+    /// A job event's fields, in key order (`EventFields`' invariant): attempt, block,
+    /// details?, error?, job, job_id, retry_at?, worker?.
+    func jobFields(_ k: JobKey, attempt: Int, details: JSONValue? = nil, error: String? = nil,
+                   retryAt: Int64? = nil, worker: String? = nil) -> EventFields {
+        var f = EventFields()
+        f.add("attempt", attempt)
+        f.add("block", k.block)
+        if let details { f.add("details", details) }
+        if let error { f.add("error", error) }
+        f.add("job", k.job)
+        f.add("job_id", k.jobId)
+        if let retryAt { f.add("retry_at", Timestamp.format(ms: retryAt)) }
+        if let worker { f.add("worker", worker) }
+        return f
+    }
+
+    func blockFields(_ b: Int) -> EventFields {
+        var f = EventFields()
+        f.add("block", b)
+        return f
+    }
+
+    func reasonFields(_ reason: String?) -> EventFields {
+        var f = EventFields()
+        if let reason { f.add("reason", reason) }
+        return f
     }
 
     // MARK: Outcomes
@@ -176,9 +198,7 @@ extension Engine {
         progressSeen[k] = (details, wall(now))
         if now - (progressEventAt[k] ?? Int64.min / 2) >= Self.progressEventEveryMs {
             progressEventAt[k] = now
-            var fields = jobFields(k, attempt: a.attempt)
-            if let details { fields["details"] = details }
-            emit(k.workflowId, .jobProgress, at: now, fields)
+            emit(k.workflowId, .jobProgress, at: now, jobFields(k, attempt: a.attempt, details: details))
         }
     }
 
@@ -247,7 +267,7 @@ extension Engine {
             release(id, now: now)
             return
         }
-        emit(id, .blockSucceeded, at: now, ["block": .int(Int64(k.block))])
+        emit(id, .blockSucceeded, at: now, blockFields(k.block))
         if k.block + 1 < blocks {
             startBlock(id, k.block + 1, now: now)
         } else {
@@ -274,10 +294,7 @@ extension Engine {
             r.retryAt = wall(at)
             workflows[id]!.jobs[k.block][k.job] = r
             markJobDirty(k)
-            var fields = jobFields(k, attempt: r.attempt)
-            fields["error"] = .string(error)
-            fields["retry_at"] = .string(Timestamp.format(ms: wall(at)))
-            emit(id, .jobRetrying, at: now, fields)
+            emit(id, .jobRetrying, at: now, jobFields(k, attempt: r.attempt, error: error, retryAt: wall(at)))
             counters.retries += 1
             if at <= now {
                 progress[id]?.retryReady.append(k.job)
@@ -290,9 +307,7 @@ extension Engine {
         r.state = .failed
         workflows[id]!.jobs[k.block][k.job] = r
         markJobDirty(k)
-        var fields = jobFields(k, attempt: r.attempt)
-        fields["error"] = .string(error)
-        emit(id, .jobFailed, at: now, fields)
+        emit(id, .jobFailed, at: now, jobFields(k, attempt: r.attempt, error: error))
         let attempts = r.countedAttempts == 1 ? "1 attempt" : "\(r.countedAttempts) attempts"
         finish(id, .failed(reason: "job \(k.jobId) (\(spec.type)) failed after \(attempts): \(error)"), now: now)
     }
@@ -349,8 +364,7 @@ extension Engine {
                     let code: CancelJobBody.Code = state == .failed ? .workflowFailed : state == .cancelled ? .cancelled : .workflowEnded
                     send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, code: code, reason: "workflow \(state.rawValue.lowercased())").body)
                     endAttempt(k)
-                    emit(id, .jobCancelled, at: now, ["block": .int(Int64(b)), "job": .int(Int64(j)), "job_id": .string(k.jobId),
-                                                      "attempt": .int(Int64(a.attempt))])
+                    emit(id, .jobCancelled, at: now, jobFields(k, attempt: a.attempt))
                 }
                 workflows[id]!.jobs[b][j].state = .cancelled
                 markJobDirty(k)
@@ -366,7 +380,7 @@ extension Engine {
         }
         progress[id] = nil
         markDirty(id)
-        emit(id, outcome.event, at: now, outcome.reason.map { ["reason": .string($0)] } ?? [:])
+        emit(id, outcome.event, at: now, reasonFields(outcome.reason))
         finishedThisTurn.append(id)
         let w = workflows[id]!
         note("workflow \(id) finished \(state.rawValue): \"\(w.spec.name)\", \(w.owner.map { "owner key \($0)" } ?? "no owner (plain mode)")" + (outcome.reason.map { ": \($0)" } ?? ""),

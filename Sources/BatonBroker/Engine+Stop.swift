@@ -98,7 +98,7 @@ extension Engine {
         progress[id] = nil
         markDirty(id)
         // The event's reason is the one STATUS shows, as for every workflow.* event.
-        emit(id, .workflowStopped, at: now, ["reason": .string("stopped: \(reason)")])
+        emit(id, .workflowStopped, at: now, reasonFields("stopped: \(reason)"))
     }
 
     /// EXEC of a STOPPED workflow no stop covers: RUNNING again, its current block's

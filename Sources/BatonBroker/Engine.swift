@@ -339,12 +339,12 @@ public struct Engine {
     }
 
     /// Appends an event to a workflow's log and wakes its parked watchers.
-    mutating func emit(_ id: String, _ kind: EventKind, at now: Int64, _ fields: [String: JSONValue] = [:]) {
+    mutating func emit(_ id: String, _ kind: EventKind, at now: Int64, _ fields: EventFields = EventFields()) {
         guard let seq = updateWorkflow(id, { w -> Int64 in
             w.lastEvent += 1
             return w.lastEvent
         }) else { return }
-        out.writes.events.append((id, WorkflowEvent(seq: seq, at: wall(now), kind: kind, fields: fields)))
+        out.writes.events.append((id, EventRow(seq: seq, at: wall(now), kind: kind, fields: fields)))
         markDirty(id)
         if !watchers.isEmpty, let parked = watchers.removeValue(forKey: id) {
             for w in parked {

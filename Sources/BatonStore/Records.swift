@@ -151,13 +151,34 @@ public struct WriteBatch: Sendable {
     /// Job rows that changed: (workflow id, block, job, new state).
     public var jobs: [(workflowId: String, block: Int, job: Int, record: JobRecord)] = []
     /// Events appended: (workflow id, event).
-    public var events: [(workflowId: String, event: WorkflowEvent)] = []
+    public var events: [(workflowId: String, event: EventRow)] = []
     /// Emergency stops set (a record) or lifted (nil), by name, in order.
     public var stops: [(name: String, stop: StopRecord?)] = []
 
     public init() {}
 
     public var isEmpty: Bool { inserted.isEmpty && updated.isEmpty && jobs.isEmpty && events.isEmpty && stops.isEmpty }
+}
+
+/// An event as it is written: its fields already JSON (the broker builds them as
+/// bytes, `EventFields`); read back as a `WorkflowEvent`.
+public struct EventRow: Equatable, Sendable {
+    public var seq: Int64
+    public var at: Int64
+    public var kind: EventKind
+    public var fields: EventFields
+
+    public init(seq: Int64, at: Int64, kind: EventKind, fields: EventFields = EventFields()) {
+        self.seq = seq
+        self.at = at
+        self.kind = kind
+        self.fields = fields
+    }
+
+    /// The row of an event built as a value (tests, tools).
+    public init(_ e: WorkflowEvent) {
+        self.init(seq: e.seq, at: e.at, kind: e.kind, fields: EventFields(e.fields))
+    }
 }
 
 /// An emergency stop in force: of one workflow name, or of every name ("*").

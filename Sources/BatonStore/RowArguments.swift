@@ -51,9 +51,9 @@ struct RowArguments {
     }
 
     /// An object's canonical JSON text.
-    mutating func append(jsonObject fields: [String: JSONValue]) {
+    mutating func append(_ fields: EventFields) {
         let start = bytes.count
-        JSONWriter.writeObject(fields, into: &bytes)
+        fields.write(into: &bytes)
         values.append(.text(start: start, count: bytes.count - start))
     }
 }

@@ -227,7 +227,7 @@ public final class Store: Sendable {
                 row.append(e.seq)
                 row.append(e.at)
                 row.append(e.kind.rawValue)
-                row.append(jsonObject: e.fields)
+                row.append(e.fields)
                 try stmt.run(row)
             }
         }

@@ -139,7 +139,7 @@ func measureStore(dir: String, secondsEach: Double) throws -> StoreLimits {
         let id = FakeULID.make(ms: UInt64(ms), salt: salt, n: idCounter)
         b.inserted.append(WorkflowRecord(id: id, spec: spec, idempotencyKey: "limits-\(salt)-\(idCounter)", submittedAt: ms,
                                          expiresAt: ms + 86_400_000, lastEvent: 1))
-        b.events.append((id, WorkflowEvent(seq: 1, at: ms, kind: .workflowSubmitted, fields: ["name": "limits"])))
+        b.events.append((id, EventRow(WorkflowEvent(seq: 1, at: ms, kind: .workflowSubmitted, fields: ["name": "limits"]))))
     }
 
     /// Applies batches of `perBatch` workflows for `secondsEach` of apply time; returns

@@ -38,7 +38,7 @@ extension Bench {
                     WorkflowEvent(seq: 6, at: t + 2, kind: .blockSucceeded, fields: ["block": 0]),
                     WorkflowEvent(seq: 7, at: t + 3, kind: .workflowSucceeded),
                 ]
-                for e in events { batch.events.append((id, e)) }
+                for e in events { batch.events.append((id, EventRow(e))) }
             }
             try store.apply(batch)
             i = end
@@ -60,7 +60,7 @@ extension Bench {
                 let id = scaleId(n, salt: salt, baseMs: baseMs)
                 batch.inserted.append(WorkflowRecord(id: id, spec: spec, idempotencyKey: "submitted-\(salt)-\(n)", owner: "bench",
                                                      submittedAt: t, expiresAt: t + 86_400_000, lastEvent: 1))
-                batch.events.append((id, WorkflowEvent(seq: 1, at: t, kind: .workflowSubmitted, fields: ["name": "bench-submitted"])))
+                batch.events.append((id, EventRow(WorkflowEvent(seq: 1, at: t, kind: .workflowSubmitted, fields: ["name": "bench-submitted"]))))
             }
             try store.apply(batch)
             i = end

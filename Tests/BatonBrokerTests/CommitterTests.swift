@@ -34,7 +34,7 @@ final class CommitterTests: XCTestCase {
     private func insertTurn(_ id: String) -> TurnOutput {
         var out = TurnOutput()
         out.writes.inserted = [record(id)]
-        out.writes.events = [(id, WorkflowEvent(seq: 1, at: 1_800_000_000_000, kind: .workflowSubmitted))]
+        out.writes.events = [(id, EventRow(seq: 1, at: 1_800_000_000_000, kind: .workflowSubmitted))]
         out.reads = [.status(peer: Array("c".utf8), tag: Array(id.utf8), id: id)]
         return out
     }
@@ -110,7 +110,7 @@ final class CommitterTests: XCTestCase {
         for i in 0..<10000 {
             let id = "SLOW\(i)"
             slow.writes.inserted.append(record(id))
-            slow.writes.events.append((id, WorkflowEvent(seq: 1, at: 1_800_000_000_000, kind: .workflowSubmitted)))
+            slow.writes.events.append((id, EventRow(seq: 1, at: 1_800_000_000_000, kind: .workflowSubmitted)))
         }
         committer.submit(slow)
         // Let the committer start on it alone. (If it has not, this test checks less, but

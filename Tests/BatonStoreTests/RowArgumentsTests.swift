@@ -32,12 +32,15 @@ final class RowArgumentsTests: XCTestCase {
             row.append(7)
             row.append(nil as Int64?)
             row.append(json: nil)
-            row.append(jsonObject: ["b": 2, "a": 1])
+            var fields = EventFields()
+            fields.add("a", 1)
+            fields.add("b", "x\"y")
+            row.append(fields)
             row.append(String(repeating: "z", count: 5000))
             try stmt.run(row)
             XCTAssertEqual(try rows(db), [
                 ["héllo ✓".databaseValue, "".databaseValue, .null, Int64.min.databaseValue, #"{"k":[1,"x",null]}"#.databaseValue],
-                [7.databaseValue, .null, .null, #"{"a":1,"b":2}"#.databaseValue, String(repeating: "z", count: 5000).databaseValue],
+                [7.databaseValue, .null, .null, #"{"a":1,"b":"x\"y"}"#.databaseValue, String(repeating: "z", count: 5000).databaseValue],
             ])
         }
     }

@@ -66,7 +66,7 @@ final class StoreAccessTests: XCTestCase {
             running.lastEvent = 2
             var second = WriteBatch()
             second.updated = [running]
-            second.events = [(w.id, WorkflowEvent(seq: 2, at: Fixture.t0, kind: .workflowRunning))]
+            second.events = [(w.id, EventRow(seq: 2, at: Fixture.t0, kind: .workflowRunning))]
             // The second batch updates a row the first inserts: only in order can it apply.
             try store.apply([Fixture.insert((w, e)), second])
             XCTAssertEqual(try store.workflow(id: w.id)?.state, .running)

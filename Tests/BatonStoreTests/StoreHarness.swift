@@ -76,7 +76,7 @@ enum Fixture {
         var batch = WriteBatch()
         for (r, e) in items {
             batch.inserted.append(r)
-            batch.events.append((r.id, e))
+            batch.events.append((r.id, EventRow(e)))
         }
         return batch
     }

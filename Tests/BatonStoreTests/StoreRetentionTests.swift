@@ -20,7 +20,7 @@ final class StoreRetentionTests: XCTestCase {
         w.lastEvent = 2
         var batch = WriteBatch()
         batch.updated = [w]
-        batch.events = [(id, WorkflowEvent(seq: 2, at: finishedAt ?? t0, kind: .workflowSucceeded))]
+        batch.events = [(id, EventRow(seq: 2, at: finishedAt ?? t0, kind: .workflowSucceeded))]
         try store.apply(batch)
     }
 

@@ -81,7 +81,7 @@ final class StoreStartTimesTests: XCTestCase {
                     w.startedAt = started
                 }
                 batch.inserted.append(w)
-                batch.events.append((w.id, e))
+                batch.events.append((w.id, EventRow(e)))
             }
             try store.apply(batch)
             XCTAssertEqual(try store.startTimes(name: "erase", since: 0), [100, 250, 300])

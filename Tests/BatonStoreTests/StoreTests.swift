@@ -23,7 +23,7 @@ final class StoreTests: XCTestCase {
             var batch = Fixture.insert((w, submitted))
             let running = WorkflowEvent(seq: 2, at: t0 + 1, kind: .workflowRunning)
             let started = WorkflowEvent(seq: 3, at: t0 + 1, kind: .blockStarted, fields: ["block": 0])
-            batch.events += [(w.id, running), (w.id, started)]
+            batch.events += [(w.id, EventRow(running)), (w.id, EventRow(started))]
             try store.apply(batch)
 
             XCTAssertEqual(try store.workflow(id: "01JA"), w)
@@ -85,7 +85,7 @@ final class StoreTests: XCTestCase {
                 if w.state == .failed { w.reason = "boom \(n)"; w.finishedAt = t0 + 100 + Int64(n) }
                 if w.state != .submitted { w.startedAt = t0 + 50 + Int64(n) }
                 batch.inserted.append(w)
-                batch.events.append((w.id, e))
+                batch.events.append((w.id, EventRow(e)))
                 all.append(w)
             }
             try store.apply(batch)
@@ -128,7 +128,7 @@ final class StoreTests: XCTestCase {
             let more = kinds.enumerated().map { n, kind in
                 WorkflowEvent(seq: Int64(n + 2), at: t0 + Int64(n), kind: kind, fields: ["block": 0, "job": .int(Int64(n))])
             }
-            batch.events += more.map { ("01JA", $0) }
+            batch.events += more.map { ("01JA", EventRow($0)) }
             try store.apply(batch)
 
             let all = [aSubmitted] + more
@@ -195,8 +195,8 @@ final class StoreTests: XCTestCase {
             var exec = WriteBatch()
             exec.updated = [w]
             exec.jobs = [(w.id, 0, 0, w.jobs[0][0])]
-            exec.events = [(w.id, WorkflowEvent(seq: 2, at: t0 + 100, kind: .workflowRunning)),
-                           (w.id, WorkflowEvent(seq: 3, at: t0 + 100, kind: .blockStarted, fields: ["block": 0]))]
+            exec.events = [(w.id, EventRow(seq: 2, at: t0 + 100, kind: .workflowRunning)),
+                           (w.id, EventRow(seq: 3, at: t0 + 100, kind: .blockStarted, fields: EventFields(["block": 0])))]
             try store.apply(exec)
             XCTAssertEqual(try store.workflow(id: "01JA"), w)
             XCTAssertEqual(try store.workflowState(id: "01JA"), .running)
@@ -210,7 +210,7 @@ final class StoreTests: XCTestCase {
             var results = WriteBatch()
             results.updated = [w]
             results.jobs = [(w.id, 0, 0, w.jobs[0][0]), (w.id, 0, 1, w.jobs[0][1])]
-            results.events = [(w.id, WorkflowEvent(seq: 4, at: t0 + 150, kind: .jobSucceeded, fields: ["block": 0, "job": 0]))]
+            results.events = [(w.id, EventRow(seq: 4, at: t0 + 150, kind: .jobSucceeded, fields: EventFields(["block": 0, "job": 0])))]
             try store.apply(results)
             XCTAssertEqual(try store.workflow(id: "01JA"), w)
 
@@ -226,7 +226,7 @@ final class StoreTests: XCTestCase {
             var done = WriteBatch()
             done.updated = [w]
             done.jobs = [(w.id, 0, 1, w.jobs[0][1]), (w.id, 1, 0, w.jobs[1][0])]
-            done.events = [(w.id, WorkflowEvent(seq: 5, at: t0 + 280, kind: .workflowSucceeded))]
+            done.events = [(w.id, EventRow(seq: 5, at: t0 + 280, kind: .workflowSucceeded))]
             try store.apply(done)
             XCTAssertEqual(try store.workflow(id: "01JA"), w)
             XCTAssertEqual(try store.workflow(idempotencyKey: "k"), w)
@@ -398,7 +398,7 @@ final class StoreTests: XCTestCase {
             running.lastEvent = 2
             batch.updated = [running]
             batch.jobs = [(w.id, 0, 0, JobRecord(state: .running, attempt: 1))]
-            batch.events.append((w.id, WorkflowEvent(seq: 2, at: t0, kind: .workflowRunning)))
+            batch.events.append((w.id, EventRow(seq: 2, at: t0, kind: .workflowRunning)))
             try assertRefusedLeavingOnly(batch, store, w)
         }
     }
@@ -416,7 +416,7 @@ final class StoreTests: XCTestCase {
             let (w, e) = Fixture.submitted("01JA")
             try store.apply(Fixture.insert((w, e)))
             var batch = Fixture.insert(Fixture.submitted("01JB"))
-            batch.events.append((w.id, WorkflowEvent(seq: 1, at: t0, kind: .workflowRunning)))
+            batch.events.append((w.id, EventRow(seq: 1, at: t0, kind: .workflowRunning)))
             try assertRefusedLeavingOnly(batch, store, w)
         }
     }
@@ -428,7 +428,7 @@ final class StoreTests: XCTestCase {
             let (w, e) = Fixture.submitted("01JA")
             try store.apply(Fixture.insert((w, e)))
             var batch = Fixture.insert(Fixture.submitted("01JB"))
-            batch.events.append(("01JZ", WorkflowEvent(seq: 1, at: t0, kind: .workflowRunning)))
+            batch.events.append(("01JZ", EventRow(seq: 1, at: t0, kind: .workflowRunning)))
             try assertRefusedLeavingOnly(batch, store, w)
         }
     }
@@ -449,7 +449,7 @@ final class StoreTests: XCTestCase {
             try assertRefusedLeavingOnly(negativeAttempt, store, w)
 
             var seqZero = WriteBatch()
-            seqZero.events = [(w.id, WorkflowEvent(seq: 0, at: t0, kind: .workflowRunning))]
+            seqZero.events = [(w.id, EventRow(seq: 0, at: t0, kind: .workflowRunning))]
             try assertRefusedLeavingOnly(seqZero, store, w)
         }
     }
@@ -480,7 +480,7 @@ final class StoreTests: XCTestCase {
                 var batch = WriteBatch()
                 batch.updated = [w]
                 batch.jobs = [(w.id, 0, 0, w.jobs[0][0])]
-                batch.events = [(w.id, WorkflowEvent(seq: 2, at: t0, kind: .jobSucceeded, fields: ["job_id": "01J2.0.0"]))]
+                batch.events = [(w.id, EventRow(seq: 2, at: t0, kind: .jobSucceeded, fields: EventFields(["job_id": "01J2.0.0"])))]
                 try store.apply(batch)
                 events = try store.events(workflowId: w.id, after: 0, limit: 10)
             }
@@ -543,7 +543,7 @@ final class StoreTests: XCTestCase {
                 _ = try storeSeven(owner)
                 XCTAssertEqual(try owner.integrityCheck(), "ok")
                 var batch = WriteBatch()
-                batch.events = [("01NOSUCHWORKFLOW", WorkflowEvent(seq: 1, at: Fixture.t0, kind: .workflowSubmitted))]
+                batch.events = [("01NOSUCHWORKFLOW", EventRow(seq: 1, at: Fixture.t0, kind: .workflowSubmitted))]
                 XCTAssertThrowsError(try owner.apply(batch)) { error in
                     XCTAssertEqual("\(error)", "corrupt store: no workflow row 01NOSUCHWORKFLOW")
                 }
@@ -569,12 +569,12 @@ final class StoreTests: XCTestCase {
             try store.apply(Fixture.insert((a, aSubmitted)))
             // 01JX is inserted, then its transaction fails (an event with seq 0).
             var failing = Fixture.insert(Fixture.submitted("01JX"))
-            failing.events.append(("01JX", WorkflowEvent(seq: 0, at: t0, kind: .workflowRunning)))
+            failing.events.append(("01JX", EventRow(seq: 0, at: t0, kind: .workflowRunning)))
             XCTAssertThrowsError(try store.apply(failing))
             let (y, ySubmitted) = Fixture.submitted("01JY")
             try store.apply(Fixture.insert((y, ySubmitted)))
             var late = WriteBatch()
-            late.events = [("01JX", WorkflowEvent(seq: 2, at: t0, kind: .workflowRunning))]
+            late.events = [("01JX", EventRow(seq: 2, at: t0, kind: .workflowRunning))]
             XCTAssertThrowsError(try store.apply(late), "01JX was rolled back: its seq now belongs to 01JY")
             XCTAssertEqual(try store.events(workflowId: "01JY", after: 0, limit: 10), [ySubmitted])
 
@@ -588,7 +588,7 @@ final class StoreTests: XCTestCase {
             XCTAssertEqual(try store.deleteFinished(before: t0 + 2, limit: 10).deleted, 1)
             let (z, zSubmitted) = Fixture.submitted("01JZ")
             try store.apply(Fixture.insert((z, zSubmitted)))
-            late.events = [("01JY", WorkflowEvent(seq: 2, at: t0, kind: .workflowRunning))]
+            late.events = [("01JY", EventRow(seq: 2, at: t0, kind: .workflowRunning))]
             XCTAssertThrowsError(try store.apply(late), "01JY was deleted")
             XCTAssertEqual(try store.events(workflowId: "01JZ", after: 0, limit: 10), [zSubmitted])
             XCTAssertEqual(try store.workflow(id: "01JZ"), z)
@@ -603,7 +603,7 @@ final class StoreTests: XCTestCase {
         try onEveryStore { store, _ in
             let items = (0..<3).map { Fixture.submitted("01JK\($0)") }
             var batch = WriteBatch()
-            for (w, e) in items { batch.inserted.append(w); batch.events.append((w.id, e)) }
+            for (w, e) in items { batch.inserted.append(w); batch.events.append((w.id, EventRow(e))) }
             try store.apply(batch)
             XCTAssertEqual(store.cachedWorkflowKeys, 3)
             var finish = WriteBatch()
@@ -613,7 +613,7 @@ final class StoreTests: XCTestCase {
                 done.finishedAt = t0 + 5
                 done.lastEvent = 2
                 finish.updated.append(done)
-                finish.events.append((w.id, WorkflowEvent(seq: 2, at: t0 + 5, kind: .workflowSucceeded)))
+                finish.events.append((w.id, EventRow(seq: 2, at: t0 + 5, kind: .workflowSucceeded)))
             }
             try store.apply(finish)
             XCTAssertEqual(store.cachedWorkflowKeys, 1)
