@@ -240,6 +240,8 @@ final class Committer: @unchecked Sendable {
         } catch {
             failed = true
         }
+        // A failure may come after some chunks were committed (and deleted): drop then too.
+        if deleted > 0 || failed { reads.finished.dropAll() }
         // A transaction cut short (a waiting turn, the budget, the batch) leaves a
         // backlog: the next one comes after `gap`.
         pruned(deleted, failed: failed, next: failed || noneLeft ? retention.idleCheck : retention.gap)
@@ -280,6 +282,8 @@ final class Committer: @unchecked Sendable {
             let cutoff = pruning.map { WallClock.nowMs() - $0.keepMs }
             let (deleted, noneLeft) = try store.apply(turns.map(\.writes), deletingFinishedBefore: cutoff,
                                                       limit: pruning?.fold ?? 0)
+            reads.finished.committed(turns.lazy.map(\.writes))
+            if deleted > 0 { reads.finished.dropAll() }
             if let pruning {
                 // A deletion that failed was rolled back alone (0 deleted, not "none left"):
                 // it is tried again after `foldGap`, like a cut-short batch.

@@ -6,6 +6,8 @@ import BatonWire
 struct ReadSide: Sendable {
     let store: Store
     let pageSize: Int
+    /// Finished workflows read lately, shared by every copy (loop and committer).
+    let finished = FinishedRecords()
 
     /// The workflow last read in a run of reads: STATUS of one workflow asked many times
     /// in a row (a flood, or its pages) reads and parses it once and shares the record.
@@ -52,7 +54,13 @@ struct ReadSide: Sendable {
     private func workflow(_ id: String, _ memo: Memo) throws -> WorkflowRecord? {
         if let last = memo.last, last.id == id { return last.record }
         memo.last = nil  // freed before the next read, not after
+        if let kept = finished.record(id) {
+            memo.last = (id, kept)
+            return kept
+        }
+        let generation = finished.generation
         let read = try store.workflow(id: id)
+        if let read { finished.keep(read, readAt: generation) }
         memo.last = (id, read)
         return read
     }

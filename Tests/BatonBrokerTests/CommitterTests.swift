@@ -157,6 +157,37 @@ final class CommitterTests: XCTestCase {
         XCTAssertNil(try done.lookups[1].found.get() ?? nil)
     }
 
+    /// A finished workflow's STATUS is read from the store once and kept for the next
+    /// read; retention deleting it makes STATUS answer not_found at once, not from what
+    /// was kept.
+    func testAKeptFinishedWorkflowIsForgottenWhenRetentionDeletesIt() throws {
+        committer.stop()
+        let reads = ReadSide(store: store, pageSize: 100)
+        committer = try Committer(store: store, reads: reads, maxTurnsPerCommit: 2,
+                                  retention: .init(keepMs: 60_000, idleCheck: .milliseconds(20)))
+        var done = record("OLD")
+        done.state = .succeeded
+        // Expires 2 s from now: time for the read first, even on a loaded machine.
+        done.finishedAt = WallClock.nowMs() - 58_000
+        var insert = TurnOutput()
+        insert.writes.inserted = [done]
+        committer.submit(insert)
+        XCTAssertNil(try collect(1)[0].failure)
+
+        var ask = TurnOutput()
+        ask.reads = [.status(peer: Array("c".utf8), tag: Array("ask".utf8), id: "OLD")]
+        committer.submit(ask)
+        XCTAssertEqual(try collect(1)[0].answers.first?.command, .status)
+        XCTAssertEqual(reads.finished.record("OLD"), done, "kept as stored")
+
+        let deadline = Date().addingTimeInterval(10)
+        while try store.workflow(id: "OLD") != nil && Date() < deadline { usleep(10_000) }
+        XCTAssertNil(try store.workflow(id: "OLD"), "retention deleted it")
+        XCTAssertNil(reads.finished.record("OLD"))
+        committer.submit(ask)
+        XCTAssertEqual(try collect(1)[0].answers.first?.body["code"]?.stringValue, "not_found")
+    }
+
     /// Several threads submit while the test takes what is done: every turn comes back
     /// once, committed, and each thread's turns in the order it submitted them. Breaks
     /// if the committer's state is touched outside its lock (the `@unchecked Sendable`).
