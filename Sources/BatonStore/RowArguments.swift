@@ -50,6 +50,13 @@ struct RowArguments {
         values.append(.text(start: start, count: bytes.count - start))
     }
 
+    /// A spec's canonical JSON text (`WorkflowSpec.writeJSON`, the bytes of its `json`).
+    mutating func append(_ spec: WorkflowSpec) {
+        let start = bytes.count
+        spec.writeJSON(into: &bytes)
+        values.append(.text(start: start, count: bytes.count - start))
+    }
+
     /// An object's canonical JSON text.
     mutating func append(_ fields: EventFields) {
         let start = bytes.count

@@ -238,7 +238,7 @@ public final class Store: Sendable {
         row.removeAll()
         row.append(w.id)
         row.append(w.spec.name)
-        row.append(json: w.spec.json)
+        row.append(w.spec)
         row.append(w.idempotencyKey)
         row.append(w.submittedAt)
         row.append(w.owner)
