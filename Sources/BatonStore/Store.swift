@@ -221,9 +221,19 @@ public final class Store: Sendable {
         }
         if !batch.events.isEmpty {
             let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow, seq, at, kind, data) VALUES (?, ?, ?, ?, ?)"), db)
+            // A workflow's events mostly come in a run (a job's end, its block's, the
+            // workflow's): the run reuses one key lookup, a String hash of the id each.
+            var last: (id: String, key: Int64)?
             for (id, e) in batch.events {
                 row.removeAll()
-                row.append(try key(of: id, db, &keys))
+                let key: Int64
+                if let last, last.id == id {
+                    key = last.key
+                } else {
+                    key = try self.key(of: id, db, &keys)
+                    last = (id, key)
+                }
+                row.append(key)
                 row.append(e.seq)
                 row.append(e.at)
                 row.append(e.kind.rawValue)
