@@ -103,6 +103,7 @@ public final class BrokerServer: Sendable {
         var config = EngineConfig(heartbeatMs: options.heartbeatMs, ttlMs: options.ttlMs)
         config.maxSubmittedPerOwner = options.maxSubmittedPerOwner
         config.maxOutputBytes = options.maxMessageBytes
+        config.notesInfo = logger.logLevel <= .info
         let engine = Engine(config: config)
         let retention = options.retentionMs > 0 ? Committer.Retention(keepMs: options.retentionMs) : nil
         let committer = try Committer(store: store, reads: ReadSide(store: store, pageSize: engine.config.watchPageSize),

@@ -112,7 +112,9 @@ extension Engine {
         var fields = EventFields()
         fields.add("name", record.spec.name)
         emit(id, .workflowSubmitted, at: now, fields)
-        note("workflow \(id) submitted: \"\(record.spec.name)\", \(record.spec.jobCount) job(s), by \(Self.who(caller.name))", fields: ["workflow_id": id])
+        if config.notesInfo {
+            note("workflow \(id) submitted: \"\(record.spec.name)\", \(record.spec.jobCount) job(s), by \(Self.who(caller.name))", fields: ["workflow_id": id])
+        }
         timers.insert(.expire(id), at: now + config.ttlMs)
         reply(peer, .id, tag, ["id": .string(id), "state": .string(WorkflowState.submitted.rawValue), "duplicate": false])
     }
@@ -235,7 +237,9 @@ extension Engine {
                 replyError(peer, tag, error)
                 return
             }
-            note("workflow \(id) executed: \"\(spec.name)\", by \(Self.who(caller.name))", fields: ["workflow_id": id])
+            if config.notesInfo {
+                note("workflow \(id) executed: \"\(spec.name)\", by \(Self.who(caller.name))", fields: ["workflow_id": id])
+            }
             start(id, now: now)
         case .stopped:
             // Continues where the stop left it; it was admitted when it first started,

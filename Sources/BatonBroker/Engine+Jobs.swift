@@ -382,8 +382,10 @@ extension Engine {
         markDirty(id)
         emit(id, outcome.event, at: now, reasonFields(outcome.reason))
         finishedThisTurn.append(id)
-        let w = workflows[id]!
-        note("workflow \(id) finished \(state.rawValue): \"\(w.spec.name)\", \(w.owner.map { "owner key \($0)" } ?? "no owner (plain mode)")" + (outcome.reason.map { ": \($0)" } ?? ""),
-             fields: ["workflow_id": id])
+        if config.notesInfo {
+            let w = workflows[id]!
+            note("workflow \(id) finished \(state.rawValue): \"\(w.spec.name)\", \(w.owner.map { "owner key \($0)" } ?? "no owner (plain mode)")" + (outcome.reason.map { ": \($0)" } ?? ""),
+                 fields: ["workflow_id": id])
+        }
     }
 }

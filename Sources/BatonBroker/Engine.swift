@@ -334,7 +334,11 @@ public struct Engine {
         out.workerSends.append(WorkerSend(peer: peer, message: .init(command, body)))
     }
 
+    /// A line for the log, kept only when the log shows `level` (`config.notesInfo`).
+    /// The lines made for every workflow check `notesInfo` first, so that their text is
+    /// not even built.
     mutating func note(_ text: String, _ level: LogNote.Level = .info, fields: [String: String] = [:]) {
+        if level == .info && !config.notesInfo { return }
         out.notes.append(LogNote(level: level, text: text, fields: fields))
     }
 

@@ -51,6 +51,12 @@ struct JobKey: Hashable {
 
 /// Engine settings.
 public struct EngineConfig: Sendable {
+    /// Whether info-level notes are made at all: false when the log shows warnings and
+    /// errors only. An info note (three per workflow: submitted, executed, finished) is
+    /// text interpolated with a field dictionary, about 12,000 instructions per one-job
+    /// workflow in the profile, for a line the logger then drops; and dropped after the
+    /// log's rate limit had counted it against the lines that are shown.
+    public var notesInfo = true
     /// Heartbeat interval both ways with workers; a worker silent for 3 intervals is lost.
     public var heartbeatMs: Int64 = 1000
     /// How long a SUBMITTED workflow waits for EXEC before it expires.

@@ -25,4 +25,18 @@ final class EngineLogFieldsTests: XCTestCase {
         XCTAssertEqual(fields(of: "worker w1 draining"), ["worker": "w1"])
         XCTAssertEqual(fields(of: "worker w1 left"), ["worker": "w1"])
     }
+
+    /// A broker logging warnings and errors only makes no info notes at all (they cost
+    /// text and a field dictionary each), and still every warning.
+    func testNoInfoNotesWhenTheLogShowsWarningsOnly() throws {
+        var config = EngineConfig(heartbeatMs: 1000, ttlMs: 60_000)
+        config.notesInfo = false
+        let h = try EngineHarness(config: config)
+        h.ready("w1", types: ["echo"], capacity: 1)
+        h.exec(h.submit(spec([jobs(1)])))
+        h.drain(["w1"])
+        h.exec(h.submit(spec([jobs(1, type: "nobody.serves")])))
+        XCTAssertEqual(h.notes.filter { $0.level == .info }.map(\.text), [])
+        XCTAssertTrue(h.notes.contains { $0.level == .warning && $0.text.contains("nobody.serves") }, "\(h.notes.map(\.text))")
+    }
 }
