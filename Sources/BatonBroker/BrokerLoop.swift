@@ -396,7 +396,7 @@ final class BrokerLoop {
     /// came in the same turn as the READY this HEARTBEAT answers) cannot be delivered,
     /// and that is normal: not a warning, and not a lost worker.
     private func sendWorker(_ s: WorkerSend) -> Bool {
-        let frames = [s.peer] + (s.frames ?? WorkerFrames.encode(s.message))
+        let frames = [s.peer] + s.encodedFrames
         guard engine.workers[s.peer] == nil else { return send(workers, frames, to: "worker") }
         do {
             _ = try workers.send(frames, dontWait: true)

@@ -116,7 +116,7 @@ extension Engine {
             note("workflow \(id) submitted: \"\(record.spec.name)\", \(record.spec.jobCount) job(s), by \(Self.who(caller.name))", fields: ["workflow_id": id])
         }
         timers.insert(.expire(id), at: now + config.ttlMs)
-        reply(peer, .id, tag, ["id": .string(id), "state": .string(WorkflowState.submitted.rawValue), "duplicate": false])
+        reply(peer, .id, tag, .encoded(IdReply(id: id, state: .submitted, duplicate: false).bytes))
     }
 
     /// Puts `new` in force for every later SUBMIT and EXEC.
@@ -160,7 +160,7 @@ extension Engine {
         guard existing.spec == request.workflow else {
             throw WireError(.conflict, "idempotency_key \"\(request.idempotencyKey ?? "")\" was used for workflow \(existing.id) with a different spec")
         }
-        reply(peer, .id, tag, ["id": .string(existing.id), "state": .string(existing.state.rawValue), "duplicate": true])
+        reply(peer, .id, tag, .encoded(IdReply(id: existing.id, state: existing.state, duplicate: true).bytes))
     }
 
     /// Parks the peer until the store says whether `key` is taken. One read per key:

@@ -133,7 +133,7 @@ extension Engine {
         }
         let body = JobBody(jobId: k.jobId, workflowId: id, attempt: attempt, type: spec.type, args: spec.args,
                            timeoutMs: spec.timeoutMs, heartbeatTimeoutMs: spec.heartbeatTimeoutMs)
-        send(peer, .job, body.body)
+        out.workerSends.append(WorkerSend(peer: peer, job: body))
         emit(id, .jobDispatched, at: now, jobFields(k, attempt: attempt, worker: workerName))
     }
 

@@ -186,21 +186,50 @@ public struct ClientReply: Equatable, Sendable {
 
 /// A message for a worker.
 public struct WorkerSend: Equatable, Sendable {
+    /// What is sent: a message as a value, or a JOB as its typed body, written straight
+    /// to bytes when encoded (`JobBody.bytes`), its dictionary never built.
+    public enum Content: Sendable {
+        case message(WorkerFrames.Message)
+        case job(JobBody)
+    }
+
     public var peer: PeerId
-    public var message: WorkerFrames.Message
-    /// `message` already encoded (the committer does it after the commit, off the event
-    /// loop's thread); nil until then. Not part of equality: it says the same.
+    public var content: Content
+    /// The content already encoded (the committer does it after the commit, off the
+    /// event loop's thread); nil until then. Not part of equality: it says the same.
     public var frames: [[UInt8]]?
 
     public init(peer: PeerId, message: WorkerFrames.Message) {
         self.peer = peer
-        self.message = message
+        self.content = .message(message)
+    }
+
+    public init(peer: PeerId, job: JobBody) {
+        self.peer = peer
+        self.content = .job(job)
+    }
+
+    /// The message as a value (tests, logs; the send path takes `encodedFrames`).
+    public var message: WorkerFrames.Message {
+        switch content {
+        case .message(let m): m
+        case .job(let j): WorkerFrames.Message(.job, j.body)
+        }
+    }
+
+    /// The frames to send after the peer's routing id.
+    public var encodedFrames: [[UInt8]] {
+        if let frames { return frames }
+        switch content {
+        case .message(let m): return WorkerFrames.encode(m)
+        case .job(let j): return WorkerFrames.encode(.job, bodyBytes: j.bytes)
+        }
     }
 
     /// This send with its frames encoded.
     public var encoded: WorkerSend {
         var s = self
-        if s.frames == nil { s.frames = WorkerFrames.encode(message) }
+        if s.frames == nil { s.frames = encodedFrames }
         return s
     }
 

@@ -40,4 +40,9 @@ public enum WorkerFrames {
     public static func encode(_ message: Message) -> [[UInt8]] {
         [[], protocolId, Array(message.command.rawValue.utf8), JSONWriter.bytes(.object(message.body))]
     }
+
+    /// A message whose body is already written.
+    public static func encode(_ command: WorkerCommand, bodyBytes: [UInt8]) -> [[UInt8]] {
+        [[], protocolId, Array(command.rawValue.utf8), bodyBytes]
+    }
 }

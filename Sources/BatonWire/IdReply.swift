@@ -1,0 +1,30 @@
+/// The body of an ID reply (spec §4.3.1): the workflow's id, its state, and whether the
+/// SUBMIT was a duplicate of an earlier one with the same idempotency key.
+public struct IdReply: Equatable, Sendable {
+    public var id: String
+    public var state: WorkflowState
+    public var duplicate: Bool
+
+    public init(id: String, state: WorkflowState, duplicate: Bool) {
+        self.id = id
+        self.state = state
+        self.duplicate = duplicate
+    }
+
+    public var json: JSONValue {
+        ["duplicate": .bool(duplicate), "id": .string(id), "state": .string(state.rawValue)]
+    }
+
+    /// `json` written straight to bytes (keys in `JSONWriter`'s order): every SUBMIT is
+    /// answered with one, and the tree cost a dictionary to build and sort.
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        out.append(contentsOf: duplicate ? #"{"duplicate":true,"id":"#.utf8 : #"{"duplicate":false,"id":"#.utf8)
+        JSONWriter.writeString(id, into: &out)
+        out.append(contentsOf: #","state":"#.utf8)
+        JSONWriter.writeString(state.rawValue, into: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+}
