@@ -180,12 +180,12 @@ public struct JSONParser {
             default: throw fail("invalid escape")
             }
         }
-        guard let s = String(validating: bytes, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
+        guard let s = UTF8Text.decode(bytes) else { throw fail("invalid UTF-8 in string") }
         return s
     }
 
     private func decodeUTF8(_ range: Range<Int>) throws(Failure) -> String {
-        guard let s = String(validating: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self) else {
+        guard let s = UTF8Text.decode(UnsafeBufferPointer(rebasing: b[range])) else {
             throw Failure(offset: range.lowerBound, reason: "invalid UTF-8 in string")
         }
         return s
