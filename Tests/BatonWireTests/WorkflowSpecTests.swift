@@ -79,6 +79,15 @@ final class WorkflowSpecTests: XCTestCase {
         XCTAssertEqual(spec?.blocks[0].jobs[0].retry.maxAttempts, 2)
     }
 
+    /// Paths name many-digit indices too (they are written by hand, not interpolated).
+    func testPathsNameTheBlockAndJobIndex() {
+        let good: JSONValue = ["jobs": [["type": "t"]]]
+        var jobs: [JSONValue] = Array(repeating: ["type": "t"], count: 123)
+        jobs[107] = ["name": "no type"]
+        let blocks: [JSONValue] = Array(repeating: good, count: 10) + [["jobs": .array(jobs)]]
+        assertRefused(["name": "w", "blocks": .array(blocks)], "workflow.blocks[10].jobs[107].type: required")
+    }
+
     func testUnknownKeysAreRefusedAtEveryLevelNamingKeyAndPath() {
         assertRefused(["name": "w", "x": 1, "blocks": [["jobs": [["type": "t"]]]]],
                       "workflow.x: unknown key; a workflow takes name, description, blocks")
