@@ -76,7 +76,8 @@ final class BrokerLoop {
         self.keys = keys
         self.engine = engine
         self.store = store
-        reads = ReadSide(store: store, pageSize: engine.config.watchPageSize)
+        // The committer's: one cache of finished records, which its commits keep true.
+        reads = committer.reads
         self.committer = committer
         self.clients = clients
         self.workers = workers

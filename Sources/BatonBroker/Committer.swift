@@ -98,7 +98,8 @@ final class Committer: @unchecked Sendable {
     }
 
     private let store: Store
-    private let reads: ReadSide
+    /// Shared with the event loop (one `FinishedRecords` for both threads).
+    let reads: ReadSide
     /// At most this many turns go into one transaction (bounds a transaction's size).
     private let maxTurnsPerCommit: Int
     private let condition = NSCondition()

@@ -82,6 +82,12 @@ final class BrokerLoopTests: XCTestCase {
         XCTAssertEqual(loop.engine.workflowsInMemory, 0)
     }
 
+    /// The loop answers reads too (when nothing is in flight): with the committer's
+    /// `ReadSide`, so the finished records it keeps are the ones the commits drop.
+    func testTheLoopAndTheCommitterShareOneCacheOfFinishedRecords() {
+        XCTAssertTrue(loop.reads.finished === committer.reads.finished)
+    }
+
     func testAHealthyLoopDoesNotRefuse() throws {
         XCTAssertFalse(try loop.refusedWhileReloadFails())
     }
