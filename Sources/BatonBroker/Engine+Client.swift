@@ -36,7 +36,10 @@ extension Engine {
         do throws(WireError) {
             switch request.command {
             case .submit:
-                try submit(peer, tag, SubmitRequest(body: request.body), caller, lookedUp: nil, now: now)
+                // Read typed at decode when the body was plainly valid (JSONParser+Spec.swift).
+                let typed: SubmitRequest
+                if let read = request.submit { typed = read } else { typed = try SubmitRequest(body: request.body) }
+                try submit(peer, tag, typed, caller, lookedUp: nil, now: now)
             case .exec:
                 exec(peer, request, try WorkflowRef(body: request.body).id, caller, now: now)
             case .status:

@@ -622,7 +622,7 @@ public final class Store: Sendable {
     private func record(from row: Row, _ db: Database) throws -> WorkflowRecord {
         let id: String = row["id"]
         let specText: String = row["spec"]
-        let spec = try WorkflowSpec.parse(try JSONParser.parse(specText))
+        let spec = try WorkflowSpec.parse(jsonText: specText)
         let stateText: String = row["state"]
         guard let state = WorkflowState(rawValue: stateText) else { throw StoreError.corrupt("workflow \(id) state \(stateText)") }
         var jobs = spec.blocks.map { Array(repeating: JobRecord(), count: $0.jobs.count) }

@@ -14,11 +14,15 @@ public enum ClientFrames {
         public var command: ClientCommand
         public var tag: [UInt8]
         public var body: [String: JSONValue]
+        /// A SUBMIT body read straight into its typed value (`decodeRequest`'s
+        /// `typedSubmit`); `body` is then empty. Nil when the body took the tree path.
+        public var submit: SubmitRequest?
 
-        public init(command: ClientCommand, tag: [UInt8] = [], body: [String: JSONValue] = [:]) {
+        public init(command: ClientCommand, tag: [UInt8] = [], body: [String: JSONValue] = [:], submit: SubmitRequest? = nil) {
             self.command = command
             self.tag = tag
             self.body = body
+            self.submit = submit
         }
     }
 
@@ -35,7 +39,11 @@ public enum ClientFrames {
     /// command, body — so the first thing wrong is the thing reported.
     /// `maxBytes` bounds the whole request (all frames after the routing id); a larger
     /// one is refused with `too_large` before its body is parsed.
-    public static func decodeRequest(_ frames: ArraySlice<[UInt8]>, maxBytes: Int = .max) throws(Rejection) -> Request {
+    /// With `typedSubmit` (the broker), a plainly valid SUBMIT body is read straight into
+    /// `Request.submit` (JSONParser+Spec.swift); any other SUBMIT takes the tree path,
+    /// which words its error.
+    public static func decodeRequest(_ frames: ArraySlice<[UInt8]>, maxBytes: Int = .max,
+                                     typedSubmit: Bool = false) throws(Rejection) -> Request {
         let f = Array(frames)
         // A tag is echoed whenever frame 3 exists and is valid, even when something
         // earlier is wrong, so a pipelining client can match the ERROR to its request.
@@ -67,6 +75,9 @@ public enum ClientFrames {
         let size = f.reduce(0) { $0 + $1.count }
         guard size <= maxBytes else {
             throw reject(.tooLarge, "message is \(size) bytes; the limit is \(maxBytes)")
+        }
+        if typedSubmit, command == .submit, let submit = JSONParser.plainSubmit(f[4]) {
+            return Request(command: command, tag: f[3], submit: submit)
         }
         let body: [String: JSONValue]
         do {

@@ -32,8 +32,10 @@ public struct JSONParser {
         try parse(Array(text.utf8))
     }
 
-    private let b: UnsafeBufferPointer<UInt8>
-    private var i = 0
+    // Internal, not private: the typed spec reader (JSONParser+Spec.swift) walks the
+    // same bytes with the same primitives.
+    let b: UnsafeBufferPointer<UInt8>
+    var i = 0
     /// Members of the objects being parsed, innermost last, each with the offset just
     /// after its value. An object is built once its members are all read, at its exact
     /// size: inserting into an empty dictionary one member at a time regrows and rehashes
@@ -41,15 +43,15 @@ public struct JSONParser {
     /// One buffer serves every object of a parse.
     private var members: [(key: String, value: JSONValue, end: Int)] = []
 
-    private init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
+    init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
 
     private func fail(_ reason: String) -> Failure { Failure(offset: i, reason: reason) }
 
-    private mutating func skipSpace() {
+    mutating func skipSpace() {
         while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
     }
 
-    private mutating func value(depth: Int) throws(Failure) -> JSONValue {
+    mutating func value(depth: Int) throws(Failure) -> JSONValue {
         guard i < b.count else { throw fail("unexpected end of input") }
         switch b[i] {
         case UInt8(ascii: "{"): return try object(depth: depth + 1)
@@ -63,7 +65,7 @@ public struct JSONParser {
         }
     }
 
-    private mutating func literal(_ word: StaticString) throws(Failure) {
+    mutating func literal(_ word: StaticString) throws(Failure) {
         let n = word.utf8CodeUnitCount
         guard i + n <= b.count else { throw fail("unexpected end of input") }
         for k in 0..<n where b[i + k] != word.utf8Start[k] { throw fail("invalid literal") }
@@ -128,7 +130,7 @@ public struct JSONParser {
         }
     }
 
-    private mutating func string() throws(Failure) -> String {
+    mutating func string() throws(Failure) -> String {
         i += 1
         let start = i
         // Fast path: no escapes.
@@ -209,7 +211,7 @@ public struct JSONParser {
         return v
     }
 
-    private mutating func number() throws(Failure) -> JSONValue {
+    mutating func number() throws(Failure) -> JSONValue {
         let start = i
         var isInteger = true
         if b[i] == UInt8(ascii: "-") { i += 1 }

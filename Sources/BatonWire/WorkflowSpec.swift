@@ -110,6 +110,15 @@ extension WorkflowSpec {
         return WorkflowSpec(name: name, description: description, blocks: blocks)
     }
 
+    /// A spec from its JSON text (the store's canonical column): read straight into the
+    /// spec when it is plainly valid (JSONParser+Spec.swift), through the tree otherwise,
+    /// which words the error. Throws `JSONParser.Failure` or `WireError`.
+    public static func parse(jsonText: String) throws -> WorkflowSpec {
+        var text = jsonText
+        if let spec = text.withUTF8({ JSONParser.plainSpec(UnsafeRawBufferPointer($0)) }) { return spec }
+        return try parse(JSONParser.parse(text))
+    }
+
     /// The canonical JSON of the spec, defaults filled in. Stored in SQLite; parsing it
     /// back gives an equal spec.
     public var json: JSONValue {
@@ -218,7 +227,7 @@ private func specPath(_ path: String, _ member: StaticString, _ index: Int) -> S
     }
 }
 
-private func isTypeByte(_ c: UInt8) -> Bool {
+func isTypeByte(_ c: UInt8) -> Bool {
     (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
         || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
 }
