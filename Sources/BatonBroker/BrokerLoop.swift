@@ -247,7 +247,7 @@ final class BrokerLoop {
                 continue
             }
             do throws(WireError) {
-                engine.handleWorker(peer, try WorkerFrames.decode(frames.dropFirst()), bodyBytes: frames.last?.count ?? 0, now: now)
+                engine.handleWorker(peer, try WorkerFrames.decode(frames.dropFirst(), typedResult: true), bodyBytes: frames.last?.count ?? 0, now: now)
             } catch {
                 log(.warning, "dropped malformed worker message: \(error)")
                 answerOtherVersion(peer, frames, now: now)

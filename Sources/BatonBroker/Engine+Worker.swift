@@ -21,7 +21,9 @@ extension Engine {
             break
         case .result:
             do {
-                var result = try ResultBody(body: message.body)
+                // Read typed at decode when the body was plainly valid (JSONParser+Result.swift).
+                var result: ResultBody
+                if let read = message.result { result = read } else { result = try ResultBody(body: message.body) }
                 if bodyBytes > config.maxOutputBytes {
                     result = ResultBody(jobId: result.jobId, attempt: result.attempt, ok: false,
                                         error: "output too large: a RESULT of \(bodyBytes) bytes is over max_output_bytes (\(config.maxOutputBytes))",

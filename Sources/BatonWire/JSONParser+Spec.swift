@@ -250,7 +250,7 @@ extension JSONParser {
 }
 
 /// Whether `key` is exactly `name`'s bytes.
-private func matches(_ key: UnsafeBufferPointer<UInt8>, _ name: StaticString) -> Bool {
+func matches(_ key: UnsafeBufferPointer<UInt8>, _ name: StaticString) -> Bool {
     guard key.count == name.utf8CodeUnitCount else { return false }
     for k in 0..<key.count where key[k] != name.utf8Start[k] { return false }
     return true
@@ -258,7 +258,7 @@ private func matches(_ key: UnsafeBufferPointer<UInt8>, _ name: StaticString) ->
 
 /// Marks member `bit` of an object as read; false when it was already (a repeated key,
 /// which the tree path refuses).
-private func once(_ seen: inout UInt8, _ bit: UInt8) -> Bool {
+func once(_ seen: inout UInt8, _ bit: UInt8) -> Bool {
     guard seen & bit == 0 else { return false }
     seen |= bit
     return true

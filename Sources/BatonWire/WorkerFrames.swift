@@ -10,16 +10,22 @@ public enum WorkerFrames {
     public struct Message: Equatable, Sendable {
         public var command: WorkerCommand
         public var body: [String: JSONValue]
+        /// A RESULT body read straight into its typed value (`decode`'s `typedResult`);
+        /// `body` is then empty. Nil when the body took the tree path.
+        public var result: ResultBody?
 
-        public init(_ command: WorkerCommand, _ body: [String: JSONValue] = [:]) {
+        public init(_ command: WorkerCommand, _ body: [String: JSONValue] = [:], result: ResultBody? = nil) {
             self.command = command
             self.body = body
+            self.result = result
         }
     }
 
     /// Decodes the frames after the routing id (broker side) or the whole message
-    /// (worker side: a DEALER receives the delimiter too).
-    public static func decode(_ frames: ArraySlice<[UInt8]>) throws(WireError) -> Message {
+    /// (worker side: a DEALER receives the delimiter too). With `typedResult` (the
+    /// broker), a plainly valid RESULT body is read straight into `Message.result`
+    /// (JSONParser+Result.swift); any other takes the tree path, which words its error.
+    public static func decode(_ frames: ArraySlice<[UInt8]>, typedResult: Bool = false) throws(WireError) -> Message {
         let f = Array(frames)
         guard let first = f.first, first.isEmpty else {
             throw WireError(.badRequest, "frame 0 must be the empty delimiter")
@@ -33,6 +39,9 @@ public enum WorkerFrames {
         let name = String(decoding: f[2].prefix(32), as: UTF8.self)
         guard let command = WorkerCommand(rawValue: name) else {
             throw WireError(.unknownCommand, "unknown worker command \"\(name)\"")
+        }
+        if typedResult, command == .result, let result = JSONParser.plainResult(f[3]) {
+            return Message(command, result: result)
         }
         return Message(command, try decodeBody(f[3]))
     }

@@ -31,3 +31,14 @@ func assertBadRequest<T>(
     XCTAssertEqual(e.code, .badRequest, file: file, line: line)
     XCTAssertEqual(e.message, message, file: file, line: line)
 }
+
+/// Asserts that two ways of decoding gave the same value, or failed with the same error.
+func assertSameOutcome<T: Equatable, E: Error>(
+    _ a: Result<T, E>, _ b: Result<T, E>, _ message: String, file: StaticString = #filePath, line: UInt = #line
+) {
+    switch (a, b) {
+    case (.success(let x), .success(let y)): XCTAssertEqual(x, y, message, file: file, line: line)
+    case (.failure(let x), .failure(let y)): XCTAssertEqual("\(x)", "\(y)", message, file: file, line: line)
+    default: XCTFail("\(a) but \(b): \(message)", file: file, line: line)
+    }
+}
