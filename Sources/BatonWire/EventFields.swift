@@ -73,7 +73,9 @@ public struct EventFields: Sendable, Equatable {
                    "event field \(key) added after \(String(decoding: lastKey, as: UTF8.self)): keys go in ascending order")
             lastKey = Array(k)
             #endif
-            if !members.isEmpty { members.append(UInt8(ascii: ",")) }
+            // Room for a typical event's fields at once (a job event's are ~100 bytes):
+            // grown from empty, the array reallocated three or four times per event.
+            if members.isEmpty { members.reserveCapacity(160) } else { members.append(UInt8(ascii: ",")) }
             members.append(UInt8(ascii: "\""))
             members.append(contentsOf: k)
             members.append(UInt8(ascii: "\""))
