@@ -63,4 +63,12 @@ struct RowArguments {
         fields.write(into: &bytes)
         values.append(.text(start: start, count: bytes.count - start))
     }
+
+    /// Events folded into one row's `data`: the chain from batch index `head`
+    /// (`FoldedEvents.Grouping`).
+    mutating func append(folded events: [(workflowId: String, event: EventRow)], from head: Int, next: [Int]) {
+        let start = bytes.count
+        FoldedEvents.write(events, from: head, next: next, into: &bytes)
+        values.append(.text(start: start, count: bytes.count - start))
+    }
 }

@@ -220,24 +220,15 @@ public final class Store: Sendable {
             }
         }
         if !batch.events.isEmpty {
-            let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow, seq, at, kind, data) VALUES (?, ?, ?, ?, ?)"), db)
-            // A workflow's events mostly come in a run (a job's end, its block's, the
-            // workflow's): the run reuses one key lookup, a String hash of the id each.
-            var last: (id: String, key: Int64)?
-            for (id, e) in batch.events {
+            // One row per workflow per commit, not per event (FoldedEvents).
+            let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow, seq, last, data) VALUES (?, ?, ?, ?)"), db)
+            let grouping = FoldedEvents.group(batch.events)
+            for folded in grouping.rows {
                 row.removeAll()
-                let key: Int64
-                if let last, last.id == id {
-                    key = last.key
-                } else {
-                    key = try self.key(of: id, db, &keys)
-                    last = (id, key)
-                }
-                row.append(key)
-                row.append(e.seq)
-                row.append(e.at)
-                row.append(e.kind.rawValue)
-                row.append(e.fields)
+                row.append(try key(of: folded.workflowId, db, &keys))
+                row.append(batch.events[folded.head].event.seq)
+                row.append(batch.events[folded.tail].event.seq)
+                row.append(folded: batch.events, from: folded.head, next: grouping.next)
                 try stmt.run(row)
             }
         }
@@ -424,30 +415,41 @@ public final class Store: Sendable {
     public func eventsPage(workflowId: String, after: Int64, limit: Int) throws
         -> (state: WorkflowState, owner: String?, events: [WorkflowEvent])? {
         try readingSnapshot { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT state, owner FROM workflows WHERE id = ?", arguments: [workflowId]),
+            guard let row = try Row.fetchOne(db, sql: "SELECT seq, state, owner FROM workflows WHERE id = ?", arguments: [workflowId]),
                   let state = WorkflowState(rawValue: row["state"]) else { return nil }
-            return (state, row["owner"], try events(workflowId, after: after, limit: limit, db))
+            return (state, row["owner"], try events(workflowId, key: row["seq"], after: after, limit: limit, db))
         }
     }
 
     /// Events of a workflow with `seq > after`, oldest first, at most `limit`.
     public func events(workflowId: String, after: Int64, limit: Int) throws -> [WorkflowEvent] {
-        try reading { db in try events(workflowId, after: after, limit: limit, db) }
+        try reading { db in
+            guard let key = try Int64.fetchOne(db, sql: "SELECT seq FROM workflows WHERE id = ?", arguments: [workflowId]) else { return [] }
+            return try events(workflowId, key: key, after: after, limit: limit, db)
+        }
     }
 
-    private func events(_ workflowId: String, after: Int64, limit: Int, _ db: Database) throws -> [WorkflowEvent] {
+    /// Unpacks the folded rows (FoldedEvents) from the one holding event `after` (the
+    /// greatest `seq` ≤ `after`; it may hold `after + 1` too) on. `limit` rows hold at
+    /// least `limit` events after `after`: every row read ends after it.
+    private func events(_ workflowId: String, key: Int64, after: Int64, limit: Int, _ db: Database) throws -> [WorkflowEvent] {
+        guard limit > 0 else { return [] }
         let rows = try Row.fetchAll(
             db, sql: """
-                SELECT seq, at, kind, data FROM events
-                WHERE workflow = (SELECT seq FROM workflows WHERE id = ?) AND seq > ? ORDER BY seq LIMIT ?
+                SELECT seq, last, data FROM events
+                WHERE workflow = ?1 AND last > ?2
+                  AND seq >= COALESCE((SELECT MAX(seq) FROM events WHERE workflow = ?1 AND seq <= ?2), 0)
+                ORDER BY seq LIMIT ?3
                 """,
-            arguments: [workflowId, after, limit])
-        return try rows.map { row in
-            let kindText: String = row["kind"]
-            guard let kind = EventKind(rawValue: kindText) else { throw StoreError.corrupt("unknown event kind \(kindText)") }
-            let data: String = row["data"]
-            return WorkflowEvent(seq: row["seq"], at: row["at"], kind: kind, fields: try JSONParser.parse(data).objectValue ?? [:])
+            arguments: [key, after, limit])
+        var events: [WorkflowEvent] = []
+        for row in rows {
+            for e in try FoldedEvents.read(row["data"], workflowId: workflowId, first: row["seq"], last: row["last"]) where e.seq > after {
+                guard events.count < limit else { return events }
+                events.append(e)
+            }
         }
+        return events
     }
 
     /// A page of workflows, newest first, filtered by state and name; `before` is the id

@@ -48,7 +48,7 @@ final class SchemaMigrationTests: XCTestCase {
                     sql: "INSERT INTO jobs (workflow, block, idx, state) VALUES (999999, 0, 0, 'PENDING')"),
                     "the foreign key to workflows survives the rebuild")
                 XCTAssertThrowsError(try db.execute(
-                    sql: "INSERT INTO events (workflow, seq, at, kind, data) VALUES (999999, 1, 0, 'x', '{}')"),
+                    sql: "INSERT INTO events (workflow, seq, last, data) VALUES (999999, 1, 1, '[]')"),
                     "the foreign key to workflows survives the rebuild")
                 XCTAssertThrowsError(try db.execute(
                     sql: "INSERT INTO workflows (id, name, spec, state, submitted_at) VALUES (?, 'x', '{}', 'RUNNING', 0)",
@@ -94,6 +94,56 @@ final class SchemaMigrationTests: XCTestCase {
         }
     }
 
+    /// v7 folds events (FoldedEvents): each v6 event becomes a row of one, read back as
+    /// the same event; a `data` that was not JSON is still reported as corrupt, not lost
+    /// in silence; new events then fold.
+    func testV6EventsBecomeFoldedRowsReadBackTheSame() throws {
+        try withTemporaryDatabase { path in
+            let (a, _) = Fixture.submitted("01JA", jobs: [1])
+            let (b, _) = Fixture.submitted("01JB", jobs: [1])
+            let events = [
+                WorkflowEvent(seq: 1, at: Fixture.t0, kind: .workflowSubmitted, fields: ["name": "deploy ✓"]),
+                WorkflowEvent(seq: 2, at: Fixture.t0 + 1, kind: .workflowRunning, fields: [:]),
+                WorkflowEvent(seq: 3, at: Fixture.t0 + 2, kind: .jobDispatched,
+                              fields: ["attempt": 1, "job_id": "01JA.0.0", "nested": ["z": [1, nil, .double(0.5)]]]),
+            ]
+            do {
+                let v6 = try DatabaseQueue(path: path)
+                try Schema.migrator.migrate(v6, upTo: "v6")
+                try v6.write { db in
+                    for w in [a, b] {
+                        try db.execute(sql: """
+                            INSERT INTO workflows (id, name, spec, state, submitted_at, last_event) VALUES (?, ?, ?, 'RUNNING', ?, 3)
+                            """, arguments: [w.id, w.spec.name, JSONWriter.string(w.spec.json), w.submittedAt])
+                    }
+                    for e in events {
+                        try db.execute(sql: "INSERT INTO events (workflow, seq, at, kind, data) VALUES (1, ?, ?, ?, ?)",
+                                       arguments: [e.seq, e.at, e.kind.rawValue, JSONWriter.string(.object(e.fields))])
+                    }
+                    try db.execute(sql: "INSERT INTO events (workflow, seq, at, kind, data) VALUES (2, 1, 0, 'workflow.submitted', 'not json')")
+                }
+            }
+            let store = try Store(path: path)
+            XCTAssertEqual(try store.schemaVersion(), 7)
+            XCTAssertEqual(try store.events(workflowId: "01JA", after: 0, limit: 10), events)
+            XCTAssertEqual(try store.events(workflowId: "01JA", after: 1, limit: 1), [events[1]])
+            XCTAssertThrowsError(try store.events(workflowId: "01JB", after: 0, limit: 10)) { error in
+                guard case StoreError.corrupt = error else { return XCTFail("\(error)") }
+            }
+            try store.db.inDatabase { db in
+                XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events"), 4, "a row per v6 event")
+                XCTAssertThrowsError(try db.execute(sql: "INSERT INTO events (workflow, seq, last, data) VALUES (1, 9, 8, '[]')"),
+                                     "a row's range runs forward")
+            }
+            var batch = WriteBatch()
+            let more = (4...6).map { WorkflowEvent(seq: Int64($0), at: Fixture.t0 + Int64($0), kind: .jobSucceeded, fields: ["job": 0]) }
+            batch.events = more.map { ("01JA", EventRow($0)) }
+            try store.apply(batch)
+            XCTAssertEqual(try store.events(workflowId: "01JA", after: 2, limit: 10), [events[2]] + more)
+            XCTAssertEqual(try store.db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM events") }, 5, "three new events, one row")
+        }
+    }
+
     /// v6 keys jobs and events by the workflow's integer seq: a v5 file keeps every row,
     /// each child still under its own workflow, orphans (which v5's broker connection
     /// could leave) are not carried over, and the schema then works as the current one.
@@ -131,7 +181,7 @@ final class SchemaMigrationTests: XCTestCase {
                 }
             }
             let store = try Store(path: path)
-            XCTAssertEqual(try store.schemaVersion(), 6)
+            XCTAssertEqual(try store.schemaVersion(), Schema.currentVersion)
             for w in [a.0, b.0] {
                 let stored = try XCTUnwrap(try store.workflow(id: w.id))
                 XCTAssertEqual(stored.spec, w.spec)

@@ -119,6 +119,44 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// Events folded a commit at a time (FoldedEvents) page exactly as one list: every
+    /// `after` and `limit`, whatever rows the commits made, another workflow's events
+    /// interleaved.
+    func testEventsFoldedAcrossCommitsPageAsOneList() throws {
+        try onEveryStore { store, _ in
+            let (a, aSubmitted) = Fixture.submitted("01JA")
+            let (b, bSubmitted) = Fixture.submitted("01JB")
+            try store.apply(Fixture.insert((a, aSubmitted), (b, bSubmitted)))
+            var all = [aSubmitted]
+            var rng = SystemRandomNumberGenerator()
+            var nextB: Int64 = 2
+            while all.count < 40 {
+                var batch = WriteBatch()
+                for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                    let e = WorkflowEvent(seq: Int64(all.count + 1), at: t0 + Int64(all.count), kind: .jobDispatched,
+                                          fields: ["job": .int(Int64(all.count)), "job_id": .string("01JA.0.\(all.count)")])
+                    batch.events.append(("01JA", EventRow(e)))
+                    all.append(e)
+                    if Bool.random(using: &rng) {
+                        batch.events.append(("01JB", EventRow(seq: nextB, at: t0, kind: .jobSucceeded)))
+                        nextB += 1
+                    }
+                }
+                try store.apply(batch)
+            }
+            let rows = try store.db.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE workflow = (SELECT seq FROM workflows WHERE id = '01JA')") }
+            XCTAssertLessThan(try XCTUnwrap(rows), all.count, "folded: fewer rows than events")
+            for after in 0...(all.count + 1) {
+                for limit in [1, 2, 3, 7, 500] {
+                    let expected = Array(all.dropFirst(after).prefix(limit))
+                    XCTAssertEqual(try store.events(workflowId: "01JA", after: Int64(after), limit: limit), expected, "after \(after) limit \(limit)")
+                }
+            }
+            XCTAssertEqual(try store.events(workflowId: "01JB", after: 0, limit: 500).map(\.seq), Array(1..<nextB))
+            XCTAssertEqual(try store.eventsPage(workflowId: "01JA", after: 38, limit: 5)?.events, Array(all[38...]))
+        }
+    }
+
     func testEventsPageBySeq() throws {
         try onEveryStore { store, _ in
             let (a, aSubmitted) = Fixture.submitted("01JA")
@@ -548,14 +586,14 @@ final class StoreTests: XCTestCase {
                     XCTAssertEqual("\(error)", "corrupt store: no workflow row 01NOSUCHWORKFLOW")
                 }
                 try owner.db.write { db in
-                    try db.execute(sql: "INSERT INTO events (workflow, seq, at, kind, data) VALUES (424242, 1, 0, 'x', '{}'), (424242, 2, 0, 'x', '{}')")
+                    try db.execute(sql: "INSERT INTO events (workflow, seq, last, data) VALUES (424242, 1, 1, '[]'), (424242, 2, 2, '[]')")
                 }
                 XCTAssertEqual(try owner.integrityCheck(), "2 events rows without their workflow")
             }
             let tool = try Store(path: path)
             XCTAssertEqual(try tool.db.read { try Int.fetchOne($0, sql: "PRAGMA foreign_keys") }, 1)
             XCTAssertThrowsError(try tool.db.write { db in
-                try db.execute(sql: "INSERT INTO events (workflow, seq, at, kind, data) VALUES (424242, 3, 0, 'x', '{}')")
+                try db.execute(sql: "INSERT INTO events (workflow, seq, last, data) VALUES (424242, 3, 3, '[]')")
             }, "a tool's connection still enforces them")
         }
     }

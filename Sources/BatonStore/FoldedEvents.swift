@@ -1,0 +1,122 @@
+import BatonWire
+
+/// How a workflow's events are stored (schema v7): the events one commit writes for one
+/// workflow share one row, `(workflow, seq, last, data)`, where `seq` and `last` are
+/// the first and last event's numbers and `data` is a JSON array holding, for each
+/// event from `seq` to `last` in order, `[at, "kind", {fields}]`.
+///
+/// Why: each row is a statement, its bindings and a b-tree insert. The events of one
+/// workflow in one commit (a turn's `workflow.running`, `block.started` and
+/// `job.dispatched`; a fan-out turn's dispatches and results) now cost one row:
+/// `scripts/profile` fan-out -20k instructions per job (two rows per job before), a
+/// one-job workflow -10k (7 rows → 3; the pages each commit writes stay the same). What
+/// WATCH returns is unchanged: `Store.events` unpacks the rows.
+///
+/// Invariant: a workflow's rows hold disjoint, increasing ranges of seq, so the row
+/// holding event n is the one with the greatest `seq` ≤ n.
+enum FoldedEvents {
+    /// A batch's events grouped into rows: per workflow, in the order each first
+    /// appears, a new row whenever a workflow's next event does not follow its last.
+    ///
+    /// Rows are chains of indices into the batch (`next`), not arrays of events: an
+    /// array per row, grown an event at a time, and a dictionary grown from empty cost
+    /// as much as the rows saved on a one-job workflow.
+    struct Grouping {
+        struct Row {
+            let workflowId: String
+            /// The batch indices of the row's first and last events.
+            let head: Int
+            var tail: Int
+        }
+
+        var rows: [Row] = []
+        /// For each event of the batch, the index of the next event of its row (-1: none).
+        var next: [Int]
+    }
+
+    static func group(_ events: [(workflowId: String, event: EventRow)]) -> Grouping {
+        var g = Grouping(next: Array(repeating: -1, count: events.count))
+        g.rows.reserveCapacity(events.count)
+        var open: [String: Int] = [:]  // workflow id → its row being filled
+        open.reserveCapacity(events.count)
+        var lastRow = -1
+        for (i, (id, event)) in events.enumerated() {
+            // A workflow's events mostly come in a run (a job's end, its block's, the
+            // workflow's): the run needs no lookup.
+            let row = lastRow >= 0 && g.rows[lastRow].workflowId == id ? lastRow : open[id] ?? -1
+            if row >= 0, events[g.rows[row].tail].event.seq == event.seq - 1 {
+                g.next[g.rows[row].tail] = i
+                g.rows[row].tail = i
+                lastRow = row
+            } else {
+                g.rows.append(Grouping.Row(workflowId: id, head: i, tail: i))
+                lastRow = g.rows.count - 1
+                open[id] = lastRow
+            }
+        }
+        return g
+    }
+
+    /// The grouping as arrays of events (tests, tools).
+    static func rows(_ events: [(workflowId: String, event: EventRow)]) -> [(workflowId: String, events: [EventRow])] {
+        let g = group(events)
+        return g.rows.map { row in
+            var folded: [EventRow] = []
+            var i = row.head
+            while i >= 0 { folded.append(events[i].event); i = g.next[i] }
+            return (row.workflowId, folded)
+        }
+    }
+
+    /// A row's `data`: the events of the chain from batch index `head` (`Grouping`).
+    static func write(_ events: [(workflowId: String, event: EventRow)], from head: Int, next: [Int], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        var i = head
+        while i >= 0 {
+            if i != head { out.append(UInt8(ascii: ",")) }
+            write(events[i].event, into: &out)
+            i = next[i]
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    /// A row's `data` for `events`, in order.
+    static func write(_ events: [EventRow], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        for (i, e) in events.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            write(e, into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    /// One event: `[at,"kind",{fields}]`.
+    private static func write(_ e: EventRow, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        JSONWriter.writeInt(e.at, into: &out)
+        out.append(UInt8(ascii: ","))
+        JSONWriter.writeString(e.kind.rawValue, into: &out)
+        out.append(UInt8(ascii: ","))
+        e.fields.write(into: &out)
+        out.append(UInt8(ascii: "]"))
+    }
+
+    /// The events of a row; throws `StoreError.corrupt` when `data` does not hold
+    /// exactly the events `first...last`, each as `write` writes it.
+    static func read(_ data: String, workflowId: String, first: Int64, last: Int64) throws -> [WorkflowEvent] {
+        func corrupt(_ what: String) -> StoreError { StoreError.corrupt("events \(first)...\(last) of \(workflowId): \(what)") }
+        guard case .array(let items)? = try? JSONParser.parse(data) else { throw corrupt("not a JSON array") }
+        guard first >= 1, last >= first, Int64(items.count) == last - first + 1 else {
+            throw corrupt("\(items.count) events stored")
+        }
+        return try items.enumerated().map { i, item in
+            guard case .array(let parts) = item, parts.count == 3, let at = parts[0].intValue,
+                  case .string(let kindText) = parts[1] else { throw corrupt("event \(first + Int64(i)) is not [at, kind, fields]") }
+            guard let kind = EventKind(rawValue: kindText) else { throw StoreError.corrupt("unknown event kind \(kindText)") }
+            // An object, as every broker wrote them; other JSON (only an old row's) reads
+            // as no fields, as before v7. Text is a v6 row whose data was not JSON.
+            if case .string = parts[2] { throw corrupt("event \(first + Int64(i)) fields are not JSON") }
+            return WorkflowEvent(seq: first + Int64(i), at: at, kind: kind, fields: parts[2].objectValue ?? [:])
+        }
+    }
+}
