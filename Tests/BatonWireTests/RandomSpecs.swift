@@ -36,4 +36,21 @@ final class RandomSpecs {
         }
         return WorkflowSpec(name: name, description: description, blocks: blocks)
     }
+
+    /// `bytes` with one to three random edits (a byte removed, inserted or replaced),
+    /// drawn mostly from JSON's own characters so the result is often nearly valid.
+    func broken(_ bytes: [UInt8]) -> [UInt8] {
+        var bytes = bytes
+        for _ in 0..<Int.random(in: 1...3, using: &rng) where !bytes.isEmpty {
+            let at = Int.random(in: 0..<bytes.count, using: &rng)
+            switch Int.random(in: 0..<3, using: &rng) {
+            case 0: bytes.remove(at: at)
+            case 1: bytes.insert(Self.edits.randomElement(using: &rng)!, at: at)
+            default: bytes[at] = Self.edits.randomElement(using: &rng)!
+            }
+        }
+        return bytes
+    }
+
+    private static let edits = Array(#"{}[]":,0123456789-.eEnulltruefalse \ x"#.utf8) + [0x00, 0xC3, 0xFF]
 }
