@@ -36,10 +36,7 @@ extension Engine {
         do throws(WireError) {
             switch request.command {
             case .submit:
-                // Read typed at decode when the body was plainly valid (JSONParser+Spec.swift).
-                let typed: SubmitRequest
-                if let read = request.submit { typed = read } else { typed = try SubmitRequest(body: request.body) }
-                try submit(peer, tag, typed, caller, lookedUp: nil, now: now)
+                try submit(peer, tag, request.submitRequest(), caller, lookedUp: nil, now: now)
             case .exec:
                 exec(peer, request, try WorkflowRef(body: request.body).id, caller, now: now)
             case .status:

@@ -21,9 +21,7 @@ extension Engine {
             break
         case .result:
             do {
-                // Read typed at decode when the body was plainly valid (JSONParser+Result.swift).
-                var result: ResultBody
-                if let read = message.result { result = read } else { result = try ResultBody(body: message.body) }
+                var result = try message.resultBody()
                 if bodyBytes > config.maxOutputBytes {
                     result = ResultBody(jobId: result.jobId, attempt: result.attempt, ok: false,
                                         error: "output too large: a RESULT of \(bodyBytes) bytes is over max_output_bytes (\(config.maxOutputBytes))",

@@ -80,16 +80,6 @@ enum FoldedEvents {
         out.append(UInt8(ascii: "]"))
     }
 
-    /// A row's `data` for `events`, in order.
-    static func write(_ events: [EventRow], into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "["))
-        for (i, e) in events.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            write(e, into: &out)
-        }
-        out.append(UInt8(ascii: "]"))
-    }
-
     /// One event: `[at,"kind",{fields}]`.
     private static func write(_ e: EventRow, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "["))

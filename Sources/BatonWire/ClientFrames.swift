@@ -24,6 +24,13 @@ public enum ClientFrames {
             self.body = body
             self.submit = submit
         }
+
+        /// The SUBMIT's typed body: read at decode when it was plainly valid, from the
+        /// tree otherwise (which words any error).
+        public func submitRequest() throws(WireError) -> SubmitRequest {
+            if let submit { return submit }
+            return try SubmitRequest(body: body)
+        }
     }
 
     /// A decode failure: the error to send and the tag to echo (empty when the tag frame

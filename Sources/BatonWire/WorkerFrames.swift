@@ -19,6 +19,13 @@ public enum WorkerFrames {
             self.body = body
             self.result = result
         }
+
+        /// The RESULT's typed body: read at decode when it was plainly valid, from the
+        /// tree otherwise (which words any error).
+        public func resultBody() throws(WireError) -> ResultBody {
+            if let result { return result }
+            return try ResultBody(body: body)
+        }
     }
 
     /// Decodes the frames after the routing id (broker side) or the whole message

@@ -9,6 +9,14 @@ final class FoldedEventsTests: XCTestCase {
         EventRow(seq: seq, at: Fixture.t0 + seq, kind: kind, fields: EventFields(fields))
     }
 
+    /// The `data` of `events` written as one row, through the store's own grouping.
+    private func data(_ events: [EventRow]) -> [UInt8] {
+        let batch = events.map { (workflowId: "w", event: $0) }
+        var out: [UInt8] = []
+        FoldedEvents.write(batch, from: 0, next: FoldedEvents.group(batch).next, into: &out)
+        return out
+    }
+
     func testABatchFoldsIntoOneRowPerWorkflowAndRunOfSeq() {
         let batch = [("A", row(1)), ("B", row(4)), ("A", row(2)), ("A", row(3)), ("B", row(5)), ("C", row(1)), ("A", row(7)), ("A", row(8))]
         let rows = FoldedEvents.rows(batch.map { (workflowId: $0.0, event: $0.1) })
@@ -20,17 +28,15 @@ final class FoldedEventsTests: XCTestCase {
     func testWhatIsWrittenReadsBackAsTheSameEvents() throws {
         let events = [row(3, .jobDispatched, ["attempt": 1, "job_id": "w.0.0", "worker": "w \"1\" ✓"]),
                       row(4, .jobSucceeded, ["nested": ["a": [1, nil, .double(2.5)]]]), row(5, .workflowSucceeded)]
-        var data: [UInt8] = []
-        FoldedEvents.write(events, into: &data)
-        let read = try FoldedEvents.read(String(decoding: data, as: UTF8.self), workflowId: "w", first: 3, last: 5)
+        let bytes = data(events)
+        let read = try FoldedEvents.read(String(decoding: bytes, as: UTF8.self), workflowId: "w", first: 3, last: 5)
         XCTAssertEqual(read, events.map { WorkflowEvent(seq: $0.seq, at: $0.at, kind: $0.kind, fields: $0.fields.object) })
-        XCTAssertTrue(String(decoding: data, as: UTF8.self).hasPrefix(#"[[1795867638126,"job.dispatched",{"attempt":1,"job_id""#),
+        XCTAssertTrue(String(decoding: bytes, as: UTF8.self).hasPrefix(#"[[1795867638126,"job.dispatched",{"attempt":1,"job_id""#),
                       "[at, kind, {fields}] per event, the fields as the events of v6 held them")
     }
 
     func testARowThatDoesNotHoldItsRangeIsReportedCorrupt() {
-        var two: [UInt8] = []
-        FoldedEvents.write([row(1), row(2)], into: &two)
+        let two = data([row(1), row(2)])
         let cases: [(String, Int64, Int64)] = [
             (String(decoding: two, as: UTF8.self), 1, 3), (String(decoding: two, as: UTF8.self), 2, 2), ("{}", 1, 1), ("not json", 1, 1),
             (#"[[1,"job.dispatched"]]"#, 1, 1), (#"[["1","job.dispatched",{}]]"#, 1, 1), (#"[[1,"no.such.kind",{}]]"#, 1, 1),

@@ -10,13 +10,8 @@ final class JSONParserResultTests: XCTestCase {
 
     @discardableResult
     private func check(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line) -> ResultBody? {
-        let typed = JSONParser.plainResult(bytes)
-        let tree = Result { try ResultBody(body: decodeBody(bytes)) }
-        if let typed {
-            XCTAssertEqual(typed, try? tree.get(), "read \(String(decoding: bytes, as: UTF8.self)) where the tree path gives \(tree)",
-                           file: file, line: line)
-        }
-        return typed
+        checkTypedAgainstTree(bytes, typed: JSONParser.plainResult(bytes),
+                              tree: Result { try ResultBody(body: decodeBody(bytes)) }, file: file, line: line)
     }
 
     private func randomResult() -> ResultBody {

@@ -14,24 +14,14 @@ final class JSONParserSpecTests: XCTestCase {
     /// The typed reader's spec, after checking it against the tree path's answer.
     @discardableResult
     private func checkSpec(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line) -> WorkflowSpec? {
-        let typed = bytes.withUnsafeBytes { JSONParser.plainSpec($0) }
-        let tree = Result { try WorkflowSpec.parse(JSONParser.parse(bytes)) }
-        if let typed {
-            XCTAssertEqual(typed, try? tree.get(), "read \(String(decoding: bytes, as: UTF8.self)) where the tree path gives \(tree)",
-                           file: file, line: line)
-        }
-        return typed
+        checkTypedAgainstTree(bytes, typed: bytes.withUnsafeBytes { JSONParser.plainSpec($0) },
+                              tree: Result { try WorkflowSpec.parse(JSONParser.parse(bytes)) }, file: file, line: line)
     }
 
     @discardableResult
     private func checkSubmit(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line) -> SubmitRequest? {
-        let typed = JSONParser.plainSubmit(bytes)
-        let tree = Result { try SubmitRequest(body: decodeBody(bytes)) }
-        if let typed {
-            XCTAssertEqual(typed, try? tree.get(), "read \(String(decoding: bytes, as: UTF8.self)) where the tree path gives \(tree)",
-                           file: file, line: line)
-        }
-        return typed
+        checkTypedAgainstTree(bytes, typed: JSONParser.plainSubmit(bytes),
+                              tree: Result { try SubmitRequest(body: decodeBody(bytes)) }, file: file, line: line)
     }
 
     private func canonical(_ spec: WorkflowSpec) -> [UInt8] {

@@ -32,6 +32,19 @@ func assertBadRequest<T>(
     XCTAssertEqual(e.message, message, file: file, line: line)
 }
 
+/// A typed reader's value (nil: it gave up), after checking that the tree path reads
+/// the same bytes as the same value. Returns what the typed reader read.
+@discardableResult
+func checkTypedAgainstTree<T: Equatable, E: Error>(
+    _ bytes: [UInt8], typed: T?, tree: Result<T, E>, file: StaticString = #filePath, line: UInt = #line
+) -> T? {
+    if let typed {
+        XCTAssertEqual(typed, try? tree.get(), "read \(String(decoding: bytes, as: UTF8.self)) where the tree path gives \(tree)",
+                       file: file, line: line)
+    }
+    return typed
+}
+
 /// Asserts that two ways of decoding gave the same value, or failed with the same error.
 func assertSameOutcome<T: Equatable, E: Error>(
     _ a: Result<T, E>, _ b: Result<T, E>, _ message: String, file: StaticString = #filePath, line: UInt = #line
