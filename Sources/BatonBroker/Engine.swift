@@ -53,11 +53,11 @@ public struct Engine {
     var random: any RandomNumberGenerator
 
     /// Workflows in memory by id.
-    var workflows: [String: WorkflowRecord] = [:]
+    var workflows = WorkflowIdMap<WorkflowRecord>()
     /// Idempotency key -> workflow id, for workflows in memory.
     var keys: [String: String] = [:]
     /// Dispatch bookkeeping of RUNNING workflows' current block.
-    var progress: [String: BlockProgress] = [:]
+    var progress = WorkflowIdMap<BlockProgress>()
     /// Ready jobs per job type, in the order they became ready.
     var queues: [String: Deque<JobKey>] = [:]
     /// Jobs in some queue (a job leaves the set when dispatched or invalidated).
@@ -70,7 +70,7 @@ public struct Engine {
     /// The heap's size after its last compaction (`compactTimersIfNeeded`).
     var timersAfterCompaction = 0
     /// Parked long-poll WATCHes by workflow id.
-    var watchers: [String: [Watcher]] = [:]
+    var watchers = WorkflowIdMap<[Watcher]>()
     var nextWatcherToken: UInt64 = 0
     /// Parked WATCHes per connection (bounded by `maxParkedWatchesPerPeer`).
     var parkedWatches: [PeerId: Int] = [:]
@@ -89,9 +89,9 @@ public struct Engine {
     /// they asked. One read per key however many peers wait for it.
     var keyReads: [String: [PeerId]] = [:]
     /// SUBMITTED workflows restored without their specs, by id (see `DormantWorkflow`).
-    var dormant: [String: DormantWorkflow] = [:]
+    var dormant = WorkflowIdMap<DormantWorkflow>()
     /// Dormant workflows being loaded, with the peers parked on each.
-    var loadReads: [String: [PeerId]] = [:]
+    var loadReads = WorkflowIdMap<[PeerId]>()
 
     /// Emergency stops in force, by workflow name ("*": every name). Stored.
     var stops: [String: StopRecord] = [:]
@@ -138,8 +138,8 @@ public struct Engine {
     // Per-turn bookkeeping.
     var out = TurnOutput()
     var insertedIds: [String] = []
-    var insertedSet: Set<String> = []
-    var dirtyWorkflows: Set<String> = []
+    var insertedSet = WorkflowIdSet()
+    var dirtyWorkflows = WorkflowIdSet()
     /// The last id `markDirty` inserted this turn: a workflow's events come in runs (its
     /// start, its finish: three each), and a repeat skips hashing the id again.
     var lastDirty: String?
@@ -281,6 +281,10 @@ public struct Engine {
         if set.capacity <= keptTurnCapacity { set.removeAll(keepingCapacity: true) } else { set = [] }
     }
 
+    private static func empty(_ set: inout WorkflowIdSet) {
+        if set.capacity <= keptTurnCapacity { set.removeAll(keepingCapacity: true) } else { set = WorkflowIdSet() }
+    }
+
     private static func empty<T>(_ array: inout [T]) {
         if array.capacity <= keptTurnCapacity { array.removeAll(keepingCapacity: true) } else { array = [] }
     }
@@ -313,13 +317,12 @@ public struct Engine {
     /// the engine does this several times per event, the profile's top String hashing).
     /// Nil when the workflow is not in memory.
     ///
-    /// Through the dictionary's index and `values`, not `workflows[id]` as an inout
+    /// Through `WorkflowIdMap.update` (the dictionary's index and `values`), not `workflows[id]` as an inout
     /// Optional: testing that Optional (`!= nil`) and unwrapping it copied the whole
     /// record and destroyed the copy, twice per event (2.7k instructions each time).
     @inline(__always) @discardableResult
     mutating func updateWorkflow<T>(_ id: String, _ body: (inout WorkflowRecord) -> T) -> T? {
-        guard let i = workflows.index(forKey: id) else { return nil }
-        return body(&workflows.values[i])
+        workflows.update(id, body)
     }
 
     mutating func markDirty(_ id: String) {

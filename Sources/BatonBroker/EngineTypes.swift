@@ -47,6 +47,18 @@ struct JobKey: Hashable {
         self.block = block
         self.job = job
     }
+
+    // The id hashed and compared as `WorkflowIdKey` does (its tail; byte equality), not
+    // as a `String`: jobs are looked up by key several times per job.
+    static func == (a: JobKey, b: JobKey) -> Bool {
+        a.block == b.block && a.job == b.job && WorkflowIdKey.sameBytes(a.workflowId, b.workflowId)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(WorkflowIdKey.tail(of: workflowId))
+        hasher.combine(block)
+        hasher.combine(job)
+    }
 }
 
 /// Engine settings.

@@ -37,7 +37,7 @@ enum FoldedEvents {
     static func group(_ events: [(workflowId: String, event: EventRow)]) -> Grouping {
         var g = Grouping(next: Array(repeating: -1, count: events.count))
         g.rows.reserveCapacity(events.count)
-        var open: [String: Int] = [:]  // workflow id → its row being filled
+        var open = WorkflowIdMap<Int>()  // workflow id → its row being filled
         open.reserveCapacity(events.count)
         var lastRow = -1
         for (i, (id, event)) in events.enumerated() {

@@ -30,7 +30,7 @@ public final class Store: Sendable {
     /// broker's memory must not grow with finished workflows); emptied when a transaction
     /// fails (a rolled-back insert's seq is given again to the next one) and, as a bound,
     /// past `maxCachedKeys` (workflows SUBMITTED and never run).
-    private let workflowKeys = Mutex<[String: Int64]>([:])
+    private let workflowKeys = Mutex<WorkflowIdMap<Int64>>(WorkflowIdMap())
     private static let maxCachedKeys = 50_000
 
     /// How a store is opened.
@@ -154,7 +154,7 @@ public final class Store: Sendable {
 
     /// The seq of workflow `id`: cached, or looked up (and cached). A workflow with no row
     /// is an engine and store that disagree.
-    private func key(of id: String, _ db: Database, _ keys: inout [String: Int64]) throws -> Int64 {
+    private func key(of id: String, _ db: Database, _ keys: inout WorkflowIdMap<Int64>) throws -> Int64 {
         if let seq = keys[id] { return seq }
         let probe = RawStatement(try db.cachedStatement(sql: "SELECT seq FROM workflows WHERE id = ?"), db)
         try probe.bind(1, id)
@@ -165,7 +165,7 @@ public final class Store: Sendable {
         return seq
     }
 
-    private func write(_ batch: WriteBatch, _ db: Database, _ keys: inout [String: Int64]) throws {
+    private func write(_ batch: WriteBatch, _ db: Database, _ keys: inout WorkflowIdMap<Int64>) throws {
         var row = RowArguments()
         if !batch.inserted.isEmpty {
             let workflow = RawStatement(try db.cachedStatement(sql: """
@@ -520,7 +520,7 @@ public final class Store: Sendable {
         return result
     }
 
-    private func deleteFinished(before cutoff: Int64, limit: Int, chunk: Int, _ db: Database, _ keys: inout [String: Int64],
+    private func deleteFinished(before cutoff: Int64, limit: Int, chunk: Int, _ db: Database, _ keys: inout WorkflowIdMap<Int64>,
                                 while more: () -> Bool) throws -> (deleted: Int, noneLeft: Bool) {
         let expired = try db.cachedStatement(sql: """
             SELECT seq, id FROM workflows INDEXED BY workflows_by_finish

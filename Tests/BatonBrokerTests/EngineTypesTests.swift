@@ -36,4 +36,23 @@ final class EngineTypesTests: XCTestCase {
         XCTAssertEqual(key.block, 3)
         XCTAssertEqual(key.job, 4)
     }
+
+    /// Job keys are equal when all three parts are, the id compared by bytes (spec §3.3);
+    /// equal keys hash alike, and keys differing anywhere stay apart in a set.
+    func testJobKeysAreEqualExactlyWhenIdBlockAndJobAre() {
+        let ids = ["01JDQ8ZK4M3V7W2XN9RTBCEFGH", "11JDQ8ZK4M3V7W2XN9RTBCEFGH", "01JDQ8ZK4M3V7W2XN9RTBCEFGJ", "x", "",
+                   "01JDQ8ZK4M3V7W2XN9RTBCEFG\u{212A}", "01JDQ8ZK4M3V7W2XN9RTBCEFGK"]
+        var keys: [JobKey] = []
+        for id in ids { for b in 0..<2 { for j in 0..<2 { keys.append(JobKey(workflowId: id, block: b, job: j)) } } }
+        for a in keys {
+            for b in keys {
+                let same = Array(a.workflowId.utf8) == Array(b.workflowId.utf8) && a.block == b.block && a.job == b.job
+                XCTAssertEqual(a == b, same, "\(a) vs \(b)")
+                if same { XCTAssertEqual(a.hashValue, b.hashValue) }
+            }
+        }
+        XCTAssertEqual(Set(keys).count, keys.count)
+        let copies = keys.map { JobKey(workflowId: String(decoding: Array($0.workflowId.utf8), as: UTF8.self), block: $0.block, job: $0.job) }
+        XCTAssertEqual(Set(keys + copies).count, keys.count)
+    }
 }
