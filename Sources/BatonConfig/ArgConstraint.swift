@@ -74,7 +74,8 @@ extension JSONValue {
     var scalarText: String? {
         switch self {
         case .string(let s): s
-        case .int, .double, .bool: JSONWriter.string(self)
+        case .bool(let b): b ? "true" : "false"  // as JSONWriter writes them, without writing
+        case .int, .double: JSONWriter.string(self)
         case .null, .array, .object: nil
         }
     }

@@ -17,13 +17,13 @@ public enum PolicyRule: Equatable, Sendable {
     case allowedJobTypes([String])
     /// Per job type, the named args: every job of that type has the same value (a job
     /// without the arg differs from one with it). The lesson's "all erases in one site".
-    case sameArgs([String: [String]])
+    case sameArgs(SortedTable<[String]>)
     /// Every job of the first block has this type, so it runs before any other job.
     case firstBlock(jobType: String)
     /// Bounds on the spec's shape.
     case limits(ShapeLimits)
     /// Per job type, per arg: required, allowed values.
-    case args([String: [String: ArgConstraint]])
+    case args(SortedTable<SortedTable<ArgConstraint>>)
     /// Start only inside a UTC window. Checked at EXEC only: SUBMIT stores a workflow and
     /// runs nothing, so a workflow may be submitted any time and started in the window.
     case window(TimeWindow)
@@ -75,9 +75,9 @@ public enum PolicyRule: Equatable, Sendable {
         }
     }
 
-    private func sameArgsViolation(_ spec: WorkflowSpec, _ byType: [String: [String]]) -> String? {
-        for type in byType.keys.sorted() {
-            for arg in byType[type] ?? [] {
+    private func sameArgsViolation(_ spec: WorkflowSpec, _ byType: SortedTable<[String]>) -> String? {
+        for (type, args) in byType.entries {
+            for arg in args {
                 var first: JSONValue??
                 let why = spec.firstViolation { job in
                     guard job.type == type else { return nil }
@@ -102,11 +102,11 @@ public enum PolicyRule: Equatable, Sendable {
         return nil
     }
 
-    private func argsViolation(_ spec: WorkflowSpec, _ byType: [String: [String: ArgConstraint]]) -> String? {
+    private func argsViolation(_ spec: WorkflowSpec, _ byType: SortedTable<SortedTable<ArgConstraint>>) -> String? {
         spec.firstViolation { job in
             guard let constraints = byType[job.type] else { return nil }
-            for arg in constraints.keys.sorted() {
-                if let why = constraints[arg]?.violation(job.args[arg]) { return "args.\(arg) \(why)" }
+            for (arg, constraint) in constraints.entries {
+                if let why = constraint.violation(job.args[arg]) { return "args.\(arg) \(why)" }
             }
             return nil
         }
@@ -183,7 +183,7 @@ extension PolicyRule: Decodable {
             for (type, args) in byType where args.isEmpty {
                 throw invalid(c.path(kind.rawValue) + [ConfigKey(type)], "must list at least one arg")
             }
-            self = .sameArgs(byType)
+            self = .sameArgs(SortedTable(byType))
         case .firstBlock:
             self = .firstBlock(jobType: try c.required(kind.rawValue, as: FirstBlock.self).jobType)
         case .owners:
