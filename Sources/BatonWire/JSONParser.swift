@@ -133,12 +133,11 @@ public struct JSONParser {
     mutating func string() throws(Failure) -> String {
         i += 1
         let start = i
-        // Fast path: no escapes.
-        while i < b.count, b[i] != UInt8(ascii: "\""), b[i] != UInt8(ascii: "\\") {
-            if b[i] < 0x20 { throw fail("control character in string") }
-            i += 1
-        }
+        // Fast path: no escapes. The scan stops at the first quote, backslash or control
+        // byte, 8 bytes at a time (the writer's `firstEscape`: the same three).
+        i = JSONWriter.firstEscape(b, from: i)
         guard i < b.count else { throw fail("unterminated string") }
+        if b[i] < 0x20 { throw fail("control character in string") }
         if b[i] == UInt8(ascii: "\"") {
             let s = try decodeUTF8(start..<i)
             i += 1

@@ -184,6 +184,31 @@ final class JSONParserTests: XCTestCase {
         XCTAssertEqual(parse("\"\u{7F}\""), .string("\u{7F}"))
     }
 
+    /// Random strings with a control byte, a quote, an escape or nothing special at
+    /// every offset of the word scan: read back as written, refused where a byte-by-byte
+    /// reader refuses them (the control byte's own offset).
+    func testStringsAreScannedAsByteByByte() throws {
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<5000 {
+            let n = Int.random(in: 0...26, using: &g)
+            var body = (0..<n).map { _ in UInt8(ascii: "x") }
+            if n > 0, Bool.random(using: &g) {
+                let at = Int.random(in: 0..<n, using: &g)
+                body[at] = [0x01, 0x1F, 0x0A, 0x7F, 0xC3].randomElement(using: &g)!
+                if body[at] == 0xC3 { body.insert(0xA9, at: at + 1) }  // é
+            }
+            let bytes = [0x22] + body + [0x22]
+            if let control = body.firstIndex(where: { $0 < 0x20 }) {
+                assertFails(bytes, at: 1 + control, "control character in string")
+            } else {
+                XCTAssertEqual(try JSONParser.parse(bytes), .string(String(decoding: body, as: UTF8.self)))
+                let escaped = [0x22] + body + [0x5C, UInt8(ascii: "n"), 0x22]  // an escape at the end
+                XCTAssertEqual(try JSONParser.parse(escaped), .string(String(decoding: body, as: UTF8.self) + "\n"))
+            }
+            assertFails([0x22] + body.filter { $0 >= 0x20 }, at: 1 + body.filter { $0 >= 0x20 }.count, "unterminated string")
+        }
+    }
+
     func testBadNumbersAreRefused() {
         assertFails("01", at: 1, "unexpected data after the value")
         assertFails("-01", at: 2, "unexpected data after the value")

@@ -1,4 +1,5 @@
 import BatonWire
+import Foundation
 import XCTest
 
 final class JSONWriterTests: XCTestCase {
@@ -69,6 +70,36 @@ final class JSONWriterTests: XCTestCase {
         XCTAssertEqual(JSONWriter.string("\u{0}\u{08}\u{0C}\u{1F}"), #""\u0000\u0008\u000c\u001f""#)
         // Not escaped: '/', DEL, and everything non-ASCII (written as raw UTF-8).
         XCTAssertEqual(JSONWriter.string("a/b\u{7F}"), "\"a/b\u{7F}\"")
+    }
+
+    /// Against a byte-by-byte escaper, on random strings of every length up to three
+    /// words with escapes, DEL, and multi-byte characters at every position: the word
+    /// scan must find each escape wherever it falls in a word, and miss nothing else.
+    func testStringsAreWrittenAsAByteByByteEscaperWritesThem() {
+        func reference(_ s: String) -> [UInt8] {
+            var out: [UInt8] = [0x22]
+            for c in s.utf8 {
+                switch c {
+                case 0x22: out += [0x5C, 0x22]
+                case 0x5C: out += [0x5C, 0x5C]
+                case 0x0A: out += [0x5C, UInt8(ascii: "n")]
+                case 0x0D: out += [0x5C, UInt8(ascii: "r")]
+                case 0x09: out += [0x5C, UInt8(ascii: "t")]
+                case 0..<0x20: out += Array(String(format: "\\u%04x", c).utf8)
+                default: out.append(c)
+                }
+            }
+            return out + [0x22]
+        }
+        let pieces: [String] = ["a", "Z", "0", "\"", "\\", "\n", "\r", "\t", "\u{0}", "\u{1F}", "\u{20}", "!", "#",
+                                "[", "]", "\u{7F}", "é", "日", "😀", "\u{1}", "\u{21}", "\u{5B}", "\u{5D}"]
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<5000 {
+            let n = Int.random(in: 0...26, using: &g)
+            // Mostly plain letters, so escapes fall alone at every offset of a word.
+            let s = (0..<n).map { _ in Int.random(in: 0..<4, using: &g) == 0 ? pieces.randomElement(using: &g)! : "x" }.joined()
+            XCTAssertEqual(JSONWriter.bytes(.string(s)), reference(s), s.debugDescription)
+        }
     }
 
     func testUnicodeIsWrittenAsRawUTF8() {
