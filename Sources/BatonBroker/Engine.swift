@@ -317,16 +317,17 @@ public struct Engine {
     /// the engine does this several times per event, the profile's top String hashing).
     /// Nil when the workflow is not in memory.
     ///
-    /// Through `WorkflowIdMap.update` (the dictionary's index and `values`), not `workflows[id]` as an inout
-    /// Optional: testing that Optional (`!= nil`) and unwrapping it copied the whole
-    /// record and destroyed the copy, twice per event (2.7k instructions each time).
+    /// Through `WorkflowIdMap.update` (the dictionary's index and `values`), not
+    /// `workflows[id]` as an inout Optional: testing that Optional (`!= nil`) and
+    /// unwrapping it copied the whole record and destroyed the copy, twice per event
+    /// (2.7k instructions each time).
     @inline(__always) @discardableResult
     mutating func updateWorkflow<T>(_ id: String, _ body: (inout WorkflowRecord) -> T) -> T? {
         workflows.update(id, body)
     }
 
     mutating func markDirty(_ id: String) {
-        if id == lastDirty { return }
+        if let last = lastDirty, WorkflowIdKey.sameBytes(id, last) { return }  // ids compare by bytes
         dirtyWorkflows.insert(id)
         lastDirty = id
     }
