@@ -268,6 +268,7 @@ extension Engine {
             return w.spec.name
         }
         if let name, !limits.workflows.isEmpty { countStart(name, now: now) }
+        markDirty(id)
         emit(id, .workflowRunning, at: now)
         startBlock(id, 0, now: now)
     }

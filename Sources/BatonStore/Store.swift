@@ -656,10 +656,30 @@ public final class Store: Sendable {
                 error: j.text(5), startedAt: j.int64(6), finishedAt: j.int64(7), retryAt: j.int64(8),
                 stoppedAttempts: Int(j.int64(9) ?? 0))
         }
+        let seq: Int64 = row["seq"]
+        let stored: Int64 = row["last_event"]
         return WorkflowRecord(
             id: id, spec: spec, idempotencyKey: row["idempotency_key"], owner: row["owner"], state: state, reason: row["reason"],
             currentBlock: row["current_block"], submittedAt: row["submitted_at"], startedAt: row["started_at"],
-            finishedAt: row["finished_at"], expiresAt: row["expires_at"], lastEvent: row["last_event"], jobs: jobs)
+            finishedAt: row["finished_at"], expiresAt: row["expires_at"],
+            lastEvent: state.isFinal ? stored : max(stored, try lastEventSeq(seq, db)), jobs: jobs)
+    }
+
+    /// The seq of a workflow's newest event row's last event, 0 without events.
+    ///
+    /// An unfinished workflow's `last_event` column may lag behind its events: the broker
+    /// writes the workflow row only when its own columns change (state, block, times),
+    /// not for the job events between (a dispatch, a result with more jobs to come), and
+    /// those events alone would cost a row update each. The column is exact for a final
+    /// workflow (its last write is the one that finished it). Folded rows never overlap
+    /// and rise with `seq`, so the row with the greatest `seq` holds the newest event:
+    /// one step down the primary key.
+    private func lastEventSeq(_ workflow: Int64, _ db: Database) throws -> Int64 {
+        let newest = RawStatement(try db.cachedStatement(sql: "SELECT last FROM events WHERE workflow = ? ORDER BY seq DESC LIMIT 1"), db)
+        try newest.bind(1, workflow)
+        var last: Int64 = 0
+        try newest.forEachRow { row in last = row.int64(0) ?? 0 }
+        return last
     }
 }
 

@@ -40,6 +40,37 @@ final class EngineRestoreTests: XCTestCase {
         XCTAssertEqual(h.status(id).state, .succeeded)
     }
 
+    /// A turn with only job events (a result, the next dispatch) writes the job rows and
+    /// the events, not the workflow's row; after a restart the events go on numbering
+    /// from the newest stored one, with no gap and no seq used twice.
+    func testJobEventsAloneLeaveTheWorkflowRowAndARestartNumbersOnFromTheNewestEvent() throws {
+        let store = try Store(path: nil)
+        var id = ""
+        do {
+            let h = try EngineHarness(store: store)
+            h.ready("w1", types: ["echo"], capacity: 1)
+            id = h.submit(spec([jobs(3)], concurrency: 3))
+            h.exec(id)
+            let first = h.takeJobs("w1")
+            XCTAssertEqual(first.count, 1)
+            let body = ResultBody(jobId: first[0].jobId, attempt: first[0].attempt, ok: true)
+            h.engine.handleWorker(Array("w1".utf8), .init(.result, body.body), now: h.now)
+            let out = h.engine.finishTurn(now: h.now)
+            XCTAssertEqual(out.writes.updated.map(\.id), [], "no workflow column changed")
+            XCTAssertEqual(out.writes.jobs.count, 2, "the finished job and the next one dispatched")
+            XCTAssertEqual(out.writes.events.map(\.event.kind), [.jobSucceeded, .jobDispatched])
+            XCTAssertNoThrow(try store.apply(out.writes))
+            h.engine.turnCommitted()
+        }
+        let h = try EngineHarness(store: store)  // "crash": memory rebuilt from the store
+        h.ready("w2", types: ["echo"], capacity: 10)
+        h.advance(1000)  // backoff of the attempt lost with the broker
+        h.drain(["w2"])
+        XCTAssertEqual(h.status(id).state, .succeeded)
+        let seqs = try store.events(workflowId: id, after: 0, limit: 1000).map(\.seq)
+        XCTAssertEqual(seqs, Array(1...Int64(seqs.count)))
+    }
+
     func testSubmittedWorkflowSurvivesRestartAndExpiryKeepsItsDeadline() throws {
         let store = try Store(path: nil)
         let config = EngineConfig(heartbeatMs: 1000, ttlMs: 5000)

@@ -37,6 +37,44 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// The broker writes an unfinished workflow's row only when its own columns change,
+    /// so the row's `last_event` may lag behind its events: reading one back takes the
+    /// newest event's seq (the engine numbers the next event from it). A final
+    /// workflow's column is what its finishing write said.
+    func testAnUnfinishedWorkflowReadsBackWithItsNewestEventSeq() throws {
+        try onEveryStore { store, _ in
+            let (running, submitted) = Fixture.submitted("01JA", jobs: [2])
+            let (finished, finishedSubmitted) = Fixture.submitted("01JB", jobs: [1])
+            try store.apply(Fixture.insert((running, submitted), (finished, finishedSubmitted)))
+            var w = running, done = finished
+            w.state = .running
+            w.lastEvent = 3
+            var exec = WriteBatch()
+            exec.updated = [w]
+            exec.events = [(w.id, EventRow(seq: 2, at: t0, kind: .workflowRunning)),
+                           (w.id, EventRow(seq: 3, at: t0, kind: .blockStarted))]
+            try store.apply(exec)
+            // Job events alone, in two commits (two folded rows), the row untouched.
+            var jobsOnly = WriteBatch()
+            jobsOnly.events = [(w.id, EventRow(seq: 4, at: t0 + 1, kind: .jobDispatched)),
+                               (w.id, EventRow(seq: 5, at: t0 + 2, kind: .jobSucceeded))]
+            try store.apply(jobsOnly)
+            jobsOnly.events = [(w.id, EventRow(seq: 6, at: t0 + 3, kind: .jobDispatched))]
+            try store.apply(jobsOnly)
+            XCTAssertEqual(try store.workflow(id: "01JA")?.lastEvent, 6)
+            XCTAssertEqual(try store.loadActive().first { $0.id == "01JA" }?.lastEvent, 6)
+            // Finished: the column says 2 (its own last write), whatever rows follow it.
+            done.state = .succeeded
+            done.finishedAt = t0 + 5
+            done.lastEvent = 2
+            var finish = WriteBatch()
+            finish.updated = [done]
+            finish.events = [(done.id, EventRow(seq: 2, at: t0 + 5, kind: .workflowSucceeded))]
+            try store.apply(finish)
+            XCTAssertEqual(try store.workflow(id: "01JB")?.lastEvent, 2)
+        }
+    }
+
     /// A job row the schema allows but the record cannot be (an output that is not JSON,
     /// a job index beyond the spec) reads back as a `corrupt` error naming the job, not
     /// as a crash or a silently different workflow.
