@@ -140,8 +140,8 @@ public struct Engine {
     var insertedIds: [String] = []
     var insertedSet = WorkflowIdSet()
     var dirtyWorkflows = WorkflowIdSet()
-    /// The last id `markDirty` inserted this turn: a workflow's events come in runs (its
-    /// start, its finish: three each), and a repeat skips hashing the id again.
+    /// The last id `markDirty` inserted this turn: a workflow's own changes come in runs
+    /// (its start, then its first block), and a repeat skips hashing the id again.
     var lastDirty: String?
     var dirtyJobs: Set<JobKey> = []
     var dirtyJobOrder: [JobKey] = []

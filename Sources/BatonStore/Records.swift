@@ -170,7 +170,9 @@ public struct DormantWorkflow: Equatable, Sendable {
 public struct WriteBatch: Sendable {
     /// Workflows created this turn (inserted with all their job rows).
     public var inserted: [WorkflowRecord] = []
-    /// Workflow rows whose own columns changed (state, reason, block, times, lastEvent).
+    /// Workflow rows whose own columns changed (state, reason, block, times), written
+    /// with the `lastEvent` of the moment; events alone do not make a row change (the
+    /// store reads an unfinished workflow's newest event when it loads one).
     public var updated: [WorkflowRecord] = []
     /// Job rows that changed: (workflow id, block, job, new state).
     public var jobs: [(workflowId: String, block: Int, job: Int, record: JobRecord)] = []
