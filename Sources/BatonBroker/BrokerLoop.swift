@@ -49,6 +49,8 @@ final class BrokerLoop {
 
     /// Turns handed to the committer and not yet back.
     var inFlight = 0
+    /// Messages the previous turn read (see `lowLoadMessages`).
+    private var previousTurnMessages = 0
     /// Whether a failed commit is being recovered from (see `Recovery`).
     var recovery = Recovery.healthy
     /// Key lookups answered since the last turn; the next turn hands them to the engine.
@@ -200,7 +202,9 @@ final class BrokerLoop {
         let messages = try drainClients(now: now) + drainWorkers(now: now)
         stats.countTurn(messages: messages)
         engine.tick(now: now)
-        finishTurn(now: now)
+        let lowLoad = messages <= Self.lowLoadMessages && previousTurnMessages <= Self.lowLoadMessages
+        previousTurnMessages = messages
+        finishTurn(now: now, lowLoad: lowLoad)
     }
 
     /// Returns how many messages it read.
@@ -275,7 +279,15 @@ final class BrokerLoop {
     /// Ends the engine's turn and hands its output on. A turn with nothing to write and
     /// nothing ahead of it in flight is carried out at once (a PING, a STATUS from
     /// memory, a key lookup): there is no commit for it to wait for.
-    func finishTurn(now: Int64) {
+    ///
+    /// Under low load (`lowLoad`: this turn and the one before read few messages), with
+    /// nothing in flight and nothing waiting on either socket, the turn is committed on
+    /// this thread (`Committer.commitHere`) and carried out at once: handing it to the
+    /// committer's thread and back costs two thread wake-ups, each tens of microseconds
+    /// on a virtual machine whose other core sleeps, for no overlap (there is no next
+    /// turn to decide meanwhile). Otherwise the committer's thread commits it while this
+    /// one decides the next. Order holds either way: nothing is in flight ahead of it.
+    func finishTurn(now: Int64, lowLoad: Bool = false) {
         let output = engine.finishTurn(now: now)
         log(output.notes)
         if inFlight == 0 && output.writes.isEmpty {
@@ -285,24 +297,44 @@ final class BrokerLoop {
             engine.turnCommitted()
             return
         }
-        committer.submit(output)
         inFlight += 1
+        if inFlight == 1 && lowLoad && !inputWaiting, let done = committer.commitHere(output) {
+            carryOut(done)
+            reloadIfUnwound()
+            return
+        }
+        committer.submit(output)
+    }
+
+    /// A turn is decided under low load when it and the turn before each read at most
+    /// this many messages. Two turns, because a pipelining client's requests come in
+    /// waves: a small turn right after a large one is the front of the next wave, and
+    /// committing it here would hold the rest of the wave back until its fsync (one
+    /// pipelined connection's SUBMIT/s measured ~8% lower with this turn alone counted).
+    static let lowLoadMessages = 2
+
+    /// Whether either socket holds a message not read yet (then the next turn is decided
+    /// while the committer's thread commits this one).
+    private var inputWaiting: Bool {
+        ((try? clients.hasInput) ?? true) || ((try? workers.hasInput) ?? true)
     }
 
     /// Carries out what the committer has finished, in order; a failed commit starts
     /// the recovery.
     func takeCommitted() {
-        for done in committer.takeDone() {
-            inFlight -= 1
-            if let failure = done.failure {
-                commitFailed(done.output, failure)
-            } else {
-                carryOut(done.output, answers: done.answers)
-                answeredLookups += done.lookups
-                engine.turnCommitted()
-            }
-        }
+        for done in committer.takeDone() { carryOut(done) }
         reloadIfUnwound()
+    }
+
+    private func carryOut(_ done: Committer.Done) {
+        inFlight -= 1
+        if let failure = done.failure {
+            commitFailed(done.output, failure)
+        } else {
+            carryOut(done.output, answers: done.answers)
+            answeredLookups += done.lookups
+            engine.turnCommitted()
+        }
     }
 
     /// Waits until every turn in flight is back, and carries them out.

@@ -113,6 +113,64 @@ final class BrokerLoopTests: XCTestCase {
         XCTAssertEqual(try store.workflow(idempotencyKey: "loop-key")?.id, r.body["id"]?.stringValue)
     }
 
+    private func sendSubmit(_ tag: String) throws {
+        XCTAssertTrue(try client.send(ClientFrames.encodeRequest(.submit, tag: Array(tag.utf8),
+                                                                 body: SubmitRequest(workflow: spec([jobs(1)])).body)))
+    }
+
+    /// A lone SUBMIT on an idle broker is committed on the loop's thread: its ID is sent
+    /// when the turn ends, with no turn left in flight.
+    func testALoneTurnIsCommittedOnTheLoopsThread() throws {
+        try sendSubmit("lone")
+        try waitForInput()
+        try loop.runTurn(now: 1_800_000_000_000)
+        XCTAssertEqual(loop.inFlight, 0, "committed and carried out within the turn")
+        XCTAssertEqual(committer.stats().count, 1)
+        let r = try reply()
+        XCTAssertEqual(r.command, .id)
+        XCTAssertNotNil(try store.workflow(id: r.body["id"]?.stringValue ?? ""))
+    }
+
+    /// A large turn, or the small one right after it (the front of a pipelining client's
+    /// next wave), goes to the committer's thread, so the loop decides the next turn
+    /// while it commits.
+    func testATurnUnderLoadGoesToTheCommittersThread() throws {
+        for i in 0..<(BrokerLoop.lowLoadMessages + 1) { try sendSubmit("wave\(i)") }
+        try waitForInputToSettle()
+        try loop.runTurn(now: 1_800_000_000_000)
+        XCTAssertEqual(loop.inFlight, 1, "a large turn is handed over")
+        loop.waitForCommits()
+        try sendSubmit("after")
+        try waitForInput()
+        try loop.runTurn(now: 1_800_000_000_000)
+        XCTAssertEqual(loop.inFlight, 1, "the small turn after a large one is handed over too")
+        loop.waitForCommits()
+        var tags: Set<String> = []
+        for _ in 0..<(BrokerLoop.lowLoadMessages + 2) { tags.insert(String(decoding: try reply().tag, as: UTF8.self)) }
+        XCTAssertEqual(tags, Set((0..<(BrokerLoop.lowLoadMessages + 1)).map { "wave\($0)" } + ["after"]))
+    }
+
+    /// A small turn while another message already waits on a socket is handed over too.
+    func testASmallTurnWithInputWaitingGoesToTheCommittersThread() throws {
+        loop = BrokerLoop(engine: Engine(config: EngineConfig()), store: store, committer: committer, clients: loop.clients,
+                          workers: loop.workers, logger: Logger(label: "test"), options: { var o = BrokerOptions(); o.maxBatch = 1; return o }())
+        try sendSubmit("first")
+        try sendSubmit("second")
+        try waitForInputToSettle()
+        try loop.runTurn(now: 1_800_000_000_000)
+        XCTAssertEqual(loop.inFlight, 1, "the second SUBMIT waits on the socket: the first is handed over")
+        loop.waitForCommits()
+        XCTAssertEqual(try reply().command, .id)
+    }
+
+    /// Waits until the requests just sent sit in the loop's client socket. libzmq cannot
+    /// count what a socket holds, so: the first is there, and the rest, sent with it over
+    /// loopback, arrive within microseconds; 50 ms is a margin for a loaded machine.
+    private func waitForInputToSettle() throws {
+        try waitForInput()
+        usleep(50_000)
+    }
+
     /// Spec §3.4: a connection holding its cap of unread replies gets nothing and its
     /// requests are dropped unread, until what it holds drains.
     func testAConnectionOverItsCapIsNotServedUntilItsRepliesDrain() throws {

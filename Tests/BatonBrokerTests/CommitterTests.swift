@@ -127,6 +127,45 @@ final class CommitterTests: XCTestCase {
         XCTAssertEqual(done[2].answers.first?.command, .status)
     }
 
+    /// Under low load the event loop commits a turn on its own thread: it comes back at
+    /// once, committed, with its read answered after the commit, and not a second time
+    /// from `takeDone`.
+    func testCommitHereCommitsOnTheCallersThreadWhenIdle() throws {
+        guard let done = committer.commitHere(insertTurn("HERE")) else { return XCTFail("declined while idle") }
+        XCTAssertNil(done.failure)
+        XCTAssertEqual(turnIds(done), ["HERE"])
+        XCTAssertEqual(done.answers.first?.command, .status, "the read saw its own turn's insert")
+        XCTAssertTrue(done.output.writes.isEmpty)
+        XCTAssertNotNil(try store.workflow(id: "HERE"))
+        XCTAssertTrue(committer.takeDone().isEmpty, "a turn committed here is not handed back again")
+        XCTAssertEqual(committer.stats().count, 1)
+    }
+
+    /// While the committer's thread holds a turn (queued or being applied) a commit
+    /// elsewhere would break the order: `commitHere` declines, and the turn is submitted.
+    func testCommitHereDeclinesWhileATurnIsQueuedOrBeingApplied() throws {
+        var slow = TurnOutput()
+        for i in 0..<10000 { slow.writes.inserted.append(record("SLOW\(i)")) }
+        committer.submit(slow)
+        XCTAssertNil(committer.commitHere(insertTurn("NOT-HERE")), "the slow turn is queued or being applied")
+        XCTAssertNil(try store.workflow(id: "NOT-HERE"))
+        XCTAssertNil(try collect(1)[0].failure)
+        XCTAssertNotNil(committer.commitHere(insertTurn("HERE-AFTER")), "idle again once it is back")
+    }
+
+    /// A commit that fails on the caller's thread refuses what comes after it, as one on
+    /// the committer's thread does, until the event loop has rebuilt its memory.
+    func testAFailedCommitHereRefusesLaterTurnsUntilResume() throws {
+        XCTAssertNotNil(committer.commitHere(brokenTurn())?.failure)
+        XCTAssertNil(committer.commitHere(insertTurn("REFUSED-HERE")), "refused: not committed here")
+        committer.submit(insertTurn("REFUSED"))
+        XCTAssertNotNil(try collect(1)[0].failure)
+        XCTAssertNil(try store.workflow(id: "REFUSED"))
+        committer.resume()
+        XCTAssertNil(committer.commitHere(insertTurn("RESUMED"))?.failure)
+        XCTAssertNotNil(try store.workflow(id: "RESUMED"))
+    }
+
     func testStopFinishesWhatIsQueued() throws {
         for i in 0..<5 { committer.submit(insertTurn("Q\(i)")) }
         committer.stop()
