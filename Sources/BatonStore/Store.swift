@@ -1,6 +1,7 @@
 import BatonWire
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -131,15 +132,16 @@ public final class Store: Sendable {
         try workflowKeys.withLock { keys in
             if keys.count > Self.maxCachedKeys { keys.removeAll(keepingCapacity: true) }
             do {
-                try db.inTransaction(.immediate) { db in
-                    for batch in batches { try write(batch, db, &keys) }
-                    if let cutoff, limit > 0 {
-                        try? db.inSavepoint {
-                            pruned = try deleteFinished(before: cutoff, limit: limit, chunk: limit, db, &keys) { true }
-                            return .commit
+                try db.inDatabase { db in
+                    try Self.inTransaction(.immediate, db) {
+                        for batch in batches { try write(batch, db, &keys) }
+                        if let cutoff, limit > 0 {
+                            try? db.inSavepoint {
+                                pruned = try deleteFinished(before: cutoff, limit: limit, chunk: limit, db, &keys) { true }
+                                return .commit
+                            }
                         }
                     }
-                    return .commit
                 }
             } catch {
                 keys.removeAll()
@@ -284,6 +286,12 @@ public final class Store: Sendable {
     }
 
     // MARK: Reading
+    //
+    // Reads the broker answers while it serves (STATUS and WATCH of stored workflows, key
+    // lookups) use `db.cachedStatement`: `Row.fetchOne(db, sql:)` compiles its SQL at every
+    // call, and a WATCH's events read compiled two statements, ~580k instructions, for
+    // each answer (more than the rest of a one-job workflow). Reads run once per start or
+    // per tool call keep the plain form.
 
     /// Runs a read of one statement on the connection. Not `DatabaseQueue.read`: that
     /// toggles `PRAGMA query_only` around each read, and SQLite expires every prepared
@@ -298,13 +306,39 @@ public final class Store: Sendable {
     /// `.reader`) could commit between the workflow's row and its jobs, and the record
     /// would mix two states.
     private func readingSnapshot<T>(_ body: (Database) throws -> T) throws -> T {
-        try db.inDatabase { db in
-            var result: T?
-            try db.inTransaction(.deferred) {
-                result = try body(db)
-                return .commit
+        try db.inDatabase { db in try Self.inTransaction(.deferred, db) { try body(db) } }
+    }
+
+    /// The SQL of every statement the connection holds compiled now (GRDB's cache keeps
+    /// the ones `cachedStatement` made; a plain `fetchOne(db, sql:)` finalizes its own
+    /// after the call). Tests check with it which reads stay compiled.
+    func compiledStatements() -> [String] {
+        db.inDatabase { db in
+            var sql: [String] = []
+            var stmt = sqlite3_next_stmt(db.sqliteConnection, nil)
+            while let s = stmt {
+                if let text = sqlite3_sql(s) { sql.append(String(cString: text)) }
+                stmt = sqlite3_next_stmt(db.sqliteConnection, s)
             }
-            return result!
+            return sql
+        }
+    }
+
+    /// A transaction begun and ended by statements compiled once per connection: GRDB's
+    /// `inTransaction` compiles "BEGIN" and "COMMIT" at every call (~12k instructions
+    /// each; a commit under low load, one turn per transaction, paid ~24k for them). The
+    /// same rules: an error rolls the transaction back (unless SQLite already did) and
+    /// is rethrown; a failed COMMIT too.
+    private static func inTransaction<T>(_ kind: Database.TransactionKind, _ db: Database,
+                                         _ body: () throws -> T) throws -> T {
+        try db.cachedStatement(sql: kind == .deferred ? "BEGIN DEFERRED TRANSACTION" : "BEGIN IMMEDIATE TRANSACTION").execute()
+        do {
+            let result = try body()
+            try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
+            return result
+        } catch {
+            if db.isInsideTransaction { try? db.rollback() }
+            throw error
         }
     }
 
@@ -338,7 +372,7 @@ public final class Store: Sendable {
 
     public func workflow(id: String) throws -> WorkflowRecord? {
         try readingSnapshot { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM workflows WHERE id = ?", arguments: [id]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM workflows WHERE id = ?"), arguments: [id]) else {
                 return nil
             }
             return try record(from: row, db)
@@ -356,7 +390,7 @@ public final class Store: Sendable {
         }
         guard stored else { return nil }
         return try readingSnapshot { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM workflows WHERE idempotency_key = ?", arguments: [key]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM workflows WHERE idempotency_key = ?"), arguments: [key]) else {
                 return nil
             }
             return try record(from: row, db)
@@ -406,7 +440,7 @@ public final class Store: Sendable {
     }
 
     private func state(of id: String, _ db: Database) throws -> WorkflowState? {
-        try String.fetchOne(db, sql: "SELECT state FROM workflows WHERE id = ?", arguments: [id])
+        try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM workflows WHERE id = ?"), arguments: [id])
             .flatMap(WorkflowState.init(rawValue:))
     }
 
@@ -415,7 +449,7 @@ public final class Store: Sendable {
     public func eventsPage(workflowId: String, after: Int64, limit: Int) throws
         -> (state: WorkflowState, owner: String?, events: [WorkflowEvent])? {
         try readingSnapshot { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT seq, state, owner FROM workflows WHERE id = ?", arguments: [workflowId]),
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, state, owner FROM workflows WHERE id = ?"), arguments: [workflowId]),
                   let state = WorkflowState(rawValue: row["state"]) else { return nil }
             return (state, row["owner"], try events(workflowId, key: row["seq"], after: after, limit: limit, db))
         }
@@ -424,7 +458,7 @@ public final class Store: Sendable {
     /// Events of a workflow with `seq > after`, oldest first, at most `limit`.
     public func events(workflowId: String, after: Int64, limit: Int) throws -> [WorkflowEvent] {
         try reading { db in
-            guard let key = try Int64.fetchOne(db, sql: "SELECT seq FROM workflows WHERE id = ?", arguments: [workflowId]) else { return [] }
+            guard let key = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM workflows WHERE id = ?"), arguments: [workflowId]) else { return [] }
             return try events(workflowId, key: key, after: after, limit: limit, db)
         }
     }
@@ -435,12 +469,12 @@ public final class Store: Sendable {
     private func events(_ workflowId: String, key: Int64, after: Int64, limit: Int, _ db: Database) throws -> [WorkflowEvent] {
         guard limit > 0 else { return [] }
         let rows = try Row.fetchAll(
-            db, sql: """
+            db.cachedStatement(sql: """
                 SELECT seq, last, data FROM events
                 WHERE workflow = ?1 AND last > ?2
                   AND seq >= COALESCE((SELECT MAX(seq) FROM events WHERE workflow = ?1 AND seq <= ?2), 0)
                 ORDER BY seq LIMIT ?3
-                """,
+                """),
             arguments: [key, after, limit])
         var events: [WorkflowEvent] = []
         for row in rows {
@@ -508,9 +542,10 @@ public final class Store: Sendable {
         var result = (deleted: 0, noneLeft: false)
         try workflowKeys.withLock { keys in
             do {
-                try db.inTransaction(.immediate) { db in
-                    result = try deleteFinished(before: cutoff, limit: limit, chunk: max(1, chunk ?? limit), db, &keys, while: more)
-                    return .commit
+                try db.inDatabase { db in
+                    try Self.inTransaction(.immediate, db) {
+                        result = try deleteFinished(before: cutoff, limit: limit, chunk: max(1, chunk ?? limit), db, &keys, while: more)
+                    }
                 }
             } catch {
                 keys.removeAll()

@@ -37,6 +37,29 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// The reads the broker answers while it serves (a WATCH's events, STATUS of a
+    /// stored workflow, a stored key) and every transaction's BEGIN and COMMIT stay
+    /// compiled between calls: compiling the WATCH read alone cost ~580k instructions
+    /// per answer.
+    func testServingReadsAndTransactionsStayCompiled() throws {
+        let store = try Store(path: nil)
+        let (w, submitted) = Fixture.submitted("01JA", key: "key-1")
+        try store.apply(Fixture.insert((w, submitted)))
+        XCTAssertEqual(try store.eventsPage(workflowId: "01JA", after: 0, limit: 10)?.events, [submitted])
+        XCTAssertEqual(try store.events(workflowId: "01JA", after: 0, limit: 10), [submitted])
+        XCTAssertNotNil(try store.workflow(id: "01JA"))
+        XCTAssertNotNil(try store.workflow(idempotencyKey: "key-1"))
+        XCTAssertEqual(try store.workflowState(id: "01JA"), .submitted)
+        let compiled = Set(store.compiledStatements().map { $0.split(whereSeparator: \.isWhitespace).joined(separator: " ") })
+        for sql in ["BEGIN IMMEDIATE TRANSACTION", "BEGIN DEFERRED TRANSACTION", "COMMIT TRANSACTION",
+                    "SELECT seq, state, owner FROM workflows WHERE id = ?", "SELECT seq FROM workflows WHERE id = ?",
+                    "SELECT * FROM workflows WHERE id = ?", "SELECT * FROM workflows WHERE idempotency_key = ?",
+                    "SELECT state FROM workflows WHERE id = ?"] {
+            XCTAssertTrue(compiled.contains(sql), "not kept compiled: \(sql)")
+        }
+        XCTAssertTrue(compiled.contains { $0.hasPrefix("SELECT seq, last, data FROM events") }, "the events read is not kept compiled")
+    }
+
     /// The broker writes an unfinished workflow's row only when its own columns change,
     /// so the row's `last_event` may lag behind its events: reading one back takes the
     /// newest event's seq (the engine numbers the next event from it). A final
