@@ -449,9 +449,14 @@ public final class Store: Sendable {
     public func eventsPage(workflowId: String, after: Int64, limit: Int) throws
         -> (state: WorkflowState, owner: String?, events: [WorkflowEvent])? {
         try readingSnapshot { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, state, owner FROM workflows WHERE id = ?"), arguments: [workflowId]),
-                  let state = WorkflowState(rawValue: row["state"]) else { return nil }
-            return (state, row["owner"], try events(workflowId, key: row["seq"], after: after, limit: limit, db))
+            // Bound and read through the C API (`RawStatement`): GRDB's rows cost more
+            // than SQLite's own work for these two small reads (a WATCH answer each).
+            let probe = RawStatement(try db.cachedStatement(sql: "SELECT seq, state, owner FROM workflows WHERE id = ?"), db)
+            try probe.bind(1, workflowId)
+            var found: (key: Int64, state: WorkflowState?, owner: String?)?
+            try probe.forEachRow { row in found = (row.int64(0) ?? 0, row.text(1).flatMap(WorkflowState.init(rawValue:)), row.text(2)) }
+            guard let found, let state = found.state else { return nil }
+            return (state, found.owner, try events(workflowId, key: found.key, after: after, limit: limit, db))
         }
     }
 
@@ -468,20 +473,22 @@ public final class Store: Sendable {
     /// least `limit` events after `after`: every row read ends after it.
     private func events(_ workflowId: String, key: Int64, after: Int64, limit: Int, _ db: Database) throws -> [WorkflowEvent] {
         guard limit > 0 else { return [] }
-        let rows = try Row.fetchAll(
-            db.cachedStatement(sql: """
-                SELECT seq, last, data FROM events
-                WHERE workflow = ?1 AND last > ?2
-                  AND seq >= COALESCE((SELECT MAX(seq) FROM events WHERE workflow = ?1 AND seq <= ?2), 0)
-                ORDER BY seq LIMIT ?3
-                """),
-            arguments: [key, after, limit])
+        let rows = RawStatement(try db.cachedStatement(sql: """
+            SELECT seq, last, data FROM events
+            WHERE workflow = ?1 AND last > ?2
+              AND seq >= COALESCE((SELECT MAX(seq) FROM events WHERE workflow = ?1 AND seq <= ?2), 0)
+            ORDER BY seq LIMIT ?3
+            """), db)
+        try rows.bind(1, key)
+        try rows.bind(2, after)
+        try rows.bind(3, limit)
         var events: [WorkflowEvent] = []
-        for row in rows {
-            for e in try FoldedEvents.read(row["data"], workflowId: workflowId, first: row["seq"], last: row["last"]) where e.seq > after {
-                guard events.count < limit else { return events }
-                events.append(e)
+        try rows.forEachRow { row in
+            var unpacked: Result<[WorkflowEvent], any Error> = .success([])
+            row.bytes(2) { data in
+                unpacked = Result { try FoldedEvents.read(data, workflowId: workflowId, first: row.int64(0) ?? 0, last: row.int64(1) ?? 0) }
             }
+            for e in try unpacked.get() where e.seq > after && events.count < limit { events.append(e) }
         }
         return events
     }
