@@ -175,7 +175,8 @@ final class Committer: @unchecked Sendable {
         condition.lock()
         committingHere = false
         if let failure = done.failure { refusal = failure }
-        condition.broadcast()
+        // No signal: this thread waits for a retention batch with a timeout (`nextWork`),
+        // and waking it after every commit here cost a thread wake-up each.
         condition.unlock()
         return done
     }
@@ -238,14 +239,19 @@ final class Committer: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while queued.isEmpty && !stopping {
-            guard let retention, refusal == nil, !committingHere else {
+            guard let retention, refusal == nil else {
                 condition.wait()
                 continue
             }
-            let left = ContinuousClock.now.duration(to: nextPruneAt)
+            var left = ContinuousClock.now.duration(to: nextPruneAt)
             if left <= .zero {
-                working = true
-                return .prune(retention)
+                if !committingHere {
+                    working = true
+                    return .prune(retention)
+                }
+                // Due while the event loop commits a turn itself (`commitHere`, which
+                // does not signal): look again shortly.
+                left = retention.foldGap
             }
             let (s, atto) = left.components
             _ = condition.wait(until: Date(timeIntervalSinceNow: Double(s) + Double(atto) / 1e18))

@@ -227,6 +227,35 @@ final class CommitterTests: XCTestCase {
         XCTAssertEqual(try collect(1)[0].answers.first?.body["code"]?.stringValue, "not_found")
     }
 
+    /// Retention keeps working when every turn is committed on the caller's thread
+    /// (`commitHere` does not signal the committer's thread, which looks on its own).
+    func testRetentionRunsWhileTurnsAreCommittedHere() throws {
+        committer.stop()
+        committer = try Committer(store: store, reads: ReadSide(store: store, pageSize: 100), maxTurnsPerCommit: 2,
+                                  retention: .init(keepMs: 60_000, idleCheck: .milliseconds(20)))
+        var old = record("OLD-HERE")
+        old.state = .succeeded
+        old.finishedAt = WallClock.nowMs() - 61_000
+        var insert = TurnOutput()
+        insert.writes.inserted = [old]
+        var done: Committer.Done?
+        let deadline = Date().addingTimeInterval(10)
+        // The committer's thread may be running its first (empty) retention batch.
+        while done == nil && Date() < deadline {
+            done = committer.commitHere(insert)
+            if done == nil { usleep(1_000) }
+        }
+        XCTAssertNil(done?.failure)
+        var i = 0
+        while try store.workflow(id: "OLD-HERE") != nil && Date() < deadline {
+            // Keep committing here, as a broker under low load does.
+            _ = committer.commitHere(insertTurn("HERE-\(i)"))
+            i += 1
+            usleep(5_000)
+        }
+        XCTAssertNil(try store.workflow(id: "OLD-HERE"), "retention deleted it")
+    }
+
     /// Several threads submit while the test takes what is done: every turn comes back
     /// once, committed, and each thread's turns in the order it submitted them. Breaks
     /// if the committer's state is touched outside its lock (the `@unchecked Sendable`).
