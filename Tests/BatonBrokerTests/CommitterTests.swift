@@ -44,6 +44,27 @@ final class CommitterTests: XCTestCase {
         done.answers.map { String(decoding: $0.tag, as: UTF8.self) }
     }
 
+    /// Replaces the committer with one that deletes workflows finished over 60 s ago,
+    /// looking every 20 ms; returns its `ReadSide`.
+    @discardableResult
+    private func useRetention() throws -> ReadSide {
+        committer.stop()
+        let reads = ReadSide(store: store, pageSize: 100)
+        committer = try Committer(store: store, reads: reads, maxTurnsPerCommit: 2,
+                                  retention: .init(keepMs: 60_000, idleCheck: .milliseconds(20)))
+        return reads
+    }
+
+    /// A turn inserting `id` as a workflow that succeeded `ago` ms ago, and the record.
+    private func finishedTurn(_ id: String, finishedAgoMs ago: Int64) -> (TurnOutput, WorkflowRecord) {
+        var done = record(id)
+        done.state = .succeeded
+        done.finishedAt = WallClock.nowMs() - ago
+        var insert = TurnOutput()
+        insert.writes.inserted = [done]
+        return (insert, done)
+    }
+
     /// A turn the store refuses: it updates a workflow row that does not exist.
     private func brokenTurn() -> TurnOutput {
         var out = TurnOutput()
@@ -200,16 +221,9 @@ final class CommitterTests: XCTestCase {
     /// read; retention deleting it makes STATUS answer not_found at once, not from what
     /// was kept.
     func testAKeptFinishedWorkflowIsForgottenWhenRetentionDeletesIt() throws {
-        committer.stop()
-        let reads = ReadSide(store: store, pageSize: 100)
-        committer = try Committer(store: store, reads: reads, maxTurnsPerCommit: 2,
-                                  retention: .init(keepMs: 60_000, idleCheck: .milliseconds(20)))
-        var done = record("OLD")
-        done.state = .succeeded
+        let reads = try useRetention()
         // Expires 2 s from now: time for the read first, even on a loaded machine.
-        done.finishedAt = WallClock.nowMs() - 58_000
-        var insert = TurnOutput()
-        insert.writes.inserted = [done]
+        let (insert, done) = finishedTurn("OLD", finishedAgoMs: 58_000)
         committer.submit(insert)
         XCTAssertNil(try collect(1)[0].failure)
 
@@ -230,14 +244,8 @@ final class CommitterTests: XCTestCase {
     /// Retention keeps working when every turn is committed on the caller's thread
     /// (`commitHere` does not signal the committer's thread, which looks on its own).
     func testRetentionRunsWhileTurnsAreCommittedHere() throws {
-        committer.stop()
-        committer = try Committer(store: store, reads: ReadSide(store: store, pageSize: 100), maxTurnsPerCommit: 2,
-                                  retention: .init(keepMs: 60_000, idleCheck: .milliseconds(20)))
-        var old = record("OLD-HERE")
-        old.state = .succeeded
-        old.finishedAt = WallClock.nowMs() - 61_000
-        var insert = TurnOutput()
-        insert.writes.inserted = [old]
+        try useRetention()
+        let (insert, _) = finishedTurn("OLD-HERE", finishedAgoMs: 61_000)
         var done: Committer.Done?
         let deadline = Date().addingTimeInterval(10)
         // The committer's thread may be running its first (empty) retention batch.
