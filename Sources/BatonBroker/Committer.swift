@@ -39,8 +39,9 @@ import Foundation
 /// mutable stored property (`queued`, `done`, `refusal`, `stopping`, `exited`, `working`,
 /// `committingHere`, ...) is read and written only with `condition` locked, and the rest
 /// are immutable (`let`) and `Sendable`; `commit` itself runs on one thread at a time
-/// (`commitHere` runs it only while this thread works on nothing and starts nothing). The compiler cannot check it: `NSCondition`'s lock and wait have no
-/// `Mutex` equivalent in the standard library. `CommitterTests.testConcurrentSubmitters`
+/// (`commitHere` runs it only while this thread works on nothing and starts nothing).
+/// The compiler cannot check it: `NSCondition`'s lock and wait have no `Mutex`
+/// equivalent in the standard library. `CommitterTests.testConcurrentSubmitters`
 /// drives it from several threads at once and would catch a lost or reordered turn.
 final class Committer: @unchecked Sendable {
     /// Commits since start, for STATS: one transaction (and one fsync) each.

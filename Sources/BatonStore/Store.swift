@@ -331,7 +331,12 @@ public final class Store: Sendable {
     /// is rethrown; a failed COMMIT too.
     private static func inTransaction<T>(_ kind: Database.TransactionKind, _ db: Database,
                                          _ body: () throws -> T) throws -> T {
-        try db.cachedStatement(sql: kind == .deferred ? "BEGIN DEFERRED TRANSACTION" : "BEGIN IMMEDIATE TRANSACTION").execute()
+        let begin = switch kind {
+        case .deferred: "BEGIN DEFERRED TRANSACTION"
+        case .immediate: "BEGIN IMMEDIATE TRANSACTION"
+        case .exclusive: "BEGIN EXCLUSIVE TRANSACTION"
+        }
+        try db.cachedStatement(sql: begin).execute()
         do {
             let result = try body()
             try db.cachedStatement(sql: "COMMIT TRANSACTION").execute()
