@@ -39,7 +39,7 @@ struct ReadSide: Sendable {
                 guard let page = try store.eventsPage(workflowId: id, after: after, limit: pageSize), owner.admits(page.owner) else {
                     throw Engine.notFound(id)
                 }
-                return (.events, .value(["id": .string(id), "state": .string(page.state.rawValue), "events": .array(page.events.map(\.json))]))
+                return (.events, .encoded(WorkflowEvent.eventsReplyBytes(id: id, state: page.state, events: page.events)))
             }
         case .list(let peer, let tag, let query):
             return reply(peer, tag) {

@@ -1,0 +1,50 @@
+import XCTest
+
+@testable import BatonWire
+
+/// `eventsReplyBytes` must give exactly the bytes of the tree it replaces, for every
+/// kind of event and field.
+final class WorkflowEventBytesTests: XCTestCase {
+    private var rng = SystemRandomNumberGenerator()
+
+    private func randomValue(_ depth: Int = 0) -> JSONValue {
+        let leaves: [JSONValue] = [.null, true, false, .int(0), .int(-7), .int(Int64.max), .double(2.5), .string(""),
+                                   .string("déploiement ✓"), .string("quote \" and \\ and \n\u{1}")]
+        guard depth < 2, Bool.random(using: &rng) else { return leaves.randomElement(using: &rng)! }
+        if Bool.random(using: &rng) { return .array((0..<Int.random(in: 0...3, using: &rng)).map { _ in randomValue(depth + 1) }) }
+        return .object(Dictionary((0..<Int.random(in: 0...3, using: &rng)).map { ("k\($0)", randomValue(depth + 1)) },
+                                  uniquingKeysWith: { a, _ in a }))
+    }
+
+    /// Field names around and equal to the event's own keys ("at", "kind", "seq"), the
+    /// real ones, and some that sort before, between and after them.
+    private static let names = ["a", "at", "atx", "attempt", "block", "details", "error", "job", "job_id", "kind", "kinds",
+                                "name", "reason", "retry_at", "s", "seq", "seqs", "worker", "z", "É", ""]
+
+    private func randomEvent(_ seq: Int64) -> WorkflowEvent {
+        var fields: [String: JSONValue] = [:]
+        for _ in 0..<Int.random(in: 0...6, using: &rng) { fields[Self.names.randomElement(using: &rng)!] = randomValue() }
+        return WorkflowEvent(seq: seq, at: Int64.random(in: 0...1_900_000_000_000, using: &rng),
+                             kind: EventKind.allCases.randomElement(using: &rng)!, fields: fields)
+    }
+
+    func testTheBytesAreTheTrees() {
+        for _ in 0..<2000 {
+            let events = (0..<Int.random(in: 0...5, using: &rng)).map { randomEvent(Int64($0) + 1) }
+            let id = ["01JA", "", "id \"quoted\""].randomElement(using: &rng)!
+            let state = WorkflowState.allCases.randomElement(using: &rng)!
+            let tree = JSONWriter.bytes(["id": .string(id), "state": .string(state.rawValue), "events": .array(events.map(\.json))])
+            let direct = WorkflowEvent.eventsReplyBytes(id: id, state: state, events: events)
+            if direct != tree {
+                return XCTFail("\(String(decoding: direct, as: UTF8.self))\n!=\n\(String(decoding: tree, as: UTF8.self))")
+            }
+        }
+    }
+
+    func testAJobEventReadsAsTheSpecShowsIt() {
+        let event = WorkflowEvent(seq: 4, at: 0, kind: .jobDispatched,
+                                  fields: ["block": 0, "job": 0, "job_id": "w.0.0", "attempt": 1, "worker": "w1"])
+        XCTAssertEqual(String(decoding: WorkflowEvent.eventsReplyBytes(id: "w", state: .running, events: [event]), as: UTF8.self),
+                       #"{"events":[{"at":"1970-01-01T00:00:00.000Z","attempt":1,"block":0,"job":0,"job_id":"w.0.0","kind":"job.dispatched","seq":4,"worker":"w1"}],"id":"w","state":"RUNNING"}"#)
+    }
+}
