@@ -93,12 +93,7 @@ enum FoldedEvents {
 
     /// The events of a row; throws `StoreError.corrupt` when `data` does not hold
     /// exactly the events `first...last`, each as `write` writes it.
-    static func read(_ data: String, workflowId: String, first: Int64, last: Int64) throws -> [WorkflowEvent] {
-        var data = data
-        return try data.withUTF8 { try read(UnsafeRawBufferPointer($0), workflowId: workflowId, first: first, last: last) }
-    }
-
-    /// `read` from the column's bytes as SQLite holds them (no String made first).
+    /// `data` is the column's bytes as SQLite holds them (no String made first).
     static func read(_ data: UnsafeRawBufferPointer, workflowId: String, first: Int64, last: Int64) throws -> [WorkflowEvent] {
         func corrupt(_ what: String) -> StoreError { StoreError.corrupt("events \(first)...\(last) of \(workflowId): \(what)") }
         guard case .array(let items)? = try? JSONParser.parse(data) else { throw corrupt("not a JSON array") }

@@ -8,7 +8,7 @@
 /// writer sorts them; `WorkflowEventBytesTests` checks the bytes against the tree's.
 extension WorkflowEvent {
     /// The keys `json` sets over the fields', in `String` order.
-    private static let ownKeys: [(key: String, index: Int)] = [("at", 0), ("kind", 1), ("seq", 2)]
+    private static let ownKeys = ["at", "kind", "seq"]
 
     public static func eventsReplyBytes(id: String, state: WorkflowState, events: [WorkflowEvent]) -> [UInt8] {
         var out: [UInt8] = []
@@ -29,7 +29,7 @@ extension WorkflowEvent {
     /// The bytes of `JSONWriter.bytes(json)`: the fields and the event's own three keys
     /// merged in key order (a field named like one of them is replaced, as in `json`).
     public func writeJSON(into out: inout [UInt8]) {
-        var keys = fields.keys.filter { $0 != "at" && $0 != "kind" && $0 != "seq" }
+        var keys = fields.keys.filter { !Self.ownKeys.contains($0) }
         keys.sort()
         out.append(UInt8(ascii: "{"))
         var own = 0  // the next of `ownKeys` to write
@@ -41,7 +41,7 @@ extension WorkflowEvent {
             out.append(UInt8(ascii: ":"))
         }
         func writeOwn(_ index: Int) {
-            member(Self.ownKeys[index].key)
+            member(Self.ownKeys[index])
             switch index {
             case 0: JSONWriter.writeString(Timestamp.format(ms: at), into: &out)
             case 1: JSONWriter.writeString(kind.rawValue, into: &out)
@@ -49,7 +49,7 @@ extension WorkflowEvent {
             }
         }
         for key in keys {
-            while own < Self.ownKeys.count && Self.ownKeys[own].key < key {
+            while own < Self.ownKeys.count && Self.ownKeys[own] < key {
                 writeOwn(own)
                 own += 1
             }

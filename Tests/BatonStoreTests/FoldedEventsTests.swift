@@ -29,7 +29,7 @@ final class FoldedEventsTests: XCTestCase {
         let events = [row(3, .jobDispatched, ["attempt": 1, "job_id": "w.0.0", "worker": "w \"1\" ✓"]),
                       row(4, .jobSucceeded, ["nested": ["a": [1, nil, .double(2.5)]]]), row(5, .workflowSucceeded)]
         let bytes = data(events)
-        let read = try FoldedEvents.read(String(decoding: bytes, as: UTF8.self), workflowId: "w", first: 3, last: 5)
+        let read = try readText(String(decoding: bytes, as: UTF8.self), workflowId: "w", first: 3, last: 5)
         XCTAssertEqual(read, events.map { WorkflowEvent(seq: $0.seq, at: $0.at, kind: $0.kind, fields: $0.fields.object) })
         XCTAssertTrue(String(decoding: bytes, as: UTF8.self).hasPrefix(#"[[1795867638126,"job.dispatched",{"attempt":1,"job_id""#),
                       "[at, kind, {fields}] per event, the fields as the events of v6 held them")
@@ -43,11 +43,16 @@ final class FoldedEventsTests: XCTestCase {
             (#"[[1,"job.dispatched","not json"]]"#, 1, 1), ("[]", 1, 0),
         ]
         for (data, first, last) in cases {
-            XCTAssertThrowsError(try FoldedEvents.read(data, workflowId: "w", first: first, last: last), "\(data) \(first)...\(last)") { error in
+            XCTAssertThrowsError(try readText(data, workflowId: "w", first: first, last: last), "\(data) \(first)...\(last)") { error in
                 guard case StoreError.corrupt = error else { return XCTFail("\(error)") }
             }
         }
-        XCTAssertEqual(try FoldedEvents.read(#"[[1,"job.dispatched",[]]]"#, workflowId: "w", first: 1, last: 1).first?.fields, [:],
+        XCTAssertEqual(try readText(#"[[1,"job.dispatched",[]]]"#, workflowId: "w", first: 1, last: 1).first?.fields, [:],
                        "fields that are JSON but not an object read as none, as v6 read them")
+    }
+
+    /// `FoldedEvents.read` of a row's text, as SQLite would hand over its bytes.
+    private func readText(_ data: String, workflowId: String, first: Int64, last: Int64) throws -> [WorkflowEvent] {
+        try Array(data.utf8).withUnsafeBytes { try FoldedEvents.read($0, workflowId: workflowId, first: first, last: last) }
     }
 }
