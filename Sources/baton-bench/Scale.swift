@@ -112,6 +112,12 @@ extension Bench {
                 let rss = b.rssKB
                 rssByStep.append((step, rss))
                 let p = Percentiles(h)
+                let poll = try listPollLatency(client, samples: plan.statusSamples / 5)
+                report.latencies["list_poll_\(step)_stored"] = poll
+                report.add(Figure(
+                    id: "list_poll_latency_\(step)_stored", section: sectionName, name: "LIST poll latency, \(name)",
+                    value: poll.p99, unit: "µs", display: poll.text,
+                    notes: "LIST name=bench-scale state=SUBMITTED limit 1, one at a time (a dashboard's \"anything queued?\"; none is): read on the event loop"))
                 report.latencies["status_\(step)_stored"] = p
                 let dbMB = Double(fileSize(db)) / 1_048_576
                 report.add(Figure(
@@ -137,6 +143,22 @@ extension Bench {
                 target: "does not grow", pass: ok,
                 notes: "pass when RSS at \(grouped(Double(last.0))) ≤ 1.2 × RSS at \(grouped(Double(first.0))) + 4 MiB (SQLite's page cache is bounded)"))
         }
+    }
+
+    /// The latency of LIST polls for a name's SUBMITTED workflows where all of its stored
+    /// workflows are finished: what a dashboard asks every few seconds.
+    func listPollLatency(_ client: WireClient, samples: Int) throws -> Percentiles {
+        var h = latencyHistogram()
+        for _ in 0..<max(1, samples) {
+            let t = nowNs()
+            let reply = try client.request(.list, ["name": "bench-scale", "state": "SUBMITTED", "limit": 1])
+            let dt = nowNs() - t
+            guard reply.command == .list, reply.body["workflows"]?.arrayValue?.isEmpty == true else {
+                throw BenchError("LIST: \(describe(reply))")
+            }
+            h.record(dt / 1000)
+        }
+        return Percentiles(h)
     }
 
     /// A broker restarted over many SUBMITTED workflows (the probe of issue 12: 1,000,000

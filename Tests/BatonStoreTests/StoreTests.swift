@@ -180,6 +180,24 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// LIST by an unsettled state reads the state index whatever else it filters by: those
+    /// sets stay small, while a name's or an owner's workflows grow with all history (the
+    /// planner chose the name index, and "any SUBMITTED left?" walked every finished
+    /// workflow of that name). A final state leaves the choice to the planner.
+    func testListByAnUnsettledStateReadsTheStateIndex() throws {
+        let store = try Store(path: nil)
+        for state in [WorkflowState.submitted, .running, .stopped] {
+            for q in [ListRequest(state: state), ListRequest(state: state, name: "a"),
+                      ListRequest(state: state, name: "a", before: "01JA", owner: "k1")] {
+                let plan = try store.listPlan(q).joined(separator: "; ")
+                XCTAssertTrue(plan.contains("workflows_by_state"), "\(state) \(q): \(plan)")
+            }
+        }
+        for state in WorkflowState.allCases where state.isFinal {
+            XCTAssertFalse(Store.listQuery(ListRequest(state: state, name: "a")).sql.contains("INDEXED BY"), "\(state)")
+        }
+    }
+
     /// Events folded a commit at a time (FoldedEvents) page exactly as one list: every
     /// `after` and `limit`, whatever rows the commits made, another workflow's events
     /// interleaved.
