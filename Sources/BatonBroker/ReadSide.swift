@@ -36,10 +36,10 @@ struct ReadSide: Sendable {
             }
         case .events(let peer, let tag, let id, let after, let owner):
             return reply(peer, tag) {
-                guard let page = try store.eventsPage(workflowId: id, after: after, limit: pageSize), owner.admits(page.owner) else {
+                guard let page = try store.eventsReply(workflowId: id, after: after, limit: pageSize), owner.admits(page.owner) else {
                     throw Engine.notFound(id)
                 }
-                return (.events, .encoded(WorkflowEvent.eventsReplyBytes(id: id, state: page.state, events: page.events)))
+                return (.events, .encoded(page.bytes))
             }
         case .list(let peer, let tag, let query):
             return reply(peer, tag) {

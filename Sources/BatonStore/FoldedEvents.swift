@@ -91,6 +91,89 @@ enum FoldedEvents {
         out.append(UInt8(ascii: "]"))
     }
 
+    /// Appends to a WATCH reply the events of the row `data` (events `first...last`)
+    /// whose seq is above `after`, while `written` (the reply's events so far) is below
+    /// `limit`, each as `WorkflowEvent.writeJSON` writes it, comma-separated.
+    ///
+    /// Copies each event's fields as stored (`WorkflowEvent.writeJSON(seq:at:kind:fields:)`)
+    /// instead of parsing them into values that the reply then writes back: at low load
+    /// that parse and write were ~100k instructions per workflow. A row that is not
+    /// exactly as `write` writes it (an older row, or a corrupt one) goes through `read`,
+    /// so it answers, or fails, as before.
+    /// Returns whether it copied (false: it parsed the row).
+    @discardableResult
+    static func writeReply(_ data: UnsafeRawBufferPointer, workflowId: String, first: Int64, last: Int64,
+                           after: Int64, limit: Int, written: inout Int, into out: inout [UInt8]) throws -> Bool {
+        let (outStart, writtenStart) = (out.count, written)
+        if copyReply(data, first: first, last: last, after: after, limit: limit, written: &written, into: &out) { return true }
+        out.removeSubrange(outStart...)
+        written = writtenStart
+        for e in try read(data, workflowId: workflowId, first: first, last: last) where e.seq > after && written < limit {
+            if written > 0 { out.append(UInt8(ascii: ",")) }
+            e.writeJSON(into: &out)
+            written += 1
+        }
+        return false
+    }
+
+    /// `writeReply` by copying; false when the row must be parsed instead (what it wrote
+    /// is then the caller's to drop).
+    private static func copyReply(_ data: UnsafeRawBufferPointer, first: Int64, last: Int64, after: Int64, limit: Int,
+                                  written: inout Int, into out: inout [UInt8]) -> Bool {
+        let b = data.assumingMemoryBound(to: UInt8.self)
+        var i = 0
+        func take(_ c: Unicode.Scalar) -> Bool {
+            guard i < b.count, b[i] == UInt8(ascii: c) else { return false }
+            i += 1
+            return true
+        }
+        guard first >= 1, last >= first, take("[") else { return false }
+        var seq = first
+        while true {
+            // [at,"kind",{fields}]
+            guard take("["), let at = integer(b, &i), take(","), take("\"") else { return false }
+            let kindStart = i
+            while i < b.count, b[i] != UInt8(ascii: "\""), b[i] != UInt8(ascii: "\\") { i += 1 }
+            guard i < b.count, b[i] == UInt8(ascii: "\""),
+                  let kind = EventKind(rawValue: String(decoding: UnsafeBufferPointer(rebasing: b[kindStart..<i]), as: UTF8.self))
+            else { return false }
+            i += 1
+            guard take(","), let fieldsEnd = JSONParser.valueEnd(in: data, from: i), b[i] == UInt8(ascii: "{") else { return false }
+            if seq > after && written < limit {
+                if written > 0 { out.append(UInt8(ascii: ",")) }
+                let fields = UnsafeRawBufferPointer(rebasing: data[i..<fieldsEnd])
+                guard WorkflowEvent.writeJSON(seq: seq, at: at, kind: kind, fields: fields, into: &out) else { return false }
+                written += 1
+            }
+            i = fieldsEnd
+            guard take("]") else { return false }
+            if seq == last { break }
+            guard take(",") else { return false }
+            seq += 1
+        }
+        return take("]") && i == b.count
+    }
+
+    /// A JSON integer that fits an Int64 (no fraction or exponent), or nil.
+    private static func integer(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Int64? {
+        let negative = i < b.count && b[i] == UInt8(ascii: "-")
+        var k = negative ? i + 1 : i
+        let digitsStart = k
+        var value: Int64 = 0
+        while k < b.count, b[k] >= UInt8(ascii: "0"), b[k] <= UInt8(ascii: "9") {
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(Int64(b[k] - UInt8(ascii: "0")))
+            guard !o1, !o2 else { return nil }
+            value = sum
+            k += 1
+        }
+        let digits = k - digitsStart
+        guard digits > 0, digits == 1 || b[digitsStart] != UInt8(ascii: "0") else { return nil }
+        if k < b.count, b[k] == UInt8(ascii: ".") || b[k] == UInt8(ascii: "e") || b[k] == UInt8(ascii: "E") { return nil }
+        i = k
+        return negative ? -value : value
+    }
+
     /// The events of a row; throws `StoreError.corrupt` when `data` does not hold
     /// exactly the events `first...last`, each as `write` writes it.
     /// `data` is the column's bytes as SQLite holds them (no String made first).

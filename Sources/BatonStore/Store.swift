@@ -456,13 +456,39 @@ public final class Store: Sendable {
         try readingSnapshot { db in
             // Bound and read through the C API (`RawStatement`): GRDB's rows cost more
             // than SQLite's own work for these two small reads (a WATCH answer each).
-            let probe = RawStatement(try db.cachedStatement(sql: "SELECT seq, state, owner FROM workflows WHERE id = ?"), db)
-            try probe.bind(1, workflowId)
-            var found: (key: Int64, state: WorkflowState?, owner: String?)?
-            try probe.forEachRow { row in found = (row.int64(0) ?? 0, row.text(1).flatMap(WorkflowState.init(rawValue:)), row.text(2)) }
-            guard let found, let state = found.state else { return nil }
+            guard let found = try probe(workflowId, db), let state = found.state else { return nil }
             return (state, found.owner, try events(workflowId, key: found.key, after: after, limit: limit, db))
         }
+    }
+
+    /// WATCH's EVENTS reply for `workflowId` with its events after `after` (at most
+    /// `limit`), as bytes: those of `WorkflowEvent.eventsReplyBytes` over `eventsPage`,
+    /// with the stored events' fields copied, not parsed and written again
+    /// (`FoldedEvents.writeReply`); and the workflow's owner, which the caller checks.
+    /// nil when there is no such workflow.
+    public func eventsReply(workflowId: String, after: Int64, limit: Int) throws -> (owner: String?, bytes: [UInt8])? {
+        try readingSnapshot { db in
+            guard let found = try probe(workflowId, db), let state = found.state else { return nil }
+            var out: [UInt8] = []
+            out.reserveCapacity(64 + workflowId.utf8.count + 160 * min(limit, 16))
+            WorkflowEvent.beginEventsReply(into: &out)
+            var written = 0
+            try forEachEventRow(key: found.key, after: after, limit: limit, db) { first, last, data in
+                try FoldedEvents.writeReply(data, workflowId: workflowId, first: first, last: last, after: after,
+                                            limit: limit, written: &written, into: &out)
+            }
+            WorkflowEvent.endEventsReply(id: workflowId, state: state, into: &out)
+            return (found.owner, out)
+        }
+    }
+
+    /// A workflow's seq, state and owner (nil: no such workflow).
+    private func probe(_ workflowId: String, _ db: Database) throws -> (key: Int64, state: WorkflowState?, owner: String?)? {
+        let probe = RawStatement(try db.cachedStatement(sql: "SELECT seq, state, owner FROM workflows WHERE id = ?"), db)
+        try probe.bind(1, workflowId)
+        var found: (key: Int64, state: WorkflowState?, owner: String?)?
+        try probe.forEachRow { row in found = (row.int64(0) ?? 0, row.text(1).flatMap(WorkflowState.init(rawValue:)), row.text(2)) }
+        return found
     }
 
     /// Events of a workflow with `seq > after`, oldest first, at most `limit`.
@@ -477,7 +503,22 @@ public final class Store: Sendable {
     /// greatest `seq` ≤ `after`; it may hold `after + 1` too) on. `limit` rows hold at
     /// least `limit` events after `after`: every row read ends after it.
     private func events(_ workflowId: String, key: Int64, after: Int64, limit: Int, _ db: Database) throws -> [WorkflowEvent] {
-        guard limit > 0 else { return [] }
+        var events: [WorkflowEvent] = []
+        try forEachEventRow(key: key, after: after, limit: limit, db) { first, last, data in
+            for e in try FoldedEvents.read(data, workflowId: workflowId, first: first, last: last)
+            where e.seq > after && events.count < limit {
+                events.append(e)
+            }
+        }
+        return events
+    }
+
+    /// Calls `body` with each folded row `(first, last, data)` of workflow `key` that may
+    /// hold events after `after`, oldest first: `limit` rows hold at least `limit` of
+    /// them, as every row read ends after `after`. `data` is valid during the call only.
+    private func forEachEventRow(key: Int64, after: Int64, limit: Int, _ db: Database,
+                                 _ body: (Int64, Int64, UnsafeRawBufferPointer) throws -> Void) throws {
+        guard limit > 0 else { return }
         let rows = RawStatement(try db.cachedStatement(sql: """
             SELECT seq, last, data FROM events
             WHERE workflow = ?1 AND last > ?2
@@ -487,15 +528,13 @@ public final class Store: Sendable {
         try rows.bind(1, key)
         try rows.bind(2, after)
         try rows.bind(3, limit)
-        var events: [WorkflowEvent] = []
         try rows.forEachRow { row in
-            var unpacked: Result<[WorkflowEvent], any Error> = .success([])
+            var failure: (any Error)?
             row.bytes(2) { data in
-                unpacked = Result { try FoldedEvents.read(data, workflowId: workflowId, first: row.int64(0) ?? 0, last: row.int64(1) ?? 0) }
+                do { try body(row.int64(0) ?? 0, row.int64(1) ?? 0, data) } catch { failure = error }
             }
-            for e in try unpacked.get() where e.seq > after && events.count < limit { events.append(e) }
+            if let failure { throw failure }
         }
-        return events
     }
 
     /// A page of workflows, newest first, filtered by state and name; `before` is the id

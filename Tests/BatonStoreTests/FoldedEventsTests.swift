@@ -51,6 +51,46 @@ final class FoldedEventsTests: XCTestCase {
                        "fields that are JSON but not an object read as none, as v6 read them")
     }
 
+    /// A row as `write` writes it is copied into the WATCH reply (the events after
+    /// `after`, up to `limit`, as `WorkflowEvent.writeJSON` writes them); any other row
+    /// is parsed and written, with the same bytes; a corrupt one fails as `read` fails.
+    func testARowAsWrittenIsCopiedIntoTheReplyOthersAreParsed() throws {
+        let events = [row(3, .jobDispatched, ["attempt": 1, "job_id": "w.0.0", "seq": 9, "worker": "w \"1\" ✓"]),
+                      row(4, .jobSucceeded, ["at": "x", "nested": ["a": [1, nil, .double(2.5)]]]), row(5, .workflowSucceeded)]
+        let written = String(decoding: data(events), as: UTF8.self)
+        let reordered = #"[[1,"job.dispatched",{"worker":"w","attempt":1}],[2,"job.succeeded",[]],[3,"block.started", {"block":0}]]"#
+        for (text, first, copies) in [(written, Int64(3), true), (reordered, Int64(1), false)] {
+            let parsed = try readText(text, workflowId: "w", first: first, last: first + 2)
+            for after in (first - 1)...(first + 2) {
+                for limit in 1...4 {
+                    var expected = Array("x".utf8)
+                    for e in parsed.filter({ $0.seq > after }).prefix(limit - 1) {
+                        expected.append(UInt8(ascii: ","))
+                        e.writeJSON(into: &expected)
+                    }
+                    var out = Array("x".utf8)
+                    var count = 1  // one event already in the reply: the next ones follow a comma
+                    let copied = try Array(text.utf8).withUnsafeBytes {
+                        try FoldedEvents.writeReply($0, workflowId: "w", first: first, last: first + 2, after: after, limit: limit,
+                                                    written: &count, into: &out)
+                    }
+                    XCTAssertEqual(copied, copies, text)
+                    XCTAssertEqual(String(decoding: out, as: UTF8.self), String(decoding: expected, as: UTF8.self), "after \(after) limit \(limit)")
+                    XCTAssertEqual(count, 1 + min(limit - 1, parsed.filter { $0.seq > after }.count))
+                }
+            }
+        }
+        for (text, first, last) in [(written, Int64(3), Int64(6)), (written, 3, 4), (#"[[1,"no.such.kind",{}]]"#, 1, 1), ("[", 1, 1)] {
+            var out: [UInt8] = []
+            var count = 0
+            XCTAssertThrowsError(try Array(text.utf8).withUnsafeBytes {
+                try FoldedEvents.writeReply($0, workflowId: "w", first: first, last: last, after: 0, limit: 10, written: &count, into: &out)
+            }, "\(text) \(first)...\(last)") { error in
+                guard case StoreError.corrupt = error else { return XCTFail("\(error)") }
+            }
+        }
+    }
+
     /// `FoldedEvents.read` of a row's text, as SQLite would hand over its bytes.
     private func readText(_ data: String, workflowId: String, first: Int64, last: Int64) throws -> [WorkflowEvent] {
         try Array(data.utf8).withUnsafeBytes { try FoldedEvents.read($0, workflowId: workflowId, first: first, last: last) }

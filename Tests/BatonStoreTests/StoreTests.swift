@@ -236,6 +236,62 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// WATCH's reply copied from the stored rows (`eventsReply`) is byte for byte the
+    /// reply written from the parsed page (`eventsPage`), for every `after` and `limit`:
+    /// random fields (names around and equal to at/kind/seq, non-ASCII ones, nested
+    /// values), rows of one and of many events, and rows not as the writer writes them
+    /// (keys out of order, spaces: a tool's or an older version's), which are parsed.
+    func testTheEventsReplyIsThePageParsedAndWritten() throws {
+        try onEveryStore { store, _ in
+            var rng = SystemRandomNumberGenerator()
+            let names = ["a", "at", "attempt", "block", "error", "job_id", "kind", "kinds", "reason", "seq", "seqs", "worker", "é"]
+            let values: [JSONValue] = [.null, true, .int(-3), .double(0.25), "x", "quote \" \\ \n", "✓",
+                                       ["k": [1, "v"], "a": .null], []]
+            var (w, submitted) = Fixture.submitted("01JA")
+            w.owner = "team-a"
+            try store.apply(Fixture.insert((w, submitted)))
+            var seq: Int64 = 1
+            while seq < 60 {
+                var batch = WriteBatch()
+                for _ in 0..<Int.random(in: 1...5, using: &rng) {
+                    seq += 1
+                    var fields: [String: JSONValue] = [:]
+                    for _ in 0..<Int.random(in: 0...4, using: &rng) { fields[names.randomElement(using: &rng)!] = values.randomElement(using: &rng)! }
+                    let e = WorkflowEvent(seq: seq, at: t0 + seq * 1000, kind: EventKind.allCases.randomElement(using: &rng)!, fields: fields)
+                    batch.events.append(("01JA", EventRow(e)))
+                }
+                try store.apply(batch)
+            }
+            // Two rows a writer of this code would not write: parsed, not copied.
+            try store.db.write { db in
+                let key = try XCTUnwrap(Int64.fetchOne(db, sql: "SELECT seq FROM workflows WHERE id = '01JA'"))
+                try db.execute(sql: "INSERT INTO events (workflow, seq, last, data) VALUES (?, 61, 62, ?)", arguments: [
+                    key, #"[[1700000000000,"job.dispatched",{"worker":"w","attempt":1}], [1700000000001, "job.succeeded", { "attempt" : 1 }]]"#])
+                try db.execute(sql: "INSERT INTO events (workflow, seq, last, data) VALUES (?, 63, 63, ?)", arguments: [
+                    key, #"[[1700000000002,"workflow.succeeded",{"reason":"done"}]]"#])
+            }
+            for after in 0...64 {
+                for limit in [1, 2, 5, 500] {
+                    let page = try XCTUnwrap(try store.eventsPage(workflowId: "01JA", after: Int64(after), limit: limit))
+                    let reply = try XCTUnwrap(try store.eventsReply(workflowId: "01JA", after: Int64(after), limit: limit))
+                    XCTAssertEqual(reply.owner, "team-a")
+                    let expected = WorkflowEvent.eventsReplyBytes(id: "01JA", state: page.state, events: page.events)
+                    XCTAssertEqual(String(decoding: reply.bytes, as: UTF8.self), String(decoding: expected, as: UTF8.self),
+                                   "after \(after) limit \(limit)")
+                }
+            }
+            XCTAssertNil(try store.eventsReply(workflowId: "01JZ", after: 0, limit: 5))
+            // A corrupt row fails the same way on both paths.
+            try store.db.write { db in
+                try db.execute(sql: "INSERT INTO events (workflow, seq, last, data) SELECT seq, 64, 65, '[[1,\"job.dispatched\",{}]]' FROM workflows WHERE id = '01JA'")
+            }
+            var pageError: (any Error)?, replyError: (any Error)?
+            XCTAssertThrowsError(try store.eventsPage(workflowId: "01JA", after: 63, limit: 5)) { pageError = $0 }
+            XCTAssertThrowsError(try store.eventsReply(workflowId: "01JA", after: 63, limit: 5)) { replyError = $0 }
+            XCTAssertEqual(pageError.map { "\($0)" }, replyError.map { "\($0)" })
+        }
+    }
+
     func testEventsPageBySeq() throws {
         try onEveryStore { store, _ in
             let (a, aSubmitted) = Fixture.submitted("01JA")

@@ -258,3 +258,34 @@ final class JSONParserTests: XCTestCase {
         XCTAssertEqual(try JSONParser.parse(text), try JSONParser.parse(Array(text.utf8)))
     }
 }
+
+/// `JSONParser.valueEnd`: where a value ends, without building it.
+final class JSONValueEndTests: XCTestCase {
+    func testAValueEndsWhereTheParserSaysItDoes() {
+        let texts = [#"{"a":[1,-2.5e-3,true,false,null,"x\"\\\u00e9"],"b":{}}"#, "[]", "{}", #""""#, "0", "-0.0", "1E+9",
+                     "true", "null", #"[[[[1]]],{"k":"v"}]"#, #"{ "a" : [ 1 , 2 ] }"#, "\"é ✓\""]
+        for text in texts {
+            let bytes = Array(text.utf8)
+            XCTAssertNoThrow(try JSONParser.parse(bytes), text)
+            for tail in ["", ",", "]", "} x"] {
+                let whole = bytes + Array(tail.utf8)
+                XCTAssertEqual(whole.withUnsafeBytes { JSONParser.valueEnd(in: $0, from: 0) }, bytes.count, text + tail)
+            }
+            // Every cut of a container, string or literal is incomplete.
+            if !(text.first?.isNumber ?? false) && text.first != "-" {
+                for cut in 0..<bytes.count {
+                    XCTAssertNil(Array(bytes[..<cut]).withUnsafeBytes { JSONParser.valueEnd(in: $0, from: 0) }, "\(text) cut at \(cut)")
+                }
+            }
+        }
+        let prefixed = Array(#"xx[1,{"a":2}],3"#.utf8)
+        XCTAssertEqual(prefixed.withUnsafeBytes { JSONParser.valueEnd(in: $0, from: 2) }, 13)
+    }
+
+    func testInvalidValuesHaveNoEnd() {
+        for text in ["", "x", "-", "1.", "1e", ".5", "+1", #""\q""#, #""\u12g4""#, "\"a\u{1}\"", "[1,]", "[1 2]", #"{"a"}"#,
+                     #"{"a":1,}"#, #"{a:1}"#, "tru", "nul", "[" + String(repeating: "[", count: 80) + String(repeating: "]", count: 81)] {
+            XCTAssertNil(Array(text.utf8).withUnsafeBytes { JSONParser.valueEnd(in: $0, from: 0) }, text)
+        }
+    }
+}

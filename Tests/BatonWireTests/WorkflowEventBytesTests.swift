@@ -41,6 +41,53 @@ final class WorkflowEventBytesTests: XCTestCase {
         }
     }
 
+    /// A stored event's fields copied as they are (`writeJSON(seq:at:kind:fields:into:)`)
+    /// give the bytes of the parsed event's `writeJSON`, field names around and equal to
+    /// the event's own keys included; fields the writer would not have written (a
+    /// non-ASCII key here) give false and leave the output as it was.
+    func testStoredFieldsCopyAsTheParsedEventWrites() {
+        var copied = 0
+        for _ in 0..<2000 {
+            let event = randomEvent(Int64.random(in: 1...1_000_000, using: &rng))
+            let stored = JSONWriter.bytes(.object(event.fields))
+            var expected: [UInt8] = Array("x,".utf8)
+            event.writeJSON(into: &expected)
+            var out: [UInt8] = Array("x,".utf8)
+            let ok = stored.withUnsafeBytes {
+                WorkflowEvent.writeJSON(seq: event.seq, at: event.at, kind: event.kind, fields: $0, into: &out)
+            }
+            if event.fields.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) {
+                XCTAssertTrue(ok, String(decoding: stored, as: UTF8.self))
+                XCTAssertEqual(String(decoding: out, as: UTF8.self), String(decoding: expected, as: UTF8.self))
+                copied += 1
+            } else {
+                XCTAssertFalse(ok, String(decoding: stored, as: UTF8.self))
+                XCTAssertEqual(out, Array("x,".utf8), "nothing written when it gives up")
+            }
+        }
+        XCTAssertGreaterThan(copied, 1000)
+    }
+
+    /// Fields not as the writer writes them are not copied: the caller parses them.
+    func testFieldsNotAsWrittenAreNotCopied() {
+        for text in [#"{"b":1,"a":2}"#, #"{"a":1,"a":2}"#, #"{ "a":1}"#, #"{"a" :1}"#, #"{"a":1 }"#, #"{"a\u0062":1}"#,
+                     #"{"é":1}"#, #"{"a":}"#, #"{"a":1,}"#, #"{"a":[1,}"#, #"{"a":"x}"#, #"{"a":01}"#, #"{"a":1}x"#,
+                     #"["a"]"#, "{", "", #"{"a":tru}"#, #"{"a":"\q"}"#, #"{"a":{"b":1}"#] {
+            var out: [UInt8] = [1, 2]
+            let ok = Array(text.utf8).withUnsafeBytes {
+                WorkflowEvent.writeJSON(seq: 1, at: 0, kind: .jobDispatched, fields: $0, into: &out)
+            }
+            XCTAssertFalse(ok, text)
+            XCTAssertEqual(out, [1, 2], text)
+        }
+        var out: [UInt8] = []
+        XCTAssertTrue(Array(#"{"a":{"y":[1,2.5e3,"\u00e9\n"],"x":null},"kinds":-0.5}"#.utf8).withUnsafeBytes {
+            WorkflowEvent.writeJSON(seq: 3, at: 0, kind: .jobDispatched, fields: $0, into: &out)
+        }, "values are copied as they are, whatever they hold")
+        XCTAssertEqual(String(decoding: out, as: UTF8.self),
+                       #"{"a":{"y":[1,2.5e3,"\u00e9\n"],"x":null},"at":"1970-01-01T00:00:00.000Z","kind":"job.dispatched","kinds":-0.5,"seq":3}"#)
+    }
+
     func testAJobEventReadsAsTheSpecShowsIt() {
         let event = WorkflowEvent(seq: 4, at: 0, kind: .jobDispatched,
                                   fields: ["block": 0, "job": 0, "job_id": "w.0.0", "attempt": 1, "worker": "w1"])
