@@ -19,6 +19,8 @@ import Glibc
 /// event loop only when none is), so that the loop never waits on a commit.
 public final class Store: Sendable {
     let db: DatabaseQueue
+    /// Whether this is the owner's connection (`.owner`): the only one that writes rows.
+    private let isOwner: Bool
     /// Held by the owner (the broker) for as long as the store is open.
     private let lock: FileLock?
     /// The WAL hook's context while `checkpointElsewhere` is in force (SQLite holds only
@@ -59,6 +61,7 @@ public final class Store: Sendable {
     /// Opens (creating if needed) the database file at `path`, or an in-memory database
     /// when `path` is nil, and migrates it to the current schema (except `.reader`).
     public init(path: String?, access: Access = .shared) throws {
+        isOwner = access == .owner
         var config = Configuration()
         config.busyMode = .timeout(5)
         // The broker's connection does not enforce the foreign keys of `jobs` and `events`
@@ -305,8 +308,15 @@ public final class Store: Sendable {
     /// same commit: outside one, a writer on another connection (a broker beside a
     /// `.reader`) could commit between the workflow's row and its jobs, and the record
     /// would mix two states.
+    ///
+    /// Not on the owner's connection (the broker's): every write to the file goes through
+    /// this same queue (the lock keeps other writers out; a `.reader` or a
+    /// `.checkpointer` beside it writes no rows), so no commit can land between two
+    /// statements of one `inDatabase` call, and BEGIN and COMMIT were ~13k instructions
+    /// of each WATCH answer for nothing.
     private func readingSnapshot<T>(_ body: (Database) throws -> T) throws -> T {
-        try db.inDatabase { db in try Self.inTransaction(.deferred, db) { try body(db) } }
+        if isOwner { return try db.inDatabase(body) }
+        return try db.inDatabase { db in try Self.inTransaction(.deferred, db) { try body(db) } }
     }
 
     /// The SQL of every statement the connection holds compiled now (GRDB's cache keeps

@@ -57,6 +57,49 @@ final class StoreSnapshotTests: XCTestCase {
         }
     }
 
+    /// The owner's own reads need no transaction: its writes go through the same queue,
+    /// so a read of several statements never sees a commit land between them. Its reads
+    /// beside its own writer thread are never torn, and begin no transaction.
+    func testTheOwnersReadsBesideItsOwnWritesAreNeverTorn() throws {
+        try withTemporaryDatabase { path in
+            let owner = try Store(path: path, access: .owner)
+            defer { try? owner.close() }
+            let (first, e) = Fixture.submitted("01JA", key: "k", jobs: [1])
+            try owner.apply(Fixture.insert((first, e)))
+            let steps = 300
+            let writer = Thread {
+                var w = first
+                for step in 1...steps {
+                    var batch = WriteBatch()
+                    w.lastEvent = Int64(step + 1)
+                    w.jobs[0][0].attempt = step
+                    batch.updated = [w]
+                    batch.jobs = [(w.id, 0, 0, w.jobs[0][0])]
+                    batch.events = [(w.id, EventRow(seq: Int64(step + 1), at: Fixture.t0, kind: .jobDispatched))]
+                    try? owner.apply(batch)
+                }
+            }
+            writer.start()
+            var reads = 0, torn = 0
+            while !writer.isFinished || reads < 200 {
+                for record in [try owner.workflow(id: "01JA"), try owner.workflow(idempotencyKey: "k")] {
+                    guard let r = record else { continue }
+                    reads += 1
+                    if Int64(r.jobs[0][0].attempt) + 1 != r.lastEvent { torn += 1 }
+                }
+                if let page = try owner.eventsPage(workflowId: "01JA", after: 0, limit: 1000) {
+                    reads += 1
+                    if page.events.count != Int(page.events.last?.seq ?? 0) { torn += 1 }
+                }
+            }
+            XCTAssertEqual(torn, 0, "reads mixing two commits, out of \(reads)")
+            XCTAssertEqual(try owner.workflow(id: "01JA")?.jobs[0][0].attempt, steps)
+            let compiled = owner.compiledStatements().map { $0.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+            XCTAssertFalse(compiled.contains("BEGIN DEFERRED TRANSACTION"), "the owner's reads began a transaction")
+            XCTAssertTrue(compiled.contains("BEGIN IMMEDIATE TRANSACTION"), "its writes still do")
+        }
+    }
+
     func testABindThatSQLiteRefusesThrowsInsteadOfWritingTheOldValue() throws {
         let store = try Store(path: nil)
         try store.db.inDatabase { db in
