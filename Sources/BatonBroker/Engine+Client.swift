@@ -370,24 +370,22 @@ extension Engine {
     /// concurrency holds back, so nobody has to wonder why nothing runs. One page of it
     /// (spec §4.3.3): EXEC and CANCEL reply with the first.
     func statusBody(_ w: WorkflowRecord, now: Int64, jobsFrom: Int = 0) -> ClientReply.Payload {
-        var s = w.status
-        if w.state == .running, s.blocks.indices.contains(w.currentBlock) {
-            let b = w.currentBlock
-            for j in s.blocks[b].jobs.indices {
-                switch s.blocks[b].jobs[j].state {
-                case .pending:
-                    s.blocks[b].jobs[j].waitingFor = waitingFor(w, block: b, job: j, now: now)
-                case .running where !progressSeen.isEmpty:
-                    if let seen = progressSeen[JobKey(workflowId: w.id, block: b, job: j)] {
-                        s.blocks[b].jobs[j].progress = seen.details
-                        s.blocks[b].jobs[j].progressAt = seen.at
-                    }
-                default:
-                    break
+        // Written from the record, the page's jobs only (no whole `WorkflowStatus`); the
+        // current block's PENDING jobs say what holds them, its RUNNING ones their progress.
+        .encoded(w.statusPageBytes(from: jobsFrom) { b, j, job in
+            guard w.state == .running, b == w.currentBlock else { return }
+            switch job.state {
+            case .pending:
+                job.waitingFor = waitingFor(w, block: b, job: j, now: now)
+            case .running where !progressSeen.isEmpty:
+                if let seen = progressSeen[JobKey(workflowId: w.id, block: b, job: j)] {
+                    job.progress = seen.details
+                    job.progressAt = seen.at
                 }
+            default:
+                break
             }
-        }
-        return .encoded(s.pageBytes(from: jobsFrom))
+        })
     }
 
     /// What holds a PENDING job back, or nil when only its block's concurrency does (or

@@ -32,7 +32,7 @@ struct ReadSide: Sendable {
             return reply(peer, tag) {
                 // Another owner's workflow answers exactly like no workflow (spec §3.6).
                 guard let w = try workflow(id, memo), owner.admits(w.owner) else { throw Engine.notFound(id) }
-                return (.status, .encoded(w.status.pageBytes(from: jobsFrom)))
+                return (.status, .encoded(w.statusPageBytes(from: jobsFrom)))
             }
         case .events(let peer, let tag, let id, let after, let owner):
             return reply(peer, tag) {

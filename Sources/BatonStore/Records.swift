@@ -116,26 +116,51 @@ public struct WorkflowRecord: Equatable, Sendable {
 
     /// A block's state, derived from its jobs and the workflow's progress.
     public func blockState(_ b: Int) -> BlockState {
-        let states = jobs[b].map(\.state)
-        if states.allSatisfy({ $0 == .succeeded }) { return .succeeded }
-        if states.contains(.failed) { return .failed }
+        // One pass, no array of the states (STATUS asks for every block's).
+        var allSucceeded = true, anyFailed = false, anyCancelled = false
+        for job in jobs[b] {
+            allSucceeded = allSucceeded && job.state == .succeeded
+            anyFailed = anyFailed || job.state == .failed
+            anyCancelled = anyCancelled || job.state == .cancelled
+        }
+        if allSucceeded { return .succeeded }
+        if anyFailed { return .failed }
         if state == .running && b == currentBlock { return .running }
-        if states.contains(.cancelled) { return .cancelled }
+        if anyCancelled { return .cancelled }
         return .pending
     }
 
     /// The STATUS reply body for this record.
     public var status: WorkflowStatus {
         let blocks = spec.blocks.enumerated().map { b, block in
-            WorkflowStatus.Block(state: blockState(b), jobs: block.jobs.enumerated().map { j, job in
-                let r = jobs[b][j]
-                return WorkflowStatus.Job(
-                    jobId: Self.jobId(id, block: b, job: j), type: job.type, name: job.name, state: r.state,
-                    attempt: r.attempt, output: r.output, error: r.error, startedAt: r.startedAt, finishedAt: r.finishedAt)
-            })
+            WorkflowStatus.Block(state: blockState(b), jobs: block.jobs.indices.map { j in statusJob(b, j) })
         }
         return WorkflowStatus(id: id, name: spec.name, state: state, reason: reason, blocks: blocks,
                               submittedAt: submittedAt, startedAt: startedAt, finishedAt: finishedAt, owner: owner)
+    }
+
+    /// Job (b, j) as STATUS shows it.
+    public func statusJob(_ b: Int, _ j: Int) -> WorkflowStatus.Job {
+        let r = jobs[b][j], job = spec.blocks[b].jobs[j]
+        return WorkflowStatus.Job(
+            jobId: Self.jobId(id, block: b, job: j), type: job.type, name: job.name, state: r.state,
+            attempt: r.attempt, output: r.output, error: r.error, startedAt: r.startedAt, finishedAt: r.finishedAt)
+    }
+
+    /// `status.pageBytes(from:maxBytes:)`, with `decorate` applied to each job on the
+    /// page, without building the whole status first: only the page's jobs are made
+    /// (every EXEC answers with a page; a stored 10,000-job workflow's first page holds
+    /// about a tenth of its jobs).
+    public func statusPageBytes(from jobsFrom: Int, maxBytes: Int = WorkflowStatus.maxPageBytes,
+                                decorate: (Int, Int, inout WorkflowStatus.Job) -> Void = { _, _, _ in }) -> [UInt8] {
+        let head = WorkflowStatus.Head(id: id, name: spec.name, state: state, reason: reason, submittedAt: submittedAt,
+                                       startedAt: startedAt, finishedAt: finishedAt, owner: owner)
+        return WorkflowStatus.pageBytes(head, blocks: spec.blocks.count, blockState: blockState,
+                                        jobCount: { spec.blocks[$0].jobs.count }, from: jobsFrom, maxBytes: maxBytes) { b, j in
+            var job = statusJob(b, j)
+            decorate(b, j, &job)
+            return job
+        }
     }
 
     /// The one-line summary LIST returns.

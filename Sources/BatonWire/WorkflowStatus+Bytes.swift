@@ -8,24 +8,57 @@
 /// by hand; `WorkflowStatusBytesTests` checks the bytes against the tree's.
 extension WorkflowStatus {
     public func pageBytes(from jobsFrom: Int, maxBytes: Int = maxPageBytes) -> [UInt8] {
+        Self.pageBytes(head, blocks: blocks.count, blockState: { blocks[$0].state }, jobCount: { blocks[$0].jobs.count },
+                       from: jobsFrom, maxBytes: maxBytes) { b, j in blocks[b].jobs[j] }
+    }
+
+    /// A status's fields besides its blocks.
+    public struct Head: Sendable {
+        public var id: String
+        public var name: String
+        public var state: WorkflowState
+        public var reason: String?
+        public var submittedAt: Int64
+        public var startedAt: Int64?
+        public var finishedAt: Int64?
+        public var owner: String?
+
+        public init(id: String, name: String, state: WorkflowState, reason: String?, submittedAt: Int64,
+                    startedAt: Int64?, finishedAt: Int64?, owner: String?) {
+            (self.id, self.name, self.state, self.reason) = (id, name, state, reason)
+            (self.submittedAt, self.startedAt, self.finishedAt, self.owner) = (submittedAt, startedAt, finishedAt, owner)
+        }
+    }
+
+    var head: Head {
+        Head(id: id, name: name, state: state, reason: reason, submittedAt: submittedAt, startedAt: startedAt,
+             finishedAt: finishedAt, owner: owner)
+    }
+
+    /// `pageBytes` of the status with `head` and `blocks` blocks, block b in state
+    /// `blockState(b)` holding `jobCount(b)` jobs, job (b, j) made by `job` only when the
+    /// page holds it: a page is a window of the jobs, so a status need not be built whole
+    /// first (a stored 10,000-job workflow's first page holds about a tenth of them).
+    public static func pageBytes(_ head: Head, blocks: Int, blockState: (Int) -> BlockState, jobCount: (Int) -> Int,
+                                 from jobsFrom: Int, maxBytes: Int = maxPageBytes, job: (Int, Int) -> Job) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(320 + 256 * min(jobCount, 64))
+        out.reserveCapacity(320 + 256 * min(blocks == 1 ? jobCount(0) : 64, 64))
         out.append(contentsOf: #"{"blocks":["#.utf8)
         var index = 0  // of the job, over all blocks
         var bytes = 0  // of the jobs' JSON on this page, as `page(from:maxBytes:)` counts
         var taken = 0
         var next: Int?
-        for (b, block) in blocks.enumerated() {
+        for b in 0..<blocks {
             if b > 0 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: #"{"jobs":["#.utf8)
             var firstInBlock = true
-            for job in block.jobs {
+            for j in 0..<jobCount(b) {
                 defer { index += 1 }
                 guard index >= jobsFrom, next == nil else { continue }
                 let mark = out.count
                 if !firstInBlock { out.append(UInt8(ascii: ",")) }
                 let start = out.count
-                job.writeJSON(into: &out)
+                job(b, j).writeJSON(into: &out)
                 let size = out.count - start
                 // A page's first job goes in whatever its size; after it, a job that does
                 // not fit starts the next page.
@@ -39,22 +72,22 @@ extension WorkflowStatus {
                 firstInBlock = false
             }
             out.append(contentsOf: #"],"state":"#.utf8)
-            JSONWriter.writeString(block.state.rawValue, into: &out)
+            JSONWriter.writeString(blockState(b).rawValue, into: &out)
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "]"))
-        if let finishedAt { Self.member("finished_at", Timestamp.format(ms: finishedAt), &out) }
-        Self.member("id", id, &out)
+        if let finishedAt = head.finishedAt { Self.member("finished_at", Timestamp.format(ms: finishedAt), &out) }
+        Self.member("id", head.id, &out)
         if let next {
             out.append(contentsOf: #","jobs_next":"#.utf8)
             JSONWriter.writeInt(Int64(next), into: &out)
         }
-        Self.member("name", name, &out)
-        if let owner { Self.member("owner", owner, &out) }
-        if let reason { Self.member("reason", reason, &out) }
-        if let startedAt { Self.member("started_at", Timestamp.format(ms: startedAt), &out) }
-        Self.member("state", state.rawValue, &out)
-        Self.member("submitted_at", Timestamp.format(ms: submittedAt), &out)
+        Self.member("name", head.name, &out)
+        if let owner = head.owner { Self.member("owner", owner, &out) }
+        if let reason = head.reason { Self.member("reason", reason, &out) }
+        if let startedAt = head.startedAt { Self.member("started_at", Timestamp.format(ms: startedAt), &out) }
+        Self.member("state", head.state.rawValue, &out)
+        Self.member("submitted_at", Timestamp.format(ms: head.submittedAt), &out)
         out.append(UInt8(ascii: "}"))
         return out
     }
