@@ -153,9 +153,7 @@ public struct WorkflowRecord: Equatable, Sendable {
     /// about a tenth of its jobs).
     public func statusPageBytes(from jobsFrom: Int, maxBytes: Int = WorkflowStatus.maxPageBytes,
                                 decorate: (Int, Int, inout WorkflowStatus.Job) -> Void = { _, _, _ in }) -> [UInt8] {
-        let head = WorkflowStatus.Head(id: id, name: spec.name, state: state, reason: reason, submittedAt: submittedAt,
-                                       startedAt: startedAt, finishedAt: finishedAt, owner: owner)
-        return WorkflowStatus.pageBytes(head, blocks: spec.blocks.count, blockState: blockState,
+        return WorkflowStatus.pageBytes(WorkflowSummary(self), blocks: spec.blocks.count, blockState: blockState,
                                         jobCount: { spec.blocks[$0].jobs.count }, from: jobsFrom, maxBytes: maxBytes) { b, j in
             var job = statusJob(b, j)
             decorate(b, j, &job)

@@ -59,17 +59,7 @@ extension WorkflowEvent {
         func writeOwn(_ index: Int) {
             if wrote { out.append(UInt8(ascii: ",")) }
             wrote = true
-            switch index {
-            case 0:
-                out.append(contentsOf: #""at":"#.utf8)
-                JSONWriter.writeString(Timestamp.format(ms: at), into: &out)
-            case 1:
-                out.append(contentsOf: #""kind":"#.utf8)
-                JSONWriter.writeString(kind.rawValue, into: &out)
-            default:
-                out.append(contentsOf: #""seq":"#.utf8)
-                JSONWriter.writeInt(seq, into: &out)
-            }
+            writeOwnMember(index, seq: seq, at: at, kind: kind, into: &out)
         }
         var i = 1
         var previousKey: Range<Int>?
@@ -117,6 +107,18 @@ extension WorkflowEvent {
     /// `ownKeys` as static text, in the same order.
     private static let ownKeyBytes: [StaticString] = ["at", "kind", "seq"]
 
+    /// `"key":value` for the event's own key `ownKeys[index]`.
+    private static func writeOwnMember(_ index: Int, seq: Int64, at: Int64, kind: EventKind, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        ownKeyBytes[index].withUTF8Buffer { out.append(contentsOf: $0) }
+        out.append(contentsOf: #"":"#.utf8)
+        switch index {
+        case 0: JSONWriter.writeString(Timestamp.format(ms: at), into: &out)
+        case 1: JSONWriter.writeString(kind.rawValue, into: &out)
+        default: JSONWriter.writeInt(seq, into: &out)
+        }
+    }
+
     /// The bytes of `JSONWriter.bytes(json)`: the fields and the event's own three keys
     /// merged in key order (a field named like one of them is replaced, as in `json`).
     public func writeJSON(into out: inout [UInt8]) {
@@ -132,12 +134,9 @@ extension WorkflowEvent {
             out.append(UInt8(ascii: ":"))
         }
         func writeOwn(_ index: Int) {
-            member(Self.ownKeys[index])
-            switch index {
-            case 0: JSONWriter.writeString(Timestamp.format(ms: at), into: &out)
-            case 1: JSONWriter.writeString(kind.rawValue, into: &out)
-            default: JSONWriter.writeInt(seq, into: &out)
-            }
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            Self.writeOwnMember(index, seq: seq, at: at, kind: kind, into: &out)
         }
         for key in keys {
             while own < Self.ownKeys.count && Self.ownKeys[own] < key {

@@ -8,39 +8,17 @@
 /// by hand; `WorkflowStatusBytesTests` checks the bytes against the tree's.
 extension WorkflowStatus {
     public func pageBytes(from jobsFrom: Int, maxBytes: Int = maxPageBytes) -> [UInt8] {
-        Self.pageBytes(head, blocks: blocks.count, blockState: { blocks[$0].state }, jobCount: { blocks[$0].jobs.count },
+        Self.pageBytes(summary, blocks: blocks.count, blockState: { blocks[$0].state }, jobCount: { blocks[$0].jobs.count },
                        from: jobsFrom, maxBytes: maxBytes) { b, j in blocks[b].jobs[j] }
     }
 
-    /// A status's fields besides its blocks.
-    public struct Head: Sendable {
-        public var id: String
-        public var name: String
-        public var state: WorkflowState
-        public var reason: String?
-        public var submittedAt: Int64
-        public var startedAt: Int64?
-        public var finishedAt: Int64?
-        public var owner: String?
-
-        public init(id: String, name: String, state: WorkflowState, reason: String?, submittedAt: Int64,
-                    startedAt: Int64?, finishedAt: Int64?, owner: String?) {
-            (self.id, self.name, self.state, self.reason) = (id, name, state, reason)
-            (self.submittedAt, self.startedAt, self.finishedAt, self.owner) = (submittedAt, startedAt, finishedAt, owner)
-        }
-    }
-
-    var head: Head {
-        Head(id: id, name: name, state: state, reason: reason, submittedAt: submittedAt, startedAt: startedAt,
-             finishedAt: finishedAt, owner: owner)
-    }
-
-    /// `pageBytes` of the status with `head` and `blocks` blocks, block b in state
-    /// `blockState(b)` holding `jobCount(b)` jobs, job (b, j) made by `job` only when the
-    /// page holds it: a page is a window of the jobs, so a status need not be built whole
-    /// first (a stored 10,000-job workflow's first page holds about a tenth of them).
-    public static func pageBytes(_ head: Head, blocks: Int, blockState: (Int) -> BlockState, jobCount: (Int) -> Int,
-                                 from jobsFrom: Int, maxBytes: Int = maxPageBytes, job: (Int, Int) -> Job) -> [UInt8] {
+    /// `pageBytes` of the status with `head`'s fields (a LIST row's: all but the blocks)
+    /// and `blocks` blocks, block b in state `blockState(b)` holding `jobCount(b)` jobs,
+    /// job (b, j) made by `job` only when the page holds it: a page is a window of the
+    /// jobs, so a status need not be built whole first (a stored 10,000-job workflow's
+    /// first page holds about a tenth of them).
+    public static func pageBytes(_ head: WorkflowSummary, blocks: Int, blockState: (Int) -> BlockState,
+                                 jobCount: (Int) -> Int, from jobsFrom: Int, maxBytes: Int = maxPageBytes, job: (Int, Int) -> Job) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(320 + 256 * min(blocks == 1 ? jobCount(0) : 64, 64))
         out.append(contentsOf: #"{"blocks":["#.utf8)

@@ -74,10 +74,15 @@ public struct WorkflowStatus: Equatable, Sendable {
 
     // MARK: JSON
 
+    /// Its fields besides the blocks: those of its LIST row.
+    var summary: WorkflowSummary {
+        WorkflowSummary(id: id, name: name, state: state, reason: reason, submittedAt: submittedAt, startedAt: startedAt,
+                        finishedAt: finishedAt, owner: owner)
+    }
+
     /// The summary's members (a LIST row) plus `blocks`.
     public var json: JSONValue {
-        var o = WorkflowSummary(id: id, name: name, state: state, reason: reason, submittedAt: submittedAt,
-                                startedAt: startedAt, finishedAt: finishedAt, owner: owner).fields(capacity: 9)
+        var o = summary.fields(capacity: 9)
         o["blocks"] = .array(blocks.map { b in
             ["state": .string(b.state.rawValue), "jobs": .array(b.jobs.map(\.json))]
         })

@@ -30,18 +30,7 @@ final class StoreSnapshotTests: XCTestCase {
             let (first, e) = Fixture.submitted("01JA", key: "k", jobs: [1])
             try owner.apply(Fixture.insert((first, e)))
             let steps = 400
-            let writer = Thread {
-                var w = first
-                for step in 1...steps {
-                    var batch = WriteBatch()
-                    w.lastEvent = Int64(step + 1)
-                    w.jobs[0][0].attempt = step
-                    batch.updated = [w]
-                    batch.jobs = [(w.id, 0, 0, w.jobs[0][0])]
-                    try? owner.apply(batch)
-                }
-            }
-            writer.start()
+            let writer = Self.startWriter(owner, first, steps: steps)
             var reads = 0, torn = 0
             while reads < 5000 {
                 for record in [try reader.workflow(id: "01JA"), try reader.workflow(idempotencyKey: "k")] {
@@ -67,19 +56,7 @@ final class StoreSnapshotTests: XCTestCase {
             let (first, e) = Fixture.submitted("01JA", key: "k", jobs: [1])
             try owner.apply(Fixture.insert((first, e)))
             let steps = 300
-            let writer = Thread {
-                var w = first
-                for step in 1...steps {
-                    var batch = WriteBatch()
-                    w.lastEvent = Int64(step + 1)
-                    w.jobs[0][0].attempt = step
-                    batch.updated = [w]
-                    batch.jobs = [(w.id, 0, 0, w.jobs[0][0])]
-                    batch.events = [(w.id, EventRow(seq: Int64(step + 1), at: Fixture.t0, kind: .jobDispatched))]
-                    try? owner.apply(batch)
-                }
-            }
-            writer.start()
+            let writer = Self.startWriter(owner, first, steps: steps)
             var reads = 0, torn = 0
             while !writer.isFinished || reads < 200 {
                 for record in [try owner.workflow(id: "01JA"), try owner.workflow(idempotencyKey: "k")] {
@@ -98,6 +75,25 @@ final class StoreSnapshotTests: XCTestCase {
             XCTAssertFalse(compiled.contains("BEGIN DEFERRED TRANSACTION"), "the owner's reads began a transaction")
             XCTAssertTrue(compiled.contains("BEGIN IMMEDIATE TRANSACTION"), "its writes still do")
         }
+    }
+
+    /// A thread that moves `first`'s row and its job's row together, one commit per step,
+    /// as the broker does: at step n, `lastEvent` n + 1 (with that event) and attempt n.
+    private static func startWriter(_ owner: Store, _ first: WorkflowRecord, steps: Int) -> Thread {
+        let writer = Thread {
+            var w = first
+            for step in 1...steps {
+                var batch = WriteBatch()
+                w.lastEvent = Int64(step + 1)
+                w.jobs[0][0].attempt = step
+                batch.updated = [w]
+                batch.jobs = [(w.id, 0, 0, w.jobs[0][0])]
+                batch.events = [(w.id, EventRow(seq: Int64(step + 1), at: Fixture.t0, kind: .jobDispatched))]
+                try? owner.apply(batch)
+            }
+        }
+        writer.start()
+        return writer
     }
 
     func testABindThatSQLiteRefusesThrowsInsteadOfWritingTheOldValue() throws {
