@@ -460,7 +460,9 @@ public final class Store: Sendable {
     }
 
     /// A page of a workflow's events with `seq > after` and the workflow's state, read
-    /// together (a WATCH reply carries both); nil when there is no such workflow.
+    /// together (a WATCH reply carries both); nil when there is no such workflow. As
+    /// values, for tools and tests: the broker answers WATCH with `eventsReply`, whose
+    /// bytes are this page's written out (tests hold them to it).
     public func eventsPage(workflowId: String, after: Int64, limit: Int) throws
         -> (state: WorkflowState, owner: String?, events: [WorkflowEvent])? {
         try readingSnapshot { db in
@@ -585,7 +587,9 @@ public final class Store: Sendable {
     /// of that name newest first: with 200,000 finished workflows of one name, one
     /// "any SUBMITTED left?" poll took 55 ms on the event loop instead of 0.01 ms. With a
     /// final state the planner still chooses (a name's FAILED may be fewer than all
-    /// FAILED, or not).
+    /// FAILED, or not). Named here rather than left to `ANALYZE`: its statistics give
+    /// rows per index key on average, which cannot tell that SUBMITTED is always few
+    /// while SUCCEEDED grows without end.
     static func listQuery(_ q: ListRequest) -> (sql: String, texts: [String]) {
         var sql = "SELECT id, name, state, reason, submitted_at, started_at, finished_at, owner FROM workflows"
         if let s = q.state, !s.isFinal { sql += " INDEXED BY workflows_by_state" }

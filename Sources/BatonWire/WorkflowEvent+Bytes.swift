@@ -10,6 +10,8 @@ extension WorkflowEvent {
     /// The keys `json` sets over the fields', in `String` order.
     private static let ownKeys = ["at", "kind", "seq"]
 
+    /// The reply of `events` held as values (the broker's own WATCH answers copy stored
+    /// rows instead: `Store.eventsReply`, held to these bytes by tests).
     public static func eventsReplyBytes(id: String, state: WorkflowState, events: [WorkflowEvent]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(48 + id.utf8.count + 160 * events.count)
