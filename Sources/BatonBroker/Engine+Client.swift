@@ -372,13 +372,15 @@ extension Engine {
     func statusBody(_ w: WorkflowRecord, now: Int64, jobsFrom: Int = 0) -> ClientReply.Payload {
         // Written from the record, the page's jobs only (no whole `WorkflowStatus`); the
         // current block's PENDING jobs say what holds them, its RUNNING ones their progress.
-        .encoded(w.statusPageBytes(from: jobsFrom) { b, j, job in
+        // The closure captures `holds`, not the engine (see `JobHolds`).
+        let holds = jobHolds(now: now)
+        return .encoded(w.statusPageBytes(from: jobsFrom) { b, j, job in
             guard w.state == .running, b == w.currentBlock else { return }
             switch job.state {
             case .pending:
-                job.waitingFor = waitingFor(w, block: b, job: j, now: now)
-            case .running where !progressSeen.isEmpty:
-                if let seen = progressSeen[JobKey(workflowId: w.id, block: b, job: j)] {
+                job.waitingFor = holds.waitingFor(w, block: b, job: j)
+            case .running:
+                if let seen = holds.progress(JobKey(workflowId: w.id, block: b, job: j)) {
                     job.progress = seen.details
                     job.progressAt = seen.at
                 }
@@ -388,17 +390,10 @@ extension Engine {
         })
     }
 
-    /// What holds a PENDING job back, or nil when only its block's concurrency does (or
-    /// it is about to be dispatched).
-    func waitingFor(_ w: WorkflowRecord, block b: Int, job j: Int, now: Int64) -> String? {
-        if let at = w.jobs[b][j].retryAt, at > wall(now) { return "retry backoff until \(Timestamp.format(ms: at))" }
-        guard queued.contains(JobKey(workflowId: w.id, block: b, job: j)) else { return nil }
-        let type = w.spec.blocks[b].jobs[j].type
-        if !workers.values.contains(where: { $0.capacity > 0 && $0.types.contains(type) }) {
-            let draining = workers.values.count { $0.types.contains(type) }
-            return "no worker for \(type)" + (draining > 0 ? " (\(draining) draining)" : "")
-        }
-        return tokenWait(type, now: now)
+    /// What a STATUS page reads of the engine to say what holds a job back.
+    func jobHolds(now: Int64) -> JobHolds {
+        JobHolds(queued: queued, workers: workers, buckets: buckets, progressSeen: progressSeen,
+                 now: now, wallOffsetMs: wallOffsetMs)
     }
 
     // MARK: WATCH: event pages, long-polled

@@ -102,12 +102,6 @@ extension Engine {
         return false
     }
 
-    /// `waiting_for` of a queued job held by its type's empty bucket, or nil.
-    func tokenWait(_ type: String, now: Int64) -> String? {
-        guard let bucket = buckets[type], bucket.available(at: now) == 0 else { return nil }
-        return "rate limit limits.job_types.\(type) (\(bucket.limit.rate.text)): next token at \(Timestamp.format(ms: wall(bucket.nextTokenAt(now))))"
-    }
-
     // MARK: LIMITS
 
     /// The LIMITS reply: every limit and stop in force with its live level (§4.3.9).
