@@ -44,9 +44,7 @@ struct ReadSide: Sendable {
         case .list(let peer, let tag, let query):
             return reply(peer, tag) {
                 let page = try store.list(query)
-                var body: [String: JSONValue] = ["workflows": .array(page.workflows.map(\.json))]
-                if let next = page.next { body["next"] = .string(next) }
-                return (.list, .value(.object(body)))
+                return (.list, .encoded(WorkflowSummary.listReplyBytes(page.workflows, next: page.next)))
             }
         }
     }

@@ -20,9 +20,9 @@ public struct IdReply: Equatable, Sendable {
     public var bytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64)
-        out.append(contentsOf: duplicate ? #"{"duplicate":true,"id":"#.utf8 : #"{"duplicate":false,"id":"#.utf8)
+        if duplicate { out.append(literal: #"{"duplicate":true,"id":"#) } else { out.append(literal: #"{"duplicate":false,"id":"#) }
         JSONWriter.writeString(id, into: &out)
-        out.append(contentsOf: #","state":"#.utf8)
+        out.append(literal: #","state":"#)
         JSONWriter.writeString(state.rawValue, into: &out)
         out.append(UInt8(ascii: "}"))
         return out

@@ -16,8 +16,8 @@ public enum JSONWriter {
 
     public static func write(_ value: JSONValue, into out: inout [UInt8]) {
         switch value {
-        case .null: out.append(contentsOf: "null".utf8)
-        case .bool(let v): out.append(contentsOf: (v ? "true" : "false").utf8)
+        case .null: out.append(literal: "null")
+        case .bool(let v): if v { out.append(literal: "true") } else { out.append(literal: "false") }
         case .int(let v): writeInt(v, into: &out)
         case .double(let v):
             // Swift prints doubles with a fraction or exponent ("3.0", "1e+20"), so a
@@ -25,7 +25,7 @@ public enum JSONWriter {
             if v.isFinite {
                 out.append(contentsOf: "\(v)".utf8)
             } else {
-                out.append(contentsOf: "null".utf8)
+                out.append(literal: "null")
             }
         case .string(let s): writeString(s, into: &out)
         case .array(let items):

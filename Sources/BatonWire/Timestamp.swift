@@ -3,35 +3,75 @@
 /// epoch, which is what the store keeps and the engine's clock returns.
 public enum Timestamp {
     public static func format(ms: Int64) -> String {
-        let days = ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000
-        let msOfDay = ms - days * 86_400_000
-        let (y, m, d) = civil(fromDays: days)
-        let h = msOfDay / 3_600_000
-        let min = msOfDay / 60_000 % 60
-        let s = msOfDay / 1000 % 60
-        let milli = msOfDay % 1000
-        if (0...9999).contains(y) {
+        let f = Fields(ms: ms)
+        if f.isFourDigitYear {
             // The common case, written digit by digit: interpolation with padded
             // Strings allocated a dozen times per timestamp, and replies carry many.
             return String(unsafeUninitializedCapacity: 24) { out in
-                func put(_ v: Int64, _ width: Int, at i: Int) {
-                    var v = v
-                    for k in stride(from: i + width - 1, through: i, by: -1) {
-                        out[k] = UInt8(ascii: "0") + UInt8(v % 10)
-                        v /= 10
-                    }
-                }
-                put(y, 4, at: 0); out[4] = UInt8(ascii: "-")
-                put(m, 2, at: 5); out[7] = UInt8(ascii: "-")
-                put(d, 2, at: 8); out[10] = UInt8(ascii: "T")
-                put(h, 2, at: 11); out[13] = UInt8(ascii: ":")
-                put(min, 2, at: 14); out[16] = UInt8(ascii: ":")
-                put(s, 2, at: 17); out[19] = UInt8(ascii: ".")
-                put(milli, 3, at: 20); out[23] = UInt8(ascii: "Z")
+                f.write(into: UnsafeMutableBufferPointer(rebasing: out[0..<24]))
                 return 24
             }
         }
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(min, 2)):\(pad(s, 2)).\(pad(milli, 3))Z"
+        return f.padded
+    }
+
+    /// `format(ms:)` as a JSON string (quoted), appended to `out` without making the
+    /// String: STATUS pages, LIST rows and WATCH pages write two or three timestamps per
+    /// row, and each String was an allocation and a copy.
+    public static func writeJSON(ms: Int64, into out: inout [UInt8]) {
+        let f = Fields(ms: ms)
+        guard f.isFourDigitYear else {
+            JSONWriter.writeString(f.padded, into: &out)
+            return
+        }
+        // Written on the stack and appended in one copy: growing `out` by 24 zeros to
+        // write them in place cost three times as much.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 26) { quoted in
+            quoted[0] = UInt8(ascii: "\"")
+            f.write(into: UnsafeMutableBufferPointer(rebasing: quoted[1..<25]))
+            quoted[25] = UInt8(ascii: "\"")
+            out.append(contentsOf: UnsafeBufferPointer(quoted))
+        }
+    }
+
+    /// An instant's calendar fields in UTC.
+    private struct Fields {
+        var y, m, d, h, min, s, milli: Int64
+
+        init(ms: Int64) {
+            let days = ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000
+            let msOfDay = ms - days * 86_400_000
+            (y, m, d) = Timestamp.civil(fromDays: days)
+            h = msOfDay / 3_600_000
+            min = msOfDay / 60_000 % 60
+            s = msOfDay / 1000 % 60
+            milli = msOfDay % 1000
+        }
+
+        var isFourDigitYear: Bool { (0...9999).contains(y) }
+
+        /// The 24 bytes of a four-digit year's timestamp, into `out` (exactly 24 long).
+        func write(into out: UnsafeMutableBufferPointer<UInt8>) {
+            // Two digits at a time, no loop: a digit loop took ~300 instructions per
+            // timestamp, and replies carry two or three per row.
+            func two(_ v: Int64, at i: Int) {
+                out[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v / 10)
+                out[i + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
+            }
+            two(y / 100, at: 0); two(y % 100, at: 2); out[4] = UInt8(ascii: "-")
+            two(m, at: 5); out[7] = UInt8(ascii: "-")
+            two(d, at: 8); out[10] = UInt8(ascii: "T")
+            two(h, at: 11); out[13] = UInt8(ascii: ":")
+            two(min, at: 14); out[16] = UInt8(ascii: ":")
+            two(s, at: 17); out[19] = UInt8(ascii: ".")
+            out[20] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: milli / 100)
+            two(milli % 100, at: 21); out[23] = UInt8(ascii: "Z")
+        }
+
+        /// Any year, through interpolation (years past 9999 or before 0 are rare).
+        var padded: String {
+            "\(Timestamp.pad(y, 4))-\(Timestamp.pad(m, 2))-\(Timestamp.pad(d, 2))T\(Timestamp.pad(h, 2)):\(Timestamp.pad(min, 2)):\(Timestamp.pad(s, 2)).\(Timestamp.pad(milli, 3))Z"
+        }
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (UTC only, 1-9 fraction digits,
@@ -73,13 +113,13 @@ public enum Timestamp {
         }
     }
 
-    private static func pad(_ v: Int64, _ width: Int) -> String {
+    fileprivate static func pad(_ v: Int64, _ width: Int) -> String {
         let s = String(v)
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 
     // Howard Hinnant's civil calendar algorithms (proleptic Gregorian).
-    private static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
+    fileprivate static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
         let z = z0 + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097

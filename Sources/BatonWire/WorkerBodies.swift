@@ -93,21 +93,21 @@ public struct JobBody: Equatable, Sendable {
     public var bytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(160)
-        out.append(contentsOf: #"{"args":"#.utf8)
+        out.append(literal: #"{"args":"#)
         JSONWriter.writeObject(args, into: &out)
-        out.append(contentsOf: #","attempt":"#.utf8)
+        out.append(literal: #","attempt":"#)
         JSONWriter.writeInt(Int64(attempt), into: &out)
         if heartbeatTimeoutMs > 0 {
-            out.append(contentsOf: #","heartbeat_timeout_ms":"#.utf8)
+            out.append(literal: #","heartbeat_timeout_ms":"#)
             JSONWriter.writeInt(heartbeatTimeoutMs, into: &out)
         }
-        out.append(contentsOf: #","job_id":"#.utf8)
+        out.append(literal: #","job_id":"#)
         JSONWriter.writeString(jobId, into: &out)
-        out.append(contentsOf: #","timeout_ms":"#.utf8)
+        out.append(literal: #","timeout_ms":"#)
         JSONWriter.writeInt(timeoutMs, into: &out)
-        out.append(contentsOf: #","type":"#.utf8)
+        out.append(literal: #","type":"#)
         JSONWriter.writeString(type, into: &out)
-        out.append(contentsOf: #","workflow_id":"#.utf8)
+        out.append(literal: #","workflow_id":"#)
         JSONWriter.writeString(workflowId, into: &out)
         out.append(UInt8(ascii: "}"))
         return out

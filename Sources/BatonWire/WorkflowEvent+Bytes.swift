@@ -26,14 +26,14 @@ extension WorkflowEvent {
 
     /// What an EVENTS reply's bytes start with; its events follow, comma-separated.
     public static func beginEventsReply(into out: inout [UInt8]) {
-        out.append(contentsOf: #"{"events":["#.utf8)
+        out.append(literal: #"{"events":["#)
     }
 
     /// What an EVENTS reply's bytes end with, after its events.
     public static func endEventsReply(id: String, state: WorkflowState, into out: inout [UInt8]) {
-        out.append(contentsOf: #"],"id":"#.utf8)
+        out.append(literal: #"],"id":"#)
         JSONWriter.writeString(id, into: &out)
-        out.append(contentsOf: #","state":"#.utf8)
+        out.append(literal: #","state":"#)
         JSONWriter.writeString(state.rawValue, into: &out)
         out.append(UInt8(ascii: "}"))
     }
@@ -113,9 +113,9 @@ extension WorkflowEvent {
     private static func writeOwnMember(_ index: Int, seq: Int64, at: Int64, kind: EventKind, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         ownKeyBytes[index].withUTF8Buffer { out.append(contentsOf: $0) }
-        out.append(contentsOf: #"":"#.utf8)
+        out.append(literal: #"":"#)
         switch index {
-        case 0: JSONWriter.writeString(Timestamp.format(ms: at), into: &out)
+        case 0: Timestamp.writeJSON(ms: at, into: &out)
         case 1: JSONWriter.writeString(kind.rawValue, into: &out)
         default: JSONWriter.writeInt(seq, into: &out)
         }

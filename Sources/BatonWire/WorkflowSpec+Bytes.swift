@@ -8,7 +8,7 @@
 /// workflow. `WorkflowSpecBytesTests` checks the bytes against the tree's.
 extension WorkflowSpec {
     public func writeJSON(into out: inout [UInt8]) {
-        out.append(contentsOf: #"{"blocks":["#.utf8)
+        out.append(literal: #"{"blocks":["#)
         for (i, block) in blocks.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             block.writeJSON(into: &out)
@@ -21,41 +21,39 @@ extension WorkflowSpec {
 
     /// `,"key":"value"` (the key needs no escaping).
     fileprivate static func member(_ key: StaticString, _ value: String, _ out: inout [UInt8]) {
-        out.append(contentsOf: #",""#.utf8)
-        out.append(contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
-        out.append(contentsOf: #"":"#.utf8)
+        out.appendMemberPrefix(key)
         JSONWriter.writeString(value, into: &out)
     }
 }
 
 extension BlockSpec {
     func writeJSON(into out: inout [UInt8]) {
-        out.append(contentsOf: #"{"concurrency":"#.utf8)
+        out.append(literal: #"{"concurrency":"#)
         JSONWriter.writeInt(Int64(concurrency), into: &out)
         if let description { WorkflowSpec.member("description", description, &out) }
-        out.append(contentsOf: #","jobs":["#.utf8)
+        out.append(literal: #","jobs":["#)
         for (i, job) in jobs.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             job.writeJSON(into: &out)
         }
-        out.append(contentsOf: "]}".utf8)
+        out.append(literal: "]}")
     }
 }
 
 extension JobSpec {
     func writeJSON(into out: inout [UInt8]) {
-        out.append(contentsOf: #"{"args":"#.utf8)
+        out.append(literal: #"{"args":"#)
         JSONWriter.writeObject(args, into: &out)
         if heartbeatTimeoutMs > 0 {
-            out.append(contentsOf: #","heartbeat_timeout_ms":"#.utf8)
+            out.append(literal: #","heartbeat_timeout_ms":"#)
             JSONWriter.writeInt(heartbeatTimeoutMs, into: &out)
         }
         if let name { WorkflowSpec.member("name", name, &out) }
-        out.append(contentsOf: #","retry":{"backoff_ms":"#.utf8)
+        out.append(literal: #","retry":{"backoff_ms":"#)
         JSONWriter.writeInt(retry.backoffMs, into: &out)
-        out.append(contentsOf: #","max_attempts":"#.utf8)
+        out.append(literal: #","max_attempts":"#)
         JSONWriter.writeInt(Int64(retry.maxAttempts), into: &out)
-        out.append(contentsOf: #"},"timeout_ms":"#.utf8)
+        out.append(literal: #"},"timeout_ms":"#)
         JSONWriter.writeInt(timeoutMs, into: &out)
         WorkflowSpec.member("type", type, &out)
         out.append(UInt8(ascii: "}"))

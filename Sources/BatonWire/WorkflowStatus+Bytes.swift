@@ -21,14 +21,14 @@ extension WorkflowStatus {
                                  jobCount: (Int) -> Int, from jobsFrom: Int, maxBytes: Int = maxPageBytes, job: (Int, Int) -> Job) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(320 + 256 * min(blocks == 1 ? jobCount(0) : 64, 64))
-        out.append(contentsOf: #"{"blocks":["#.utf8)
+        out.append(literal: #"{"blocks":["#)
         var index = 0  // of the job, over all blocks
         var bytes = 0  // of the jobs' JSON on this page, as `page(from:maxBytes:)` counts
         var taken = 0
         var next: Int?
         for b in 0..<blocks {
             if b > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"jobs":["#.utf8)
+            out.append(literal: #"{"jobs":["#)
             var firstInBlock = true
             for j in 0..<jobCount(b) {
                 defer { index += 1 }
@@ -49,55 +49,59 @@ extension WorkflowStatus {
                 taken += 1
                 firstInBlock = false
             }
-            out.append(contentsOf: #"],"state":"#.utf8)
+            out.append(literal: #"],"state":"#)
             JSONWriter.writeString(blockState(b).rawValue, into: &out)
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "]"))
-        if let finishedAt = head.finishedAt { Self.member("finished_at", Timestamp.format(ms: finishedAt), &out) }
+        if let finishedAt = head.finishedAt { Self.timeMember("finished_at", finishedAt, &out) }
         Self.member("id", head.id, &out)
         if let next {
-            out.append(contentsOf: #","jobs_next":"#.utf8)
+            out.append(literal: #","jobs_next":"#)
             JSONWriter.writeInt(Int64(next), into: &out)
         }
         Self.member("name", head.name, &out)
         if let owner = head.owner { Self.member("owner", owner, &out) }
         if let reason = head.reason { Self.member("reason", reason, &out) }
-        if let startedAt = head.startedAt { Self.member("started_at", Timestamp.format(ms: startedAt), &out) }
+        if let startedAt = head.startedAt { Self.timeMember("started_at", startedAt, &out) }
         Self.member("state", head.state.rawValue, &out)
-        Self.member("submitted_at", Timestamp.format(ms: head.submittedAt), &out)
+        Self.timeMember("submitted_at", head.submittedAt, &out)
         out.append(UInt8(ascii: "}"))
         return out
     }
 
     /// `,"key":"value"` (the key needs no escaping).
-    fileprivate static func member(_ key: StaticString, _ value: String, _ out: inout [UInt8]) {
-        out.append(contentsOf: #",""#.utf8)
-        out.append(contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
-        out.append(contentsOf: #"":"#.utf8)
+    static func member(_ key: StaticString, _ value: String, _ out: inout [UInt8]) {
+        out.appendMemberPrefix(key)
         JSONWriter.writeString(value, into: &out)
+    }
+
+    /// `,"key":"timestamp"` for the instant `ms` (the key needs no escaping).
+    static func timeMember(_ key: StaticString, _ ms: Int64, _ out: inout [UInt8]) {
+        out.appendMemberPrefix(key)
+        Timestamp.writeJSON(ms: ms, into: &out)
     }
 }
 
 extension WorkflowStatus.Job {
     /// This job's `json`, written straight to bytes, keys in `String` order.
     func writeJSON(into out: inout [UInt8]) {
-        out.append(contentsOf: #"{"attempt":"#.utf8)
+        out.append(literal: #"{"attempt":"#)
         JSONWriter.writeInt(Int64(attempt), into: &out)
         if let error { WorkflowStatus.member("error", error, &out) }
-        if let finishedAt { WorkflowStatus.member("finished_at", Timestamp.format(ms: finishedAt), &out) }
+        if let finishedAt { WorkflowStatus.timeMember("finished_at", finishedAt, &out) }
         WorkflowStatus.member("job_id", jobId, &out)
         if let name { WorkflowStatus.member("name", name, &out) }
         if let output {
-            out.append(contentsOf: #","output":"#.utf8)
+            out.append(literal: #","output":"#)
             JSONWriter.write(output, into: &out)
         }
         if let progress {
-            out.append(contentsOf: #","progress":"#.utf8)
+            out.append(literal: #","progress":"#)
             JSONWriter.write(progress, into: &out)
         }
-        if let progressAt { WorkflowStatus.member("progress_at", Timestamp.format(ms: progressAt), &out) }
-        if let startedAt { WorkflowStatus.member("started_at", Timestamp.format(ms: startedAt), &out) }
+        if let progressAt { WorkflowStatus.timeMember("progress_at", progressAt, &out) }
+        if let startedAt { WorkflowStatus.timeMember("started_at", startedAt, &out) }
         WorkflowStatus.member("state", state.rawValue, &out)
         WorkflowStatus.member("type", type, &out)
         if let waitingFor { WorkflowStatus.member("waiting_for", waitingFor, &out) }

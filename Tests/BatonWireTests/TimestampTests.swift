@@ -25,6 +25,19 @@ final class TimestampTests: XCTestCase {
         }
     }
 
+    /// The bytes written in place are the String's, quoted, after whatever came before:
+    /// known instants, years outside 0...9999 (the interpolated path) and a random walk.
+    func testWritesTheSameTextAsJSONInPlace() {
+        var instants = known.map(\.0) + [-62_167_219_200_001, 253_402_300_800_000, Int64(1) << 50, -(Int64(1) << 50)]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2000 { instants.append(Int64.random(in: -(Int64(1) << 45)...(Int64(1) << 45), using: &rng)) }
+        for ms in instants {
+            var out = Array("prefix,".utf8)
+            Timestamp.writeJSON(ms: ms, into: &out)
+            XCTAssertEqual(String(decoding: out, as: UTF8.self), "prefix,\"" + Timestamp.format(ms: ms) + "\"", "\(ms)")
+        }
+    }
+
     func testParsesKnownInstantsExactly() {
         for (ms, text) in known {
             XCTAssertEqual(Timestamp.parse(text), ms, text)
