@@ -59,6 +59,14 @@ struct JobKey: Hashable {
         hasher.combine(block)
         hasher.combine(job)
     }
+
+    /// Without SipHash, as `WorkflowIdKey._rawHashValue` (which says why): the id's tail
+    /// mixed with the seed, then the block and job mixed in.
+    func _rawHashValue(seed: Int) -> Int {
+        let id = UInt64(bitPattern: Int64(WorkflowIdKey.mix(WorkflowIdKey.tail(of: workflowId) ^ UInt64(UInt(bitPattern: seed)))))
+        let place = UInt64(truncatingIfNeeded: block) &<< 32 ^ UInt64(truncatingIfNeeded: job)
+        return WorkflowIdKey.mix(id ^ place)
+    }
 }
 
 /// Engine settings.

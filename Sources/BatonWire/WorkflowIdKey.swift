@@ -37,6 +37,30 @@ public struct WorkflowIdKey: Hashable, Sendable, CustomStringConvertible {
         hasher.combine(tail)
     }
 
+    /// What `Dictionary` and `Set` hash a key with (a `Hashable` requirement whose
+    /// default runs `hash(into:)` through a `Hasher`): the tail mixed with the table's
+    /// seed, without SipHash. SipHash's seeding, one `combine` and its finalization were
+    /// ~160 instructions per lookup in `scripts/profile`, about 60 lookups per one-job
+    /// workflow; this is a dozen. SipHash is there to keep chosen keys from colliding;
+    /// these keys are ids the broker made (random tails, see above), and the table's seed,
+    /// random per process, is mixed in all the same. `hash(into:)` stays for any other
+    /// hashing (a key inside another key), where only consistency with `==` matters.
+    @inlinable
+    public func _rawHashValue(seed: Int) -> Int {
+        Self.mix(tail ^ UInt64(UInt(bitPattern: seed)))
+    }
+
+    /// SplitMix64's finalizer: every input bit moves about half the output bits, so the
+    /// low bits a table indexes by depend on all 64 (the tail's bytes are base32 letters,
+    /// 5 bits of 8 random).
+    @inlinable @inline(__always)
+    public static func mix(_ v: UInt64) -> Int {
+        var x = v
+        x = (x ^ (x &>> 30)) &* 0xbf58_476d_1ce4_e5b9
+        x = (x ^ (x &>> 27)) &* 0x94d0_49bb_1331_11eb
+        return Int(truncatingIfNeeded: x ^ (x &>> 31))
+    }
+
     // Through `utf8.withContiguousStorageIfAvailable`, not `withUTF8` on a copy: the
     // copy's retain and release doubled the cost of a comparison in the profile.
     @inlinable

@@ -55,4 +55,21 @@ final class EngineTypesTests: XCTestCase {
         let copies = keys.map { JobKey(workflowId: String(decoding: Array($0.workflowId.utf8), as: UTF8.self), block: $0.block, job: $0.job) }
         XCTAssertEqual(Set(keys + copies).count, keys.count)
     }
+
+    /// Raw hashes (what Dictionary and Set index by) of the jobs of one workflow, and of
+    /// the first job of many, spread over a table's buckets like random numbers (4,096
+    /// keys in 4,096 buckets fill ~2,590); equal keys hash alike.
+    func testJobKeyRawHashesSpreadOverTheBuckets() {
+        let seed = Int.random(in: .min ... .max)
+        let oneWorkflow = (0..<4096).map { JobKey(workflowId: "01JDQ8ZK4M3V7W2XN9RTBCEFGH", block: $0 / 64, job: $0 % 64) }
+        var rng = SystemRandomNumberGenerator()
+        let manyWorkflows = (0..<4096).map { _ in JobKey(workflowId: ULID.make(ms: 1_795_867_638_123, using: &rng), block: 0, job: 0) }
+        for keys in [oneWorkflow, manyWorkflows] {
+            XCTAssertGreaterThan(Set(keys.map { $0._rawHashValue(seed: seed) & 4095 }).count, 2400)
+            for k in keys.prefix(50) {
+                let copy = JobKey(workflowId: String(decoding: Array(k.workflowId.utf8), as: UTF8.self), block: k.block, job: k.job)
+                XCTAssertEqual(k._rawHashValue(seed: seed), copy._rawHashValue(seed: seed))
+            }
+        }
+    }
 }

@@ -28,6 +28,25 @@ final class WorkflowIdKeyTests: XCTestCase {
         }
     }
 
+    /// Dictionaries index by a raw hash's low bits: ids as the broker makes them (one
+    /// millisecond's prefix, 16 random base32 letters) must spread over a table's buckets
+    /// like random numbers do (4,096 keys in 4,096 buckets fill ~2,590), for any seed; the
+    /// tail itself, unmixed, would fill at most 512 (its low 12 bits are 1.5 letters).
+    func testRawHashesOfBrokerIdsSpreadOverTheBuckets() {
+        let letters = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+        var g = SystemRandomNumberGenerator()
+        let ids = (0..<4096).map { _ in
+            String(decoding: Array("01JDQ8ZK4M".utf8) + (0..<16).map { _ in letters.randomElement(using: &g)! }, as: UTF8.self)
+        }
+        for seed in [0, 1, Int.random(in: .min ... .max, using: &g)] {
+            let buckets = Set(ids.map { WorkflowIdKey($0)._rawHashValue(seed: seed) & 4095 })
+            XCTAssertGreaterThan(buckets.count, 2400, "seed \(seed)")
+            for id in ids.prefix(50) {
+                XCTAssertEqual(WorkflowIdKey(id)._rawHashValue(seed: seed), WorkflowIdKey(String(decoding: Array(id.utf8), as: UTF8.self))._rawHashValue(seed: seed))
+            }
+        }
+    }
+
     func testRandomIdsDifferingInOneByteAreDifferentKeys() {
         var g = SystemRandomNumberGenerator()
         for _ in 0..<2000 {
