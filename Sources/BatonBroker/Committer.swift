@@ -330,7 +330,7 @@ final class Committer: @unchecked Sendable {
             let cutoff = pruning.map { WallClock.nowMs() - $0.keepMs }
             let (deleted, noneLeft) = try store.apply(turns.map(\.writes), deletingFinishedBefore: cutoff,
                                                       limit: pruning?.fold ?? 0)
-            reads.finished.committed(turns.lazy.map(\.writes))
+            for i in turns.indices { reads.finished.committed(turns[i].writes) }
             if deleted > 0 { reads.finished.dropAll() }
             if let pruning {
                 // A deletion that failed was rolled back alone (0 deleted, not "none left"):

@@ -39,6 +39,7 @@ final class EngineHarness {
     /// after the commit and fed back in a turn of their own, until none is asked.
     private func commit(_ out: TurnOutput) -> [ClientReply] {
         XCTAssertNoThrow(try store.apply(out.writes))
+        committed.append(out.writes)
         engine.turnCommitted()
         for s in out.workerSends { toWorkers[s.peer, default: []].append(s.message) }
         notes += out.notes
@@ -51,6 +52,9 @@ final class EngineHarness {
         engine.keysLookedUp(answers, now: now)
         return replies + commit(engine.finishTurn(now: now))
     }
+
+    /// Every batch written so far, in order.
+    var committed: [WriteBatch] = []
 
     /// How many key lookups the engine asked for so far.
     var lookupsAnswered = 0

@@ -38,7 +38,7 @@ final class FinishedRecordsTests: XCTestCase {
         kept.keep(finished("B"), readAt: kept.generation)
         kept.keep(finished("C"), readAt: kept.generation)
         var batch = WriteBatch()
-        batch.updated = [finished("A")]
+        batch.updated = [finished("A", state: .running)]
         batch.jobs = [(workflowId: "B", block: 0, job: 0, record: JobRecord())]
         kept.committed([batch])
         XCTAssertNil(kept.record("A"))
@@ -60,5 +60,61 @@ final class FinishedRecordsTests: XCTestCase {
         kept.keep(finished("BIG", jobs: FinishedRecords.maxJobs), readAt: kept.generation)
         XCTAssertNotNil(kept.record("BIG"))
         XCTAssertTrue(ids.allSatisfy { kept.record($0) == nil }, "the others made room for it")
+    }
+
+    /// A workflow whose final turn was committed is kept as written (the engine drops it
+    /// then; the SDKs ask its STATUS right after), inserted final or updated final, after
+    /// the same batch's job rows; a workflow the batch moves but does not finish is not.
+    func testAWorkflowIsKeptAsItsFinalTurnWroteIt() {
+        let kept = FinishedRecords()
+        var done = finished("DONE")
+        done.jobs[0][0] = JobRecord(state: .succeeded, attempt: 1, output: ["ok": true])
+        var batch = WriteBatch()
+        batch.jobs = [(workflowId: "DONE", block: 0, job: 0, record: done.jobs[0][0])]
+        batch.updated = [done, finished("RUNNING", state: .running)]
+        batch.inserted = [finished("CANCELLED", state: .cancelled)]
+        kept.committed([batch])
+        XCTAssertEqual(kept.record("DONE"), done)
+        XCTAssertEqual(kept.record("CANCELLED")?.state, .cancelled)
+        XCTAssertNil(kept.record("RUNNING"))
+    }
+
+    /// What is kept from a commit is what the store reads back: workflows run through the
+    /// engine (outputs of every JSON kind, a failed attempt retried, a failure, a cancel,
+    /// two blocks), every batch applied to a real store, each final record a batch wrote
+    /// compared with the store's row and its STATUS pages byte for byte.
+    func testTheKeptRecordIsTheStoredOne() throws {
+        let h = try EngineHarness()
+        h.ready("w", types: ["echo"], capacity: 4)
+        let outputs: [JSONValue] = [["n": 1, "x": .double(2.5), "s": "déploiement ✓ \"q\"", "l": [nil, true, ["z": []]]], .int(-7), "text", nil]
+        var ids: [String] = []
+        for (i, output) in outputs.enumerated() {
+            let id = h.submit(spec([jobs(2), jobs(1)], name: "kept-\(i)"))
+            h.exec(id)
+            ids.append(id)
+            for j in h.takeJobs("w") { h.result("w", j, output: output) }
+            for j in h.takeJobs("w") { h.result("w", j, ok: i != 3, output: output, error: i == 3 ? "boom" : nil, retryable: false) }
+        }
+        let retried = h.submit(spec([jobs(1, retry: RetryPolicy(maxAttempts: 2, backoffMs: 0))], name: "kept-retry"))
+        h.exec(retried)
+        for j in h.takeJobs("w") { h.result("w", j, ok: false, error: "first", retryable: true) }
+        h.drain(["w"])
+        let cancelled = h.submit(spec([jobs(1)], name: "kept-cancel"))
+        _ = h.request(.cancel, ["id": .string(cancelled)])
+        ids += [retried, cancelled]
+
+        let kept = FinishedRecords()
+        kept.committed(h.committed)
+        var finals = 0
+        for batch in h.committed {
+            for w in batch.inserted + batch.updated where w.state.isFinal {
+                finals += 1
+                let stored = try XCTUnwrap(h.store.workflow(id: w.id))
+                XCTAssertEqual(w, stored, w.id)
+                for from in [0, 1, 2] { XCTAssertEqual(w.statusPageBytes(from: from), stored.statusPageBytes(from: from), w.id) }
+            }
+        }
+        XCTAssertEqual(finals, ids.count, "every workflow finished in a committed batch")
+        for id in ids { XCTAssertEqual(kept.record(id), try h.store.workflow(id: id), id) }
     }
 }
