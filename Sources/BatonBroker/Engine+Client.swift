@@ -228,10 +228,10 @@ extension Engine {
         guard let state = changeableState(peer, request, id, caller) else { return }
         switch state {
         case .submitted:
-            let spec = workflows[id]!.spec
+            let (spec, owner) = workflows.peek(id) { ($0.spec, $0.owner) }!
             do throws(WireError) {
                 if let refusal = stoppedRefusal(spec.name) { throw refusal }
-                try checkPolicies(spec, .exec, owner: workflows[id]!.owner, now: now)
+                try checkPolicies(spec, .exec, owner: owner, now: now)
                 if let refusal = startRefusal(spec.name, now: now) { throw refusal }
             } catch {
                 replyError(peer, tag, error)
@@ -289,18 +289,22 @@ extension Engine {
     /// answer as for no workflow, so ids do not leak), or a STATUS read from the store
     /// (filtered by owner) when memory does not hold it; nil then.
     private mutating func accessibleState(_ peer: PeerId, _ tag: [UInt8], _ id: String, _ caller: Caller) -> WorkflowState? {
-        guard let w = workflows[id] else {
+        guard let (owner, state) = workflows.peek(id, { ($0.owner, $0.state) }) else {
             out.reads.append(.status(peer: peer, tag: tag, id: id, owner: caller.readFilter))
             return nil
         }
-        return accessible(peer, tag, w, caller)
+        guard caller.mayAccess(owner: owner) else {
+            replyError(peer, tag, Self.notFound(id))
+            return nil
+        }
+        return state
     }
 
     /// `accessibleState` for a request that changes the workflow (EXEC, CANCEL): a
     /// dormant one is loaded first, with the peer parked until it is in memory.
     private mutating func changeableState(_ peer: PeerId, _ request: ClientFrames.Request, _ id: String,
                                           _ caller: Caller) -> WorkflowState? {
-        if workflows[id] == nil, let d = dormant[id] {
+        if !workflows.contains(id), let d = dormant[id] {
             guard caller.mayAccess(owner: d.owner) else {
                 replyError(peer, request.tag, Self.notFound(id))
                 return nil

@@ -206,10 +206,12 @@ extension Engine {
     /// job's current, still-running attempt on the connection its JOB went to. Anything
     /// else is dropped and logged.
     mutating func applyResult(_ result: ResultBody, from peer: PeerId, now: Int64) {
-        // Reads scalars only: holding a copy of the record across the mutations below
-        // would make them copy the block's job array (copy-on-write), O(jobs) per RESULT.
-        guard let k = JobKey(jobId: result.jobId), let state = workflows[k.workflowId]?.state,
-              let r = workflows[k.workflowId]?.job(k.block, k.job)
+        // Reads scalars only, in place (`peek`): holding a copy of the record across the
+        // mutations below would make them copy the block's job array (copy-on-write),
+        // O(jobs) per RESULT.
+        guard let k = JobKey(jobId: result.jobId),
+              let (state, job) = workflows.peek(k.workflowId, { ($0.state, $0.job(k.block, k.job)) }),
+              let r = job
         else {
             counters.fenced += 1
             note("dropped RESULT for unknown or finished job \(result.jobId) attempt \(result.attempt)", .warning)

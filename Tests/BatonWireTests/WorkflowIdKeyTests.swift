@@ -104,6 +104,21 @@ final class WorkflowIdKeyTests: XCTestCase {
         XCTAssertEqual(literal.count, 2)
     }
 
+    /// `peek` reads the stored value in place and `contains` answers without reading
+    /// it: both agree with the subscript, for ids here and not, and change nothing.
+    func testPeekAndContainsAgreeWithTheSubscript() {
+        var map = WorkflowIdMap<[Int]>()
+        map["01JDQ8ZK4M3V7W2XN9RTBCEFGH"] = [1, 2, 3]
+        map["x"] = []
+        for id in ["01JDQ8ZK4M3V7W2XN9RTBCEFGH", "x", "11JDQ8ZK4M3V7W2XN9RTBCEFGH", ""] {
+            XCTAssertEqual(map.contains(id), map[id] != nil, id)
+            XCTAssertEqual(map.peek(id) { $0.count }, map[id]?.count, id)
+            XCTAssertEqual(map.peek(id) { $0 }, map[id], id)
+        }
+        XCTAssertEqual(map.count, 2)
+        XCTAssertEqual(map["01JDQ8ZK4M3V7W2XN9RTBCEFGH"], [1, 2, 3])
+    }
+
     func testSetBehavesAsASetOfItsIds() {
         var g = SystemRandomNumberGenerator()
         var set = WorkflowIdSet(), model: Set<String> = []
