@@ -27,6 +27,13 @@ public struct JobRecord: Equatable, Sendable {
         self.stoppedAttempts = stoppedAttempts
     }
 
+    /// Whether this is a job as a new workflow holds it, which is also how a job with no
+    /// row in the store reads (`Store` writes a job's row from its first change on).
+    public var isUntouched: Bool {
+        state == .pending && attempt == 0 && output == nil && error == nil && startedAt == nil && finishedAt == nil
+            && retryAt == nil && stoppedAttempts == 0
+    }
+
     /// Attempts that count toward `max_attempts`.
     public var countedAttempts: Int { attempt - stoppedAttempts }
 }

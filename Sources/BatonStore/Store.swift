@@ -202,18 +202,21 @@ public final class Store: Sendable {
         // Forgotten after this batch's events, which may still be the workflow's last.
         defer { for w in batch.updated where w.state.isFinal { keys[w.id] = nil } }
         if !batch.jobs.isEmpty {
+            // A job's row is written whole, made at its first write (`insert` leaves the
+            // rows of untouched jobs out): REPLACE, not UPDATE. The workflow's row must
+            // exist (`key(of:)` says the store is corrupt otherwise).
             let stmt = RawStatement(try db.cachedStatement(sql: """
-                UPDATE jobs SET state = ?, attempt = ?, output = ?, error = ?, started_at = ?, finished_at = ?, retry_at = ?,
-                                stopped_attempts = ?
-                WHERE workflow = ? AND block = ? AND idx = ?
+                INSERT OR REPLACE INTO jobs (workflow, block, idx, state, attempt, output, error, started_at, finished_at,
+                                            retry_at, stopped_attempts)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """), db)
             for j in batch.jobs {
                 row.removeAll()
-                appendJob(j.record, to: &row)
                 row.append(try key(of: j.workflowId, db, &keys))
                 row.append(j.block)
                 row.append(j.job)
-                guard try stmt.run(row) == 1 else { throw StoreError.corrupt("no job row \(j.workflowId).\(j.block).\(j.job) to update") }
+                appendJob(j.record, to: &row)
+                try stmt.run(row)
             }
         }
         for (name, stop) in batch.stops {
@@ -239,7 +242,15 @@ public final class Store: Sendable {
         }
     }
 
-    /// Inserts a workflow and its jobs; returns its seq (the rowid SQLite gave it).
+    /// Inserts a workflow and the rows of its jobs that are not untouched; returns its
+    /// seq (the rowid SQLite gave it).
+    ///
+    /// A job has no row until something happens to it (its first dispatch, a cancel):
+    /// a missing row reads as an untouched job (PENDING, attempt 0; `record(from:)`
+    /// starts every job so from the spec), so a new workflow's rows said nothing its
+    /// spec does not. They cost a b-tree insert each at SUBMIT (14k instructions per
+    /// job, a tenth of a one-job workflow's SUBMIT) and the first write had to update
+    /// them anyway.
     private func insert(_ w: WorkflowRecord, _ workflow: RawStatement, _ job: RawStatement, _ row: inout RowArguments) throws -> Int64 {
         row.removeAll()
         row.append(w.id)
@@ -252,7 +263,7 @@ public final class Store: Sendable {
         try workflow.run(row)
         let seq = workflow.lastInsertedRowid
         for (b, jobs) in w.jobs.enumerated() {
-            for (j, r) in jobs.enumerated() {
+            for (j, r) in jobs.enumerated() where !r.isUntouched {
                 row.removeAll()
                 row.append(seq)
                 row.append(b)
@@ -754,6 +765,8 @@ public final class Store: Sendable {
         let spec = try WorkflowSpec.parse(jsonText: specText)
         let stateText: String = row["state"]
         guard let state = WorkflowState(rawValue: stateText) else { throw StoreError.corrupt("workflow \(id) state \(stateText)") }
+        // Every job starts untouched; the rows fill in those that were written (a job has
+        // none before its first change, see `insert`).
         var jobs = spec.blocks.map { Array(repeating: JobRecord(), count: $0.jobs.count) }
         // Read by column number through `RawStatement`, each output parsed straight from
         // SQLite's bytes: GRDB's rows looked every column up by name (lowercasing it) and

@@ -20,6 +20,12 @@ final class StoreRetentionTests: XCTestCase {
         w.lastEvent = 2
         var batch = WriteBatch()
         batch.updated = [w]
+        // Its jobs ran (a job's row is written from its first change on).
+        for (b, jobs) in w.jobs.enumerated() {
+            for j in jobs.indices {
+                batch.jobs.append((id, b, j, JobRecord(state: .succeeded, attempt: 1, startedAt: t0, finishedAt: finishedAt)))
+            }
+        }
         batch.events = [(id, EventRow(seq: 2, at: finishedAt ?? t0, kind: .workflowSucceeded))]
         try store.apply(batch)
     }

@@ -104,7 +104,9 @@ final class StoreTests: XCTestCase {
     func testAnUnreadableJobRowIsReportedAsCorrupt() throws {
         try withTemporaryDatabase { path in
             let (w, e) = Fixture.submitted("01JC", jobs: [2])
-            try Store(path: path).apply(Fixture.insert((w, e)))
+            var dispatched = WriteBatch()  // the jobs' rows, written at their dispatch
+            dispatched.jobs = (0..<2).map { ("01JC", 0, $0, JobRecord(state: .running, attempt: 1, startedAt: Fixture.t0)) }
+            try Store(path: path).apply([Fixture.insert((w, e)), dispatched])
             let raw = try DatabaseQueue(path: path)
             try raw.write { db in try db.execute(sql: "UPDATE jobs SET output = '{\"a\":' WHERE workflow = (SELECT seq FROM workflows WHERE id = '01JC') AND idx = 1") }
             XCTAssertThrowsError(try Store(path: path).workflow(id: "01JC")) { error in
@@ -118,6 +120,48 @@ final class StoreTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains("job 01JC.0.7 outside its spec"), "\(error)")
             }
             try raw.close()
+        }
+    }
+
+    /// A new workflow writes no job rows: its jobs read back untouched (PENDING, attempt
+    /// 0) from its spec. A job's first write makes its row, a later one replaces it, and
+    /// each reads back as written; the others stay untouched.
+    func testAJobHasARowFromItsFirstWriteOn() throws {
+        try onEveryStore { store, _ in
+            let (w, e) = Fixture.submitted("01JR", jobs: [2, 1])
+            try store.apply(Fixture.insert((w, e)))
+            XCTAssertEqual(try store.db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM jobs") }, 0)
+            XCTAssertEqual(try store.workflow(id: "01JR"), w)
+            XCTAssertTrue(w.jobs.joined().allSatisfy(\.isUntouched))
+
+            let running = JobRecord(state: .running, attempt: 1, startedAt: Fixture.t0 + 1)
+            var first = WriteBatch()
+            first.jobs = [("01JR", 0, 1, running)]
+            try store.apply(first)
+            var expected = w
+            expected.jobs[0][1] = running
+            XCTAssertEqual(try store.workflow(id: "01JR"), expected)
+
+            let done = JobRecord(state: .succeeded, attempt: 1, output: ["ok": true, "n": [1, .double(2.5)]], startedAt: Fixture.t0 + 1,
+                                 finishedAt: Fixture.t0 + 2)
+            var second = WriteBatch()
+            second.jobs = [("01JR", 0, 1, done), ("01JR", 1, 0, JobRecord(state: .cancelled))]
+            try store.apply(second)
+            expected.jobs[0][1] = done
+            expected.jobs[1][0] = JobRecord(state: .cancelled)
+            XCTAssertEqual(try store.workflow(id: "01JR"), expected)
+            XCTAssertEqual(try store.db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM jobs") }, 2)
+        }
+    }
+
+    /// A job write for a workflow the store does not hold is corruption, not a new row.
+    func testAJobWriteForNoWorkflowIsCorrupt() throws {
+        try onEveryStore { store, _ in
+            var batch = WriteBatch()
+            batch.jobs = [("01NONE", 0, 0, JobRecord(state: .running, attempt: 1))]
+            XCTAssertThrowsError(try store.apply(batch)) { error in
+                XCTAssertTrue("\(error)".contains("no workflow row 01NONE"), "\(error)")
+            }
         }
     }
 
