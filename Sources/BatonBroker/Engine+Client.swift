@@ -293,11 +293,7 @@ extension Engine {
             out.reads.append(.status(peer: peer, tag: tag, id: id, owner: caller.readFilter))
             return nil
         }
-        guard caller.mayAccess(owner: owner) else {
-            replyError(peer, tag, Self.notFound(id))
-            return nil
-        }
-        return state
+        return accessible(peer, tag, id, owner: owner, state: state, caller)
     }
 
     /// `accessibleState` for a request that changes the workflow (EXEC, CANCEL): a
@@ -356,12 +352,17 @@ extension Engine {
     }
 
     private mutating func accessible(_ peer: PeerId, _ tag: [UInt8], _ w: WorkflowRecord, _ caller: Caller) -> WorkflowState? {
-        let id = w.id
-        guard caller.mayAccess(owner: w.owner) else {
+        accessible(peer, tag, w.id, owner: w.owner, state: w.state, caller)
+    }
+
+    /// `accessible` from the fields it reads (`accessibleState` peeks them in place).
+    private mutating func accessible(_ peer: PeerId, _ tag: [UInt8], _ id: String, owner: String?, state: WorkflowState,
+                                     _ caller: Caller) -> WorkflowState? {
+        guard caller.mayAccess(owner: owner) else {
             replyError(peer, tag, Self.notFound(id))
             return nil
         }
-        return w.state
+        return state
     }
 
     /// The caller or owner as the audit lines name it.

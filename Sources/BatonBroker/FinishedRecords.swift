@@ -55,7 +55,7 @@ final class FinishedRecords: Sendable {
     func keep(_ record: WorkflowRecord, readAt generation: Int) {
         guard record.state.isFinal else { return }
         state.withLock { s in
-            guard s.generation == generation, s.entries[record.id] == nil else { return }
+            guard s.generation == generation, !s.entries.contains(record.id) else { return }
             Self.store(record, &s)
         }
     }
