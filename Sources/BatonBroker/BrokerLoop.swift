@@ -382,18 +382,19 @@ final class BrokerLoop {
                 last = nil
                 let answer = self.reads.answer(read, memo: memo)
                 stats.countReply(answer.command, answer.body)
-                frames = ClientFrames.encodeReply(answer.command, tag: [], bodyBytes: answer.bodyBytes)
+                frames = ClientFrames.routedReply(to: read.peer, answer.command, tag: [], bodyBytes: answer.bodyBytes)
                 last = (read, frames)
             }
-            frames[3] = read.tag
-            sendClient(read.peer, [read.peer] + frames)
+            frames[0] = read.peer  // routing id, then delimiter, protocol, command, tag, body
+            frames[4] = read.tag
+            sendClient(read.peer, frames)
         }
     }
 
     func sendClient(_ r: ClientReply) {
         stats.countReply(r.command, r.body)
         if droppedOverCap(r.peer, "\(r.command.rawValue) dropped") { return }
-        sendClient(r.peer, [r.peer] + ClientFrames.encodeReply(r.command, tag: r.tag, bodyBytes: r.bodyBytes))
+        sendClient(r.peer, ClientFrames.routedReply(to: r.peer, r.command, tag: r.tag, bodyBytes: r.bodyBytes))
     }
 
     /// Replies to a connection over its queued-bytes cap are dropped before they are
@@ -429,7 +430,7 @@ final class BrokerLoop {
     /// came in the same turn as the READY this HEARTBEAT answers) cannot be delivered,
     /// and that is normal: not a warning, and not a lost worker.
     private func sendWorker(_ s: WorkerSend) -> Bool {
-        let frames = [s.peer] + s.encodedFrames
+        let frames = s.routedFrames
         guard engine.workers[s.peer] == nil else { return send(workers, frames, to: "worker") }
         do {
             _ = try workers.send(frames, dontWait: true)

@@ -215,8 +215,9 @@ public struct WorkerSend: Equatable, Sendable {
 
     public var peer: PeerId
     public var content: Content
-    /// The content already encoded (the committer does it after the commit, off the
-    /// event loop's thread); nil until then. Not part of equality: it says the same.
+    /// The content already encoded, the peer's routing id first (the committer does it
+    /// after the commit, off the event loop's thread); nil until then. Not part of
+    /// equality: it says the same.
     public var frames: [[UInt8]]?
 
     public init(peer: PeerId, message: WorkerFrames.Message) {
@@ -229,7 +230,7 @@ public struct WorkerSend: Equatable, Sendable {
         self.content = .job(job)
     }
 
-    /// The message as a value (tests, logs; the send path takes `encodedFrames`).
+    /// The message as a value (tests, logs; the send path takes `routedFrames`).
     public var message: WorkerFrames.Message {
         switch content {
         case .message(let m): m
@@ -237,19 +238,19 @@ public struct WorkerSend: Equatable, Sendable {
         }
     }
 
-    /// The frames to send after the peer's routing id.
-    public var encodedFrames: [[UInt8]] {
+    /// The frames to send, the peer's routing id first.
+    public var routedFrames: [[UInt8]] {
         if let frames { return frames }
         switch content {
-        case .message(let m): return WorkerFrames.encode(m)
-        case .job(let j): return WorkerFrames.encode(.job, bodyBytes: j.bytes)
+        case .message(let m): return [peer] + WorkerFrames.encode(m)
+        case .job(let j): return WorkerFrames.routed(to: peer, .job, bodyBytes: j.bytes)
         }
     }
 
     /// This send with its frames encoded.
     public var encoded: WorkerSend {
         var s = self
-        if s.frames == nil { s.frames = encodedFrames }
+        if s.frames == nil { s.frames = routedFrames }
         return s
     }
 

@@ -40,3 +40,31 @@ public enum WorkerCommand: String, Sendable, CaseIterable {
     /// `heartbeat_timeout_ms`) with optional details for people (spec §9.2).
     case progress = "PROGRESS"
 }
+
+extension ReplyCommand {
+    /// The command's frame: one array per command, shared by every reply (a retain),
+    /// not a new array of the raw value's bytes per reply.
+    public var frame: [UInt8] {
+        switch self {
+        case .id: Self.frames.id
+        case .status: Self.frames.status
+        case .events: Self.frames.events
+        case .list: Self.frames.list
+        case .ok: Self.frames.ok
+        case .pong: Self.frames.pong
+        case .error: Self.frames.error
+        }
+    }
+
+    private static let frames = (
+        id: Array("ID".utf8), status: Array("STATUS".utf8), events: Array("EVENTS".utf8), list: Array("LIST".utf8),
+        ok: Array("OK".utf8), pong: Array("PONG".utf8), error: Array("ERROR".utf8))
+}
+
+extension WorkerCommand {
+    /// The command's frame, shared by every message (see `ReplyCommand.frame`).
+    public var frame: [UInt8] { Self.frames[self]! }
+
+    private static let frames: [WorkerCommand: [UInt8]] =
+        Dictionary(uniqueKeysWithValues: allCases.map { ($0, Array($0.rawValue.utf8)) })
+}

@@ -107,7 +107,13 @@ public enum ClientFrames {
 
     /// A reply whose body is already written.
     public static func encodeReply(_ command: ReplyCommand, tag: [UInt8], bodyBytes: [UInt8]) -> [[UInt8]] {
-        [[], protocolId, Array(command.rawValue.utf8), tag, bodyBytes]
+        [[], protocolId, command.frame, tag, bodyBytes]
+    }
+
+    /// A reply as a ROUTER sends it: `peer`'s routing id, then `encodeReply`'s frames,
+    /// built as one array (prepending the routing id to `encodeReply` made a second).
+    public static func routedReply(to peer: [UInt8], _ command: ReplyCommand, tag: [UInt8], bodyBytes: [UInt8]) -> [[UInt8]] {
+        [peer, [], protocolId, command.frame, tag, bodyBytes]
     }
 
     /// Requests and replies share one layout; only the command's vocabulary differs.

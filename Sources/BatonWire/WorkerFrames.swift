@@ -54,11 +54,17 @@ public enum WorkerFrames {
     }
 
     public static func encode(_ message: Message) -> [[UInt8]] {
-        [[], protocolId, Array(message.command.rawValue.utf8), JSONWriter.bytes(.object(message.body))]
+        [[], protocolId, message.command.frame, JSONWriter.bytes(.object(message.body))]
     }
 
     /// A message whose body is already written.
     public static func encode(_ command: WorkerCommand, bodyBytes: [UInt8]) -> [[UInt8]] {
-        [[], protocolId, Array(command.rawValue.utf8), bodyBytes]
+        [[], protocolId, command.frame, bodyBytes]
+    }
+
+    /// A message as a ROUTER sends it: `peer`'s routing id, then `encode`'s frames, in
+    /// one array.
+    public static func routed(to peer: [UInt8], _ command: WorkerCommand, bodyBytes: [UInt8]) -> [[UInt8]] {
+        [peer, [], protocolId, command.frame, bodyBytes]
     }
 }

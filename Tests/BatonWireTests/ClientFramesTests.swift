@@ -293,4 +293,16 @@ final class ClientFramesTests: XCTestCase {
             "policy_denied", "stopped", "forbidden", "unavailable", "rate_limited",
         ])
     }
+
+    /// A routed reply is the routing id and then `encodeReply`'s frames, for every
+    /// command; each command's shared frame is its name's bytes.
+    func testARoutedReplyIsThePeerThenTheReply() {
+        for command in ReplyCommand.allCases {
+            XCTAssertEqual(command.frame, Array(command.rawValue.utf8))
+            let peer: [UInt8] = [0, 0x80, 0, 0x41, 0xA7]
+            XCTAssertEqual(ClientFrames.routedReply(to: peer, command, tag: utf8("t1"), bodyBytes: utf8("{}")),
+                           [peer] + ClientFrames.encodeReply(command, tag: utf8("t1"), bodyBytes: utf8("{}")))
+            XCTAssertEqual(ClientFrames.encodeReply(command, tag: [], bodyBytes: utf8("{}"))[2], Array(command.rawValue.utf8))
+        }
+    }
 }

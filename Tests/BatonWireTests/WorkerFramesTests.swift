@@ -53,4 +53,16 @@ final class WorkerFramesTests: XCTestCase {
         XCTAssertEqual(wireError { try WorkerFrames.decode(frames("", "BATON-W/1", "NOPE", "[]")[...]) }?.code,
                        .unknownCommand)
     }
+
+    /// A routed message is the routing id and then `encode`'s frames, for every command;
+    /// each command's shared frame is its name's bytes.
+    func testARoutedMessageIsThePeerThenTheMessage() {
+        for command in WorkerCommand.allCases {
+            XCTAssertEqual(command.frame, Array(command.rawValue.utf8))
+            let peer: [UInt8] = [0, 0x80, 0, 0x41, 0xA7]
+            XCTAssertEqual(WorkerFrames.routed(to: peer, command, bodyBytes: utf8("{}")),
+                           [peer] + WorkerFrames.encode(command, bodyBytes: utf8("{}")))
+            XCTAssertEqual(WorkerFrames.encode(command, bodyBytes: utf8("{}"))[2], Array(command.rawValue.utf8))
+        }
+    }
 }
