@@ -273,7 +273,7 @@ final class BrokerLoop {
             engine.disconnectWorker(peer, code: .unsupportedVersion, reason: reason, now: now)
             return
         }
-        send(workers, [peer] + WorkerFrames.encode(.init(.disconnect, DisconnectCode.unsupportedVersion.body(reason))), to: "worker")
+        send(workers, WorkerFrames.routed(to: peer, .init(.disconnect, DisconnectCode.unsupportedVersion.body(reason))), to: "worker")
     }
 
     /// Ends the engine's turn and hands its output on. A turn with nothing to write and

@@ -242,7 +242,7 @@ public struct WorkerSend: Equatable, Sendable {
     public var routedFrames: [[UInt8]] {
         if let frames { return frames }
         switch content {
-        case .message(let m): return [peer] + WorkerFrames.encode(m)
+        case .message(let m): return WorkerFrames.routed(to: peer, m)
         case .job(let j): return WorkerFrames.routed(to: peer, .job, bodyBytes: j.bytes)
         }
     }

@@ -54,7 +54,12 @@ public enum WorkerFrames {
     }
 
     public static func encode(_ message: Message) -> [[UInt8]] {
-        [[], protocolId, message.command.frame, JSONWriter.bytes(.object(message.body))]
+        encode(message.command, bodyBytes: JSONWriter.bytes(.object(message.body)))
+    }
+
+    /// `message` as a ROUTER sends it (see `routed(to:_:bodyBytes:)`).
+    public static func routed(to peer: [UInt8], _ message: Message) -> [[UInt8]] {
+        routed(to: peer, message.command, bodyBytes: JSONWriter.bytes(.object(message.body)))
     }
 
     /// A message whose body is already written.
