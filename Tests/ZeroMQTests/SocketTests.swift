@@ -65,6 +65,18 @@ final class SocketTests: XCTestCase {
         XCTAssertEqual(got[1], [])
     }
 
+    /// `receive` reserves room for a few frames on the first one; a longer message
+    /// still arrives whole and in order, empty and one-byte frames included.
+    func testAMessageLongerThanTheReservedFramesArrivesWhole() throws {
+        let context = try Context()
+        let (router, dealer) = try routerDealer(context, endpoint: uniqueInproc())
+        defer { dealer.close(linger: 0); router.close(linger: 0) }
+        let request: [[UInt8]] = (0..<21).map { i in (0..<(i * 7 % 13)).map { UInt8(truncatingIfNeeded: i &* 17 &+ $0) } }
+        XCTAssertTrue(try dealer.send(request))
+        let got = try XCTUnwrap(try router.receive())
+        XCTAssertEqual(Array(got.dropFirst()), request)
+    }
+
     func testRoutingIdIsTheOneTheDealerSet() throws {
         let context = try Context()
         let router = try context.socket(.router)
