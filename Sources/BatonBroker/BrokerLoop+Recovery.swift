@@ -98,7 +98,7 @@ extension BrokerLoop {
             guard let peer = frames.first, frames.count > 1 else { continue }
             // Answered at once, malformed or not: no turn runs to carry a queued reply.
             do throws(ClientFrames.Rejection) {
-                let request = try ClientFrames.decodeRequest(frames.dropFirst(), maxBytes: maxMessageBytes, typedSubmit: true)
+                let request = try ClientFrames.decodeRequest(frames.dropFirst(), maxBytes: maxMessageBytes, typedBodies: true)
                 sendClient(ClientReply(peer: peer, command: .error, tag: request.tag, body: unavailable.body))
             } catch {
                 sendClient(ClientReply(peer: peer, command: .error, tag: error.tag, body: error.error.body))

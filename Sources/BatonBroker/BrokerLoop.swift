@@ -216,7 +216,7 @@ final class BrokerLoop {
             stats.requests += 1
             if droppedOverCap(peer, "request dropped unread") { continue }
             do throws(ClientFrames.Rejection) {
-                let request = try ClientFrames.decodeRequest(frames.dropFirst(), maxBytes: maxMessageBytes, typedSubmit: true)
+                let request = try ClientFrames.decodeRequest(frames.dropFirst(), maxBytes: maxMessageBytes, typedBodies: true)
                 guard let caller = caller(userId, in: ring) else {
                     // ZAP admitted the key when it connected; a reload removed it since.
                     engine.replyError(peer, request.tag, WireError(.forbidden, "this connection's key is no longer allowed (removed from the allowlists)"))

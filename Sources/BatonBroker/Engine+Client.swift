@@ -38,13 +38,13 @@ extension Engine {
             case .submit:
                 try submit(peer, tag, request.submitRequest(), caller, lookedUp: nil, now: now)
             case .exec:
-                exec(peer, request, try WorkflowRef(body: request.body).id, caller, now: now)
+                exec(peer, request, try request.workflowRef().id, caller, now: now)
             case .status:
-                status(peer, tag, try StatusRequest(body: request.body), caller, now: now)
+                status(peer, tag, try request.statusRequest(), caller, now: now)
             case .watch:
                 watch(peer, tag, try WatchRequest(body: request.body), caller, now: now)
             case .cancel:
-                cancel(peer, request, try WorkflowRef(body: request.body).id, caller, now: now)
+                cancel(peer, request, try request.workflowRef().id, caller, now: now)
             case .list:
                 var query = try ListRequest(body: request.body)
                 if !caller.isAdmin { query.owner = caller.name ?? "" }

@@ -15,14 +15,19 @@ public enum ClientFrames {
         public var tag: [UInt8]
         public var body: [String: JSONValue]
         /// A SUBMIT body read straight into its typed value (`decodeRequest`'s
-        /// `typedSubmit`); `body` is then empty. Nil when the body took the tree path.
+        /// `typedBodies`); `body` is then empty. Nil when the body took the tree path.
         public var submit: SubmitRequest?
+        /// An EXEC, CANCEL or STATUS body holding the workflow's id alone, read straight
+        /// into its typed value (`decodeRequest`'s `typedBodies`); `body` is then empty.
+        public var ref: WorkflowRef?
 
-        public init(command: ClientCommand, tag: [UInt8] = [], body: [String: JSONValue] = [:], submit: SubmitRequest? = nil) {
+        public init(command: ClientCommand, tag: [UInt8] = [], body: [String: JSONValue] = [:], submit: SubmitRequest? = nil,
+                    ref: WorkflowRef? = nil) {
             self.command = command
             self.tag = tag
             self.body = body
             self.submit = submit
+            self.ref = ref
         }
 
         /// The SUBMIT's typed body: read at decode when it was plainly valid, from the
@@ -30,6 +35,20 @@ public enum ClientFrames {
         public func submitRequest() throws(WireError) -> SubmitRequest {
             if let submit { return submit }
             return try SubmitRequest(body: body)
+        }
+
+        /// The workflow an EXEC or CANCEL names: read at decode when the body held its id
+        /// alone, from the tree otherwise (which words any error).
+        public func workflowRef() throws(WireError) -> WorkflowRef {
+            if let ref { return ref }
+            return try WorkflowRef(body: body)
+        }
+
+        /// A STATUS's body: from the typed id (the body held nothing else, so the first
+        /// page), from the tree otherwise.
+        public func statusRequest() throws(WireError) -> StatusRequest {
+            if let ref { return StatusRequest(id: ref.id) }
+            return try StatusRequest(body: body)
         }
     }
 
@@ -46,15 +65,17 @@ public enum ClientFrames {
     /// command, body — so the first thing wrong is the thing reported.
     /// `maxBytes` bounds the whole request (all frames after the routing id); a larger
     /// one is refused with `too_large` before its body is parsed.
-    /// With `typedSubmit` (the broker), a plainly valid SUBMIT body is read straight into
-    /// `Request.submit` (JSONParser+Spec.swift); any other SUBMIT takes the tree path,
-    /// which words its error.
+    /// With `typedBodies` (the broker), a plainly valid SUBMIT body is read straight into
+    /// `Request.submit` (JSONParser+Spec.swift), and an EXEC, CANCEL or STATUS body that
+    /// holds the workflow's id alone into `Request.ref`; any other body takes the tree
+    /// path, which words its error.
     public static func decodeRequest(_ frames: ArraySlice<[UInt8]>, maxBytes: Int = .max,
-                                     typedSubmit: Bool = false) throws(Rejection) -> Request {
-        let f = Array(frames)
+                                     typedBodies: Bool = false) throws(Rejection) -> Request {
+        // Read in place (an `Array` of the slice retained and released every frame).
+        let f = frames, at = frames.startIndex
         // A tag is echoed whenever frame 3 exists and is valid, even when something
         // earlier is wrong, so a pipelining client can match the ERROR to its request.
-        let tag = f.count > 3 && f[3].count <= maxTagBytes ? f[3] : []
+        let tag = f.count > 3 && f[at + 3].count <= maxTagBytes ? f[at + 3] : []
         func reject(_ code: ErrorCode, _ message: String) -> Rejection {
             Rejection(error: WireError(code, message), tag: tag)
         }
@@ -62,8 +83,8 @@ public enum ClientFrames {
             throw reject(.badRequest, "frame 0 must be the empty delimiter")
         }
         guard f.count > 1 else { throw reject(.badRequest, "missing frame 1 (protocol id)") }
-        guard f[1] == protocolId else {
-            let got = String(decoding: f[1].prefix(32), as: UTF8.self)
+        guard f[at + 1] == protocolId else {
+            let got = String(decoding: f[at + 1].prefix(32), as: UTF8.self)
             if got.hasPrefix("BATON/") {
                 throw reject(.unsupportedVersion, "protocol version \"\(got)\" is not supported; this broker speaks BATON/1")
             }
@@ -72,27 +93,30 @@ public enum ClientFrames {
         guard f.count == 5 else {
             throw reject(.badRequest, "a request has 5 frames (delimiter, protocol, command, tag, body); got \(f.count)")
         }
-        guard f[3].count <= maxTagBytes else {
-            throw reject(.badRequest, "tag is \(f[3].count) bytes; at most \(maxTagBytes) allowed")
+        guard f[at + 3].count <= maxTagBytes else {
+            throw reject(.badRequest, "tag is \(f[at + 3].count) bytes; at most \(maxTagBytes) allowed")
         }
-        let name = String(decoding: f[2].prefix(32), as: UTF8.self)
-        guard let command = ClientCommand(rawValue: name) else {
-            throw reject(.unknownCommand, "unknown command \"\(name)\"")
+        guard let command = ClientCommand(frame: f[at + 2]) else {
+            throw reject(.unknownCommand, "unknown command \"\(String(decoding: f[at + 2].prefix(32), as: UTF8.self))\"")
         }
         let size = f.reduce(0) { $0 + $1.count }
         guard size <= maxBytes else {
             throw reject(.tooLarge, "message is \(size) bytes; the limit is \(maxBytes)")
         }
-        if typedSubmit, command == .submit, let submit = JSONParser.plainSubmit(f[4]) {
-            return Request(command: command, tag: f[3], submit: submit)
+        let body = f[at + 4]
+        if typedBodies {
+            if command == .submit, let submit = JSONParser.plainSubmit(body) {
+                return Request(command: command, tag: tag, submit: submit)
+            }
+            if command == .exec || command == .cancel || command == .status, let ref = JSONParser.plainRef(body) {
+                return Request(command: command, tag: tag, ref: ref)
+            }
         }
-        let body: [String: JSONValue]
         do {
-            body = try decodeBody(f[4])
+            return Request(command: command, tag: tag, body: try decodeBody(body))
         } catch {
             throw reject(.badRequest, error.message)
         }
-        return Request(command: command, tag: f[3], body: body)
     }
 
     /// Encodes a request, without the routing id (a DEALER or REQ sends this).

@@ -32,8 +32,11 @@ public struct WorkflowRef: Equatable, Sendable {
     public init(id: String) { self.id = id }
 
     public init(body: [String: JSONValue]) throws(WireError) {
-        id = try Field.requiredString(body, "id", maxBytes: 128)
+        id = try Field.requiredString(body, "id", maxBytes: Self.maxIdBytes)
     }
+
+    /// The longest id a request may name.
+    public static let maxIdBytes = 128
 
     public var body: JSONValue { ["id": .string(id)] }
 }

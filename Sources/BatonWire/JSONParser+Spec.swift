@@ -263,3 +263,27 @@ func once(_ seen: inout UInt8, _ bit: UInt8) -> Bool {
     seen |= bit
     return true
 }
+
+extension JSONParser {
+    /// An EXEC, CANCEL or STATUS body that holds the workflow's id and nothing else, as
+    /// `WorkflowRef(body:)` would read it, or nil when the tree path must decide (any
+    /// other member, which that path ignores or reads, included). Every EXEC comes this
+    /// way: the tree's dictionary for one member cost ~3,400 instructions per EXEC in
+    /// `scripts/profile`.
+    static func plainRef(_ body: [UInt8]) -> WorkflowRef? {
+        body.withUnsafeBufferPointer { buffer in
+            var p = JSONParser(buffer)
+            p.skipSpace()
+            var id: String?
+            let read = p.plainMembers(depth: 1) { p, name in
+                guard matches(name, "id"), id == nil, case .value(let s)? = p.plainString(maxBytes: WorkflowRef.maxIdBytes),
+                      !s.isEmpty else { return false }
+                id = s
+                return true
+            }
+            p.skipSpace()
+            guard read, p.i == p.b.count, let id else { return nil }
+            return WorkflowRef(id: id)
+        }
+    }
+}

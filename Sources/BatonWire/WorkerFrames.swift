@@ -33,24 +33,25 @@ public enum WorkerFrames {
     /// broker), a plainly valid RESULT body is read straight into `Message.result`
     /// (JSONParser+Result.swift); any other takes the tree path, which words its error.
     public static func decode(_ frames: ArraySlice<[UInt8]>, typedResult: Bool = false) throws(WireError) -> Message {
-        let f = Array(frames)
+        // Read in place (an `Array` of the slice retained and released every frame).
+        let f = frames, at = frames.startIndex
         guard let first = f.first, first.isEmpty else {
             throw WireError(.badRequest, "frame 0 must be the empty delimiter")
         }
-        guard f.count > 1, f[1] == protocolId else {
+        guard f.count > 1, f[at + 1] == protocolId else {
             throw WireError(.unsupportedVersion, "frame 1 must be the worker protocol id \"BATON-W/1\"")
         }
         guard f.count == 4 else {
             throw WireError(.badRequest, "a worker message has 4 frames (delimiter, protocol, command, body); got \(f.count)")
         }
-        let name = String(decoding: f[2].prefix(32), as: UTF8.self)
-        guard let command = WorkerCommand(rawValue: name) else {
-            throw WireError(.unknownCommand, "unknown worker command \"\(name)\"")
+        guard let command = WorkerCommand(frame: f[at + 2]) else {
+            throw WireError(.unknownCommand, "unknown worker command \"\(String(decoding: f[at + 2].prefix(32), as: UTF8.self))\"")
         }
-        if typedResult, command == .result, let result = JSONParser.plainResult(f[3]) {
+        let body = f[at + 3]
+        if typedResult, command == .result, let result = JSONParser.plainResult(body) {
             return Message(command, result: result)
         }
-        return Message(command, try decodeBody(f[3]))
+        return Message(command, try decodeBody(body))
     }
 
     public static func encode(_ message: Message) -> [[UInt8]] {

@@ -132,7 +132,7 @@ final class JSONParserSpecTests: XCTestCase {
     func testTheBrokersDecodeReadsSubmitTypedAndLeavesTheRestToTheTree() throws {
         let spec = random.spec()
         let body = JSONWriter.bytes(SubmitRequest(workflow: spec, idempotencyKey: "k").body)
-        let typed = try ClientFrames.decodeRequest(frames("", "BATON/1", "SUBMIT", "t1")[...] + [body], typedSubmit: true)
+        let typed = try ClientFrames.decodeRequest(frames("", "BATON/1", "SUBMIT", "t1")[...] + [body], typedBodies: true)
         XCTAssertEqual(typed.submit, SubmitRequest(workflow: spec, idempotencyKey: "k"))
         XCTAssertEqual(typed.body, [:])
         XCTAssertEqual(typed.tag, utf8("t1"))
@@ -140,13 +140,48 @@ final class JSONParserSpecTests: XCTestCase {
                      "only the broker asks for it: other readers of SUBMIT see its body")
 
         let unknownMember = utf8(#"{"workflow":{"name":"a","blocks":[{"jobs":[{"type":"echo"}]}]},"labels":{"team":"sre"}}"#)
-        let tree = try ClientFrames.decodeRequest(frames("", "BATON/1", "SUBMIT", "t2")[...] + [unknownMember], typedSubmit: true)
+        let tree = try ClientFrames.decodeRequest(frames("", "BATON/1", "SUBMIT", "t2")[...] + [unknownMember], typedBodies: true)
         XCTAssertNil(tree.submit)
         XCTAssertEqual(tree.body["labels"], ["team": "sre"])
 
         for bad in [#"{"workflow":{"name":"","blocks":[]}}"#, #"{"workflow":"#, "\u{1}"] {
             let f = frames("", "BATON/1", "SUBMIT", "t3", bad)[...]
-            assertSameOutcome(Result { try ClientFrames.decodeRequest(f, typedSubmit: true) }, Result { try ClientFrames.decodeRequest(f) }, bad)
+            assertSameOutcome(Result { try ClientFrames.decodeRequest(f, typedBodies: true) }, Result { try ClientFrames.decodeRequest(f) }, bad)
         }
+    }
+
+    /// EXEC, CANCEL and STATUS bodies that hold the id alone are read typed; every body,
+    /// typed or not, names the same workflow (or fails with the same error) as the tree.
+    func testTheBrokersDecodeReadsAnIdAloneTypedAndLeavesTheRestToTheTree() throws {
+        let id128 = String(repeating: "a", count: 128), id129 = String(repeating: "a", count: 129)
+        let plain = [#"{"id":"01JZ5Q7N4M2X8K3V9B6T1R0CDE"}"#, #" { "id" : "w-1" } "#, #"{"id":"a\u0062"}"#, "{\"id\":\"\(id128)\"}",
+                     #"{"id":"über"}"#]
+        let tree = [#"{"id":"w","extra":1}"#, #"{"jobs_from":3,"id":"w"}"#, #"{"id":null}"#, #"{}"#]
+        let bad = [#"{"id":""}"#, "{\"id\":\"\(id129)\"}", #"{"id":7}"#, #"{"id":"a","id":"b"}"#, #"{"id":"a"} x"#,
+                   #"{"id":"a""#, #"["id"]"#, "", "{\"id\":\"\u{1}\"}"]
+        for command in ["EXEC", "CANCEL", "STATUS"] {
+            for body in plain + tree + bad {
+                let f = frames("", "BATON/1", command, "t", body)[...]
+                let typed = Result { try ClientFrames.decodeRequest(f, typedBodies: true) }
+                let untyped = Result { try ClientFrames.decodeRequest(f) }
+                switch (typed, untyped) {
+                case (.success(let a), .success(let b)):
+                    XCTAssertNil(b.ref, "only the broker asks for it")
+                    XCTAssertEqual(a.ref != nil, plain.contains(body), "\(command) \(body): read typed only when the id is alone and plain")
+                    if command == "STATUS" {
+                        assertSameOutcome(Result { try a.statusRequest() }, Result { try StatusRequest(body: b.body) }, body)
+                    } else {
+                        assertSameOutcome(Result { try a.workflowRef() }, Result { try WorkflowRef(body: b.body) }, body)
+                    }
+                    if bad.contains(body) { XCTAssertThrowsError(try a.workflowRef(), body) }
+                case (.failure(let a), .failure(let b)):
+                    XCTAssertEqual("\(a)", "\(b)", body)
+                default:
+                    XCTFail("\(typed) but \(untyped): \(body)")
+                }
+            }
+        }
+        XCTAssertNil(try ClientFrames.decodeRequest(frames("", "BATON/1", "WATCH", "t", #"{"id":"w"}"#)[...], typedBodies: true).ref,
+                     "WATCH reads more than the id")
     }
 }
