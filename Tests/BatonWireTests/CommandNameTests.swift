@@ -44,13 +44,13 @@ final class CommandNameTests: XCTestCase {
     }
 
     func testAnUnknownCommandIsStillNamedInTheError() throws {
-        do {
+        do throws(ClientFrames.Rejection) {
             let r = try ClientFrames.decodeRequest(frames("", "BATON/1", "EXECUTE", "t", "{}")[...])
             XCTFail("decoded as \(r)")
-        } catch let r as ClientFrames.Rejection {
-            XCTAssertEqual(r.error.code, .unknownCommand)
-            XCTAssertEqual(r.error.message, #"unknown command "EXECUTE""#)
-            XCTAssertEqual(r.tag, utf8("t"))
+        } catch {
+            XCTAssertEqual(error.error.code, .unknownCommand)
+            XCTAssertEqual(error.error.message, #"unknown command "EXECUTE""#)
+            XCTAssertEqual(error.tag, utf8("t"))
         }
         let workerError = wireError { try WorkerFrames.decode(frames("", "BATON-W/1", "RESULTS", "{}")[...]) }
         XCTAssertEqual(workerError?.code, .unknownCommand)
