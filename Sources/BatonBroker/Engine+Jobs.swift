@@ -147,7 +147,7 @@ extension Engine {
         if let details { f.add("details", details) }
         if let error { f.add("error", error) }
         f.add("job", k.job)
-        f.add("job_id", k.jobId)
+        f.add("job_id", jobOf: k.workflowId, block: k.block, job: k.job)
         if let retryAt { f.add("retry_at", Timestamp.format(ms: retryAt)) }
         if let worker { f.add("worker", worker) }
         return f

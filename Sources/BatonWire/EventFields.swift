@@ -42,6 +42,13 @@ public struct EventFields: Sendable, Equatable {
         JSONWriter.writeString(value, into: &members)
     }
 
+    /// A job's id, `<workflowId>.<block>.<job>`, as `add(key, jobId)` would add it
+    /// (see `JSONWriter.writeJobId`).
+    public mutating func add(_ key: StaticString, jobOf workflowId: String, block: Int, job: Int) {
+        addKey(key)
+        JSONWriter.writeJobId(workflowId, block: block, job: job, into: &members)
+    }
+
     public mutating func add(_ key: StaticString, _ value: JSONValue) {
         addKey(key)
         JSONWriter.write(value, into: &members)

@@ -55,4 +55,21 @@ final class EventFieldsTests: XCTestCase {
         b.add("block", 2)
         XCTAssertNotEqual(a, b)
     }
+
+    /// A job's id added from its parts is the id written as a string: any workflow id
+    /// (escapes included), any block and job.
+    func testAJobIdAddedFromItsPartsIsTheIdAsAString() {
+        var rng = SystemRandomNumberGenerator()
+        let ids = ["01JZ5Q7N4M2X8K3V9B6T1R0CDE", "", "w", "a\"b\\c\n\u{1}é✓", String(repeating: "x", count: 300)]
+        for id in ids {
+            for (block, job) in [(0, 0), (9, 10), (Int.max, 0), (Int.random(in: 0...99_999, using: &rng), Int.random(in: 0...99_999, using: &rng))] {
+                var parts = EventFields(), whole = EventFields()
+                parts.add("attempt", 1); whole.add("attempt", 1)
+                parts.add("job_id", jobOf: id, block: block, job: job)
+                whole.add("job_id", "\(id).\(block).\(job)")
+                XCTAssertEqual(bytes(parts), bytes(whole), id)
+                XCTAssertEqual(parts.object["job_id"], .string("\(id).\(block).\(job)"))
+            }
+        }
+    }
 }
