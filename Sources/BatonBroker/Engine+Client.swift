@@ -103,6 +103,7 @@ extension Engine {
         let record = WorkflowRecord(id: id, spec: request.workflow, idempotencyKey: request.idempotencyKey,
                                     owner: caller.name, submittedAt: wall(now), expiresAt: wall(now) + config.ttlMs)
         workflows[id] = record
+        if policies != .allowAll { _ = passedSpecRules.insert(id) }  // checked above
         if let key = request.idempotencyKey {
             keys[key] = id
             storedKeys?.insert(key)
@@ -123,11 +124,16 @@ extension Engine {
     public mutating func usePolicies(_ new: PolicySet) {
         policies = new
         policiesCovering = [:]
+        passedSpecRules = WorkflowIdSet()
     }
 
     /// `policy_denied` when the policies refuse `spec` in `phase` (SUBMIT checks every
     /// rule but time windows; EXEC checks them all, since the config may have changed).
-    mutating func checkPolicies(_ spec: WorkflowSpec, _ phase: PolicyPhase, owner: String?, now: Int64) throws(WireError) {
+    /// `timeRulesOnly`: the spec passed every other rule of the policies in force at its
+    /// SUBMIT (`passedSpecRules`), so only the time-dependent ones can refuse it now;
+    /// the verdict is the full check's (the first failing rule in file order).
+    mutating func checkPolicies(_ spec: WorkflowSpec, _ phase: PolicyPhase, owner: String?, now: Int64,
+                                timeRulesOnly: Bool = false) throws(WireError) {
         guard policies != .allowAll else { return }
         let covering: [Int]
         if let known = policiesCovering[spec.name] {
@@ -137,7 +143,8 @@ extension Engine {
             if policiesCovering.count >= 4096 { policiesCovering = [:] }
             policiesCovering[spec.name] = covering
         }
-        guard case .denied(let denial) = policies.check(spec, owner: owner, at: wall(now), phase: phase, covering: covering) else { return }
+        guard case .denied(let denial) = policies.check(spec, owner: owner, at: wall(now), phase: phase, covering: covering,
+                                                               timeRulesOnly: timeRulesOnly) else { return }
         var details: [String: JSONValue] = ["rule": .string(denial.rule?.rawValue ?? "default")]
         if let policy = denial.policy { details["policy"] = .string(policy) }
         throw WireError(.policyDenied, denial.description, details: details)
@@ -231,7 +238,8 @@ extension Engine {
             let (spec, owner) = workflows.peek(id) { ($0.spec, $0.owner) }!
             do throws(WireError) {
                 if let refusal = stoppedRefusal(spec.name) { throw refusal }
-                try checkPolicies(spec, .exec, owner: owner, now: now)
+                let specRulesPassed = !passedSpecRules.isEmpty && passedSpecRules.remove(id)
+                try checkPolicies(spec, .exec, owner: owner, now: now, timeRulesOnly: specRulesPassed)
                 if let refusal = startRefusal(spec.name, now: now) { throw refusal }
             } catch {
                 replyError(peer, tag, error)

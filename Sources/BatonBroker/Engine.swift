@@ -103,6 +103,11 @@ public struct Engine {
     /// Which policies cover each workflow name seen (`PolicySet.covering`), reset when
     /// the policies change; bounded, since names come from clients.
     var policiesCovering: [String: [Int]] = [:]
+    /// Workflows submitted in this process that passed every rule but the time-dependent
+    /// ones (`window`) under the policies in force: their EXEC checks only those, since
+    /// the rest read nothing but the spec and the owner, which EXEC does not change.
+    /// Emptied when the policies change; an EXEC or the workflow's end removes its id.
+    var passedSpecRules = WorkflowIdSet()
     // Rate limits (Engine+Limits.swift); all empty without a config.
     var limits = RateLimits()
     /// Token buckets of the limited job types.
@@ -238,6 +243,7 @@ public struct Engine {
             if let w = workflows[id], w.state.isFinal {
                 workflows[id] = nil
                 if let k = w.idempotencyKey, keys[k] == id { keys[k] = nil }
+                if !passedSpecRules.isEmpty { _ = passedSpecRules.remove(id) }  // expired or cancelled before EXEC
                 for parked in watchers.removeValue(forKey: id) ?? [] { unparkWatch(parked.peer) }
             }
         }

@@ -49,6 +49,10 @@ public enum PolicyRule: Equatable, Sendable {
         phase == .exec || kind != .window
     }
 
+    /// Whether the verdict can change with the time alone: every other rule reads only
+    /// the spec and the owner (`PolicySet.check`'s `timeRulesOnly` relies on it).
+    public var dependsOnTime: Bool { kind == .window }
+
     /// Why `spec` breaks the rule at `nowMs` (Unix ms), or nil when it passes. The
     /// message names the offending block/job index, job type and field.
     public func violation(_ spec: WorkflowSpec, owner: String? = nil, at nowMs: Int64) -> String? {

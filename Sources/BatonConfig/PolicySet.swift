@@ -33,11 +33,14 @@ public struct PolicySet: Equatable, Sendable {
 
     /// `check`, with `covering(spec.name)` already known.
     /// `owner`: the name of the caller's key (nil in plain mode), for `owners` rules.
+    /// `timeRulesOnly`: only the rules whose verdict depends on the time (`window`), for
+    /// a spec and owner that passed the others under these policies: the verdict is then
+    /// the full check's, since the first failing rule can only be one of these.
     public func check(_ spec: WorkflowSpec, owner: String? = nil, at nowMs: Int64, phase: PolicyPhase,
-                      covering: [Int]) -> PolicyVerdict {
+                      covering: [Int], timeRulesOnly: Bool = false) -> PolicyVerdict {
         for i in covering {
             let policy = policies[i]
-            for rule in policy.rules where rule.isChecked(in: phase) {
+            for rule in policy.rules where rule.isChecked(in: phase) && (!timeRulesOnly || rule.dependsOnTime) {
                 if let why = rule.violation(spec, owner: owner, at: nowMs) {
                     return .denied(PolicyDenial(policy: policy.name, rule: rule.kind, detail: why))
                 }

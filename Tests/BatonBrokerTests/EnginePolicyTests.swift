@@ -80,4 +80,38 @@ final class EnginePolicyTests: XCTestCase {
         h.engine.usePolicies(try policies("default: deny"))
         XCTAssertEqual(h.exec(id).body["state"], "RUNNING", "EXEC of a started workflow starts nothing, so checks nothing")
     }
+
+    /// A workflow that passed its SUBMIT's check has only the time rules checked at EXEC,
+    /// but only under the same policies: after a reload, EXEC checks every rule again.
+    func testExecAfterAReloadChecksEveryRuleOfTheNewPolicies() throws {
+        let h = try EngineHarness()
+        h.engine.usePolicies(try policies(erasePolicy))
+        let id = h.submit(erase(site: "nyc1"))
+        XCTAssertTrue(h.engine.passedSpecRules.contains(id))
+        h.engine.usePolicies(try policies(erasePolicy.replacingOccurrences(of: "[0-9]$", with: "[0-9]{2}$")))
+        let refused = h.exec(id)
+        XCTAssertEqual(refused.body["code"], "policy_denied", "\(refused.body)")
+        XCTAssertEqual(refused.body["rule"], "args")
+        XCTAssertEqual(h.status(id).state, .submitted)
+
+        let next = h.submit(erase(site: "nyc12"))
+        XCTAssertEqual(h.exec(next).body["state"], "RUNNING")
+        XCTAssertFalse(h.engine.passedSpecRules.contains(next), "EXEC takes the id out")
+    }
+
+    /// The set of workflows whose spec rules passed holds no workflow that left memory.
+    func testAWorkflowThatEndsBeforeExecLeavesNoTrace() throws {
+        let h = try EngineHarness()
+        h.engine.usePolicies(try policies(erasePolicy))
+        let cancelled = h.submit(erase(site: "nyc1"))
+        let executed = h.submit(erase(site: "nyc2"))
+        XCTAssertEqual(h.engine.passedSpecRules.count, 2)
+        XCTAssertEqual(h.request(.cancel, ["id": .string(cancelled)]).body["state"], "CANCELLED")
+        h.exec(executed)
+        h.turn { _ in }
+        XCTAssertTrue(h.engine.passedSpecRules.isEmpty)
+        h.engine.usePolicies(.allowAll)
+        h.submit(erase(site: "nyc3"))
+        XCTAssertTrue(h.engine.passedSpecRules.isEmpty, "nothing to remember without policies")
+    }
 }

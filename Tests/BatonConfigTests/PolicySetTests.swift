@@ -151,4 +151,25 @@ final class PolicySetTests: XCTestCase {
             }
         }
     }
+
+    /// For a spec that passed SUBMIT's check, EXEC's check of the time rules alone gives
+    /// the full check's verdict, in and out of the window; it skips the rest, so it is
+    /// only for such specs (a spec the args rule refuses passes it).
+    func testTheTimeRulesAloneGiveTheFullVerdictForASpecThatPassedSubmit() throws {
+        let set = try BrokerConfig.parse(BrokerConfigTests.issueExample).policySet
+        let specs = [Self.satellite(), Self.satellite("satellite-weekend"), Self.satellite(erases: [Self.erase("nyc1")]),
+                     Self.workflow("rotate-logs", [[Self.job("sleep")]])]
+        for spec in specs {
+            for at in [Self.satNight, Self.monNoon] {
+                let covering = set.covering(spec.name)
+                guard set.check(spec, at: at, phase: .submit) == .allowed else { continue }
+                XCTAssertEqual(set.check(spec, at: at, phase: .exec, covering: covering, timeRulesOnly: true),
+                               set.check(spec, at: at, phase: .exec), "\(spec.name) at \(at)")
+            }
+        }
+        XCTAssertNotEqual(set.check(Self.satellite(), at: Self.monNoon, phase: .exec), .allowed, "the window does refuse")
+        let refused = Self.satellite(erases: [Self.erase("SFO2")])
+        XCTAssertNotEqual(set.check(refused, at: Self.satNight, phase: .exec), .allowed)
+        XCTAssertEqual(set.check(refused, at: Self.satNight, phase: .exec, covering: set.covering(refused.name), timeRulesOnly: true), .allowed)
+    }
 }
