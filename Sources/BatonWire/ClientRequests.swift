@@ -138,7 +138,7 @@ public struct WatchRequest: Equatable, Sendable {
     }
 
     public init(body: [String: JSONValue]) throws(WireError) {
-        id = try Field.requiredString(body, "id", maxBytes: 128)
+        id = try Field.requiredString(body, "id", maxBytes: WorkflowRef.maxIdBytes)
         after = try Field.optionalInt(body, "after", range: 0...Int64.max) ?? 0
         waitMs = try Field.optionalInt(body, "wait_ms", range: 0...Self.maxWaitMs) ?? 0
     }
