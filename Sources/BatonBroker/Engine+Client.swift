@@ -100,8 +100,12 @@ extension Engine {
         let id = ULID.make(ms: wall(now), using: &random)
         countSubmitted(caller.name, +1)
         counters.submitted += 1
+        // Its first event, `workflow.submitted` (seq 1, spec §7), is in no batch: the
+        // store makes it from the inserted row when read (`WriteBatch.events`), so the
+        // event is counted here and nothing else is written for it.
         let record = WorkflowRecord(id: id, spec: request.workflow, idempotencyKey: request.idempotencyKey,
-                                    owner: caller.name, submittedAt: wall(now), expiresAt: wall(now) + config.ttlMs)
+                                    owner: caller.name, submittedAt: wall(now), expiresAt: wall(now) + config.ttlMs,
+                                    lastEvent: 1)
         workflows[id] = record
         if policies != .allowAll { _ = passedSpecRules.insert(id) }  // checked above
         if let key = request.idempotencyKey {
@@ -110,9 +114,6 @@ extension Engine {
         }
         insertedIds.append(id)
         insertedSet.insert(id)
-        var fields = EventFields()
-        fields.add("name", record.spec.name)
-        emit(id, .workflowSubmitted, at: now, fields)
         if config.notesInfo {
             note("workflow \(id) submitted: \"\(record.spec.name)\", \(record.spec.jobCount) job(s), by \(Self.who(caller.name))", fields: ["workflow_id": id])
         }

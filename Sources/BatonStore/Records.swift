@@ -206,7 +206,10 @@ public struct WriteBatch: Sendable {
     public var updated: [WorkflowRecord] = []
     /// Job rows that changed: (workflow id, block, job, new state).
     public var jobs: [(workflowId: String, block: Int, job: Int, record: JobRecord)] = []
-    /// Events appended: (workflow id, event).
+    /// Events appended: (workflow id, event). A workflow's first event,
+    /// `workflow.submitted` (seq 1, its name as its one field), need not be here: the
+    /// store writes no row for it and makes it from the workflow's row when read
+    /// (`FoldedEvents`); one given here is left out. Any other event numbered 1 is refused.
     public var events: [(workflowId: String, event: EventRow)] = []
     /// Emergency stops set (a record) or lifted (nil), by name, in order.
     public var stops: [(name: String, stop: StopRecord?)] = []

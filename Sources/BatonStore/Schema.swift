@@ -244,9 +244,27 @@ public enum Schema {
                 PRAGMA user_version = 7;
                 """)
         }
+        // v8: a workflow's first event has no row (FoldedEvents): `workflow.submitted`
+        // (seq 1, its one field the name) is made again from the workflow's `name` and
+        // `submitted_at` when read. Every v7 broker wrote it alone in its row (SUBMIT's
+        // commit holds nothing else of the workflow); those rows go when they say exactly
+        // what the workflow row says. Any other row holding seq 1 stays, and is read as
+        // stored (nothing is implied before a row that holds seq 1). No table changes;
+        // the version is bumped so that an older broker, which would read such a log
+        // without its first event, is told the file is newer (`baton db check`).
+        m.registerMigration("v8") { db in
+            try db.execute(sql: """
+                DELETE FROM events
+                WHERE seq = 1 AND last = 1 AND json_valid(data) AND json_array_length(data) = 1
+                  AND json_extract(data, '$[0][1]') = 'workflow.submitted'
+                  AND json_extract(data, '$[0][0]') = (SELECT submitted_at FROM workflows w WHERE w.seq = events.workflow)
+                  AND json_extract(data, '$[0][2]') = (SELECT json_object('name', name) FROM workflows w WHERE w.seq = events.workflow);
+                PRAGMA user_version = 8;
+                """)
+        }
         return m
     }
 
     /// The version the migrations above bring a database to.
-    public static let currentVersion = 7
+    public static let currentVersion = 8
 }

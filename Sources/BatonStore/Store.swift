@@ -228,10 +228,16 @@ public final class Store: Sendable {
             }
         }
         if !batch.events.isEmpty {
-            // One row per workflow per commit, not per event (FoldedEvents).
-            let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow, seq, last, data) VALUES (?, ?, ?, ?)"), db)
+            // One row per workflow per commit, not per event, and none for a workflow's
+            // first event (FoldedEvents).
             let grouping = FoldedEvents.group(batch.events)
+            if grouping.rows.isEmpty { return }
+            let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow, seq, last, data) VALUES (?, ?, ?, ?)"), db)
             for folded in grouping.rows {
+                // Seq 1 is the implied `workflow.submitted` (spec §7); any other event
+                // numbered 1 would hide it, where its row's key refused it before v8.
+                let head = batch.events[folded.head].event
+                guard head.seq != 1 else { throw StoreError.corrupt("event 1 of \(folded.workflowId) is \(head.kind.rawValue), not workflow.submitted") }
                 row.removeAll()
                 row.append(try key(of: folded.workflowId, db, &keys))
                 row.append(batch.events[folded.head].event.seq)
@@ -480,7 +486,7 @@ public final class Store: Sendable {
             // Bound and read through the C API (`RawStatement`): GRDB's rows cost more
             // than SQLite's own work for these two small reads (a WATCH answer each).
             guard let found = try probe(workflowId, db), let state = found.state else { return nil }
-            return (state, found.owner, try events(workflowId, key: found.key, after: after, limit: limit, db))
+            return (state, found.owner, try events(workflowId, found, after: after, limit: limit, db))
         }
     }
 
@@ -496,43 +502,72 @@ public final class Store: Sendable {
             out.reserveCapacity(64 + workflowId.utf8.count + 160 * min(limit, 16))
             WorkflowEvent.beginEventsReply(into: &out)
             var written = 0
+            var implied = after < 1 && limit > 0  // still to write, before the first row that does not hold seq 1
+            func writeImplied() {
+                implied = false
+                FoldedEvents.implied(name: found.name, submittedAt: found.submittedAt).writeJSON(into: &out)
+                written += 1
+            }
             try forEachEventRow(key: found.key, after: after, limit: limit, db) { first, last, data in
+                if implied { if first == 1 { implied = false } else { writeImplied() } }
                 try FoldedEvents.writeReply(data, workflowId: workflowId, first: first, last: last, after: after,
                                             limit: limit, written: &written, into: &out)
             }
+            if implied { writeImplied() }
             WorkflowEvent.endEventsReply(id: workflowId, state: state, into: &out)
             return (found.owner, out)
         }
     }
 
-    /// A workflow's seq, state and owner (nil: no such workflow).
-    private func probe(_ workflowId: String, _ db: Database) throws -> (key: Int64, state: WorkflowState?, owner: String?)? {
-        let probe = RawStatement(try db.cachedStatement(sql: "SELECT seq, state, owner FROM workflows WHERE id = ?"), db)
+    /// What the event readers need of a workflow's row: its seq (the events' key), state
+    /// and owner, and the name and submission time its implied first event is made of.
+    private struct Probed {
+        let key: Int64
+        let state: WorkflowState?
+        let owner: String?
+        let name: String
+        let submittedAt: Int64
+    }
+
+    /// The workflow's `Probed` columns (nil: no such workflow).
+    private func probe(_ workflowId: String, _ db: Database) throws -> Probed? {
+        let probe = RawStatement(try db.cachedStatement(sql: "SELECT seq, state, owner, name, submitted_at FROM workflows WHERE id = ?"), db)
         try probe.bind(1, workflowId)
-        var found: (key: Int64, state: WorkflowState?, owner: String?)?
-        try probe.forEachRow { row in found = (row.int64(0) ?? 0, row.text(1).flatMap(WorkflowState.init(rawValue:)), row.text(2)) }
+        var found: Probed?
+        try probe.forEachRow { row in
+            found = Probed(key: row.int64(0) ?? 0, state: row.text(1).flatMap(WorkflowState.init(rawValue:)), owner: row.text(2),
+                           name: row.text(3) ?? "", submittedAt: row.int64(4) ?? 0)
+        }
         return found
     }
 
     /// Events of a workflow with `seq > after`, oldest first, at most `limit`.
     public func events(workflowId: String, after: Int64, limit: Int) throws -> [WorkflowEvent] {
-        try reading { db in
-            guard let key = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM workflows WHERE id = ?"), arguments: [workflowId]) else { return [] }
-            return try events(workflowId, key: key, after: after, limit: limit, db)
+        try readingSnapshot { db in
+            guard let found = try probe(workflowId, db) else { return [] }
+            return try events(workflowId, found, after: after, limit: limit, db)
         }
     }
 
     /// Unpacks the folded rows (FoldedEvents) from the one holding event `after` (the
-    /// greatest `seq` ≤ `after`; it may hold `after + 1` too) on. `limit` rows hold at
-    /// least `limit` events after `after`: every row read ends after it.
-    private func events(_ workflowId: String, key: Int64, after: Int64, limit: Int, _ db: Database) throws -> [WorkflowEvent] {
+    /// greatest `seq` ≤ `after`; it may hold `after + 1` too) on, after the implied first
+    /// event when `after` is below it and no row holds seq 1. `limit` rows hold at least
+    /// `limit` events after `after`: every row read ends after it.
+    private func events(_ workflowId: String, _ found: Probed, after: Int64, limit: Int, _ db: Database) throws -> [WorkflowEvent] {
         var events: [WorkflowEvent] = []
-        try forEachEventRow(key: key, after: after, limit: limit, db) { first, last, data in
-            for e in try FoldedEvents.read(data, workflowId: workflowId, first: first, last: last)
+        var implied = after < 1 && limit > 0
+        let first = FoldedEvents.implied(name: found.name, submittedAt: found.submittedAt)
+        try forEachEventRow(key: found.key, after: after, limit: limit, db) { from, last, data in
+            if implied {
+                implied = false
+                if from != 1 { events.append(first) }
+            }
+            for e in try FoldedEvents.read(data, workflowId: workflowId, first: from, last: last)
             where e.seq > after && events.count < limit {
                 events.append(e)
             }
         }
+        if implied { events.append(first) }
         return events
     }
 

@@ -149,7 +149,7 @@ final class Bench {
             defer { removeTree(dir) }
             let s = try measureStore(dir: dir, secondsEach: plan.storeSecondsEach)
             store = s
-            let how = "BatonStore `Store.apply` (GRDB), opened as the broker opens it, fresh file; only `apply` timed; per workflow a workflow row and an event row, as one SUBMIT writes (a job has a row from its first dispatch on)"
+            let how = "BatonStore `Store.apply` (GRDB), opened as the broker opens it, fresh file; only `apply` timed; per workflow its row, as one SUBMIT writes (its first event has no row since schema v8; a job has a row from its first dispatch on)"
             report.limit("store_submit_commits_per_s", "Store path: SUBMIT-shaped commits/s, 1 workflow per commit",
                          s.singleWorkflowCommitsPerSecond, "1/s", rate(s.singleWorkflowCommitsPerSecond), notes: how)
             let pw = Percentiles(s.singleWorkflowLatency)

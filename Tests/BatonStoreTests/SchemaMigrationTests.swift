@@ -124,7 +124,7 @@ final class SchemaMigrationTests: XCTestCase {
                 }
             }
             let store = try Store(path: path)
-            XCTAssertEqual(try store.schemaVersion(), 7)
+            XCTAssertEqual(try store.schemaVersion(), Schema.currentVersion)
             XCTAssertEqual(try store.events(workflowId: "01JA", after: 0, limit: 10), events)
             XCTAssertEqual(try store.events(workflowId: "01JA", after: 1, limit: 1), [events[1]])
             XCTAssertThrowsError(try store.events(workflowId: "01JB", after: 0, limit: 10)) { error in
@@ -141,6 +141,55 @@ final class SchemaMigrationTests: XCTestCase {
             try store.apply(batch)
             XCTAssertEqual(try store.events(workflowId: "01JA", after: 2, limit: 10), [events[2]] + more)
             XCTAssertEqual(try store.db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM events") }, 5, "three new events, one row")
+        }
+    }
+
+    /// v8 drops the v7 rows that hold a workflow's first event alone, as its row says it
+    /// (it is implied since), and keeps any other row holding seq 1, read as stored: each
+    /// log reads back the same, through both readers, with nothing doubled.
+    func testV7FirstEventRowsGoOnlyWhereTheWorkflowRowSaysTheSame() throws {
+        try withTemporaryDatabase { path in
+            let a = Fixture.submitted("01JA", name: "deploy \"x\" ✓")  // alone and the same: dropped
+            var b = Fixture.submitted("01JB", name: "beta")
+            b.1.at += 1  // alone, but not when the row says it was submitted: kept
+            let c = Fixture.submitted("01JC", name: "gamma")  // folded with the next event: kept
+            let running = WorkflowEvent(seq: 2, at: Fixture.t0 + 5, kind: .workflowRunning)
+            func data(_ events: WorkflowEvent...) -> String {
+                JSONWriter.string(.array(events.map { .array([.int($0.at), .string($0.kind.rawValue), .object($0.fields)]) }))
+            }
+            do {
+                let v7 = try DatabaseQueue(path: path)
+                try Schema.migrator.migrate(v7, upTo: "v7")
+                try v7.write { db in
+                    for w in [a.0, b.0, c.0] {
+                        try db.execute(sql: """
+                            INSERT INTO workflows (id, name, spec, state, submitted_at, last_event) VALUES (?, ?, ?, 'RUNNING', ?, 2)
+                            """, arguments: [w.id, w.spec.name, JSONWriter.string(w.spec.json), w.submittedAt])
+                    }
+                    for (workflow, seq, last, text) in [(1, 1, 1, data(a.1)), (1, 2, 2, data(running)), (2, 1, 1, data(b.1)),
+                                                        (2, 2, 2, data(running)), (3, 1, 2, data(c.1, running))] {
+                        try db.execute(sql: "INSERT INTO events (workflow, seq, last, data) VALUES (?, ?, ?, ?)",
+                                       arguments: [workflow, seq, last, text])
+                    }
+                }
+            }
+            let store = try Store(path: path)
+            XCTAssertEqual(try store.schemaVersion(), Schema.currentVersion)
+            for (w, first) in [(a.0, a.1), (b.0, b.1), (c.0, c.1)] {
+                let log = [first, running]
+                XCTAssertEqual(try store.events(workflowId: w.id, after: 0, limit: 10), log, w.id)
+                XCTAssertEqual(try store.events(workflowId: w.id, after: 0, limit: 1), [first], w.id)
+                XCTAssertEqual(try store.events(workflowId: w.id, after: 1, limit: 10), [running], w.id)
+                for after in [0, 1] as [Int64] {
+                    XCTAssertEqual(try store.eventsReply(workflowId: w.id, after: after, limit: 10)?.bytes,
+                                   WorkflowEvent.eventsReplyBytes(id: w.id, state: .running, events: log.filter { $0.seq > after }),
+                                   "\(w.id) after \(after)")
+                }
+            }
+            try store.db.inDatabase { db in
+                XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events"), 4)
+                XCTAssertEqual(try Int.fetchAll(db, sql: "SELECT workflow FROM events WHERE seq = 1 ORDER BY workflow"), [2, 3])
+            }
         }
     }
 

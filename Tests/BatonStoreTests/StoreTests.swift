@@ -52,7 +52,7 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try store.workflowState(id: "01JA"), .submitted)
         let compiled = Set(store.compiledStatements().map { $0.split(whereSeparator: \.isWhitespace).joined(separator: " ") })
         for sql in ["BEGIN IMMEDIATE TRANSACTION", "BEGIN DEFERRED TRANSACTION", "COMMIT TRANSACTION",
-                    "SELECT seq, state, owner FROM workflows WHERE id = ?", "SELECT seq FROM workflows WHERE id = ?",
+                    "SELECT seq, state, owner, name, submitted_at FROM workflows WHERE id = ?",
                     "SELECT * FROM workflows WHERE id = ?", "SELECT * FROM workflows WHERE idempotency_key = ?",
                     "SELECT state FROM workflows WHERE id = ?"] {
             XCTAssertTrue(compiled.contains(sql), "not kept compiled: \(sql)")
@@ -239,6 +239,39 @@ final class StoreTests: XCTestCase {
         }
         for state in WorkflowState.allCases where state.isFinal {
             XCTAssertFalse(Store.listQuery(ListRequest(state: state, name: "a")).sql.contains("INDEXED BY"), "\(state)")
+        }
+    }
+
+    /// A workflow's first event (`workflow.submitted`, seq 1) writes no row since v8: a
+    /// SUBMIT's commit is the workflow row alone, and both readers give the event back
+    /// from that row, before the events that follow it.
+    func testTheFirstEventHasNoRowAndReadsBackFromTheWorkflowRow() throws {
+        try onEveryStore { store, _ in
+            var (w, submitted) = Fixture.submitted("01JA", name: "erase \"disk\" ✓ \\ /")
+            w.owner = "team-a"
+            try store.apply(Fixture.insert((w, submitted)))
+            XCTAssertEqual(try store.db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM events") }, 0)
+            let running = WorkflowEvent(seq: 2, at: t0 + 7, kind: .workflowRunning)
+            for (log, state) in [([submitted], WorkflowState.submitted), ([submitted, running], .running)] {
+                if log.count == 2 {
+                    var batch = WriteBatch()
+                    w.state = .running
+                    w.lastEvent = 2
+                    batch.updated = [w]
+                    batch.events = [("01JA", EventRow(running))]
+                    try store.apply(batch)
+                }
+                XCTAssertEqual(try store.events(workflowId: "01JA", after: 0, limit: 10), log)
+                XCTAssertEqual(try store.eventsPage(workflowId: "01JA", after: 0, limit: 1)?.events, [submitted])
+                XCTAssertEqual(try store.events(workflowId: "01JA", after: 1, limit: 10), Array(log.dropFirst()))
+                XCTAssertEqual(try store.events(workflowId: "01JA", after: 0, limit: 0), [])
+                for after in 0...2 {
+                    XCTAssertEqual(try store.eventsReply(workflowId: "01JA", after: Int64(after), limit: 10)?.bytes,
+                                   WorkflowEvent.eventsReplyBytes(id: "01JA", state: state, events: Array(log.dropFirst(after))),
+                                   "\(log.count) events, after \(after)")
+                }
+            }
+            XCTAssertEqual(try store.db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM events") }, 1, "seq 2's row alone")
         }
     }
 
@@ -630,6 +663,21 @@ final class StoreTests: XCTestCase {
 
     func testDuplicateEventSeqIsRefused() throws {
         try onEveryStore { store, _ in
+            var (w, e) = Fixture.submitted("01JA")
+            w.lastEvent = 2
+            var first = Fixture.insert((w, e))
+            first.events.append((w.id, EventRow(seq: 2, at: t0, kind: .workflowRunning)))
+            try store.apply(first)
+            var batch = Fixture.insert(Fixture.submitted("01JB"))
+            batch.events.append((w.id, EventRow(seq: 2, at: t0 + 1, kind: .workflowRunning)))
+            try assertRefusedLeavingOnly(batch, store, w)
+        }
+    }
+
+    /// Seq 1 is the workflow's implied `workflow.submitted` (no row since v8): another
+    /// event numbered 1 is refused as the stored one's key refused it before.
+    func testAnotherEventNumberedOneIsRefused() throws {
+        try onEveryStore { store, _ in
             let (w, e) = Fixture.submitted("01JA")
             try store.apply(Fixture.insert((w, e)))
             var batch = Fixture.insert(Fixture.submitted("01JB"))
@@ -760,7 +808,7 @@ final class StoreTests: XCTestCase {
                 _ = try storeSeven(owner)
                 XCTAssertEqual(try owner.integrityCheck(), "ok")
                 var batch = WriteBatch()
-                batch.events = [("01NOSUCHWORKFLOW", EventRow(seq: 1, at: Fixture.t0, kind: .workflowSubmitted))]
+                batch.events = [("01NOSUCHWORKFLOW", EventRow(seq: 2, at: Fixture.t0, kind: .workflowRunning))]
                 XCTAssertThrowsError(try owner.apply(batch)) { error in
                     XCTAssertEqual("\(error)", "corrupt store: no workflow row 01NOSUCHWORKFLOW")
                 }
