@@ -401,10 +401,9 @@ final class BrokerLoop {
     /// even encoded; each one sent is counted until libzmq lets go of it (spec §3.4).
     private func sendClient(_ peer: PeerId, _ frames: [[UInt8]]) {
         let cost = QueuedReplies.cost(of: frames)
-        queuedReplies.add(peer, cost)
-        let queued = queuedReplies
+        let counter = queuedReplies.add(peer, cost)
         do {
-            if try clients.send(frames, dontWait: true, released: { queued.release(peer, cost) }) { return }
+            if try clients.send(frames, dontWait: true, released: { counter.release(cost) }) { return }
             log(.warning, "client queue full; message dropped")
         } catch where error.isHostUnreachable {
             // A client that went away before its reply (Ctrl-C, a timeout and a fresh

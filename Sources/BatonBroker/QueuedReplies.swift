@@ -17,10 +17,41 @@ import Synchronization
 /// connection that dropped waits LINGER for its queue to drain before dropping it, and
 /// with LINGER -1 would hold it, and this count, forever.
 ///
-/// Shared with libzmq's I/O threads, which call `release`: every access takes the lock.
+/// The event loop looks counts up and adds to them; libzmq's I/O threads take off what
+/// they let go of. Each connection's count is its own atomic (`Counter`), which a queued
+/// reply holds on to, so a release is one atomic subtraction: no lock and no lookup by
+/// peer id (the lock and two hashed lookups per reply were ~2.5k instructions, a
+/// one-job workflow has two replies; `scripts/profile`). The table of counters is the
+/// loop's alone (the lock is uncontended; it keeps the type `Sendable`). A count at zero
+/// stays in the table until the table has doubled since it was last swept: only the loop
+/// adds, so a zero read there means no reply of that connection is queued, and dropping
+/// its counter loses nothing.
 final class QueuedReplies: Sendable {
+    /// One connection's queued bytes.
+    final class Counter: Sendable {
+        fileprivate let bytes = Atomic<Int>(0)
+
+        /// Takes off what libzmq let go of (any thread). Never below zero: a count is
+        /// only ever taken off what was added to it, but a miscount must not make a
+        /// connection's next replies free.
+        func release(_ n: Int) {
+            var now = bytes.load(ordering: .relaxed)
+            while true {
+                let (done, seen) = bytes.compareExchange(expected: now, desired: max(0, now - n), ordering: .relaxed)
+                if done { return }
+                now = seen
+            }
+        }
+    }
+
+    private struct Table {
+        var byPeer: [PeerId: Counter] = [:]
+        /// Sweep the zero counts out when the table reaches this size.
+        var sweepAt = 1024
+    }
+
     let capPerPeer: Int
-    private let held = Mutex<[PeerId: Int]>([:])
+    private let table = Mutex(Table())
 
     /// What libzmq holds per frame besides its bytes (a `zmq_msg_t` in the pipe): a flood
     /// of tiny replies counts too.
@@ -41,19 +72,33 @@ final class QueuedReplies: Sendable {
     }
 
     func bytes(of peer: PeerId) -> Int {
-        held.withLock { $0[peer] ?? 0 }
+        table.withLock { $0.byPeer[peer]?.bytes.load(ordering: .relaxed) ?? 0 }
     }
 
-    func add(_ peer: PeerId, _ bytes: Int) {
-        held.withLock { $0[peer, default: 0] += bytes }
-    }
-
-    /// Called from any thread once libzmq lets go of a reply. A connection with nothing
-    /// queued is forgotten, so the table holds only connections with replies in flight.
-    func release(_ peer: PeerId, _ bytes: Int) {
-        held.withLock { held in
-            let left = (held[peer] ?? 0) - bytes
-            held[peer] = left > 0 ? left : nil
+    /// Counts `n` bytes queued for `peer` (the event loop only); returns the counter the
+    /// reply takes them off when libzmq lets go of it.
+    @discardableResult
+    func add(_ peer: PeerId, _ n: Int) -> Counter {
+        let counter = table.withLock { t in
+            if let counter = t.byPeer[peer] { return counter }
+            if t.byPeer.count >= t.sweepAt {
+                t.byPeer = t.byPeer.filter { $0.value.bytes.load(ordering: .relaxed) > 0 }
+                t.sweepAt = max(1024, 2 * t.byPeer.count)
+            }
+            let counter = Counter()
+            t.byPeer[peer] = counter
+            return counter
         }
+        counter.bytes.wrappingAdd(n, ordering: .relaxed)
+        return counter
     }
+
+    /// Takes `n` bytes off `peer`'s count (tests; the broker releases through the
+    /// `Counter` that `add` returned).
+    func release(_ peer: PeerId, _ n: Int) {
+        table.withLock { $0.byPeer[peer] }?.release(n)
+    }
+
+    /// How many connections the table holds counters for (tests).
+    var tableCount: Int { table.withLock { $0.byPeer.count } }
 }
