@@ -132,7 +132,7 @@ final class Report {
             for p in r.problems { md += "- \(cell(p))\n" }
         }
         md += "\nRatios divide Baton's figure by the raw limit named beside it, measured above in the same run. "
-        md += "SQLite batched rows: Baton operations/s × the rows each writes (SUBMIT 2; handshake 5; one-job workflow end to end 12; fan-out 4 per job: a job has a row from its first dispatch on) "
+        md += "SQLite batched rows: Baton operations/s × the rows each writes (SUBMIT 1; handshake 4; one-job workflow end to end 11; fan-out 4 per job: a job has a row from its first dispatch on, a workflow's first event none since schema v8) "
         md += "÷ SQLite rows/s at 1000 rows per commit; for broker CPU per job, the broker's µs per job ÷ the µs its 4 rows take there. "
         md += "Store path: SUBMIT/s ÷ the store's SUBMIT-shaped writes/s at 1000 per commit. "
         md += "ZeroMQ: Baton round trips/s (SUBMIT 1; handshake 2; end to end 3, counting JOB→RESULT) ÷ bare ZeroMQ round trips/s. "

@@ -203,7 +203,7 @@ final class Bench {
                 report.add(Figure(
                     id: "submit_per_s_\(connections)", section: sectionName, name: name, value: v, unit: "1/s", display: rate(v),
                     target: target, pass: target == nil ? nil : v >= 30_000,
-                    ratios: ratios(perSecond: v, roundTrips: 1, rows: 2, storePath: true),
+                    ratios: ratios(perSecond: v, roundTrips: 1, rows: 1, storePath: true),
                     notes: "\(connections * options.window) in flight; slope of completions over the \(plan.measureSeconds) s window (count ÷ window: \(rate(r.meanPerSecond))); broker CPU \(pct(r.brokerCPUSeconds / r.windowSeconds)) of a core, \(us(r.brokerCPUSeconds * 1e6 / Double(max(r.measured, 1)))) per SUBMIT; generator CPU \(pct(r.generatorCPUSeconds / r.windowSeconds)); \(r.othersText); broker RSS after \(grouped(Double(r.completed))) SUBMITTED: \(mib(b.rssKB))",
                     timeline: r.timeline))
             }
@@ -221,7 +221,7 @@ final class Bench {
                 let v = r.perSecond
                 report.add(Figure(
                     id: "handshake_per_s", section: sectionName, name: name, value: v, unit: "1/s", display: rate(v),
-                    ratios: ratios(perSecond: v, roundTrips: 2, rows: 5),
+                    ratios: ratios(perSecond: v, roundTrips: 2, rows: 4),
                     notes: "\(handshakeConnections) connections × \(handshakeWindow); count ÷ window: \(rate(r.meanPerSecond)); no worker connected (workflows stay RUNNING); broker CPU \(pct(r.brokerCPUSeconds / r.windowSeconds)), \(us(r.brokerCPUSeconds * 1e6 / Double(max(r.measured, 1)))) per handshake; generator CPU \(pct(r.generatorCPUSeconds / r.windowSeconds)); \(r.othersText)",
                     timeline: r.timeline))
             }
@@ -268,7 +268,7 @@ final class Bench {
                 report.add(Figure(
                     id: "e2e_per_s_\(count)", section: sectionName, name: name, value: v, unit: "1/s", display: rate(v),
                     target: target, pass: target == nil ? nil : v >= 10_000,
-                    ratios: ratios(perSecond: v, roundTrips: 3, rows: 12),
+                    ratios: ratios(perSecond: v, roundTrips: 3, rows: 11),
                     notes: "\(grouped(n)) workflows, first SUBMIT → all SUCCEEDED in \(String(format: "%.2f", first.seconds)) s (handshakes done after \(String(format: "%.2f", first.handshakes)) s); broker CPU \(us(first.broker * 1e6 / n)) per workflow (\(pct(first.broker / first.seconds)) of a core), workers \(us(first.workers * 1e6 / n)); broker RSS \(mib(rss0)) after the warm-up → \(mib(first.rss)) after them"))
                 guard count == 2 else { return }
                 // The same load again on the same broker: memory that finished workflows kept would show here.
