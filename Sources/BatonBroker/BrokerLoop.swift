@@ -374,7 +374,9 @@ final class BrokerLoop {
     private func answerAndSend(_ reads: [DeferredRead]) {
         let memo = ReadSide.Memo()
         var last: (read: DeferredRead, frames: [[UInt8]])?
-        for read in reads where !droppedOverCap(read.peer, "read not answered") {
+        for read in reads {
+            let counter = queuedReplies.counter(for: read.peer)
+            if overCap(counter, read.peer, "read not answered") { continue }
             var frames: [[UInt8]]
             if let last, last.read.sameAnswer(as: read) {
                 frames = last.frames
@@ -387,21 +389,23 @@ final class BrokerLoop {
             }
             frames[0] = read.peer  // routing id, then delimiter, protocol, command, tag, body
             frames[4] = read.tag
-            sendClient(read.peer, frames)
+            sendClient(read.peer, frames, counter)
         }
     }
 
     func sendClient(_ r: ClientReply) {
         stats.countReply(r.command, r.body)
-        if droppedOverCap(r.peer, "\(r.command.rawValue) dropped") { return }
-        sendClient(r.peer, ClientFrames.routedReply(to: r.peer, r.command, tag: r.tag, bodyBytes: r.bodyBytes))
+        let counter = queuedReplies.counter(for: r.peer)
+        if overCap(counter, r.peer, "\(r.command.rawValue) dropped") { return }
+        sendClient(r.peer, ClientFrames.routedReply(to: r.peer, r.command, tag: r.tag, bodyBytes: r.bodyBytes), counter)
     }
 
     /// Replies to a connection over its queued-bytes cap are dropped before they are
-    /// even encoded; each one sent is counted until libzmq lets go of it (spec §3.4).
-    private func sendClient(_ peer: PeerId, _ frames: [[UInt8]]) {
+    /// even encoded; each one sent is counted on the connection's `counter` until libzmq
+    /// lets go of it (spec §3.4).
+    private func sendClient(_ peer: PeerId, _ frames: [[UInt8]], _ counter: QueuedReplies.Counter) {
         let cost = QueuedReplies.cost(of: frames)
-        let counter = queuedReplies.add(peer, cost)
+        counter.add(cost)
         do {
             if try clients.send(frames, dontWait: true, released: { counter.release(cost) }) { return }
             log(.warning, "client queue full; message dropped")
@@ -417,11 +421,18 @@ final class BrokerLoop {
     }
 
     /// Whether `peer` is over its cap of unread replies (spec §3.4): then what it sent or
-    /// is sent is dropped, and `what` says which, in a (rate-limited) log line.
-    private func droppedOverCap(_ peer: PeerId, _ what: String) -> Bool {
+    /// is sent is dropped, and `what` says which, in a (rate-limited) log line. `what` is
+    /// made only then: interpolated for every reply, it was ~700 instructions each.
+    private func droppedOverCap(_ peer: PeerId, _ what: @autoclosure () -> String) -> Bool {
         guard queuedReplies.isOverCap(peer) else { return false }
+        return overCap(queuedReplies.counter(for: peer), peer, what())
+    }
+
+    /// `droppedOverCap` with the connection's counter in hand (a reply goes on to use it).
+    private func overCap(_ counter: QueuedReplies.Counter, _ peer: PeerId, _ what: @autoclosure () -> String) -> Bool {
+        guard counter.bytes >= queuedReplies.capPerPeer else { return false }
         let id = peer.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-        log(.warning, "client \(id) has \(queuedReplies.bytes(of: peer)) bytes of replies unread (cap \(queuedReplies.capPerPeer)); \(what)")
+        log(.warning, "client \(id) has \(counter.bytes) bytes of replies unread (cap \(queuedReplies.capPerPeer)); \(what())")
         return true
     }
 

@@ -29,15 +29,22 @@ import Synchronization
 final class QueuedReplies: Sendable {
     /// One connection's queued bytes.
     final class Counter: Sendable {
-        fileprivate let bytes = Atomic<Int>(0)
+        fileprivate let count = Atomic<Int>(0)
+
+        var bytes: Int { count.load(ordering: .relaxed) }
+
+        /// Counts `n` bytes queued (the event loop).
+        func add(_ n: Int) {
+            count.wrappingAdd(n, ordering: .relaxed)
+        }
 
         /// Takes off what libzmq let go of (any thread). Never below zero: a count is
         /// only ever taken off what was added to it, but a miscount must not make a
         /// connection's next replies free.
         func release(_ n: Int) {
-            var now = bytes.load(ordering: .relaxed)
+            var now = count.load(ordering: .relaxed)
             while true {
-                let (done, seen) = bytes.compareExchange(expected: now, desired: max(0, now - n), ordering: .relaxed)
+                let (done, seen) = count.compareExchange(expected: now, desired: max(0, now - n), ordering: .relaxed)
                 if done { return }
                 now = seen
             }
@@ -72,24 +79,30 @@ final class QueuedReplies: Sendable {
     }
 
     func bytes(of peer: PeerId) -> Int {
-        table.withLock { $0.byPeer[peer]?.bytes.load(ordering: .relaxed) ?? 0 }
+        table.withLock { $0.byPeer[peer]?.bytes ?? 0 }
     }
 
-    /// Counts `n` bytes queued for `peer` (the event loop only); returns the counter the
-    /// reply takes them off when libzmq lets go of it.
-    @discardableResult
-    func add(_ peer: PeerId, _ n: Int) -> Counter {
-        let counter = table.withLock { t in
+    /// `peer`'s counter, made when it has none (the event loop only: the sweep relies on
+    /// it). A reply checks the cap, adds its cost and is released through it: one lookup.
+    func counter(for peer: PeerId) -> Counter {
+        table.withLock { t in
             if let counter = t.byPeer[peer] { return counter }
             if t.byPeer.count >= t.sweepAt {
-                t.byPeer = t.byPeer.filter { $0.value.bytes.load(ordering: .relaxed) > 0 }
+                t.byPeer = t.byPeer.filter { $0.value.bytes > 0 }
                 t.sweepAt = max(1024, 2 * t.byPeer.count)
             }
             let counter = Counter()
             t.byPeer[peer] = counter
             return counter
         }
-        counter.bytes.wrappingAdd(n, ordering: .relaxed)
+    }
+
+    /// Counts `n` bytes queued for `peer` (the event loop only); returns the counter the
+    /// reply takes them off when libzmq lets go of it.
+    @discardableResult
+    func add(_ peer: PeerId, _ n: Int) -> Counter {
+        let counter = counter(for: peer)
+        counter.add(n)
         return counter
     }
 
