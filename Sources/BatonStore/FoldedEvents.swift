@@ -29,7 +29,8 @@ enum FoldedEvents {
         event.seq == 1 && event.kind == .workflowSubmitted
     }
 
-    /// A workflow's first event, as the engine emits it at SUBMIT, from its row.
+    /// A workflow's first event, the one its SUBMIT implies, made from its row's name and
+    /// submission time.
     static func implied(name: String, submittedAt: Int64) -> WorkflowEvent {
         WorkflowEvent(seq: 1, at: submittedAt, kind: .workflowSubmitted, fields: ["name": .string(name)])
     }

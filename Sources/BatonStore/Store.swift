@@ -227,24 +227,28 @@ public final class Store: Sendable {
                 try db.execute(sql: "DELETE FROM stops WHERE name = ?", arguments: [name])
             }
         }
-        if !batch.events.isEmpty {
-            // One row per workflow per commit, not per event, and none for a workflow's
-            // first event (FoldedEvents).
-            let grouping = FoldedEvents.group(batch.events)
-            if grouping.rows.isEmpty { return }
-            let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow, seq, last, data) VALUES (?, ?, ?, ?)"), db)
-            for folded in grouping.rows {
-                // Seq 1 is the implied `workflow.submitted` (spec §7); any other event
-                // numbered 1 would hide it, where its row's key refused it before v8.
-                let head = batch.events[folded.head].event
-                guard head.seq != 1 else { throw StoreError.corrupt("event 1 of \(folded.workflowId) is \(head.kind.rawValue), not workflow.submitted") }
-                row.removeAll()
-                row.append(try key(of: folded.workflowId, db, &keys))
-                row.append(batch.events[folded.head].event.seq)
-                row.append(batch.events[folded.tail].event.seq)
-                row.append(folded: batch.events, from: folded.head, next: grouping.next)
-                try stmt.run(row)
-            }
+        try writeEvents(batch.events, db, &keys, &row)
+    }
+
+    /// The batch's events: one row per workflow per commit, not per event, and none for a
+    /// workflow's first event (FoldedEvents). A turn of SUBMITs writes no row.
+    private func writeEvents(_ events: [(workflowId: String, event: EventRow)], _ db: Database,
+                             _ keys: inout WorkflowIdMap<Int64>, _ row: inout RowArguments) throws {
+        guard !events.isEmpty else { return }
+        let grouping = FoldedEvents.group(events)
+        guard !grouping.rows.isEmpty else { return }
+        let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow, seq, last, data) VALUES (?, ?, ?, ?)"), db)
+        for folded in grouping.rows {
+            // Seq 1 is the implied `workflow.submitted` (spec §7); any other event
+            // numbered 1 would hide it, where its row's key refused it before v8.
+            let head = events[folded.head].event
+            guard head.seq != 1 else { throw StoreError.corrupt("event 1 of \(folded.workflowId) is \(head.kind.rawValue), not workflow.submitted") }
+            row.removeAll()
+            row.append(try key(of: folded.workflowId, db, &keys))
+            row.append(head.seq)
+            row.append(events[folded.tail].event.seq)
+            row.append(folded: events, from: folded.head, next: grouping.next)
+            try stmt.run(row)
         }
     }
 
