@@ -250,8 +250,10 @@ public enum Schema {
         // commit holds nothing else of the workflow); those rows go when they say exactly
         // what the workflow row says. Any other row holding seq 1 stays, and is read as
         // stored (nothing is implied before a row that holds seq 1). No table changes;
-        // the version is bumped so that an older broker, which would read such a log
-        // without its first event, is told the file is newer (`baton db check`).
+        // the version is bumped so that `baton db check` of an older baton reports the
+        // file as newer than it understands (an older broker, which had no check, would
+        // serve such logs without their first event; from this version on a broker
+        // refuses a file of a newer schema: `Store.refuseNewerSchema`).
         m.registerMigration("v8") { db in
             try db.execute(sql: """
                 DELETE FROM events

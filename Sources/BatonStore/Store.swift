@@ -100,7 +100,21 @@ public final class Store: Sendable {
         } else {
             db = try DatabaseQueue(configuration: config)
         }
-        if access == .shared || access == .owner { try Schema.migrator.migrate(db) }
+        if access == .shared || access == .owner {
+            try Self.refuseNewerSchema(db)
+            try Schema.migrator.migrate(db)
+        }
+    }
+
+    /// Refuses a file that a newer baton migrated: migrations only run forward, and this
+    /// code would misread what it does not know (since v8, for one, a log's first event
+    /// has no row). Tools that only inspect (`.inspector`, `baton db check`) still open
+    /// it and report its version.
+    private static func refuseNewerSchema(_ db: DatabaseQueue) throws {
+        let (superseded, version) = try db.read { db in
+            (try Schema.migrator.hasBeenSuperseded(db), try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0)
+        }
+        if superseded || version > Schema.currentVersion { throw StoreError.newerSchema(version) }
     }
 
     /// Closes the connection and gives up the lock now (not when the last reference
@@ -868,11 +882,16 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     case corrupt(String)
     /// The database is owned by another process, or cannot be opened as asked.
     case locked(String)
+    /// A newer baton migrated the file to this schema version (its
+    /// `PRAGMA user_version`), beyond `Schema.currentVersion`.
+    case newerSchema(Int)
 
     public var description: String {
         switch self {
         case .corrupt(let what): "corrupt store: \(what)"
         case .locked(let what): "store unavailable: \(what)"
+        case .newerSchema(let version):
+            "store unavailable: its schema is version \(version), newer than this baton's \(Schema.currentVersion); open it with the baton that wrote it (migrations only run forward)"
         }
     }
 }

@@ -193,6 +193,36 @@ final class SchemaMigrationTests: XCTestCase {
         }
     }
 
+    /// A file a newer baton migrated is refused by a broker's and a tool's connection,
+    /// with the versions named, and nothing in it is changed; an inspector (`baton db
+    /// check`) still opens it and reads its version.
+    func testAFileOfANewerSchemaIsRefusedNotMisread() throws {
+        try withTemporaryDatabase { path in
+            do {
+                let store = try Store(path: path)
+                try store.apply(Fixture.insert(Fixture.submitted("01JA")))
+                try store.close()
+            }
+            do {
+                let newer = try DatabaseQueue(path: path)
+                try newer.write { db in
+                    try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99')")
+                    try db.execute(sql: "PRAGMA user_version = 99")
+                }
+                try newer.close()
+            }
+            for access in [Store.Access.owner, .shared] {
+                XCTAssertThrowsError(try Store(path: path, access: access), "\(access)") { error in
+                    guard case StoreError.newerSchema(99) = error else { return XCTFail("\(error)") }
+                    XCTAssertTrue("\(error)".contains("version 99, newer than this baton's \(Schema.currentVersion)"), "\(error)")
+                }
+            }
+            let inspector = try Store(path: path, access: .inspector)
+            XCTAssertEqual(try inspector.schemaVersion(), 99)
+            XCTAssertEqual(try inspector.list(ListRequest()).workflows.map(\.id), ["01JA"])
+        }
+    }
+
     /// v6 keys jobs and events by the workflow's integer seq: a v5 file keeps every row,
     /// each child still under its own workflow, orphans (which v5's broker connection
     /// could leave) are not carried over, and the schema then works as the current one.
