@@ -118,7 +118,7 @@ extension Engine {
             note("workflow \(id) submitted: \"\(record.spec.name)\", \(record.spec.jobCount) job(s), by \(Self.who(caller.name))", fields: ["workflow_id": id])
         }
         timers.insert(.expire(id), at: now + config.ttlMs)
-        reply(peer, .id, tag, .encoded(IdReply(id: id, state: .submitted, duplicate: false).bytes))
+        reply(peer, .id, tag, .id(IdReply(id: id, state: .submitted, duplicate: false)))
     }
 
     /// Puts `new` in force for every later SUBMIT and EXEC.
@@ -168,7 +168,7 @@ extension Engine {
         guard existing.spec == request.workflow else {
             throw WireError(.conflict, "idempotency_key \"\(request.idempotencyKey ?? "")\" was used for workflow \(existing.id) with a different spec")
         }
-        reply(peer, .id, tag, .encoded(IdReply(id: existing.id, state: existing.state, duplicate: true).bytes))
+        reply(peer, .id, tag, .id(IdReply(id: existing.id, state: existing.state, duplicate: true)))
     }
 
     /// Parks the peer until the store says whether `key` is taken. One read per key:

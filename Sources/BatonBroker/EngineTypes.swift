@@ -158,10 +158,14 @@ public struct ClientReply: Equatable, Sendable {
     public var payload: Payload
 
     /// A reply body as a value, or already written: a STATUS is written straight to
-    /// bytes (`WorkflowStatus.pageBytes`), its tree never built.
+    /// bytes (`WorkflowStatus.pageBytes`), its tree never built. An ID is kept as its
+    /// three fields and written by the committer's thread with the turn's other replies
+    /// (`encoded`): under a flood of SUBMITs the event loop is the bound, and the
+    /// committer has room (~1.1k instructions per SUBMIT moved off the loop).
     public enum Payload: Sendable {
         case value(JSONValue)
         case encoded([UInt8])
+        case id(IdReply)
     }
 
     public init(peer: PeerId, command: ReplyCommand, tag: [UInt8], body: JSONValue) {
@@ -181,13 +185,16 @@ public struct ClientReply: Equatable, Sendable {
         switch payload {
         case .value(let v): v
         case .encoded(let bytes): (try? JSONParser.parse(bytes)) ?? .null
+        case .id(let id): id.json
         }
     }
 
     /// This reply with its body written to bytes (the same reply).
     public var encoded: ClientReply {
-        guard case .value(let v) = payload else { return self }
-        return ClientReply(peer: peer, command: command, tag: tag, payload: .encoded(JSONWriter.bytes(v)))
+        switch payload {
+        case .encoded: self
+        case .value, .id: ClientReply(peer: peer, command: command, tag: tag, payload: .encoded(bodyBytes))
+        }
     }
 
     /// The body as sent.
@@ -195,6 +202,7 @@ public struct ClientReply: Equatable, Sendable {
         switch payload {
         case .value(let v): JSONWriter.bytes(v)
         case .encoded(let bytes): bytes
+        case .id(let id): id.bytes
         }
     }
 

@@ -1,7 +1,22 @@
 @testable import BatonBroker
+import BatonWire
 import XCTest
 
 final class EngineTypesTests: XCTestCase {
+    /// An ID reply kept as its fields is written, on the committer's thread, to the
+    /// bytes `IdReply` writes, and reads as the same value: duplicate or not.
+    func testAnIdReplyKeptAsItsFieldsIsWrittenAsIdReplyWritesIt() {
+        for duplicate in [false, true] {
+            let id = IdReply(id: "01JABCDEFGHJKMNPQRSTVWXYZ0", state: duplicate ? .running : .submitted, duplicate: duplicate)
+            let reply = ClientReply(peer: [1], command: .id, tag: [7], payload: .id(id))
+            guard case .encoded(let bytes) = reply.encoded.payload else { return XCTFail("not written") }
+            XCTAssertEqual(bytes, id.bytes)
+            XCTAssertEqual(reply.bodyBytes, id.bytes)
+            XCTAssertEqual(reply.body, id.json)
+            XCTAssertEqual(reply.encoded, reply)
+        }
+    }
+
     func testAJobIdTheBrokerMadeParsesBack() throws {
         for (w, b, j) in [("01JABCDEFGHJKMNPQRSTVWXYZ0", 0, 0), ("c1-0003", 12, 345), ("x", 999_999, 7)] {
             let key = JobKey(workflowId: w, block: b, job: j)
