@@ -351,7 +351,9 @@ extension Engine {
     /// Ends a workflow in a final state. Running attempts get CANCEL; every unfinished
     /// job becomes CANCELLED, so no later block ever starts.
     mutating func finish(_ id: String, _ outcome: Outcome, now: Int64) {
-        guard let shape = workflows[id]?.jobs.map(\.count) else {
+        // A closure, not `\.count`: the key path was applied through the runtime
+        // (`swift_getAtKeyPath`, ~690 instructions per finished workflow).
+        guard let shape = workflows[id]?.jobs.map({ $0.count }) else {
             invariantBroken("finish: workflow \(id) is not in memory")
             return
         }
