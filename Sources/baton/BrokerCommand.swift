@@ -224,13 +224,23 @@ final class SignalReloader {
 
 /// Turns SIGINT and SIGTERM into a graceful stop instead of an abrupt exit. Not
 /// `Sendable`: it lives on the thread that made it, which keeps it until the end.
+///
+/// On Linux the signals are not set to SIG_IGN first: libdispatch puts a handler of
+/// its own in place (checked: the signal is handled and the process goes on without
+/// it), but only after `resume()` returns, on its own thread, so a signal in between
+/// was ignored and lost, and the broker ran on (a test that sent SIGTERM at the
+/// broker's first log line hung once). Left at its default, a signal that early ends
+/// the process, which a crash-safe store allows. Elsewhere (kqueue) SIG_IGN is what
+/// keeps the default action from killing the process, as libdispatch requires.
 final class SignalStopper {
     private let sources: [any DispatchSourceSignal]
 
     init(onSignal: @escaping @Sendable (String) -> Void) {
         var sources: [any DispatchSourceSignal] = []
         for (sig, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
+            #if !os(Linux)
             signal(sig, SIG_IGN)
+            #endif
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { onSignal(name) }
             source.resume()
