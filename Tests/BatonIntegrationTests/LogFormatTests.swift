@@ -58,10 +58,10 @@ final class LogFormatTests: XCTestCase {
         let text = try cluster.start(["broker", "--clients", "tcp://127.0.0.1:\(try freePort())", "--workers",
                                       "tcp://127.0.0.1:\(try freePort())", "--db", "text.db", "--config", config,
                                       "--log-format", "text"], log: "text.log")
-        // Signalled once it serves, not at its first line: a SIGTERM in the first
-        // milliseconds, before libdispatch has put its handler in place over the
-        // SIG_IGN that `SignalStopper` sets, is lost (the broker then ran on and this
-        // test hung in `waitUntilExit`; seen once, 2026-12-07).
+        // Signalled once it serves, not at its first line, so that it stops gracefully
+        // and writes its last lines: a SIGTERM in its first milliseconds ends it by the
+        // default action (`SignalStopper`; before 2026-12-07 such a signal was lost, the
+        // broker ran on and this test hung in `waitUntilExit`).
         try cluster.waitFor("the text broker to serve") { cluster.log("text.log").contains(" info baton.broker: serving clients on ") }
         kill(text.processIdentifier, SIGTERM)
         text.waitUntilExit()
