@@ -110,17 +110,17 @@ extension Engine {
         let id = k.workflowId
         let wallNow = wall(now)
         guard let (spec, attempt) = updateWorkflow(id, { w -> (JobSpec, Int) in
-            w.jobs[k.block][k.job].state = .running
-            w.jobs[k.block][k.job].attempt += 1
-            w.jobs[k.block][k.job].startedAt = wallNow
-            w.jobs[k.block][k.job].finishedAt = nil
-            w.jobs[k.block][k.job].retryAt = nil
+            w.jobs[k.block][k.job].dispatch(attempt: w.jobs[k.block][k.job].attempt + 1, at: wallNow)
             return (w.spec.blocks[k.block].jobs[k.job], w.jobs[k.block][k.job].attempt)
         }), let workerName = workers[peer]?.name else {
             invariantBroken("dispatch: \(k.jobId) or its worker is gone")
             return
         }
-        markJobDirty(k)
+        // No job row is written (the job is not marked dirty): the `job.dispatched`
+        // event below, committed in the same transaction before the JOB is sent, holds
+        // all a dispatch changes (the attempt, its start), and the store reads a RUNNING
+        // workflow's jobs back with it (`Store.record`). The row was a b-tree write per
+        // job made only to be replaced at the job's result (~16k instructions).
         counters.dispatched += 1
         assignments[k] = Assignment(worker: peer, attempt: attempt)
         workers[peer]!.running.insert(k)

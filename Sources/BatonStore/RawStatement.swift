@@ -131,12 +131,21 @@ struct RawStatement {
 
     /// Steps a query to its end, handing each row to `body`.
     func forEachRow(_ body: (Row) throws -> Void) throws {
+        try stepRows(while: { row in
+            try body(row)
+            return true
+        })
+    }
+
+    /// Steps a query, handing each row to `body`, until `body` returns false or the
+    /// rows end.
+    func stepRows(while body: (Row) throws -> Bool) throws {
         defer { sqlite3_reset(handle) }
         while true {
             let rc = sqlite3_step(handle)
             if rc == SQLITE_DONE { return }
             guard rc == SQLITE_ROW else { throw failure(rc) }
-            try body(Row(handle: handle))
+            guard try body(Row(handle: handle)) else { return }
         }
     }
 

@@ -36,6 +36,17 @@ public struct JobRecord: Equatable, Sendable {
 
     /// Attempts that count toward `max_attempts`.
     public var countedAttempts: Int { attempt - stoppedAttempts }
+
+    /// The job as a dispatch of attempt `attempt` at `at` (wall-clock ms) leaves it. The
+    /// one definition of a dispatch: the engine makes it, and the store makes it again
+    /// from a `job.dispatched` event, as a dispatch writes no job row (`Store`).
+    public mutating func dispatch(attempt: Int, at: Int64) {
+        state = .running
+        self.attempt = attempt
+        startedAt = at
+        finishedAt = nil
+        retryAt = nil
+    }
 }
 
 /// One workflow as stored: its spec, its state, and every job's state.

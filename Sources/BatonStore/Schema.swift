@@ -264,9 +264,18 @@ public enum Schema {
                 PRAGMA user_version = 8;
                 """)
         }
+        // v9: a dispatch writes no job row (`Engine.dispatch`); a RUNNING workflow's
+        // running jobs are read from their `job.dispatched` events (`Store.record`). No
+        // table changes: rows a v8 broker wrote at dispatch say what the event says. The
+        // version is bumped because a v8 broker reading a v9 file would take a running
+        // job for the earlier attempt its row holds, and could run it once more than
+        // `max_attempts`; a v8 broker refuses a file of a newer schema.
+        m.registerMigration("v9") { db in
+            try db.execute(sql: "PRAGMA user_version = 9")
+        }
         return m
     }
 
     /// The version the migrations above bring a database to.
-    public static let currentVersion = 8
+    public static let currentVersion = 9
 }

@@ -851,11 +851,79 @@ public final class Store: Sendable {
         }
         let seq: Int64 = row["seq"]
         let stored: Int64 = row["last_event"]
+        let currentBlock: Int = row["current_block"]
+        let lastEvent: Int64
+        if state.isFinal {
+            lastEvent = stored
+        } else if state == .running {
+            lastEvent = max(stored, try readDispatches(seq, id, block: currentBlock, into: &jobs, db))
+        } else {
+            lastEvent = max(stored, try lastEventSeq(seq, db))
+        }
         return WorkflowRecord(
             id: id, spec: spec, idempotencyKey: row["idempotency_key"], owner: row["owner"], state: state, reason: row["reason"],
-            currentBlock: row["current_block"], submittedAt: row["submitted_at"], startedAt: row["started_at"],
+            currentBlock: currentBlock, submittedAt: row["submitted_at"], startedAt: row["started_at"],
             finishedAt: row["finished_at"], expiresAt: row["expires_at"],
-            lastEvent: state.isFinal ? stored : max(stored, try lastEventSeq(seq, db)), jobs: jobs)
+            lastEvent: lastEvent, jobs: jobs)
+    }
+
+    /// Makes RUNNING the jobs of a RUNNING workflow's current block whose newest event
+    /// is their `job.dispatched`, and returns the seq of the workflow's newest event (0
+    /// without events).
+    ///
+    /// A dispatch writes no job row: its event, in the same commit, says the attempt
+    /// started (`Engine.dispatch`). Every other change to a dispatched job (its result, a
+    /// retry, a failure, a cancel, a stop) writes the job's row and a `job.*` event in one
+    /// commit. So a job whose newest `job.*` event (PROGRESS's aside, which change no row)
+    /// is its dispatch is running that attempt, and its row (an earlier attempt's, or
+    /// none) is older than the event. Rows written at dispatch by brokers before v9 say
+    /// the same as the event. The log is read newest first, back to the current block's
+    /// `block.started` or the newest `workflow.running`: a job still running was
+    /// dispatched after both, and a job of an earlier block has succeeded (its row says
+    /// so). At restore this reads each RUNNING workflow's newest event row or rows;
+    /// a one-job workflow's one row holds EXEC's events and its dispatch.
+    private func readDispatches(_ workflow: Int64, _ id: String, block: Int, into jobs: inout [[JobRecord]],
+                                _ db: Database) throws -> Int64 {
+        let rows = RawStatement(try db.cachedStatement(sql: "SELECT seq, last, data FROM events WHERE workflow = ? ORDER BY seq DESC"), db)
+        try rows.bind(1, workflow)
+        var newest: Int64 = 0
+        var decided = Set<Int>()
+        var done = false
+        var failure: (any Error)?
+        try rows.stepRows(while: { row in
+            let first = row.int64(0) ?? 0, last = row.int64(1) ?? 0
+            newest = max(newest, last)
+            row.bytes(2) { data in
+                do {
+                    for e in try FoldedEvents.read(data, workflowId: id, first: first, last: last).reversed() {
+                        switch e.kind {
+                        case .workflowRunning: done = true
+                        case .blockStarted where e.fields["block"]?.intValue == Int64(block): done = true
+                        case .jobProgress: continue
+                        case .jobDispatched, .jobSucceeded, .jobRetrying, .jobFailed, .jobCancelled, .jobStopped:
+                            guard e.fields["block"]?.intValue == Int64(block) else { continue }
+                            guard let j64 = e.fields["job"]?.intValue, let j = Int(exactly: j64), jobs[block].indices.contains(j)
+                            else { throw StoreError.corrupt("event \(e.seq) of \(id) names no job of block \(block)") }
+                            guard decided.insert(j).inserted, e.kind == .jobDispatched else { continue }
+                            guard let attempt64 = e.fields["attempt"]?.intValue, let attempt = Int(exactly: attempt64), attempt >= 1
+                            else { throw StoreError.corrupt("event \(e.seq) of \(id) dispatches no attempt") }
+                            // A row of the same attempt or a later one is not older than
+                            // the event (a v8 broker's dispatch row, or a corrupt log).
+                            if !jobs[block][j].state.isFinal && attempt >= jobs[block][j].attempt {
+                                jobs[block][j].dispatch(attempt: attempt, at: e.at)
+                            }
+                        default: continue
+                        }
+                        if done { break }
+                    }
+                } catch {
+                    failure = error
+                }
+            }
+            return !done && failure == nil
+        })
+        if let failure { throw failure }
+        return newest
     }
 
     /// The seq of a workflow's newest event row's last event, 0 without events.

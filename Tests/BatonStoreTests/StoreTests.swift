@@ -98,6 +98,72 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// A dispatch writes no job row (schema v9): a RUNNING workflow's job whose newest
+    /// `job.*` event is its `job.dispatched` reads back RUNNING in that attempt, started
+    /// at the event. A job whose attempt ended since (its row written with the event)
+    /// reads as its row says; PROGRESS events do not hide a dispatch; jobs of an earlier
+    /// block and events before the current block started are not read as dispatches.
+    func testARunningJobReadsBackFromItsDispatchEvent() throws {
+        try onEveryStore { store, _ in
+            let (w0, submitted) = Fixture.submitted("01JD", jobs: [1, 4])
+            try store.apply(Fixture.insert((w0, submitted)))
+            func job(_ kind: EventKind, _ seq: Int64, block: Int = 1, job: Int, attempt: Int, at: Int64) -> (String, EventRow) {
+                ("01JD", EventRow(seq: seq, at: at, kind: kind, fields: EventFields(["attempt": .int(Int64(attempt)), "block": .int(Int64(block)), "job": .int(Int64(job))])))
+            }
+            var w = w0
+            w.state = .running
+            w.currentBlock = 1
+            w.lastEvent = 7
+            w.jobs[0][0] = JobRecord(state: .succeeded, attempt: 1, startedAt: t0 + 1, finishedAt: t0 + 2)
+            var earlier = WriteBatch()
+            earlier.updated = [w]
+            earlier.jobs = [("01JD", 0, 0, w.jobs[0][0])]
+            earlier.events = [("01JD", EventRow(seq: 2, at: t0, kind: .workflowRunning)),
+                              ("01JD", EventRow(seq: 3, at: t0, kind: .blockStarted, fields: EventFields(["block": 0]))),
+                              job(.jobDispatched, 4, block: 0, job: 0, attempt: 1, at: t0 + 1),
+                              job(.jobSucceeded, 5, block: 0, job: 0, attempt: 1, at: t0 + 2),
+                              ("01JD", EventRow(seq: 6, at: t0 + 2, kind: .blockSucceeded, fields: EventFields(["block": 0]))),
+                              ("01JD", EventRow(seq: 7, at: t0 + 2, kind: .blockStarted, fields: EventFields(["block": 1])))]
+            try store.apply(earlier)
+            // Job 0 runs; job 1 failed once (its row) and runs again; job 2 was stopped
+            // (its row); job 3 was never dispatched. Three commits, three folded rows.
+            var dispatches = WriteBatch()
+            dispatches.events = [job(.jobDispatched, 8, job: 0, attempt: 1, at: t0 + 10),
+                                 job(.jobDispatched, 9, job: 1, attempt: 1, at: t0 + 10),
+                                 job(.jobDispatched, 10, job: 2, attempt: 1, at: t0 + 10)]
+            try store.apply(dispatches)
+            var ended = WriteBatch()
+            let retrying = JobRecord(state: .pending, attempt: 1, error: "flaky", startedAt: t0 + 10, finishedAt: t0 + 20, retryAt: t0 + 30)
+            let stopped = JobRecord(state: .pending, attempt: 1, startedAt: t0 + 10, finishedAt: t0 + 20, stoppedAttempts: 1)
+            ended.jobs = [("01JD", 1, 1, retrying), ("01JD", 1, 2, stopped)]
+            ended.events = [job(.jobRetrying, 11, job: 1, attempt: 1, at: t0 + 20),
+                            job(.jobStopped, 12, job: 2, attempt: 1, at: t0 + 20)]
+            try store.apply(ended)
+            var again = WriteBatch()
+            again.events = [job(.jobDispatched, 13, job: 1, attempt: 2, at: t0 + 30),
+                            job(.jobProgress, 14, job: 0, attempt: 1, at: t0 + 31)]
+            try store.apply(again)
+
+            var expected = w
+            expected.lastEvent = 14
+            expected.jobs[1][0] = JobRecord(state: .running, attempt: 1, startedAt: t0 + 10)
+            expected.jobs[1][1] = JobRecord(state: .running, attempt: 2, error: "flaky", startedAt: t0 + 30)
+            expected.jobs[1][2] = stopped
+            XCTAssertEqual(try store.workflow(id: "01JD"), expected)
+            XCTAssertEqual(try store.loadActive().first { $0.id == "01JD" }, expected)
+            XCTAssertEqual(try store.db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM jobs") }, 3, "no row for a dispatch")
+
+            // A STOPPED workflow's jobs are as their rows say (a stop ends every attempt).
+            var stop = WriteBatch()
+            var s = w
+            s.state = .stopped
+            s.lastEvent = 14
+            stop.updated = [s]
+            try store.apply(stop)
+            XCTAssertEqual(try store.workflow(id: "01JD")?.jobs[1][0], JobRecord())
+        }
+    }
+
     /// A job row the schema allows but the record cannot be (an output that is not JSON,
     /// a job index beyond the spec) reads back as a `corrupt` error naming the job, not
     /// as a crash or a silently different workflow.
