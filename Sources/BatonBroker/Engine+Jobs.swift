@@ -118,7 +118,7 @@ extension Engine {
         }
         // No job row is written (the job is not marked dirty): the `job.dispatched`
         // event below, committed in the same transaction before the JOB is sent, holds
-        // all a dispatch changes (the attempt, its start), and the store reads a RUNNING
+        // all a dispatch changes (the attempt, its start), and the store reads a
         // workflow's jobs back with it (`Store.record`). The row was a b-tree write per
         // job made only to be replaced at the job's result (~16k instructions).
         counters.dispatched += 1
@@ -246,17 +246,15 @@ extension Engine {
         let id = k.workflowId
         let wallNow = wall(now)
         guard let (attempt, blocks) = updateWorkflow(id, { w -> (Int, Int) in
-            w.jobs[k.block][k.job].state = .succeeded
-            w.jobs[k.block][k.job].output = output
-            w.jobs[k.block][k.job].error = nil
-            w.jobs[k.block][k.job].finishedAt = wallNow
+            w.jobs[k.block][k.job].succeed(output: output, at: wallNow)
             return (w.jobs[k.block][k.job].attempt, w.spec.blocks.count)
         }) else {
             invariantBroken("succeed: workflow \(id) is not in memory")
             return
         }
-        markJobDirty(k)
-        emit(id, .jobSucceeded, at: now, jobFields(k, attempt: attempt))
+        // No job row, as for a dispatch: the event and the output stored with it (its
+        // row's `outputs`) hold all a success changes (`Store.record` reads it back).
+        emit(id, .jobSucceeded, at: now, jobFields(k, attempt: attempt), output: output)
         guard let unfinished = progress[id]?.unfinished else {
             // Fallback: without its block's bookkeeping the workflow could never go on;
             // failing it tells its client instead of leaving it RUNNING forever.

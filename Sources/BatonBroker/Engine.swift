@@ -367,7 +367,8 @@ public struct Engine {
     }
 
     /// Appends an event to a workflow's log and wakes its parked watchers.
-    mutating func emit(_ id: String, _ kind: EventKind, at now: Int64, _ fields: EventFields = EventFields()) {
+    mutating func emit(_ id: String, _ kind: EventKind, at now: Int64, _ fields: EventFields = EventFields(),
+                       output: JSONValue? = nil) {
         guard let seq = updateWorkflow(id, { w -> Int64 in
             w.lastEvent += 1
             return w.lastEvent
@@ -377,7 +378,7 @@ public struct Engine {
         // `markDirty`), and the store reads an unfinished workflow's newest event when it
         // loads one. A dispatch or a job's result cost a workflow-row UPDATE each before
         // (17k instructions; 0.75 per one-job workflow under load).
-        out.writes.events.append((id, EventRow(seq: seq, at: wall(now), kind: kind, fields: fields)))
+        out.writes.events.append((id, EventRow(seq: seq, at: wall(now), kind: kind, fields: fields, output: output)))
         if !watchers.isEmpty, let parked = watchers.removeValue(forKey: id) {
             for w in parked {
                 unparkWatch(w.peer)

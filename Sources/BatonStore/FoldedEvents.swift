@@ -100,6 +100,43 @@ enum FoldedEvents {
         out.append(UInt8(ascii: "]"))
     }
 
+    /// A row's `outputs`: `[[seq,output],...]` for the chain's events that carry a job
+    /// output (`EventRow.output`); false (write NULL) when none does.
+    static func writeOutputs(_ events: [(workflowId: String, event: EventRow)], from head: Int, next: [Int],
+                             into out: inout [UInt8]) -> Bool {
+        var i = head
+        var any = false
+        while i >= 0 {
+            if let output = events[i].event.output {
+                out.append(UInt8(ascii: any ? "," : "["))
+                out.append(UInt8(ascii: "["))
+                JSONWriter.writeInt(events[i].event.seq, into: &out)
+                out.append(UInt8(ascii: ","))
+                JSONWriter.write(output, into: &out)
+                out.append(UInt8(ascii: "]"))
+                any = true
+            }
+            i = next[i]
+        }
+        if any { out.append(UInt8(ascii: "]")) }
+        return any
+    }
+
+    /// A row's `outputs` as written by `writeOutputs`: event seq → output.
+    static func readOutputs(_ data: UnsafeRawBufferPointer, workflowId: String, first: Int64, last: Int64) throws -> [Int64: JSONValue] {
+        guard case .array(let items)? = try? JSONParser.parse(data) else {
+            throw StoreError.corrupt("outputs of events \(first)...\(last) of \(workflowId): not a JSON array")
+        }
+        var outputs: [Int64: JSONValue] = [:]
+        for item in items {
+            guard case .array(let pair) = item, pair.count == 2, let seq = pair[0].intValue, (first...last).contains(seq) else {
+                throw StoreError.corrupt("outputs of events \(first)...\(last) of \(workflowId): not [seq, output] pairs of the row")
+            }
+            outputs[seq] = pair[1]
+        }
+        return outputs
+    }
+
     /// One event: `[at,"kind",{fields}]`.
     private static func write(_ e: EventRow, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "["))

@@ -47,6 +47,16 @@ public struct JobRecord: Equatable, Sendable {
         finishedAt = nil
         retryAt = nil
     }
+
+    /// The job as its running attempt's success at `at` leaves it: as `dispatch`, the
+    /// one definition for the engine and for the store, which makes it again from a
+    /// `job.succeeded` event and the output stored with it.
+    public mutating func succeed(output: JSONValue?, at: Int64) {
+        state = .succeeded
+        self.output = output
+        error = nil
+        finishedAt = at
+    }
 }
 
 /// One workflow as stored: its spec, its state, and every job's state.
@@ -237,12 +247,16 @@ public struct EventRow: Equatable, Sendable {
     public var at: Int64
     public var kind: EventKind
     public var fields: EventFields
+    /// A `job.succeeded` event's job output: stored beside the event (its row's
+    /// `outputs`), not among its fields (the output is in STATUS, not in the log, §7).
+    public var output: JSONValue?
 
-    public init(seq: Int64, at: Int64, kind: EventKind, fields: EventFields = EventFields()) {
+    public init(seq: Int64, at: Int64, kind: EventKind, fields: EventFields = EventFields(), output: JSONValue? = nil) {
         self.seq = seq
         self.at = at
         self.kind = kind
         self.fields = fields
+        self.output = output
     }
 
     /// The row of an event built as a value (tests, tools).

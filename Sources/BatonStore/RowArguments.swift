@@ -71,4 +71,11 @@ struct RowArguments {
         FoldedEvents.write(events, from: head, next: next, into: &bytes)
         values.append(.text(start: start, count: bytes.count - start))
     }
+
+    /// The job outputs of the same chain (`FoldedEvents.writeOutputs`), or NULL.
+    mutating func append(outputs events: [(workflowId: String, event: EventRow)], from head: Int, next: [Int]) {
+        let start = bytes.count
+        guard FoldedEvents.writeOutputs(events, from: head, next: next, into: &bytes) else { return values.append(.null) }
+        values.append(.text(start: start, count: bytes.count - start))
+    }
 }

@@ -264,14 +264,20 @@ public enum Schema {
                 PRAGMA user_version = 8;
                 """)
         }
-        // v9: a dispatch writes no job row (`Engine.dispatch`); a RUNNING workflow's
-        // running jobs are read from their `job.dispatched` events (`Store.record`). No
-        // table changes: rows a v8 broker wrote at dispatch say what the event says. The
-        // version is bumped because a v8 broker reading a v9 file would take a running
-        // job for the earlier attempt its row holds, and could run it once more than
-        // `max_attempts`; a v8 broker refuses a file of a newer schema.
+        // v9: a dispatch and a success write no job row (`Engine.dispatch`,
+        // `Engine.succeed`): their events say what changed, and `events.outputs` holds
+        // the outputs of the `job.succeeded` events of its row (`FoldedEvents.writeOutputs`).
+        // `Store.record` reads a job as its newest event says when that is its dispatch or
+        // its success, and as its row says otherwise. Rows a v8 broker wrote say the same
+        // as the events, so nothing is rewritten. A v8 broker reading a v9 file would take
+        // a running job for the earlier attempt its row holds (and could run it once more
+        // than `max_attempts`) and a succeeded one for pending; it refuses a file of a
+        // newer schema (`Store.refuseNewerSchema`).
         m.registerMigration("v9") { db in
-            try db.execute(sql: "PRAGMA user_version = 9")
+            try db.execute(sql: """
+                ALTER TABLE events ADD COLUMN outputs TEXT;
+                PRAGMA user_version = 9;
+                """)
         }
         return m
     }

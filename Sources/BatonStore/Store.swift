@@ -251,7 +251,7 @@ public final class Store: Sendable {
         guard !events.isEmpty else { return }
         let grouping = FoldedEvents.group(events)
         guard !grouping.rows.isEmpty else { return }
-        let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow, seq, last, data) VALUES (?, ?, ?, ?)"), db)
+        let stmt = RawStatement(try db.cachedStatement(sql: "INSERT INTO events (workflow, seq, last, data, outputs) VALUES (?, ?, ?, ?, ?)"), db)
         for folded in grouping.rows {
             // Seq 1 is the implied `workflow.submitted` (spec §7); any other event
             // numbered 1 would hide it, where its row's key refused it before v8.
@@ -262,6 +262,7 @@ public final class Store: Sendable {
             row.append(head.seq)
             row.append(events[folded.tail].event.seq)
             row.append(folded: events, from: folded.head, next: grouping.next)
+            row.append(outputs: events, from: folded.head, next: grouping.next)
             try stmt.run(row)
         }
     }
@@ -852,14 +853,9 @@ public final class Store: Sendable {
         let seq: Int64 = row["seq"]
         let stored: Int64 = row["last_event"]
         let currentBlock: Int = row["current_block"]
-        let lastEvent: Int64
-        if state.isFinal {
-            lastEvent = stored
-        } else if state == .running {
-            lastEvent = max(stored, try readDispatches(seq, id, block: currentBlock, into: &jobs, db))
-        } else {
-            lastEvent = max(stored, try lastEventSeq(seq, db))
-        }
+        // A SUBMITTED workflow has no job events (nor event rows: its first is implied).
+        let newest = state == .submitted ? try lastEventSeq(seq, db) : try readJobEvents(seq, id, into: &jobs, db)
+        let lastEvent = state.isFinal ? stored : max(stored, newest)
         return WorkflowRecord(
             id: id, spec: spec, idempotencyKey: row["idempotency_key"], owner: row["owner"], state: state, reason: row["reason"],
             currentBlock: currentBlock, submittedAt: row["submitted_at"], startedAt: row["started_at"],
@@ -867,60 +863,97 @@ public final class Store: Sendable {
             lastEvent: lastEvent, jobs: jobs)
     }
 
-    /// Makes RUNNING the jobs of a RUNNING workflow's current block whose newest event
-    /// is their `job.dispatched`, and returns the seq of the workflow's newest event (0
-    /// without events).
+    /// Reads into `jobs` what a workflow's events say of them, and returns the seq of its
+    /// newest event (0 without events).
     ///
-    /// A dispatch writes no job row: its event, in the same commit, says the attempt
-    /// started (`Engine.dispatch`). Every other change to a dispatched job (its result, a
-    /// retry, a failure, a cancel, a stop) writes the job's row and a `job.*` event in one
-    /// commit. So a job whose newest `job.*` event (PROGRESS's aside, which change no row)
-    /// is its dispatch is running that attempt, and its row (an earlier attempt's, or
-    /// none) is older than the event. Rows written at dispatch by brokers before v9 say
-    /// the same as the event. The log is read newest first, back to the current block's
-    /// `block.started` or the newest `workflow.running`: a job still running was
-    /// dispatched after both, and a job of an earlier block has succeeded (its row says
-    /// so). At restore this reads each RUNNING workflow's newest event row or rows;
-    /// a one-job workflow's one row holds EXEC's events and its dispatch.
-    private func readDispatches(_ workflow: Int64, _ id: String, block: Int, into jobs: inout [[JobRecord]],
-                                _ db: Database) throws -> Int64 {
-        let rows = RawStatement(try db.cachedStatement(sql: "SELECT seq, last, data FROM events WHERE workflow = ? ORDER BY seq DESC"), db)
-        try rows.bind(1, workflow)
+    /// A dispatch and a success write no job row: their events, in the same commit, say
+    /// what changed (`Engine.dispatch`, `Engine.succeed`), and a success's output is
+    /// stored with its event (`outputs`). Every other change to a job (a retry, a failure,
+    /// a cancel, a stop) writes the job's row and its `job.*` event in one commit. So a
+    /// job whose newest `job.*` event (PROGRESS's aside, which change no row) is its
+    /// dispatch is running that attempt, started then; one whose newest is its success
+    /// has succeeded, started at that attempt's dispatch; any other is as its row says.
+    /// A row of the same attempt or a later one, or a final one, is never older than the
+    /// event (rows a v8 broker wrote at dispatch and success say the same as the events).
+    ///
+    /// Reads the log newest first and stops once every job is settled: a finished
+    /// one-job workflow reads its two rows (EXEC's and the result's).
+    private func readJobEvents(_ workflow: Int64, _ id: String, into jobs: inout [[JobRecord]], _ db: Database) throws -> Int64 {
+        enum Seen: UInt8 { case nothing, settled, startPending }
+        var offset: [Int] = []  // a block's first job's index in `seen`
+        var total = 0
+        for b in jobs.indices { offset.append(total); total += jobs[b].count }
+        var seen = [Seen](repeating: .nothing, count: total)
+        var open = total  // jobs not settled yet (`nothing` or `startPending`)
+        var startAttempt: [Int: Int] = [:]  // `startPending` job → the attempt whose dispatch is sought
         var newest: Int64 = 0
-        var decided = Set<Int>()
-        var done = false
         var failure: (any Error)?
+
+        // An event that names no job of the spec, or a dispatch or success without its
+        // attempt (none a broker wrote), says nothing of a job: the rows stand.
+        func apply(_ e: WorkflowEvent, outputs: [Int64: JSONValue]) {
+            guard let b64 = e.fields["block"]?.intValue, let j64 = e.fields["job"]?.intValue,
+                  let b = Int(exactly: b64), let j = Int(exactly: j64), jobs.indices.contains(b), jobs[b].indices.contains(j)
+            else { return }
+            let n = offset[b] + j
+            switch seen[n] {
+            case .settled:
+                return
+            case .startPending:
+                guard e.kind == .jobDispatched, e.fields["attempt"]?.intValue == Int64(startAttempt[n] ?? -1) else { return }
+                jobs[b][j].startedAt = e.at
+                seen[n] = .settled
+                open -= 1
+                return
+            case .nothing:
+                break
+            }
+            seen[n] = .settled
+            guard e.kind == .jobDispatched || e.kind == .jobSucceeded,
+                  let a64 = e.fields["attempt"]?.intValue, let attempt = Int(exactly: a64), attempt >= 1
+            else { open -= 1; return }
+            let row = jobs[b][j]
+            guard !row.state.isFinal, attempt >= row.attempt else { open -= 1; return }
+            if e.kind == .jobDispatched {
+                jobs[b][j].dispatch(attempt: attempt, at: e.at)
+                open -= 1
+                return
+            }
+            jobs[b][j].attempt = attempt
+            jobs[b][j].retryAt = nil
+            jobs[b][j].succeed(output: outputs[e.seq], at: e.at)
+            if row.state == .running && row.attempt == attempt {
+                open -= 1  // a v8 dispatch row: its start is the attempt's
+            } else {
+                jobs[b][j].startedAt = nil
+                seen[n] = .startPending
+                startAttempt[n] = attempt
+            }
+        }
+
+        let rows = RawStatement(try db.cachedStatement(sql: "SELECT seq, last, data, outputs FROM events WHERE workflow = ? ORDER BY seq DESC"), db)
+        try rows.bind(1, workflow)
         try rows.stepRows(while: { row in
             let first = row.int64(0) ?? 0, last = row.int64(1) ?? 0
             newest = max(newest, last)
-            row.bytes(2) { data in
-                do {
-                    for e in try FoldedEvents.read(data, workflowId: id, first: first, last: last).reversed() {
-                        switch e.kind {
-                        case .workflowRunning: done = true
-                        case .blockStarted where e.fields["block"]?.intValue == Int64(block): done = true
-                        case .jobProgress: continue
-                        case .jobDispatched, .jobSucceeded, .jobRetrying, .jobFailed, .jobCancelled, .jobStopped:
-                            guard e.fields["block"]?.intValue == Int64(block) else { continue }
-                            guard let j64 = e.fields["job"]?.intValue, let j = Int(exactly: j64), jobs[block].indices.contains(j)
-                            else { throw StoreError.corrupt("event \(e.seq) of \(id) names no job of block \(block)") }
-                            guard decided.insert(j).inserted, e.kind == .jobDispatched else { continue }
-                            guard let attempt64 = e.fields["attempt"]?.intValue, let attempt = Int(exactly: attempt64), attempt >= 1
-                            else { throw StoreError.corrupt("event \(e.seq) of \(id) dispatches no attempt") }
-                            // A row of the same attempt or a later one is not older than
-                            // the event (a v8 broker's dispatch row, or a corrupt log).
-                            if !jobs[block][j].state.isFinal && attempt >= jobs[block][j].attempt {
-                                jobs[block][j].dispatch(attempt: attempt, at: e.at)
-                            }
-                        default: continue
-                        }
-                        if done { break }
-                    }
-                } catch {
-                    failure = error
+            do {
+                var outputs: [Int64: JSONValue] = [:]
+                if !row.isNull(3) {
+                    var parsed: Result<[Int64: JSONValue], any Error> = .success([:])
+                    row.bytes(3) { data in parsed = Result { try FoldedEvents.readOutputs(data, workflowId: id, first: first, last: last) } }
+                    outputs = try parsed.get()
                 }
+                var events: Result<[WorkflowEvent], any Error> = .success([])
+                row.bytes(2) { data in events = Result { try FoldedEvents.read(data, workflowId: id, first: first, last: last) } }
+                for e in try events.get().reversed() where e.kind.rawValue.hasPrefix("job.") && e.kind != .jobProgress {
+                    apply(e, outputs: outputs)
+                    if open == 0 { return false }
+                }
+            } catch {
+                failure = error
+                return false
             }
-            return !done && failure == nil
+            return open > 0
         })
         if let failure { throw failure }
         return newest

@@ -98,30 +98,31 @@ final class StoreTests: XCTestCase {
         }
     }
 
-    /// A dispatch writes no job row (schema v9): a RUNNING workflow's job whose newest
-    /// `job.*` event is its `job.dispatched` reads back RUNNING in that attempt, started
-    /// at the event. A job whose attempt ended since (its row written with the event)
-    /// reads as its row says; PROGRESS events do not hide a dispatch; jobs of an earlier
-    /// block and events before the current block started are not read as dispatches.
-    func testARunningJobReadsBackFromItsDispatchEvent() throws {
+    /// A dispatch and a success write no job row (schema v9). A job whose newest `job.*`
+    /// event is its `job.dispatched` reads back RUNNING in that attempt, started at the
+    /// event; one whose newest is its `job.succeeded` reads back SUCCEEDED with the
+    /// output stored beside the event, started at that attempt's dispatch. A job whose
+    /// attempt ended otherwise (its row written with the event) reads as its row says;
+    /// PROGRESS events hide nothing. Running and finished workflows alike.
+    func testJobsReadBackFromTheirDispatchAndSuccessEvents() throws {
         try onEveryStore { store, _ in
             let (w0, submitted) = Fixture.submitted("01JD", jobs: [1, 4])
             try store.apply(Fixture.insert((w0, submitted)))
-            func job(_ kind: EventKind, _ seq: Int64, block: Int = 1, job: Int, attempt: Int, at: Int64) -> (String, EventRow) {
-                ("01JD", EventRow(seq: seq, at: at, kind: kind, fields: EventFields(["attempt": .int(Int64(attempt)), "block": .int(Int64(block)), "job": .int(Int64(job))])))
+            func job(_ kind: EventKind, _ seq: Int64, block: Int = 1, job: Int, attempt: Int, at: Int64,
+                     output: JSONValue? = nil) -> (String, EventRow) {
+                ("01JD", EventRow(seq: seq, at: at, kind: kind, fields: EventFields(["attempt": .int(Int64(attempt)), "block": .int(Int64(block)),
+                                                                                      "job": .int(Int64(job))]), output: output))
             }
             var w = w0
             w.state = .running
             w.currentBlock = 1
             w.lastEvent = 7
-            w.jobs[0][0] = JobRecord(state: .succeeded, attempt: 1, startedAt: t0 + 1, finishedAt: t0 + 2)
             var earlier = WriteBatch()
             earlier.updated = [w]
-            earlier.jobs = [("01JD", 0, 0, w.jobs[0][0])]
             earlier.events = [("01JD", EventRow(seq: 2, at: t0, kind: .workflowRunning)),
                               ("01JD", EventRow(seq: 3, at: t0, kind: .blockStarted, fields: EventFields(["block": 0]))),
                               job(.jobDispatched, 4, block: 0, job: 0, attempt: 1, at: t0 + 1),
-                              job(.jobSucceeded, 5, block: 0, job: 0, attempt: 1, at: t0 + 2),
+                              job(.jobSucceeded, 5, block: 0, job: 0, attempt: 1, at: t0 + 2, output: ["disk": "sda"]),
                               ("01JD", EventRow(seq: 6, at: t0 + 2, kind: .blockSucceeded, fields: EventFields(["block": 0]))),
                               ("01JD", EventRow(seq: 7, at: t0 + 2, kind: .blockStarted, fields: EventFields(["block": 1])))]
             try store.apply(earlier)
@@ -146,21 +147,38 @@ final class StoreTests: XCTestCase {
 
             var expected = w
             expected.lastEvent = 14
+            expected.jobs[0][0] = JobRecord(state: .succeeded, attempt: 1, output: ["disk": "sda"], startedAt: t0 + 1, finishedAt: t0 + 2)
             expected.jobs[1][0] = JobRecord(state: .running, attempt: 1, startedAt: t0 + 10)
             expected.jobs[1][1] = JobRecord(state: .running, attempt: 2, error: "flaky", startedAt: t0 + 30)
             expected.jobs[1][2] = stopped
             XCTAssertEqual(try store.workflow(id: "01JD"), expected)
             XCTAssertEqual(try store.loadActive().first { $0.id == "01JD" }, expected)
-            XCTAssertEqual(try store.db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM jobs") }, 3, "no row for a dispatch")
 
-            // A STOPPED workflow's jobs are as their rows say (a stop ends every attempt).
-            var stop = WriteBatch()
-            var s = w
-            s.state = .stopped
-            s.lastEvent = 14
-            stop.updated = [s]
-            try store.apply(stop)
-            XCTAssertEqual(try store.workflow(id: "01JD")?.jobs[1][0], JobRecord())
+            // Every job succeeds (job 1 with no output) and the workflow with them.
+            var done = WriteBatch()
+            w.state = .succeeded
+            w.finishedAt = t0 + 50
+            w.lastEvent = 21
+            done.updated = [w]
+            done.events = [job(.jobSucceeded, 15, job: 0, attempt: 1, at: t0 + 40, output: [1, 2]),
+                           job(.jobSucceeded, 16, job: 1, attempt: 2, at: t0 + 41),
+                           job(.jobDispatched, 17, job: 2, attempt: 2, at: t0 + 42),
+                           job(.jobDispatched, 18, job: 3, attempt: 1, at: t0 + 42),
+                           job(.jobSucceeded, 19, job: 2, attempt: 2, at: t0 + 50, output: "ok"),
+                           job(.jobSucceeded, 20, job: 3, attempt: 1, at: t0 + 50, output: nil),
+                           ("01JD", EventRow(seq: 21, at: t0 + 50, kind: .workflowSucceeded))]
+            try store.apply(done)
+            expected = w
+            expected.jobs[0][0] = JobRecord(state: .succeeded, attempt: 1, output: ["disk": "sda"], startedAt: t0 + 1, finishedAt: t0 + 2)
+            expected.jobs[1] = [
+                JobRecord(state: .succeeded, attempt: 1, output: [1, 2], startedAt: t0 + 10, finishedAt: t0 + 40),
+                JobRecord(state: .succeeded, attempt: 2, startedAt: t0 + 30, finishedAt: t0 + 41),
+                JobRecord(state: .succeeded, attempt: 2, output: "ok", startedAt: t0 + 42, finishedAt: t0 + 50, stoppedAttempts: 1),
+                JobRecord(state: .succeeded, attempt: 1, startedAt: t0 + 42, finishedAt: t0 + 50),
+            ]
+            XCTAssertEqual(try store.workflow(id: "01JD"), expected)
+            XCTAssertEqual(try store.db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM jobs") }, 2,
+                           "rows only for the retry and the stop")
         }
     }
 
