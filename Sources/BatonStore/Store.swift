@@ -852,9 +852,17 @@ public final class Store: Sendable {
         }
         let seq: Int64 = row["seq"]
         let stored: Int64 = row["last_event"]
-        let currentBlock: Int = row["current_block"]
-        // A SUBMITTED workflow has no job events (nor event rows: its first is implied).
-        let newest = state == .submitted ? try lastEventSeq(seq, db) : try readJobEvents(seq, id, into: &jobs, db)
+        var currentBlock: Int = row["current_block"]
+        var newest: Int64
+        if state == .submitted {
+            newest = try lastEventSeq(seq, db)  // none: a SUBMITTED workflow's one event is implied
+        } else {
+            // An unfinished workflow's `current_block` may lag behind its newest
+            // `block.started` (`Engine.startBlock`); a final one's is exact.
+            let read = try readJobEvents(seq, id, into: &jobs, seekingBlock: !state.isFinal, db)
+            newest = read.newest
+            if let b = read.startedBlock { currentBlock = max(currentBlock, b) }
+        }
         let lastEvent = state.isFinal ? stored : max(stored, newest)
         return WorkflowRecord(
             id: id, spec: spec, idempotencyKey: row["idempotency_key"], owner: row["owner"], state: state, reason: row["reason"],
@@ -876,9 +884,11 @@ public final class Store: Sendable {
     /// A row of the same attempt or a later one, or a final one, is never older than the
     /// event (rows a v8 broker wrote at dispatch and success say the same as the events).
     ///
-    /// Reads the log newest first and stops once every job is settled: a finished
-    /// one-job workflow reads its two rows (EXEC's and the result's).
-    private func readJobEvents(_ workflow: Int64, _ id: String, into jobs: inout [[JobRecord]], _ db: Database) throws -> Int64 {
+    /// Reads the log newest first and stops once every job is settled (and, when
+    /// `seekingBlock`, the newest `block.started` is found, whose block it returns): a
+    /// finished one-job workflow reads its two rows (EXEC's and the result's).
+    private func readJobEvents(_ workflow: Int64, _ id: String, into jobs: inout [[JobRecord]], seekingBlock: Bool,
+                               _ db: Database) throws -> (newest: Int64, startedBlock: Int?) {
         enum Seen: UInt8 { case nothing, settled, startPending }
         var offset: [Int] = []  // a block's first job's index in `seen`
         var total = 0
@@ -887,6 +897,8 @@ public final class Store: Sendable {
         var open = total  // jobs not settled yet (`nothing` or `startPending`)
         var startAttempt: [Int: Int] = [:]  // `startPending` job → the attempt whose dispatch is sought
         var newest: Int64 = 0
+        var startedBlock: Int?
+        var seeking = seekingBlock
         var failure: (any Error)?
 
         // An event that names no job of the spec, or a dispatch or success without its
@@ -945,18 +957,26 @@ public final class Store: Sendable {
                 }
                 var events: Result<[WorkflowEvent], any Error> = .success([])
                 row.bytes(2) { data in events = Result { try FoldedEvents.read(data, workflowId: id, first: first, last: last) } }
-                for e in try events.get().reversed() where e.kind.rawValue.hasPrefix("job.") && e.kind != .jobProgress {
-                    apply(e, outputs: outputs)
-                    if open == 0 { return false }
+                for e in try events.get().reversed() {
+                    switch e.kind {
+                    case .jobProgress: continue
+                    case .jobDispatched, .jobSucceeded, .jobRetrying, .jobFailed, .jobCancelled, .jobStopped:
+                        apply(e, outputs: outputs)
+                    case .blockStarted where seeking:
+                        startedBlock = e.fields["block"]?.intValue.flatMap { Int(exactly: $0) }
+                        seeking = false
+                    default: continue
+                    }
+                    if open == 0 && !seeking { return false }
                 }
             } catch {
                 failure = error
                 return false
             }
-            return open > 0
+            return open > 0 || seeking
         })
         if let failure { throw failure }
-        return newest
+        return (newest, startedBlock)
     }
 
     /// The seq of a workflow's newest event row's last event, 0 without events.

@@ -103,7 +103,8 @@ final class StoreTests: XCTestCase {
     /// event; one whose newest is its `job.succeeded` reads back SUCCEEDED with the
     /// output stored beside the event, started at that attempt's dispatch. A job whose
     /// attempt ended otherwise (its row written with the event) reads as its row says;
-    /// PROGRESS events hide nothing. Running and finished workflows alike.
+    /// PROGRESS events hide nothing. Running and finished workflows alike. An unfinished
+    /// workflow's block is its newest `block.started`'s, its row's `current_block` lagging.
     func testJobsReadBackFromTheirDispatchAndSuccessEvents() throws {
         try onEveryStore { store, _ in
             let (w0, submitted) = Fixture.submitted("01JD", jobs: [1, 4])
@@ -118,7 +119,9 @@ final class StoreTests: XCTestCase {
             w.currentBlock = 1
             w.lastEvent = 7
             var earlier = WriteBatch()
-            earlier.updated = [w]
+            var atExec = w  // the row as EXEC wrote it: block 1's start rewrites no row
+            atExec.currentBlock = 0
+            earlier.updated = [atExec]
             earlier.events = [("01JD", EventRow(seq: 2, at: t0, kind: .workflowRunning)),
                               ("01JD", EventRow(seq: 3, at: t0, kind: .blockStarted, fields: EventFields(["block": 0]))),
                               job(.jobDispatched, 4, block: 0, job: 0, attempt: 1, at: t0 + 1),
