@@ -132,8 +132,8 @@ final class Report {
             for p in r.problems { md += "- \(cell(p))\n" }
         }
         md += "\nRatios divide Baton's figure by the raw limit named beside it, measured above in the same run. "
-        md += "SQLite batched rows: Baton operations/s × the rows each writes (SUBMIT 1; handshake 4; one-job workflow end to end 11; fan-out 4 per job: a job has a row from its first dispatch on, a workflow's first event none since schema v8) "
-        md += "÷ SQLite rows/s at 1000 rows per commit; for broker CPU per job, the broker's µs per job ÷ the µs its 4 rows take there. "
+        md += "SQLite batched rows: Baton operations/s × the rows each writes (SUBMIT 1; handshake 4; one-job workflow end to end 9; fan-out 2 per job: a workflow's first event has no row since schema v8, and since schema v9 a job has a row only for a retry, a failure, a cancel or a stop, its dispatch and success being its events) "
+        md += "÷ SQLite rows/s at 1000 rows per commit; for broker CPU per job, the broker's µs per job ÷ the µs its 2 rows take there. "
         md += "Store path: SUBMIT/s ÷ the store's SUBMIT-shaped writes/s at 1000 per commit. "
         md += "ZeroMQ: Baton round trips/s (SUBMIT 1; handshake 2; end to end 3, counting JOB→RESULT) ÷ bare ZeroMQ round trips/s. "
         md += "Latency: Baton's p50 ÷ (single-row FULL commit p50 + ZeroMQ round trip p50).\n"

@@ -149,7 +149,7 @@ final class Bench {
             defer { removeTree(dir) }
             let s = try measureStore(dir: dir, secondsEach: plan.storeSecondsEach)
             store = s
-            let how = "BatonStore `Store.apply` (GRDB), opened as the broker opens it, fresh file; only `apply` timed; per workflow its row, as one SUBMIT writes (its first event has no row since schema v8; a job has a row from its first dispatch on)"
+            let how = "BatonStore `Store.apply` (GRDB), opened as the broker opens it, fresh file; only `apply` timed; per workflow its row, as one SUBMIT writes (its first event has no row since schema v8; a job has no row before its first retry, failure, cancel or stop since schema v9)"
             report.limit("store_submit_commits_per_s", "Store path: SUBMIT-shaped commits/s, 1 workflow per commit",
                          s.singleWorkflowCommitsPerSecond, "1/s", rate(s.singleWorkflowCommitsPerSecond), notes: how)
             let pw = Percentiles(s.singleWorkflowLatency)
@@ -268,7 +268,7 @@ final class Bench {
                 report.add(Figure(
                     id: "e2e_per_s_\(count)", section: sectionName, name: name, value: v, unit: "1/s", display: rate(v),
                     target: target, pass: target == nil ? nil : v >= 10_000,
-                    ratios: ratios(perSecond: v, roundTrips: 3, rows: 11),
+                    ratios: ratios(perSecond: v, roundTrips: 3, rows: 9),
                     notes: "\(grouped(n)) workflows, first SUBMIT → all SUCCEEDED in \(String(format: "%.2f", first.seconds)) s (handshakes done after \(String(format: "%.2f", first.handshakes)) s); broker CPU \(us(first.broker * 1e6 / n)) per workflow (\(pct(first.broker / first.seconds)) of a core), workers \(us(first.workers * 1e6 / n)); broker RSS \(mib(rss0)) after the warm-up → \(mib(first.rss)) after them"))
                 guard count == 2 else { return }
                 // The same load again on the same broker: memory that finished workflows kept would show here.
@@ -324,8 +324,9 @@ final class Bench {
                 let perJob = r.broker * 1e6 / Double(jobs)
                 var rs: [Ratio] = []
                 if let q = sqlite {
-                    // Per job the broker writes 4 rows: job RUNNING (its row made), job.dispatched, job SUCCEEDED, job.succeeded.
-                    rs.append(Ratio(basis: "SQLite batched rows (4 rows/job)", value: perJob / (4e6 / q.batchedRowsPerSecond)))
+                    // Per job the broker writes 2 rows' worth: job.dispatched and job.succeeded (with its
+                    // output); since schema v9 neither makes a job row.
+                    rs.append(Ratio(basis: "SQLite batched rows (2 rows/job)", value: perJob / (2e6 / q.batchedRowsPerSecond)))
                 }
                 report.add(Figure(
                     id: "fanout_\(blocks)x\(jobsPerBlock)_wall", section: sectionName, name: "\(label): wall time",
