@@ -271,10 +271,10 @@ public enum Schema {
         // its success, and as its row says otherwise. A block's start no longer rewrites
         // the workflow's row (which holds the spec) either: an unfinished workflow's
         // `current_block` is the newest `block.started`'s when that is later. Rows a v8
-        // broker wrote say the same as the events, so nothing is rewritten. A v8 broker reading a v9 file would take
-        // a running job for the earlier attempt its row holds (and could run it once more
-        // than `max_attempts`) and a succeeded one for pending; it refuses a file of a
-        // newer schema (`Store.refuseNewerSchema`).
+        // broker wrote say the same as the events, so nothing is rewritten. A v8 broker
+        // reading a v9 file would take a running job for the earlier attempt its row holds
+        // (and could run it once more than `max_attempts`) and a succeeded one for
+        // pending; it refuses a file of a newer schema (`Store.refuseNewerSchema`).
         m.registerMigration("v9") { db in
             try db.execute(sql: """
                 ALTER TABLE events ADD COLUMN outputs TEXT;
