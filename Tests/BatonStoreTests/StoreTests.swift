@@ -185,6 +185,42 @@ final class StoreTests: XCTestCase {
         }
     }
 
+    /// A file a v8 broker ran reads the same under v9: its rows written at a dispatch and
+    /// a success say what the events say. A job a v8 broker dispatched (its RUNNING row)
+    /// whose success a v9 broker then applied (an event, no row) reads SUCCEEDED, started
+    /// when its row says; a job v8 finished (its SUCCEEDED row) reads as the row.
+    func testRowsAV8BrokerWroteReadTheSameBesideV9Events() throws {
+        try onEveryStore { store, _ in
+            var (w, submitted) = Fixture.submitted("01JK", jobs: [2])
+            try store.apply(Fixture.insert((w, submitted)))
+            func job(_ kind: EventKind, _ seq: Int64, job: Int, at: Int64, output: JSONValue? = nil) -> (String, EventRow) {
+                ("01JK", EventRow(seq: seq, at: at, kind: kind, fields: EventFields(["attempt": 1, "block": 0, "job": .int(Int64(job))]),
+                                  output: output))
+            }
+            // v8: EXEC, both dispatches with their rows, job 0's success with its row.
+            w.state = .running
+            w.lastEvent = 7
+            var v8 = WriteBatch()
+            v8.updated = [w]
+            v8.jobs = [("01JK", 0, 0, JobRecord(state: .succeeded, attempt: 1, output: "v8", startedAt: t0 + 1, finishedAt: t0 + 2)),
+                       ("01JK", 0, 1, JobRecord(state: .running, attempt: 1, startedAt: t0 + 1))]
+            v8.events = [("01JK", EventRow(seq: 2, at: t0, kind: .workflowRunning)),
+                         ("01JK", EventRow(seq: 3, at: t0, kind: .blockStarted, fields: EventFields(["block": 0]))),
+                         job(.jobDispatched, 4, job: 0, at: t0 + 1), job(.jobDispatched, 5, job: 1, at: t0 + 1),
+                         job(.jobSucceeded, 6, job: 0, at: t0 + 2)]
+            v8.events.append(("01JK", EventRow(seq: 7, at: t0 + 2, kind: .jobProgress, fields: EventFields(["attempt": 1, "block": 0, "job": 1]))))
+            try store.apply(v8)
+            // v9: job 1's success, an event with its output and no row.
+            var v9 = WriteBatch()
+            v9.events = [job(.jobSucceeded, 8, job: 1, at: t0 + 3, output: ["v": 9])]
+            try store.apply(v9)
+            let read = try XCTUnwrap(try store.workflow(id: "01JK"))
+            XCTAssertEqual(read.jobs[0], [JobRecord(state: .succeeded, attempt: 1, output: "v8", startedAt: t0 + 1, finishedAt: t0 + 2),
+                                          JobRecord(state: .succeeded, attempt: 1, output: ["v": 9], startedAt: t0 + 1, finishedAt: t0 + 3)])
+            XCTAssertEqual(read.lastEvent, 8)
+        }
+    }
+
     /// A job row the schema allows but the record cannot be (an output that is not JSON,
     /// a job index beyond the spec) reads back as a `corrupt` error naming the job, not
     /// as a crash or a silently different workflow.
