@@ -117,9 +117,9 @@ struct RawStatement {
         }
 
         /// The column's text bytes, valid inside `body` only (empty for NULL).
-        func bytes(_ column: Int32, _ body: (UnsafeRawBufferPointer) -> Void) {
+        func bytes<T>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
             let count = Int(sqlite3_column_bytes(handle, column))
-            body(UnsafeRawBufferPointer(start: sqlite3_column_text(handle, column), count: count))
+            return try body(UnsafeRawBufferPointer(start: sqlite3_column_text(handle, column), count: count))
         }
 
         func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }

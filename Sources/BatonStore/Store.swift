@@ -606,11 +606,7 @@ public final class Store: Sendable {
         try rows.bind(2, after)
         try rows.bind(3, limit)
         try rows.forEachRow { row in
-            var failure: (any Error)?
-            row.bytes(2) { data in
-                do { try body(row.int64(0) ?? 0, row.int64(1) ?? 0, data) } catch { failure = error }
-            }
-            if let failure { throw failure }
+            try row.bytes(2) { data in try body(row.int64(0) ?? 0, row.int64(1) ?? 0, data) }
         }
     }
 
@@ -839,11 +835,9 @@ public final class Store: Sendable {
             guard let jobState = JobState(rawValue: js) else { throw StoreError.corrupt("job state \(js)") }
             var output: JSONValue?
             if j.isNull(4) == false {
-                var failure: JSONParser.Failure?
-                j.bytes(4) { raw in
-                    do throws(JSONParser.Failure) { output = try JSONParser.parse(raw) } catch { failure = error }
+                do { output = try j.bytes(4) { try JSONParser.parse($0) } } catch {
+                    throw StoreError.corrupt("job \(id).\(b).\(i) output: \(error)")
                 }
-                if let failure { throw StoreError.corrupt("job \(id).\(b).\(i) output: \(failure)") }
             }
             jobs[b][i] = JobRecord(
                 state: jobState, attempt: Int(j.int64(3) ?? 0), output: output,
@@ -853,17 +847,13 @@ public final class Store: Sendable {
         let seq: Int64 = row["seq"]
         let stored: Int64 = row["last_event"]
         var currentBlock: Int = row["current_block"]
-        var newest: Int64
-        if state == .submitted {
-            newest = try lastEventSeq(seq, db)  // none: a SUBMITTED workflow's one event is implied
-        } else {
-            // An unfinished workflow's `current_block` may lag behind its newest
-            // `block.started` (`Engine.startBlock`); a final one's is exact.
-            let read = try readJobEvents(seq, id, into: &jobs, seekingBlock: !state.isFinal, db)
-            newest = read.newest
-            if let b = read.startedBlock { currentBlock = max(currentBlock, b) }
-        }
-        let lastEvent = state.isFinal ? stored : max(stored, newest)
+        // An unfinished workflow's `current_block` may lag behind its newest
+        // `block.started` (`Engine.startBlock`), and its `last_event` behind its newest
+        // event (`Engine.emit`); a final one's columns are exact (its last write is the
+        // one that finished it).
+        let read = try readJobEvents(seq, id, into: &jobs, seekingBlock: !state.isFinal, db)
+        if let b = read.startedBlock { currentBlock = max(currentBlock, b) }
+        let lastEvent = state.isFinal ? stored : max(stored, read.newest)
         return WorkflowRecord(
             id: id, spec: spec, idempotencyKey: row["idempotency_key"], owner: row["owner"], state: state, reason: row["reason"],
             currentBlock: currentBlock, submittedAt: row["submitted_at"], startedAt: row["started_at"],
@@ -884,22 +874,24 @@ public final class Store: Sendable {
     /// A row of the same attempt or a later one, or a final one, is never older than the
     /// event (rows a v8 broker wrote at dispatch and success say the same as the events).
     ///
-    /// Reads the log newest first and stops once every job is settled (and, when
+    /// Folded rows never overlap and rise with `seq`, so the first row read (one step down
+    /// the primary key) holds the newest event. Reads the log newest first and stops
+    /// once every job is settled (and, when
     /// `seekingBlock`, the newest `block.started` is found, whose block it returns): a
     /// finished one-job workflow reads its two rows (EXEC's and the result's).
     private func readJobEvents(_ workflow: Int64, _ id: String, into jobs: inout [[JobRecord]], seekingBlock: Bool,
                                _ db: Database) throws -> (newest: Int64, startedBlock: Int?) {
-        enum Seen: UInt8 { case nothing, settled, startPending }
+        /// What the pass knows of a job so far: nothing yet, all of it, or all but the
+        /// start of the succeeded attempt, whose dispatch is still to come.
+        enum Seen { case nothing, settled, startOf(attempt: Int) }
         var offset: [Int] = []  // a block's first job's index in `seen`
         var total = 0
         for b in jobs.indices { offset.append(total); total += jobs[b].count }
         var seen = [Seen](repeating: .nothing, count: total)
-        var open = total  // jobs not settled yet (`nothing` or `startPending`)
-        var startAttempt: [Int: Int] = [:]  // `startPending` job → the attempt whose dispatch is sought
+        var open = total  // jobs not settled yet
         var newest: Int64 = 0
         var startedBlock: Int?
         var seeking = seekingBlock
-        var failure: (any Error)?
 
         // An event that names no job of the spec, or a dispatch or success without its
         // attempt (none a broker wrote), says nothing of a job: the rows stand.
@@ -908,11 +900,12 @@ public final class Store: Sendable {
                   let b = Int(exactly: b64), let j = Int(exactly: j64), jobs.indices.contains(b), jobs[b].indices.contains(j)
             else { return }
             let n = offset[b] + j
+            let attempt = e.fields["attempt"]?.intValue.flatMap { Int(exactly: $0) }
             switch seen[n] {
             case .settled:
                 return
-            case .startPending:
-                guard e.kind == .jobDispatched, e.fields["attempt"]?.intValue == Int64(startAttempt[n] ?? -1) else { return }
+            case .startOf(let sought):
+                guard e.kind == .jobDispatched, attempt == sought else { return }
                 jobs[b][j].startedAt = e.at
                 seen[n] = .settled
                 open -= 1
@@ -921,11 +914,10 @@ public final class Store: Sendable {
                 break
             }
             seen[n] = .settled
-            guard e.kind == .jobDispatched || e.kind == .jobSucceeded,
-                  let a64 = e.fields["attempt"]?.intValue, let attempt = Int(exactly: a64), attempt >= 1
-            else { open -= 1; return }
             let row = jobs[b][j]
-            guard !row.state.isFinal, attempt >= row.attempt else { open -= 1; return }
+            guard e.kind == .jobDispatched || e.kind == .jobSucceeded, let attempt, attempt >= 1,
+                  !row.state.isFinal, attempt >= row.attempt
+            else { open -= 1; return }
             if e.kind == .jobDispatched {
                 jobs[b][j].dispatch(attempt: attempt, at: e.at)
                 open -= 1
@@ -938,8 +930,7 @@ public final class Store: Sendable {
                 open -= 1  // a v8 dispatch row: its start is the attempt's
             } else {
                 jobs[b][j].startedAt = nil
-                seen[n] = .startPending
-                startAttempt[n] = attempt
+                seen[n] = .startOf(attempt: attempt)
             }
         }
 
@@ -948,52 +939,22 @@ public final class Store: Sendable {
         try rows.stepRows(while: { row in
             let first = row.int64(0) ?? 0, last = row.int64(1) ?? 0
             newest = max(newest, last)
-            do {
-                var outputs: [Int64: JSONValue] = [:]
-                if !row.isNull(3) {
-                    var parsed: Result<[Int64: JSONValue], any Error> = .success([:])
-                    row.bytes(3) { data in parsed = Result { try FoldedEvents.readOutputs(data, workflowId: id, first: first, last: last) } }
-                    outputs = try parsed.get()
+            let outputs = try row.isNull(3) ? [:] : row.bytes(3) { try FoldedEvents.readOutputs($0, workflowId: id, first: first, last: last) }
+            for e in try row.bytes(2, { try FoldedEvents.read($0, workflowId: id, first: first, last: last) }).reversed() {
+                switch e.kind {
+                case .jobProgress: continue
+                case .jobDispatched, .jobSucceeded, .jobRetrying, .jobFailed, .jobCancelled, .jobStopped:
+                    apply(e, outputs: outputs)
+                case .blockStarted where seeking:
+                    startedBlock = e.fields["block"]?.intValue.flatMap { Int(exactly: $0) }
+                    seeking = false
+                default: continue
                 }
-                var events: Result<[WorkflowEvent], any Error> = .success([])
-                row.bytes(2) { data in events = Result { try FoldedEvents.read(data, workflowId: id, first: first, last: last) } }
-                for e in try events.get().reversed() {
-                    switch e.kind {
-                    case .jobProgress: continue
-                    case .jobDispatched, .jobSucceeded, .jobRetrying, .jobFailed, .jobCancelled, .jobStopped:
-                        apply(e, outputs: outputs)
-                    case .blockStarted where seeking:
-                        startedBlock = e.fields["block"]?.intValue.flatMap { Int(exactly: $0) }
-                        seeking = false
-                    default: continue
-                    }
-                    if open == 0 && !seeking { return false }
-                }
-            } catch {
-                failure = error
-                return false
+                if open == 0 && !seeking { return false }
             }
             return open > 0 || seeking
         })
-        if let failure { throw failure }
         return (newest, startedBlock)
-    }
-
-    /// The seq of a workflow's newest event row's last event, 0 without events.
-    ///
-    /// An unfinished workflow's `last_event` column may lag behind its events: the broker
-    /// writes the workflow row only when its own columns change (state, block, times),
-    /// not for the job events between (a dispatch, a result with more jobs to come), and
-    /// those events alone would cost a row update each. The column is exact for a final
-    /// workflow (its last write is the one that finished it). Folded rows never overlap
-    /// and rise with `seq`, so the row with the greatest `seq` holds the newest event:
-    /// one step down the primary key.
-    private func lastEventSeq(_ workflow: Int64, _ db: Database) throws -> Int64 {
-        let newest = RawStatement(try db.cachedStatement(sql: "SELECT last FROM events WHERE workflow = ? ORDER BY seq DESC LIMIT 1"), db)
-        try newest.bind(1, workflow)
-        var last: Int64 = 0
-        try newest.forEachRow { row in last = row.int64(0) ?? 0 }
-        return last
     }
 }
 
