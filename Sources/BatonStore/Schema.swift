@@ -286,4 +286,96 @@ public enum Schema {
 
     /// The version the migrations above bring a database to.
     public static let currentVersion = 9
+
+    /// Creates the current schema in one transaction when the database has no tables
+    /// yet, and records every migration as applied, so that `migrator` has nothing left
+    /// to do; returns whether it did. A file with any table is left to the migrations.
+    ///
+    /// Why: running v1...v9 on an empty file builds tables only to copy and drop them
+    /// (v2 and v6 rebuild all three) and parses the schema again after each DDL
+    /// statement: ~37M instructions at every new store in `scripts/profile`, where this
+    /// is a few million. Every new deployment, test and bench broker starts so.
+    ///
+    /// Invariant: `currentSQL` is the schema the migrations leave, as SQLite stores it
+    /// (`sqlite_master.sql`, byte for byte, which `SchemaMigrationTests` checks), less
+    /// `sqlite_sequence`, the empty table v1's AUTOINCREMENT left behind. A new
+    /// migration changes both: it is appended to `migrator` for old files, and
+    /// `currentSQL` takes its result.
+    @discardableResult
+    static func createIfEmpty(_ queue: DatabaseQueue) throws -> Bool {
+        try queue.inDatabase { db in
+            var created = false
+            // IMMEDIATE: a second process opening the same new file waits here, then
+            // finds the tables and leaves them to the migrator.
+            try db.inTransaction(.immediate) {
+                let tables = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
+                guard tables == 0 else { return .commit }
+                try db.execute(sql: currentSQL)
+                try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+                for identifier in migrationIdentifiers {
+                    try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES (?)", arguments: [identifier])
+                }
+                try db.execute(sql: "PRAGMA user_version = \(currentVersion)")
+                created = true
+                return .commit
+            }
+            return created
+        }
+    }
+
+    /// The identifiers `migrator` registers, in order.
+    static let migrationIdentifiers = (1...currentVersion).map { "v\($0)" }
+
+    /// The current schema, as the migrations leave it (see `createIfEmpty`).
+    static let currentSQL = """
+        CREATE TABLE "workflows" (
+            seq             INTEGER PRIMARY KEY,
+            id              TEXT NOT NULL UNIQUE,
+            name            TEXT NOT NULL,
+            spec            TEXT NOT NULL,
+            idempotency_key TEXT UNIQUE,
+            state           TEXT NOT NULL CHECK (state = 'SUBMITTED' OR state = 'RUNNING'
+                            OR state = 'SUCCEEDED' OR state = 'FAILED' OR state = 'CANCELLED'
+                            OR state = 'STOPPED' OR state = 'EXPIRED'),
+            reason          TEXT,
+            current_block   INTEGER NOT NULL DEFAULT 0 CHECK (current_block >= 0),
+            submitted_at    INTEGER NOT NULL,
+            started_at      INTEGER,
+            finished_at     INTEGER,
+            expires_at      INTEGER,
+            last_event      INTEGER NOT NULL DEFAULT 0 CHECK (last_event >= 0),
+            owner           TEXT CHECK (owner IS NULL OR length(owner) > 0)
+        );
+        CREATE INDEX workflows_by_state ON workflows (state, seq);
+        CREATE INDEX workflows_by_name ON workflows (name, seq);
+        CREATE INDEX workflows_by_owner ON workflows (owner, seq) WHERE owner IS NOT NULL;
+        CREATE INDEX workflows_by_finish ON workflows (finished_at) WHERE finished_at IS NOT NULL;
+        CREATE TABLE "jobs" (
+            workflow         INTEGER NOT NULL REFERENCES workflows (seq) ON DELETE CASCADE,
+            block            INTEGER NOT NULL CHECK (block >= 0),
+            idx              INTEGER NOT NULL CHECK (idx >= 0),
+            state            TEXT NOT NULL CHECK (state = 'PENDING' OR state = 'RUNNING' OR state = 'SUCCEEDED'
+                             OR state = 'FAILED' OR state = 'CANCELLED'),
+            attempt          INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
+            output           TEXT,
+            error            TEXT,
+            started_at       INTEGER,
+            finished_at      INTEGER,
+            retry_at         INTEGER,
+            stopped_attempts INTEGER NOT NULL DEFAULT 0 CHECK (stopped_attempts >= 0),
+            PRIMARY KEY (workflow, block, idx)
+        ) WITHOUT ROWID;
+        CREATE TABLE "events" (
+            workflow INTEGER NOT NULL REFERENCES workflows (seq) ON DELETE CASCADE,
+            seq      INTEGER NOT NULL CHECK (seq >= 1),
+            last     INTEGER NOT NULL CHECK (last >= seq),
+            data     TEXT NOT NULL, outputs TEXT,
+            PRIMARY KEY (workflow, seq)
+        ) WITHOUT ROWID;
+        CREATE TABLE stops (
+            name   TEXT PRIMARY KEY NOT NULL CHECK (length(name) > 0),
+            reason TEXT NOT NULL CHECK (length(reason) > 0),
+            at     INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """
 }

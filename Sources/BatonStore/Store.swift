@@ -102,6 +102,7 @@ public final class Store: Sendable {
         }
         if access == .shared || access == .owner {
             try Self.refuseNewerSchema(db)
+            try Schema.createIfEmpty(db)
             try Schema.migrator.migrate(db)
         }
     }

@@ -193,6 +193,58 @@ final class SchemaMigrationTests: XCTestCase {
         }
     }
 
+    /// A new file gets the current schema in one step (`Schema.createIfEmpty`): the same
+    /// tables, indexes and constraints, byte for byte as SQLite stores them, the same
+    /// version and the same migrations recorded as a file taken through v1...v9, and a
+    /// second open migrates nothing. A file that holds any table is left to the migrations.
+    func testANewFileGetsTheSchemaTheMigrationsLeaveInOneStep() throws {
+        func schema(_ db: DatabaseQueue) throws -> (rows: [[String?]], version: Int, applied: [String]) {
+            try db.read { db in
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name != 'sqlite_sequence' ORDER BY name
+                    """).map { row in (0..<4).map { row[$0] as String? } }
+                let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                let applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
+                return (rows, version, applied)
+            }
+        }
+        try withTemporaryDatabase { path in
+            let stepwise = try DatabaseQueue()
+            try Schema.migrator.migrate(stepwise)
+            let expected = try schema(stepwise)
+            XCTAssertEqual(expected.applied, Schema.migrationIdentifiers, "migrationIdentifiers names every migration")
+            XCTAssertEqual(try stepwise.read { try Schema.migrator.completedMigrations($0) }, Schema.migrationIdentifiers)
+
+            let store = try Store(path: path)
+            let fresh = try schema(store.db)
+            XCTAssertEqual(fresh.rows.count, expected.rows.count)
+            for (a, b) in zip(fresh.rows, expected.rows) { XCTAssertEqual(a, b) }
+            XCTAssertEqual(fresh.version, Schema.currentVersion)
+            XCTAssertEqual(fresh.version, expected.version)
+            XCTAssertEqual(fresh.applied, expected.applied)
+            XCTAssertEqual(try store.db.read { try Schema.migrator.hasCompletedMigrations($0) }, true)
+            XCTAssertEqual(try store.db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'") }, 0,
+                           "made in one step, not through v1's AUTOINCREMENT table")
+            XCTAssertFalse(try Schema.createIfEmpty(store.db), "a file with tables is left to the migrations")
+            XCTAssertFalse(try Schema.createIfEmpty(stepwise))
+
+            // It works as the current schema: a workflow goes in and reads back, and the
+            // constraints hold.
+            let submitted = Fixture.submitted("01JA", key: "k1", jobs: [1])
+            let w = submitted.0
+            try store.apply(Fixture.insert(submitted))
+            try store.close()
+            let reopened = try Store(path: path)
+            XCTAssertEqual(try reopened.workflow(id: w.id)?.idempotencyKey, "k1")
+            XCTAssertEqual(try reopened.integrityCheck(), "ok")
+            try reopened.db.inDatabase { db in
+                XCTAssertThrowsError(try db.execute(sql: "UPDATE workflows SET state = 'BOGUS'"))
+                XCTAssertThrowsError(try db.execute(sql: "INSERT INTO events (workflow, seq, last, data) VALUES (999999, 2, 2, '[]')"),
+                                     "the foreign key to workflows")
+            }
+        }
+    }
+
     /// A file a newer baton migrated is refused by a broker's and a tool's connection,
     /// with the versions named, and nothing in it is changed; an inspector (`baton db
     /// check`) still opens it and reads its version.
