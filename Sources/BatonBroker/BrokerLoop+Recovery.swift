@@ -95,7 +95,8 @@ extension BrokerLoop {
         let unavailable = WireError(.unavailable, "the store is failing; retry later")
         for _ in 0..<maxBatch {
             guard let frames = try clients.receive(dontWait: true) else { break }
-            guard let peer = frames.first, frames.count > 1 else { continue }
+            guard let routingId = frames.first, frames.count > 1 else { continue }
+            let peer = PeerId(routingId)
             // Answered at once, malformed or not: no turn runs to carry a queued reply.
             do throws(ClientFrames.Rejection) {
                 let request = try ClientFrames.decodeRequest(frames.dropFirst(), maxBytes: maxMessageBytes, typedBodies: true)

@@ -212,7 +212,8 @@ final class BrokerLoop {
         let ring = keys?.current
         for read in 0..<maxBatch {
             guard let (frames, userId) = try clients.receive(dontWait: true, userId: ring != nil) else { return read }
-            guard let peer = frames.first, frames.count > 1 else { continue }
+            guard let routingId = frames.first, frames.count > 1 else { continue }
+            let peer = PeerId(routingId)
             stats.requests += 1
             if droppedOverCap(peer, "request dropped unread") { continue }
             do throws(ClientFrames.Rejection) {
@@ -243,7 +244,8 @@ final class BrokerLoop {
         let ring = keys?.current
         for read in 0..<maxBatch {
             guard let (frames, userId) = try workers.receive(dontWait: true, userId: ring != nil) else { return read }
-            guard let peer = frames.first, frames.count > 1 else { continue }
+            guard let routingId = frames.first, frames.count > 1 else { continue }
+            let peer = PeerId(routingId)
             if let ring, !(userId.map { ring.admits($0, to: .workers) } ?? false) {
                 // A reload removed this worker's key: its attempts are retried elsewhere
                 // (the engine logs the worker's loss by name).
@@ -264,7 +266,7 @@ final class BrokerLoop {
     /// is told so, in our version, rather than left waiting for a HEARTBEAT that never
     /// comes: DISCONNECT with code `unsupported_version`. Other malformed messages get no
     /// reply (spec §9.1): they are not a worker's, and a reply would only feed a flood.
-    private func answerOtherVersion(_ peer: [UInt8], _ frames: [[UInt8]], now: Int64) {
+    private func answerOtherVersion(_ peer: PeerId, _ frames: [[UInt8]], now: Int64) {
         guard frames.count > 2, frames[2] != WorkerFrames.protocolId, frames[2].starts(with: Array("BATON-W/".utf8)) else { return }
         let got = String(decoding: frames[2].prefix(32), as: UTF8.self)
         let reason = "this broker speaks BATON-W/1; got \"\(got)\""
@@ -273,7 +275,7 @@ final class BrokerLoop {
             engine.disconnectWorker(peer, code: .unsupportedVersion, reason: reason, now: now)
             return
         }
-        send(workers, WorkerFrames.routed(to: peer, .init(.disconnect, DisconnectCode.unsupportedVersion.body(reason))), to: "worker")
+        send(workers, WorkerFrames.routed(to: peer.bytes, .init(.disconnect, DisconnectCode.unsupportedVersion.body(reason))), to: "worker")
     }
 
     /// Ends the engine's turn and hands its output on. A turn with nothing to write and
@@ -384,10 +386,10 @@ final class BrokerLoop {
                 last = nil
                 let answer = self.reads.answer(read, memo: memo)
                 stats.countReply(answer.command, answer.body)
-                frames = ClientFrames.routedReply(to: read.peer, answer.command, tag: [], bodyBytes: answer.bodyBytes)
+                frames = ClientFrames.routedReply(to: read.peer.bytes, answer.command, tag: [], bodyBytes: answer.bodyBytes)
                 last = (read, frames)
             }
-            frames[0] = read.peer  // routing id, then delimiter, protocol, command, tag, body
+            frames[0] = read.peer.bytes  // routing id, then delimiter, protocol, command, tag, body
             frames[4] = read.tag
             sendClient(read.peer, frames, counter)
         }
@@ -397,7 +399,7 @@ final class BrokerLoop {
         stats.countReply(r.command, r.body)
         let counter = queuedReplies.counter(for: r.peer)
         if overCap(counter, r.peer, "\(r.command.rawValue) dropped") { return }
-        sendClient(r.peer, ClientFrames.routedReply(to: r.peer, r.command, tag: r.tag, bodyBytes: r.bodyBytes), counter)
+        sendClient(r.peer, ClientFrames.routedReply(to: r.peer.bytes, r.command, tag: r.tag, bodyBytes: r.bodyBytes), counter)
     }
 
     /// Replies to a connection over its queued-bytes cap are dropped before they are
@@ -431,7 +433,7 @@ final class BrokerLoop {
     /// `droppedOverCap` with the connection's counter in hand (a reply goes on to use it).
     private func overCap(_ counter: QueuedReplies.Counter, _ peer: PeerId, _ what: @autoclosure () -> String) -> Bool {
         guard counter.bytes >= queuedReplies.capPerPeer else { return false }
-        let id = peer.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let id = peer.bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         log(.warning, "client \(id) has \(counter.bytes) bytes of replies unread (cap \(queuedReplies.capPerPeer)); \(what())")
         return true
     }

@@ -2,7 +2,64 @@ import BatonStore
 import BatonWire
 
 /// A ROUTER routing id: who sent a message, and where its reply goes.
-public typealias PeerId = [UInt8]
+///
+/// A struct, not the `[UInt8]` it holds, so that the broker's tables keyed by peer
+/// (workers, queued replies, requests answered) hash it without SipHash: a `[UInt8]`
+/// key hashed its length and bytes through `Hasher` at every lookup, ~370 instructions
+/// with the comparison, six lookups per fan-out job in `scripts/profile`.
+///
+/// Ids libzmq makes are 5 bytes (spec: a ROUTER names each peer `0x00` + a 32-bit
+/// counter), so an id of at most 7 bytes is packed with its length into one word:
+/// equal words mean equal ids, and the word is hashed by mixing it with the table's
+/// seed, as `WorkflowIdKey` does. A peer may choose a longer id (`ZMQ_ROUTING_ID`):
+/// those are hashed through `Hasher`, SipHash keyed per process, as before, so an id a
+/// peer chose cannot be made to collide with another.
+public struct PeerId: Hashable, Sendable, ExpressibleByArrayLiteral, CustomStringConvertible {
+    /// The routing id's bytes, the frame ZeroMQ routes by.
+    public let bytes: [UInt8]
+    /// The bytes (little-endian) and, in the top byte, the count, when there are at
+    /// most 7; `Self.long` in the top byte otherwise.
+    @usableFromInline let word: UInt64
+
+    @usableFromInline static let long: UInt64 = 0xFF << 56
+
+    @inlinable
+    public init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        if bytes.count <= 7 {
+            var w = UInt64(bytes.count) << 56
+            for (i, b) in bytes.enumerated() { w |= UInt64(b) << (8 * UInt64(i)) }
+            word = w
+        } else {
+            word = Self.long
+        }
+    }
+
+    public init(arrayLiteral elements: UInt8...) { self.init(elements) }
+
+    public var description: String { bytes.description }
+
+    @inlinable
+    public static func == (a: PeerId, b: PeerId) -> Bool {
+        a.word == b.word && (a.word != long || a.bytes == b.bytes)
+    }
+
+    @inlinable
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(word)
+        if word == Self.long { hasher.combine(bytes) }
+    }
+
+    /// A short id mixed with the table's seed (see above); a long one through SipHash.
+    @inlinable
+    public func _rawHashValue(seed: Int) -> Int {
+        if word != Self.long { return WorkflowIdKey.mix(word ^ UInt64(UInt(bitPattern: seed))) }
+        var hasher = Hasher()
+        hasher.combine(seed)
+        hasher.combine(bytes)
+        return hasher.finalize()
+    }
+}
 
 /// Identifies one job of one workflow.
 struct JobKey: Hashable {
@@ -250,8 +307,8 @@ public struct WorkerSend: Equatable, Sendable {
     public var routedFrames: [[UInt8]] {
         if let frames { return frames }
         switch content {
-        case .message(let m): return WorkerFrames.routed(to: peer, m)
-        case .job(let j): return WorkerFrames.routed(to: peer, .job, bodyBytes: j.bytes)
+        case .message(let m): return WorkerFrames.routed(to: peer.bytes, m)
+        case .job(let j): return WorkerFrames.routed(to: peer.bytes, .job, bodyBytes: j.bytes)
         }
     }
 

@@ -174,11 +174,11 @@ final class BrokerLoopTests: XCTestCase {
     /// Spec §3.4: a connection holding its cap of unread replies gets nothing and its
     /// requests are dropped unread, until what it holds drains.
     func testAConnectionOverItsCapIsNotServedUntilItsRepliesDrain() throws {
-        let peer: PeerId = Array("slow-reader".utf8)
+        let peer = PeerId(Array("slow-reader".utf8))
         let slow = try context.socket(.dealer)
         defer { slow.close(linger: 0) }
         try slow.setLinger(0)
-        try slow.setRoutingId(peer)
+        try slow.setRoutingId(peer.bytes)
         try slow.connect(try loop.clients.lastEndpoint)
         func ping(_ tag: String) throws -> ClientFrames.Reply? {
             XCTAssertTrue(try slow.send(ClientFrames.encodeRequest(.ping, tag: Array(tag.utf8))))

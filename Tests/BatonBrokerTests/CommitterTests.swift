@@ -35,7 +35,7 @@ final class CommitterTests: XCTestCase {
         var out = TurnOutput()
         out.writes.inserted = [record(id)]
         out.writes.events = [(id, EventRow(seq: 1, at: 1_800_000_000_000, kind: .workflowSubmitted))]
-        out.reads = [.status(peer: Array("c".utf8), tag: Array(id.utf8), id: id)]
+        out.reads = [.status(peer: PeerId(Array("c".utf8)), tag: Array(id.utf8), id: id)]
         return out
     }
 
@@ -138,7 +138,7 @@ final class CommitterTests: XCTestCase {
         // cannot fail wrongly: the order of the answers holds either way.)
         usleep(20_000)
         var asks = TurnOutput()
-        asks.reads = [.status(peer: Array("c".utf8), tag: Array("ask".utf8), id: "LATER")]
+        asks.reads = [.status(peer: PeerId(Array("c".utf8)), tag: Array("ask".utf8), id: "LATER")]
         committer.submit(asks)
         committer.submit(insertTurn("LATER"))
         let done = try collect(3)
@@ -228,7 +228,7 @@ final class CommitterTests: XCTestCase {
         XCTAssertNil(try collect(1)[0].failure)
 
         var ask = TurnOutput()
-        ask.reads = [.status(peer: Array("c".utf8), tag: Array("ask".utf8), id: "OLD")]
+        ask.reads = [.status(peer: PeerId(Array("c".utf8)), tag: Array("ask".utf8), id: "OLD")]
         committer.submit(ask)
         XCTAssertEqual(try collect(1)[0].answers.first?.command, .status)
         XCTAssertEqual(reads.finished.record("OLD"), done, "kept as stored")

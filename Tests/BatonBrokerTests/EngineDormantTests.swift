@@ -39,7 +39,7 @@ final class EngineDormantTests: XCTestCase {
 
     func testRequestsBehindALoadAreDecidedInOrder() throws {
         let (h, ids) = try restarted(1)
-        let peer = Array("client".utf8)
+        let peer = PeerId(Array("client".utf8))
         let replies = h.turn { e in
             e.handleClient(peer, .init(command: .exec, tag: Array("1".utf8), body: ["id": .string(ids[0])]), as: alice, now: h.now)
             e.handleClient(peer, .init(command: .cancel, tag: Array("2".utf8), body: ["id": .string(ids[0])]), as: alice, now: h.now)

@@ -45,7 +45,7 @@ final class EngineBadReadyTests: XCTestCase {
         let id = h.submit(spec([jobs(1)]))
         h.exec(id)
         XCTAssertEqual(h.takeJobs("w1").count, 1)
-        h.turn { $0.handleWorker(Array("w1".utf8), .init(.ready, ["worker": "w1", "types": "echo"]), now: h.now) }
+        h.turn { $0.handleWorker(PeerId(Array("w1".utf8)), .init(.ready, ["worker": "w1", "types": "echo"]), now: h.now) }
         XCTAssertEqual(h.sent("w1", .disconnect).last?["code"], "bad_ready")
         let job = h.status(id).blocks[0].jobs[0]
         XCTAssertEqual(job.state, .pending, "its attempt ended and is retried")

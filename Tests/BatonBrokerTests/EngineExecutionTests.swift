@@ -197,7 +197,7 @@ final class EngineExecutionTests: XCTestCase {
         let id = h.submit(spec([jobs(1, retry: RetryPolicy(maxAttempts: 1, backoffMs: 0))]))
         h.exec(id)
         XCTAssertEqual(h.takeJobs("w1").count, 1)
-        h.turn { $0.handleWorker(Array("w1".utf8), .init(.disconnect), now: h.now) }
+        h.turn { $0.handleWorker(PeerId(Array("w1".utf8)), .init(.disconnect), now: h.now) }
         h.ready("w2", types: ["echo"], capacity: 1)
         XCTAssertEqual(h.takeJobs("w2").count, 0, "never run twice")
         XCTAssertEqual(h.status(id).state, .failed)
@@ -217,7 +217,7 @@ final class EngineExecutionTests: XCTestCase {
 
     func testBadReadyGetsDisconnectWithReason() throws {
         let h = try EngineHarness()
-        h.turn { $0.handleWorker(Array("w".utf8), .init(.ready, ["worker": "w", "types": []]), now: h.now) }
+        h.turn { $0.handleWorker(PeerId(Array("w".utf8)), .init(.ready, ["worker": "w", "types": []]), now: h.now) }
         XCTAssertTrue(h.sent("w", .disconnect).first?["reason"]?.stringValue?.contains("types") ?? false)
         XCTAssertEqual(h.engine.connectedWorkers, 0)
     }
@@ -250,7 +250,7 @@ final class EngineFencingTests: XCTestCase {
         h.exec(id)
         let job = try XCTUnwrap(h.takeJobs("honest").first)
         let forged = ResultBody(jobId: job.jobId, attempt: job.attempt, ok: true, output: ["forged": true])
-        h.turn { $0.handleWorker(Array("forger".utf8), .init(.result, forged.body), now: h.now) }
+        h.turn { $0.handleWorker(PeerId(Array("forger".utf8)), .init(.result, forged.body), now: h.now) }
         let s = h.status(id)
         XCTAssertEqual(s.state, .running, "the forged RESULT changed nothing")
         XCTAssertEqual(s.blocks[0].jobs[0].state, .running)

@@ -97,8 +97,8 @@ final class EngineHandshakeTests: XCTestCase {
         let h = try EngineHarness()
         let body = SubmitRequest(workflow: spec([jobs(1)]), idempotencyKey: "k3").body.objectValue!
         let replies = h.turn { e in
-            e.handleClient(Array("a".utf8), .init(command: .submit, body: body), now: h.now)
-            e.handleClient(Array("b".utf8), .init(command: .submit, body: body), now: h.now)
+            e.handleClient(PeerId(Array("a".utf8)), .init(command: .submit, body: body), now: h.now)
+            e.handleClient(PeerId(Array("b".utf8)), .init(command: .submit, body: body), now: h.now)
         }
         XCTAssertEqual(replies.count, 2)
         XCTAssertEqual(replies[0].body["id"], replies[1].body["id"])
@@ -165,10 +165,10 @@ final class EngineHandshakeTests: XCTestCase {
         XCTAssertEqual(events.map { $0["kind"]!.stringValue! }, ["workflow.submitted"])
         XCTAssertEqual(events[0]["seq"], 1)
         // A long-poll with nothing new parks until the next event.
-        let parked = h.turn { $0.handleClient(Array("watcher".utf8), .init(command: .watch, tag: [7], body: ["id": .string(id), "after": 1, "wait_ms": 5000]), now: h.now) }
+        let parked = h.turn { $0.handleClient(PeerId(Array("watcher".utf8)), .init(command: .watch, tag: [7], body: ["id": .string(id), "after": 1, "wait_ms": 5000]), now: h.now) }
         XCTAssertTrue(parked.isEmpty, "no reply while nothing happened")
-        let woke = h.turn { $0.handleClient(Array("c".utf8), .init(command: .exec, body: ["id": .string(id)]), now: h.now) }
-        let page = woke.first { $0.peer == Array("watcher".utf8) }
+        let woke = h.turn { $0.handleClient(PeerId(Array("c".utf8)), .init(command: .exec, body: ["id": .string(id)]), now: h.now) }
+        let page = woke.first { $0.peer == PeerId(Array("watcher".utf8)) }
         XCTAssertEqual(page?.tag, [7])
         let kinds = page?.body["events"]?.arrayValue?.map { $0["kind"]!.stringValue! }
         XCTAssertEqual(kinds?.first, "workflow.running")
@@ -178,7 +178,7 @@ final class EngineHandshakeTests: XCTestCase {
     func testWatchTimesOutEmpty() throws {
         let h = try EngineHarness()
         let id = h.submit(spec([jobs(1)]))
-        let parked = h.turn { $0.handleClient(Array("w".utf8), .init(command: .watch, body: ["id": .string(id), "after": 1, "wait_ms": 2000]), now: h.now) }
+        let parked = h.turn { $0.handleClient(PeerId(Array("w".utf8)), .init(command: .watch, body: ["id": .string(id), "after": 1, "wait_ms": 2000]), now: h.now) }
         XCTAssertTrue(parked.isEmpty)
         XCTAssertTrue(h.advance(1999).isEmpty)
         let r = h.advance(1)
@@ -222,19 +222,19 @@ final class EngineWatchBoundsTests: XCTestCase {
         let body: [String: JSONValue] = ["id": .string(id), "after": .int(after), "wait_ms": 30_000]
         var answered: [ClientReply] = []
         for i in 0..<5 {
-            answered += h.turn { $0.handleClient(Array("p".utf8), .init(command: .watch, tag: Array("w\(i)".utf8), body: body), now: h.now) }
+            answered += h.turn { $0.handleClient(PeerId(Array("p".utf8)), .init(command: .watch, tag: Array("w\(i)".utf8), body: body), now: h.now) }
         }
         XCTAssertEqual(answered.map { String(decoding: $0.tag, as: UTF8.self) }, ["w3", "w4"], "over the cap: answered at once")
         XCTAssertEqual(answered.map { $0.body["events"] }, [[], []])
 
         // An event (the job's dispatch) wakes the three parked ones: two this turn, one the next.
         let ready = ReadyBody(worker: "w1", types: ["echo"], capacity: 1).body
-        var woken = h.turn { $0.handleWorker(Array("w1".utf8), .init(.ready, ready), now: h.now) }
+        var woken = h.turn { $0.handleWorker(PeerId(Array("w1".utf8)), .init(.ready, ready), now: h.now) }
         XCTAssertEqual(woken.count, 2)
         XCTAssertEqual(h.engine.nextDeadline(), 0, "the rest is due at once")
         woken += h.turn { _ in }
         XCTAssertEqual(Set(woken.map { String(decoding: $0.tag, as: UTF8.self) }), ["w0", "w1", "w2"])
         XCTAssertTrue(woken.allSatisfy { !($0.body["events"]?.arrayValue ?? []).isEmpty })
-        XCTAssertEqual(h.engine.parkedWatches[Array("p".utf8)], nil, "all unparked: the cap is free again")
+        XCTAssertEqual(h.engine.parkedWatches[PeerId(Array("p".utf8))], nil, "all unparked: the cap is free again")
     }
 }

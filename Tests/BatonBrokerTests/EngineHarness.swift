@@ -64,7 +64,7 @@ final class EngineHarness {
     func request(_ command: ClientCommand, _ body: [String: JSONValue], peer: String = "client",
                  as caller: Caller = .plain) -> ClientReply {
         let replies = turn {
-            $0.handleClient(Array(peer.utf8), .init(command: command, tag: Array("t".utf8), body: body), as: caller, now: now)
+            $0.handleClient(PeerId(Array(peer.utf8)), .init(command: command, tag: Array("t".utf8), body: body), as: caller, now: now)
         }
         XCTAssertEqual(replies.count, 1, "one reply per request")
         return replies[0]
@@ -88,28 +88,28 @@ final class EngineHarness {
     // MARK: Worker side
 
     func ready(_ worker: String, types: [String], capacity: Int) {
-        turn { $0.handleWorker(Array(worker.utf8), .init(.ready, ReadyBody(worker: worker, types: types, capacity: capacity).body), now: now) }
+        turn { $0.handleWorker(PeerId(Array(worker.utf8)), .init(.ready, ReadyBody(worker: worker, types: types, capacity: capacity).body), now: now) }
     }
 
     /// JOBs sent to `worker` not yet taken by `takeJobs`.
     func takeJobs(_ worker: String) -> [JobBody] {
-        let peer = Array(worker.utf8)
+        let peer = PeerId(Array(worker.utf8))
         let messages = toWorkers[peer] ?? []
         toWorkers[peer] = messages.filter { $0.command != .job }
         return messages.filter { $0.command == .job }.map { try! JobBody(body: $0.body) }
     }
 
     func sent(_ worker: String, _ command: WorkerCommand) -> [[String: JSONValue]] {
-        (toWorkers[Array(worker.utf8)] ?? []).filter { $0.command == command }.map(\.body)
+        (toWorkers[PeerId(Array(worker.utf8))] ?? []).filter { $0.command == command }.map(\.body)
     }
 
     func result(_ worker: String, _ job: JobBody, ok: Bool = true, output: JSONValue? = nil, error: String? = nil, retryable: Bool = true) {
         let body = ResultBody(jobId: job.jobId, attempt: job.attempt, ok: ok, output: output, error: error, retryable: retryable)
-        turn { $0.handleWorker(Array(worker.utf8), .init(.result, body.body), now: now) }
+        turn { $0.handleWorker(PeerId(Array(worker.utf8)), .init(.result, body.body), now: now) }
     }
 
     func heartbeat(_ worker: String) {
-        turn { $0.handleWorker(Array(worker.utf8), .init(.heartbeat), now: now) }
+        turn { $0.handleWorker(PeerId(Array(worker.utf8)), .init(.heartbeat), now: now) }
     }
 
     /// Advances the clock and ticks.

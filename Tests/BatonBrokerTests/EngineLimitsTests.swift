@@ -90,7 +90,7 @@ final class EngineLimitsTests: XCTestCase {
     func testAClientConnectionGetsAtMostItsInFlightLimit() throws {
         var e = Engine(config: EngineConfig(), random: SplitMix64(seed: 1))
         e.useLimits(RateLimits(clients: ClientLimit(maxInFlight: 2)), now: 0)
-        let peer = Array("c".utf8), other = Array("d".utf8)
+        let peer = PeerId(Array("c".utf8)), other = PeerId(Array("d".utf8))
         for t in ["1", "2", "3"] { e.handleClient(peer, .init(command: .ping, tag: Array(t.utf8)), now: 0) }
         e.handleClient(other, .init(command: .ping, tag: Array("x".utf8)), now: 0)
         let first = e.finishTurn(now: 0)

@@ -15,7 +15,7 @@ final class EngineLogFieldsTests: XCTestCase {
         h.exec(id)
         h.drain(["w1"])
         h.ready("w1", types: ["echo"], capacity: 0)
-        h.turn { $0.handleWorker(Array("w1".utf8), .init(.disconnect), now: h.now) }
+        h.turn { $0.handleWorker(PeerId(Array("w1".utf8)), .init(.disconnect), now: h.now) }
 
         func fields(of prefix: String) -> [String: String]? { h.notes.first { $0.text.hasPrefix(prefix) }?.fields }
         XCTAssertEqual(fields(of: "workflow \(id) submitted"), ["workflow_id": id])

@@ -19,7 +19,7 @@ final class EngineParkingTests: XCTestCase {
 
     private func ping(tag: String) -> ClientFrames.Request { .init(command: .ping, tag: Array(tag.utf8)) }
 
-    private let peerA = Array("A".utf8), peerB = Array("B".utf8)
+    private let peerA = PeerId(Array("A".utf8)), peerB = PeerId(Array("B".utf8))
 
     func testKeyedSubmitIsParkedUntilTheLookupAndThePeersLaterRequestsKeepTheirOrder() {
         var e = engine()
@@ -104,7 +104,7 @@ final class EngineParkingTests: XCTestCase {
         e.handleClient(peerA, ping(tag: "2"), now: now)
         e.handleClient(peerB, submit("k1", tag: "b"), now: now)
         _ = e.finishTurn(now: now)
-        let taken = e.takeParkedRequests().map { String(decoding: $0.peer + $0.tag, as: UTF8.self) }.sorted()
+        let taken = e.takeParkedRequests().map { String(decoding: $0.peer.bytes + $0.tag, as: UTF8.self) }.sorted()
         XCTAssertEqual(taken, ["A1", "A2", "Bb"])
         XCTAssertEqual(e.parkedPeers, 0)
         e.keysLookedUp([KeyLookup(key: "k1", found: .success(nil))], now: now)

@@ -13,7 +13,7 @@ final class EngineProgressTests: XCTestCase {
 
     private func progress(_ h: EngineHarness, _ worker: String, _ job: JobBody, attempt: Int? = nil, _ details: JSONValue? = nil) {
         let body = ProgressBody(jobId: job.jobId, attempt: attempt ?? job.attempt, details: details)
-        h.turn { $0.handleWorker(Array(worker.utf8), .init(.progress, body.body), now: h.now) }
+        h.turn { $0.handleWorker(PeerId(Array(worker.utf8)), .init(.progress, body.body), now: h.now) }
     }
 
     private func events(_ h: EngineHarness, _ id: String) -> [[String: JSONValue]] {

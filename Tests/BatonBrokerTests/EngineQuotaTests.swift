@@ -54,7 +54,7 @@ final class EngineQuotaTests: XCTestCase {
         let job = try XCTUnwrap(h.takeJobs("w1").first)
         let big = ResultBody(jobId: job.jobId, attempt: job.attempt, ok: true, output: .string(String(repeating: "x", count: 2000)))
         let bytes = WorkerFrames.encode(.init(.result, big.body))[3].count
-        h.turn { $0.handleWorker(Array("w1".utf8), .init(.result, big.body), bodyBytes: bytes, now: h.now) }
+        h.turn { $0.handleWorker(PeerId(Array("w1".utf8)), .init(.result, big.body), bodyBytes: bytes, now: h.now) }
         let s = h.status(id)
         XCTAssertEqual(s.state, .failed, "not retried: it would be as large again")
         XCTAssertEqual(s.blocks[0].jobs[0].attempt, 1)

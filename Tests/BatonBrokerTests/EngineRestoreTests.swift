@@ -54,7 +54,7 @@ final class EngineRestoreTests: XCTestCase {
             let first = h.takeJobs("w1")
             XCTAssertEqual(first.count, 1)
             let body = ResultBody(jobId: first[0].jobId, attempt: first[0].attempt, ok: true)
-            h.engine.handleWorker(Array("w1".utf8), .init(.result, body.body), now: h.now)
+            h.engine.handleWorker(PeerId(Array("w1".utf8)), .init(.result, body.body), now: h.now)
             let out = h.engine.finishTurn(now: h.now)
             XCTAssertEqual(out.writes.updated.map(\.id), [], "no workflow column changed")
             XCTAssertEqual(out.writes.jobs.count, 0, "a success and a dispatch write no job row: their events say them")
