@@ -93,8 +93,9 @@ extension Engine {
     /// Takes a token for a job of `type`, if its type is limited; false when the bucket
     /// is empty (the job waits, and a timer wakes the engine at the next token).
     mutating func takeToken(_ type: String, now: Int64) -> Bool {
-        guard !buckets.isEmpty, buckets[type] != nil else { return true }
-        if buckets[type]!.take(at: now) { return true }
+        // One lookup (the optional chain modifies in place): nil when the type has no bucket.
+        guard !buckets.isEmpty, let took = buckets[type]?.take(at: now) else { return true }
+        if took { return true }
         if bucketHeldSince[type] == nil { bucketHeldSince[type] = now }
         if bucketWakes.insert(type).inserted {
             timers.insert(.tokens(type: type), at: buckets[type]!.nextTokenAt(now))

@@ -10,12 +10,13 @@ extension Engine {
             ready(peer, message.body, now: now)
             return
         }
-        guard workers[peer] != nil else {
+        // One lookup, in place: the optional assignment is nil when there is no such
+        // worker (a test for nil first copied the worker's state out, then looked again).
+        guard (workers[peer]?.lastSeen = now) != nil else {
             // Normal after a broker restart: the worker's socket outlived our memory of it.
             send(peer, .disconnect, DisconnectCode.unknownWorker.body("unknown worker; reconnect and send READY"))
             return
         }
-        workers[peer]!.lastSeen = now
         switch message.command {
         case .heartbeat, .ready:
             break

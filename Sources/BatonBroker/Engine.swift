@@ -194,6 +194,13 @@ public struct Engine {
         /// Registration order (never reused): ties of load go to the oldest worker. Not
         /// a timestamp: two READYs in the same millisecond would tie again.
         var order: UInt64
+
+        /// Counts `k` as running here and returns the worker's name: what a dispatch
+        /// needs of it, in one lookup that changes it in place (`workers[peer]?.takeJob`).
+        mutating func takeJob(_ k: JobKey) -> String {
+            running.insert(k)
+            return name
+        }
     }
 
     struct Assignment {

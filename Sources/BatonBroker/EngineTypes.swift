@@ -312,11 +312,9 @@ public struct WorkerSend: Equatable, Sendable {
         }
     }
 
-    /// This send with its frames encoded.
-    public var encoded: WorkerSend {
-        var s = self
-        if s.frames == nil { s.frames = routedFrames }
-        return s
+    /// Encodes the frames, once (the committer does, after the commit).
+    public mutating func encode() {
+        if frames == nil { frames = routedFrames }
     }
 
     public static func == (a: WorkerSend, b: WorkerSend) -> Bool { a.peer == b.peer && a.message == b.message }
