@@ -5,6 +5,7 @@ import PackageDescription
 // Baton's: BatonWire (protocol values, no I/O) and CZeroMQ -> ZeroMQ (libzmq, no logic).
 //
 //   BatonWire ──> BatonStore ──> BatonBroker <── ZeroMQ <── CZeroMQ
+//                     └── CBatonSQLite (sqlite3_config, which Swift cannot call: variadic)
 //       │                           ▲   ▲ ▲ └── CBatonLibc (libc headers Glibc does not export)
 //       │                           │   │ └── BatonKeys <── ZeroMQ (CURVE certificates, allowlists by role)
 //       ├──> BatonConfig <── Yams ──┘   │   (the YAML config and policies: pure values)
@@ -48,13 +49,15 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         // libc declarations the Glibc module does not export (malloc_trim from <malloc.h>).
         .systemLibrary(name: "CBatonLibc"),
+        // SQLite's process-wide settings (sqlite3_config is variadic, which Swift cannot call).
+        .systemLibrary(name: "CBatonSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "BatonWire"),
         // CURVE certificates (the zcert/pyzmq file format) and the allowlists of keys by role.
         .target(name: "BatonKeys", dependencies: ["ZeroMQ"]),
         .target(
             name: "BatonStore",
             dependencies: [
-                "BatonWire", .product(name: "GRDB", package: "GRDB.swift"),
+                "BatonWire", "CBatonSQLite", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]),
         .target(

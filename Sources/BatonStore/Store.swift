@@ -1,4 +1,5 @@
 import BatonWire
+import CBatonSQLite
 import Foundation
 import GRDB
 import GRDBSQLite
@@ -61,6 +62,7 @@ public final class Store: Sendable {
     /// Opens (creating if needed) the database file at `path`, or an in-memory database
     /// when `path` is nil, and migrates it to the current schema (except `.reader`).
     public init(path: String?, access: Access = .shared) throws {
+        _ = Self.sqliteMemoryStatistics
         isOwner = access == .owner
         var config = Configuration()
         config.busyMode = .timeout(5)
@@ -106,6 +108,21 @@ public final class Store: Sendable {
             try Schema.migrator.migrate(db)
         }
     }
+
+    /// Whether SQLite counts its memory in this process: set off by the first store
+    /// opened, when that is the process's first use of SQLite (the broker's and the
+    /// CLI's: `sqlite3_config` is refused once SQLite is initialized, and the setting
+    /// then stays as it was, on).
+    ///
+    /// Why off: with the statistics on (SQLite's default), every allocation and free
+    /// takes a process-wide mutex and updates its counters: ~3,900 instructions per
+    /// SUBMIT's commit in `scripts/profile`, a tenth of the committer's, around ~16
+    /// mallocs that cost less themselves (this system's SQLite is built without the
+    /// lookaside allocator, `OMIT_LOOKASIDE`, so every cursor is a malloc). Baton reads
+    /// none of them (`sqlite3_memory_used`, `sqlite3_status64`) and sets no heap limit.
+    public enum MemoryStatistics: Sendable { case off, on }
+    public static let sqliteMemoryStatistics: MemoryStatistics =
+        baton_sqlite_config_memstatus(0) == SQLITE_OK ? .off : .on
 
     /// Refuses a file that a newer baton migrated: migrations only run forward, and this
     /// code would misread what it does not know (since v8, for one, a log's first event

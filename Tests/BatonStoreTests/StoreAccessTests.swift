@@ -1,5 +1,7 @@
 import BatonWire
 import Foundation
+import GRDB
+import GRDBSQLite
 import XCTest
 
 @testable import BatonStore
@@ -7,6 +9,23 @@ import XCTest
 /// The broker's way of opening its database: one owner (locked against a second broker),
 /// a read-only second connection beside it, and several turns applied in one transaction.
 final class StoreAccessTests: XCTestCase {
+    /// The first store of a process turns SQLite's memory statistics off (the mutex and
+    /// counters around each of its mallocs), and SQLite then counts nothing; in a process
+    /// that used SQLite before any store, the setting stays as it was, counting.
+    func testSQLiteCountsNoMemoryWhenTheStoreTurnedItsStatisticsOff() throws {
+        let store = try Store(path: nil)
+        let before = sqlite3_memory_used()
+        try store.db.write { db in
+            try db.execute(sql: "CREATE TABLE big (x); INSERT INTO big VALUES (zeroblob(200000))")
+            _ = try Row.fetchAll(db, sql: "SELECT x FROM big")
+        }
+        let after = sqlite3_memory_used()
+        switch Store.sqliteMemoryStatistics {
+        case .off: XCTAssertEqual(after, before, "statistics off: nothing is counted")
+        case .on: XCTAssertGreaterThan(sqlite3_memory_highwater(0), before, "statistics on: the 200 KB row was counted")
+        }
+    }
+
     func testASecondOwnerOfTheSameFileIsRefused() throws {
         try withTemporaryDatabase { path in
             let owner = try Store(path: path, access: .owner)
