@@ -116,7 +116,7 @@ extension Engine {
         guard let (spec, attempt) = updateWorkflow(id, { w -> (JobSpec, Int) in
             w.jobs[k.block][k.job].dispatch(attempt: w.jobs[k.block][k.job].attempt + 1, at: wallNow)
             return (w.spec.blocks[k.block].jobs[k.job], w.jobs[k.block][k.job].attempt)
-        }), let workerName = workers[peer]?.takeJob(k) else {
+        }), let worker = workers.index(forKey: peer) else {
             invariantBroken("dispatch: \(k.jobId) or its worker is gone")
             return
         }
@@ -127,6 +127,8 @@ extension Engine {
         // job made only to be replaced at the job's result (~16k instructions).
         counters.dispatched += 1
         assignments[k] = Assignment(worker: peer, attempt: attempt)
+        // Through the index the guard found: one lookup, the state changed in place.
+        let workerName = workers.values[worker].takeJob(k)
         if spec.timeoutMs > 0 {
             timers.insert(.timeout(k, attempt: attempt), at: now + spec.timeoutMs)
         }

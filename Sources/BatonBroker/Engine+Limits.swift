@@ -93,12 +93,14 @@ extension Engine {
     /// Takes a token for a job of `type`, if its type is limited; false when the bucket
     /// is empty (the job waits, and a timer wakes the engine at the next token).
     mutating func takeToken(_ type: String, now: Int64) -> Bool {
-        // One lookup (the optional chain modifies in place): nil when the type has no bucket.
-        guard !buckets.isEmpty, let took = buckets[type]?.take(at: now) else { return true }
-        if took { return true }
+        // One lookup, then the bucket changed in place through its index (`values[i]`):
+        // an optional chain (`buckets[type]?.take`) moved the bucket out of the table and
+        // back, dearer in the profile than the two lookups it replaced.
+        guard !buckets.isEmpty, let i = buckets.index(forKey: type) else { return true }
+        if buckets.values[i].take(at: now) { return true }
         if bucketHeldSince[type] == nil { bucketHeldSince[type] = now }
         if bucketWakes.insert(type).inserted {
-            timers.insert(.tokens(type: type), at: buckets[type]!.nextTokenAt(now))
+            timers.insert(.tokens(type: type), at: buckets.values[i].nextTokenAt(now))
         }
         return false
     }

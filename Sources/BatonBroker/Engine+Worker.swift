@@ -10,13 +10,15 @@ extension Engine {
             ready(peer, message.body, now: now)
             return
         }
-        // One lookup, in place: the optional assignment is nil when there is no such
-        // worker (a test for nil first copied the worker's state out, then looked again).
-        guard (workers[peer]?.lastSeen = now) != nil else {
+        // One lookup, then the state changed in place through its index: a test for nil
+        // copied the worker's state out and looked again, and an optional chain
+        // (`workers[peer]?.lastSeen = now`) moves the state out of the table and back.
+        guard let i = workers.index(forKey: peer) else {
             // Normal after a broker restart: the worker's socket outlived our memory of it.
             send(peer, .disconnect, DisconnectCode.unknownWorker.body("unknown worker; reconnect and send READY"))
             return
         }
+        workers.values[i].lastSeen = now
         switch message.command {
         case .heartbeat, .ready:
             break

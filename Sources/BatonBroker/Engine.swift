@@ -196,7 +196,7 @@ public struct Engine {
         var order: UInt64
 
         /// Counts `k` as running here and returns the worker's name: what a dispatch
-        /// needs of it, in one lookup that changes it in place (`workers[peer]?.takeJob`).
+        /// changes and reads of it, in one access (`workers.values[i].takeJob`).
         mutating func takeJob(_ k: JobKey) -> String {
             running.insert(k)
             return name
