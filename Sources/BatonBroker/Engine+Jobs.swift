@@ -182,7 +182,9 @@ extension Engine {
             progressSeen[k] = nil
             progressEventAt[k] = nil
         }
-        progress[k.workflowId]?.active -= 1
+        // In place (`update`): an optional chain (`progress[id]?.active -= 1`) moves the
+        // progress out of the table and back, its retry queue's retain and release with it.
+        progress.update(k.workflowId) { $0.active -= 1 }
     }
 
     /// PROGRESS from a worker: a sign of life for its running attempt (same fencing as
@@ -260,15 +262,18 @@ extension Engine {
         // No job row, as for a dispatch: the event and the output stored with it (its
         // row's `outputs`) hold all a success changes (`Store.record` reads it back).
         emit(id, .jobSucceeded, at: now, jobFields(k, attempt: attempt), output: output)
-        guard let unfinished = progress[id]?.unfinished else {
+        // One lookup, in place: the jobs of the block still unfinished after this one.
+        guard let left = progress.update(id, { p -> Int in
+            p.unfinished -= 1
+            return p.unfinished
+        }) else {
             // Fallback: without its block's bookkeeping the workflow could never go on;
             // failing it tells its client instead of leaving it RUNNING forever.
             invariantBroken("succeed: RUNNING workflow \(id) has no block progress")
             finish(id, .failed(reason: "internal error: lost track of block \(k.block)"), now: now)
             return
         }
-        progress[id]!.unfinished = unfinished - 1
-        if unfinished - 1 > 0 {
+        if left > 0 {
             release(id, now: now)
             return
         }
