@@ -1,7 +1,8 @@
 import GRDB
 
 /// The schema, as versioned migrations. A migration is never edited after it ships;
-/// changes go into a new one ("v2", ...).
+/// changes go into a new one ("v2", ...), and its result into `currentSQL`, which a new
+/// file gets in one step (`createIfEmpty`).
 public enum Schema {
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()

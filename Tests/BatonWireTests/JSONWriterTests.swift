@@ -170,6 +170,26 @@ final class JSONWriterTests: XCTestCase {
     /// The spec (§4.3.1) says that inside `args` "3 and 3.0 differ", and
     /// `WorkflowSpec.json` promises "parsing it back gives an equal spec": so a double
     /// with no fraction must come back as a double.
+    /// Integers are written as Swift's `String(_:)` writes them: every digit count, both
+    /// signs, the edges of Int64, and where two-digit steps meet an odd digit out.
+    func testIntegersAreWrittenAsTheirDecimal() {
+        var values: [Int64] = [Int64.min, Int64.min + 1, Int64.max, Int64.max - 1]
+        values += (-1000...1000).map { Int64($0) }
+        var p: Int64 = 1
+        for _ in 0..<19 {
+            values += [p - 1, p, p + 1, -(p - 1), -p, -(p + 1), p * 9, p * 5 + 3]
+            p = p.multipliedReportingOverflow(by: 10).overflow ? p : p * 10
+        }
+        var rng = SystemRandomNumberGenerator()
+        values += (0..<2000).map { _ in Int64.random(in: Int64.min...Int64.max, using: &rng) }
+        values.append(1_765_130_000_123)  // a millisecond timestamp, 13 digits
+        for v in values {
+            var out: [UInt8] = [UInt8(ascii: "x")]
+            JSONWriter.writeInt(v, into: &out)
+            XCTAssertEqual(String(decoding: out, as: UTF8.self), "x" + String(v))
+        }
+    }
+
     func testIntegralDoubleRoundTripsAsADouble() {
         roundTrip(.double(3))
         roundTrip(["n": .double(-12)])
