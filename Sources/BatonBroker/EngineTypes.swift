@@ -8,12 +8,13 @@ import BatonWire
 /// key hashed its length and bytes through `Hasher` at every lookup, ~370 instructions
 /// with the comparison, six lookups per fan-out job in `scripts/profile`.
 ///
-/// Ids libzmq makes are 5 bytes (spec: a ROUTER names each peer `0x00` + a 32-bit
-/// counter), so an id of at most 7 bytes is packed with its length into one word:
-/// equal words mean equal ids, and the word is hashed by mixing it with the table's
-/// seed, as `WorkflowIdKey` does. A peer may choose a longer id (`ZMQ_ROUTING_ID`):
-/// those are hashed through `Hasher`, SipHash keyed per process, as before, so an id a
-/// peer chose cannot be made to collide with another.
+/// Ids libzmq makes are 5 bytes (its ROUTER names each peer `0x00` + a 32-bit counter),
+/// so an id of at most 7 bytes is packed with its length into one word, one to one:
+/// two short ids share a word, hence a hash, only when they are equal, and the word is
+/// mixed with the table's per-process seed, as `WorkflowIdKey` does, to pick a bucket.
+/// A peer may choose its id (`ZMQ_ROUTING_ID`, up to 255 bytes): a longer one goes
+/// through `Hasher`, SipHash keyed per process, as every id did before, so ids a peer
+/// chooses cannot be made to share a hash.
 public struct PeerId: Hashable, Sendable, ExpressibleByArrayLiteral, CustomStringConvertible {
     /// The routing id's bytes, the frame ZeroMQ routes by.
     public let bytes: [UInt8]
