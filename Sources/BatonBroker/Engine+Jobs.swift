@@ -61,40 +61,48 @@ extension Engine {
     mutating func dispatchReady(now: Int64) {
         guard !queued.isEmpty else { return }
         for type in Array(queues.keys) {
-            while !queues[type]!.isEmpty {
+            // The type's queue is out of the table while its jobs go: one lookup of the
+            // type per turn, where the loop made three per job (a job type is a String a
+            // client chose, hashed by SipHash). Nothing below reads or adds to `queues`
+            // (`dispatch`, `takeToken`, `isDispatchable`, `leastLoadedWorker` do not);
+            // what is left goes back before the next type.
+            guard var queue = queues.removeValue(forKey: type) else { continue }
+            while let key = queue.first {
                 guard let worker = leastLoadedWorker(for: type) else {
-                    noteIfUnserved(type)
+                    noteIfUnserved(type, waiting: queue.count)
                     break
                 }
-                guard let key = queues[type]!.popFirst() else { break }
+                queue.removeFirst()
                 guard queued.remove(key) != nil, isDispatchable(key) else { continue }
                 guard takeToken(type, now: now) else {
                     // The type's bucket is empty: the job keeps its place at the head.
-                    queues[type]!.prepend(key)
+                    queue.prepend(key)
                     queued.insert(key)
                     break
                 }
                 dispatch(key, to: worker, now: now)
             }
-            if queues[type]!.isEmpty {
-                queues[type] = nil
+            if queue.isEmpty {
                 bucketHeldSince[type] = nil
+            } else {
+                queues[type] = queue
             }
         }
     }
 
     /// Logs once that jobs of `type` wait for a worker nobody runs (STATUS shows the
     /// same as `waiting_for` on each job). Checked only when no worker had a free slot.
-    mutating func noteIfUnserved(_ type: String) {
+    mutating func noteIfUnserved(_ type: String, waiting: Int) {
         guard !unservedTypesLogged.contains(type), !workers.values.contains(where: { $0.capacity > 0 && $0.types.contains(type) }) else { return }
         unservedTypesLogged.insert(type)
-        let waiting = queues[type]?.count ?? 0
         note("no connected worker serves job type \"\(type)\": \(waiting) job(s) wait for one", .warning)
     }
 
-    func isDispatchable(_ k: JobKey) -> Bool {
-        guard let w = workflows[k.workflowId], w.state == .running, w.currentBlock == k.block else { return false }
-        return w.jobs[k.block][k.job].state == .pending
+    /// Read in place (`peek`): `workflows[id]` copied the whole record to read three fields.
+    mutating func isDispatchable(_ k: JobKey) -> Bool {
+        workflows.peek(k.workflowId) { w in
+            w.state == .running && w.currentBlock == k.block && w.jobs[k.block][k.job].state == .pending
+        } ?? false
     }
 
     func leastLoadedWorker(for type: String) -> PeerId? {
