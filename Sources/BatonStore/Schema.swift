@@ -305,12 +305,15 @@ public enum Schema {
     @discardableResult
     static func createIfEmpty(_ queue: DatabaseQueue) throws -> Bool {
         try queue.inDatabase { db in
+            // A read first: a file with tables (every open but the first) takes no write
+            // lock here, so opening beside a busy writer does not wait for it.
+            func isEmpty() throws -> Bool { try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") == 0 }
+            guard try isEmpty() else { return false }
             var created = false
-            // IMMEDIATE: a second process opening the same new file waits here, then
-            // finds the tables and leaves them to the migrator.
+            // IMMEDIATE, and empty again inside it: a second process opening the same new
+            // file waits here, then finds the tables and leaves them to the migrator.
             try db.inTransaction(.immediate) {
-                let tables = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
-                guard tables == 0 else { return .commit }
+                guard try isEmpty() else { return .commit }
                 try db.execute(sql: currentSQL)
                 try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
                 for identifier in migrationIdentifiers {
