@@ -240,7 +240,7 @@ extension Engine {
             endAttempt(k)
             if result.ok {
                 counters.succeeded += 1
-                succeed(k, output: result.output, now: now)
+                succeed(k, output: result.outputText, now: now)
             } else {
                 counters.failed += 1
                 attemptFailed(k, error: result.error ?? "job failed", retryable: result.retryable, now: now)
@@ -257,7 +257,7 @@ extension Engine {
         }
     }
 
-    mutating func succeed(_ k: JobKey, output: JSONValue?, now: Int64) {
+    mutating func succeed(_ k: JobKey, output: JSONText?, now: Int64) {
         let id = k.workflowId
         let wallNow = wall(now)
         guard let (attempt, blocks) = updateWorkflow(id, { w -> (Int, Int) in

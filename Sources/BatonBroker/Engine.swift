@@ -375,7 +375,7 @@ public struct Engine {
 
     /// Appends an event to a workflow's log and wakes its parked watchers.
     mutating func emit(_ id: String, _ kind: EventKind, at now: Int64, _ fields: EventFields = EventFields(),
-                       output: JSONValue? = nil) {
+                       output: JSONText? = nil) {
         guard let seq = updateWorkflow(id, { w -> Int64 in
             w.lastEvent += 1
             return w.lastEvent

@@ -112,7 +112,7 @@ enum FoldedEvents {
                 out.append(UInt8(ascii: "["))
                 JSONWriter.writeInt(events[i].event.seq, into: &out)
                 out.append(UInt8(ascii: ","))
-                JSONWriter.write(output, into: &out)
+                out.append(contentsOf: output.bytes)
                 out.append(UInt8(ascii: "]"))
                 any = true
             }
@@ -123,16 +123,18 @@ enum FoldedEvents {
     }
 
     /// A row's `outputs` as written by `writeOutputs`: event seq → output.
-    static func readOutputs(_ data: UnsafeRawBufferPointer, workflowId: String, first: Int64, last: Int64) throws -> [Int64: JSONValue] {
+    /// Each output is made canonical text again (a restart or a read of a stored
+    /// workflow, not the hot path: the tree is the simple way to split the pairs).
+    static func readOutputs(_ data: UnsafeRawBufferPointer, workflowId: String, first: Int64, last: Int64) throws -> [Int64: JSONText] {
         guard case .array(let items)? = try? JSONParser.parse(data) else {
             throw StoreError.corrupt("outputs of events \(first)...\(last) of \(workflowId): not a JSON array")
         }
-        var outputs: [Int64: JSONValue] = [:]
+        var outputs: [Int64: JSONText] = [:]
         for item in items {
             guard case .array(let pair) = item, pair.count == 2, let seq = pair[0].intValue, (first...last).contains(seq) else {
                 throw StoreError.corrupt("outputs of events \(first)...\(last) of \(workflowId): not [seq, output] pairs of the row")
             }
-            outputs[seq] = pair[1]
+            outputs[seq] = JSONText(pair[1])
         }
         return outputs
     }

@@ -6,7 +6,9 @@ public struct JobRecord: Equatable, Sendable {
     public var state: JobState
     /// The number of the current (or last) attempt; 0 before the first dispatch.
     public var attempt: Int
-    public var output: JSONValue?
+    /// A succeeded job's output, as its canonical text: stored and sent as it is (the
+    /// broker never reads it), so a RESULT's output is not built into a tree (`JSONText`).
+    public var outputText: JSONText?
     public var error: String?
     public var startedAt: Int64?
     public var finishedAt: Int64?
@@ -19,7 +21,7 @@ public struct JobRecord: Equatable, Sendable {
                 startedAt: Int64? = nil, finishedAt: Int64? = nil, retryAt: Int64? = nil, stoppedAttempts: Int = 0) {
         self.state = state
         self.attempt = attempt
-        self.output = output
+        self.outputText = output.map(JSONText.init)
         self.error = error
         self.startedAt = startedAt
         self.finishedAt = finishedAt
@@ -27,10 +29,16 @@ public struct JobRecord: Equatable, Sendable {
         self.stoppedAttempts = stoppedAttempts
     }
 
+    /// The output as a value (parsed from, or written to, `outputText`).
+    public var output: JSONValue? {
+        get { outputText?.value }
+        set { outputText = newValue.map(JSONText.init) }
+    }
+
     /// Whether this is a job as a new workflow holds it, which is also how a job with no
     /// row in the store reads (`Store` writes a job's row from its first change on).
     public var isUntouched: Bool {
-        state == .pending && attempt == 0 && output == nil && error == nil && startedAt == nil && finishedAt == nil
+        state == .pending && attempt == 0 && outputText == nil && error == nil && startedAt == nil && finishedAt == nil
             && retryAt == nil && stoppedAttempts == 0
     }
 
@@ -51,9 +59,9 @@ public struct JobRecord: Equatable, Sendable {
     /// The job as its running attempt's success at `at` leaves it: as `dispatch`, the
     /// one definition for the engine and for the store, which makes it again from a
     /// `job.succeeded` event and the output stored with it.
-    public mutating func succeed(output: JSONValue?, at: Int64) {
+    public mutating func succeed(output: JSONText?, at: Int64) {
         state = .succeeded
-        self.output = output
+        self.outputText = output
         error = nil
         finishedAt = at
     }
@@ -172,7 +180,7 @@ public struct WorkflowRecord: Equatable, Sendable {
         let r = jobs[b][j], job = spec.blocks[b].jobs[j]
         return WorkflowStatus.Job(
             jobId: Self.jobId(id, block: b, job: j), type: job.type, name: job.name, state: r.state,
-            attempt: r.attempt, output: r.output, error: r.error, startedAt: r.startedAt, finishedAt: r.finishedAt)
+            attempt: r.attempt, outputText: r.outputText, error: r.error, startedAt: r.startedAt, finishedAt: r.finishedAt)
     }
 
     /// `status.pageBytes(from:maxBytes:)`, with `decorate` applied to each job on the
@@ -249,9 +257,9 @@ public struct EventRow: Equatable, Sendable {
     public var fields: EventFields
     /// A `job.succeeded` event's job output: stored beside the event (its row's
     /// `outputs`), not among its fields (the output is in STATUS, not in the log, §7).
-    public var output: JSONValue?
+    public var output: JSONText?
 
-    public init(seq: Int64, at: Int64, kind: EventKind, fields: EventFields = EventFields(), output: JSONValue? = nil) {
+    public init(seq: Int64, at: Int64, kind: EventKind, fields: EventFields = EventFields(), output: JSONText? = nil) {
         self.seq = seq
         self.at = at
         self.kind = kind

@@ -42,11 +42,11 @@ struct RowArguments {
         values.append(.text(start: start, count: bytes.count - start))
     }
 
-    /// The value's canonical JSON text (`JSONWriter`), or NULL.
-    mutating func append(json: JSONValue?) {
+    /// A value's canonical JSON text (`JSONText`: the writer's bytes) as it is, or NULL.
+    mutating func append(json: JSONText?) {
         guard let json else { return values.append(.null) }
         let start = bytes.count
-        JSONWriter.write(json, into: &bytes)
+        bytes.append(contentsOf: json.bytes)
         values.append(.text(start: start, count: bytes.count - start))
     }
 

@@ -334,7 +334,7 @@ public final class Store: Sendable {
     private func appendJob(_ r: JobRecord, to row: inout RowArguments) {
         row.append(r.state.rawValue)
         row.append(r.attempt)
-        row.append(json: r.output)
+        row.append(json: r.outputText)
         row.append(r.error)
         row.append(r.startedAt)
         row.append(r.finishedAt)
@@ -851,16 +851,17 @@ public final class Store: Sendable {
             else { throw StoreError.corrupt("job \(id).\(j.int64(0).map(String.init) ?? "NULL").\(j.int64(1).map(String.init) ?? "NULL") outside its spec") }
             let js = j.text(2) ?? "NULL"
             guard let jobState = JobState(rawValue: js) else { throw StoreError.corrupt("job state \(js)") }
-            var output: JSONValue?
+            var output: JSONText?
             if j.isNull(4) == false {
-                do { output = try j.bytes(4) { try JSONParser.parse($0) } } catch {
+                do { output = try j.bytes(4) { try JSONText(parsing: $0) } } catch {
                     throw StoreError.corrupt("job \(id).\(b).\(i) output: \(error)")
                 }
             }
             jobs[b][i] = JobRecord(
-                state: jobState, attempt: Int(j.int64(3) ?? 0), output: output,
+                state: jobState, attempt: Int(j.int64(3) ?? 0),
                 error: j.text(5), startedAt: j.int64(6), finishedAt: j.int64(7), retryAt: j.int64(8),
                 stoppedAttempts: Int(j.int64(9) ?? 0))
+            jobs[b][i].outputText = output
         }
         let seq: Int64 = row["seq"]
         let stored: Int64 = row["last_event"]
@@ -913,7 +914,7 @@ public final class Store: Sendable {
 
         // An event that names no job of the spec, or a dispatch or success without its
         // attempt (none a broker wrote), says nothing of a job: the rows stand.
-        func apply(_ e: WorkflowEvent, outputs: [Int64: JSONValue]) {
+        func apply(_ e: WorkflowEvent, outputs: [Int64: JSONText]) {
             guard let b64 = e.fields["block"]?.intValue, let j64 = e.fields["job"]?.intValue,
                   let b = Int(exactly: b64), let j = Int(exactly: j64), jobs.indices.contains(b), jobs[b].indices.contains(j)
             else { return }

@@ -150,9 +150,17 @@ public struct ResultBody: Equatable, Sendable {
     public var jobId: String
     public var attempt: Int
     public var ok: Bool
-    public var output: JSONValue?
+    /// The output as the broker keeps it: its canonical text (`JSONText`), which the
+    /// broker stores and sends without reading it.
+    public var outputText: JSONText?
     public var error: String?
     public var retryable: Bool
+
+    /// The output as a value (parsed from, or written to, `outputText`).
+    public var output: JSONValue? {
+        get { outputText?.value }
+        set { outputText = newValue.map(JSONText.init) }
+    }
 
     public static let maxErrorBytes = 64 * 1024
 
@@ -160,7 +168,7 @@ public struct ResultBody: Equatable, Sendable {
         self.jobId = jobId
         self.attempt = attempt
         self.ok = ok
-        self.output = output
+        self.outputText = output.map(JSONText.init)
         self.error = error
         self.retryable = retryable
     }
@@ -174,7 +182,7 @@ public struct ResultBody: Equatable, Sendable {
         guard let ok = try Field.optionalBool(o, "ok") else { throw WireError(.badRequest, "ok: required") }
         self.ok = ok
         // `null` means absent (replies omit empty fields rather than carry null).
-        if let out = o["output"], out != .null { output = out } else { output = nil }
+        if let out = o["output"], out != .null { outputText = JSONText(out) } else { outputText = nil }
         error = try Field.optionalString(o, "error", maxBytes: Self.maxErrorBytes)
         retryable = try Field.optionalBool(o, "retryable") ?? true
     }

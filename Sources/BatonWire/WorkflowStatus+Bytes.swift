@@ -92,9 +92,9 @@ extension WorkflowStatus.Job {
         if let finishedAt { WorkflowStatus.timeMember("finished_at", finishedAt, &out) }
         WorkflowStatus.member("job_id", jobId, &out)
         if let name { WorkflowStatus.member("name", name, &out) }
-        if let output {
+        if let outputText {
             out.append(literal: #","output":"#)
-            JSONWriter.write(output, into: &out)
+            out.append(contentsOf: outputText.bytes)
         }
         if let progress {
             out.append(literal: #","progress":"#)

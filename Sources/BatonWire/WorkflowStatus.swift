@@ -6,7 +6,8 @@ public struct WorkflowStatus: Equatable, Sendable {
         public var name: String?
         public var state: JobState
         public var attempt: Int
-        public var output: JSONValue?
+        /// The output's canonical text (`JSONText`), written into a STATUS page as it is.
+        public var outputText: JSONText?
         public var error: String?
         public var startedAt: Int64?
         public var finishedAt: Int64?
@@ -25,11 +26,25 @@ public struct WorkflowStatus: Equatable, Sendable {
             self.name = name
             self.state = state
             self.attempt = attempt
-            self.output = output
+            self.outputText = output.map(JSONText.init)
             self.error = error
             self.startedAt = startedAt
             self.finishedAt = finishedAt
             self.waitingFor = waitingFor
+        }
+
+        /// A job with its output as text already (the broker's STATUS: no tree made).
+        public init(jobId: String, type: String, name: String? = nil, state: JobState, attempt: Int,
+                    outputText: JSONText?, error: String? = nil, startedAt: Int64? = nil, finishedAt: Int64? = nil) {
+            self.init(jobId: jobId, type: type, name: name, state: state, attempt: attempt, error: error,
+                      startedAt: startedAt, finishedAt: finishedAt)
+            self.outputText = outputText
+        }
+
+        /// The output as a value (parsed from, or written to, `outputText`).
+        public var output: JSONValue? {
+            get { outputText?.value }
+            set { outputText = newValue.map(JSONText.init) }
         }
     }
 
@@ -134,7 +149,7 @@ extension WorkflowStatus.Job {
         name = try Field.optionalString(o, "name")
         state = try enumField(o, "state")
         attempt = Int(try Field.optionalInt(o, "attempt", range: 0...Int64(Int32.max)) ?? 0)
-        output = o["output"]
+        outputText = o["output"].map(JSONText.init)
         error = try Field.optionalString(o, "error", maxBytes: 1 << 20)
         startedAt = try timeField(o, "started_at")
         finishedAt = try timeField(o, "finished_at")

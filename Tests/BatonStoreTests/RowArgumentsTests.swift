@@ -26,7 +26,7 @@ final class RowArgumentsTests: XCTestCase {
             row.append("")
             row.append(nil as String?)
             row.append(Int64.min)
-            row.append(json: ["k": [1, "x", nil]])
+            row.append(json: JSONText(["k": [1, "x", nil]]))
             XCTAssertEqual(try stmt.run(row), 1)
             row.removeAll()
             row.append(7)

@@ -112,7 +112,7 @@ final class StoreTests: XCTestCase {
             func job(_ kind: EventKind, _ seq: Int64, block: Int = 1, job: Int, attempt: Int, at: Int64,
                      output: JSONValue? = nil) -> (String, EventRow) {
                 ("01JD", EventRow(seq: seq, at: at, kind: kind, fields: EventFields(["attempt": .int(Int64(attempt)), "block": .int(Int64(block)),
-                                                                                      "job": .int(Int64(job))]), output: output))
+                                                                                      "job": .int(Int64(job))]), output: output.map(JSONText.init)))
             }
             var w = w0
             w.state = .running
@@ -195,7 +195,7 @@ final class StoreTests: XCTestCase {
             try store.apply(Fixture.insert((w, submitted)))
             func job(_ kind: EventKind, _ seq: Int64, job: Int, at: Int64, output: JSONValue? = nil) -> (String, EventRow) {
                 ("01JK", EventRow(seq: seq, at: at, kind: kind, fields: EventFields(["attempt": 1, "block": 0, "job": .int(Int64(job))]),
-                                  output: output))
+                                  output: output.map(JSONText.init)))
             }
             // v8: EXEC, both dispatches with their rows, job 0's success with its row.
             w.state = .running

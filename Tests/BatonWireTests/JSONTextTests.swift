@@ -1,0 +1,105 @@
+import XCTest
+
+@testable import BatonWire
+
+/// `JSONText`: whatever text it is given, it holds what the writer writes for the value
+/// the parser reads (spec §3.2.1), whether it kept the text (canonical) or wrote it anew;
+/// and it keeps the text of what workers really send.
+final class JSONTextTests: XCTestCase {
+    private let random = RandomSpecs()
+
+    /// The invariant, for one input: the same bytes as parse-then-write, or the parser's
+    /// error.
+    private func assertHoldsTheWritersText(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line) {
+        switch Result(catching: { () throws(JSONParser.Failure) in try JSONParser.parse(bytes) }) {
+        case .success(let value):
+            XCTAssertEqual(try JSONText(parsing: bytes).bytes, JSONWriter.bytes(value),
+                           "text: \(String(decoding: bytes, as: UTF8.self))", file: file, line: line)
+        case .failure(let error):
+            XCTAssertThrowsError(try JSONText(parsing: bytes), file: file, line: line) {
+                XCTAssertEqual($0 as? JSONParser.Failure, error, file: file, line: line)
+            }
+        }
+    }
+
+    /// Whether the text would be kept as it came (the fast path), not written anew.
+    private func isKept(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBufferPointer { b in
+            var p = JSONParser(b)
+            return p.canonicalValue(depth: 0) && p.i == b.count
+        }
+    }
+
+    func testTheWritersOwnTextIsKeptAsItIs() {
+        for text in [#"{"bench":true}"#, #"{"a":1,"b":[1,-2,0,"x",null,false,{}],"c":{"d":"e\"f\\g\n\r\t\u0001\u001f"}}"#,
+                     #"[]"#, #"{}"#, #""""#, "0", "-7", "123456789012345678", "null", #"{"A":1,"a":2,"aa":3,"b":4}"#,
+                     #"{"a":"\u007f\u0000"}"#.replacingOccurrences(of: "\\u007f", with: "\u{7f}")] {
+            XCTAssertTrue(isKept(text), text)
+            XCTAssertEqual(try JSONText(parsing: Array(text.utf8)).bytes, Array(text.utf8), text)
+        }
+        for _ in 0..<300 {
+            // Random outputs without doubles or non-ASCII, as the writer writes them.
+            var args = random.args()
+            args["list"] = nil
+            args["é"] = nil
+            if case .string(let s)? = args["host"], s.utf8.contains(where: { $0 >= 0x80 }) { args["host"] = nil }
+            let text = JSONWriter.string(.object(args))
+            XCTAssertTrue(isKept(text), text)
+        }
+    }
+
+    func testTextThatIsNotTheWritersIsWrittenAnew() {
+        // Each is valid JSON whose writing differs, or that the check does not try to prove
+        // canonical (doubles, non-ASCII, deep nesting): none may be kept as it came.
+        let notKept = [
+            #"{"a":1} "#, #"{ "a":1}"#, #"{"a" :1}"#, #"{"a":1 }"#, #"[1, 2]"#,
+            #"{"b":1,"a":2}"#, #"{"a":1,"a":2}"#, #"{"ab":1,"a":2}"#, #"{"a\u0062":1}"#,
+            #""\/""#, #""\b""#, #""\f""#, #""\u000a""#, #""\u0009""#, #""\u000d""#, #""\u001F""#, #""\u0041""#, #""\u00e9""#,
+            "-0", "1.0", "1.5", "1e2", "1E2", "0.0", "1234567890123456789", "-1234567890123456789",
+            #""é""#, #"{"é":1}"#, #"["déploiement"]"#,
+            String(repeating: "[", count: 65) + String(repeating: "]", count: 65),
+        ]
+        for text in notKept {
+            XCTAssertFalse(isKept(text), text)
+            assertHoldsTheWritersText(Array(text.utf8))
+        }
+    }
+
+    func testAnyTextHoldsTheWritersTextOrFailsAsTheParserFails() {
+        let deep = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+        for text in [deep, deep + " ", "", " ", "nul", "01", "-", "-01", "1.", #"{"a":}"#, #"{"a":1,}"#, "[1,]", #""\u12""#,
+                     #""\ud800""#, #""a"#, "\"\u{1}\"", #"{"a":1}x"#, "[1]]", "tru", "nulls", "1 2", #""\x""#] {
+            assertHoldsTheWritersText(Array(text.utf8))
+        }
+        for _ in 0..<2000 {
+            let value: JSONValue = Bool.random(using: &random.rng) ? .object(random.args()) : .array([.object(random.args()), .int(-3)])
+            let bytes = JSONWriter.bytes(value)
+            assertHoldsTheWritersText(bytes)
+            assertHoldsTheWritersText(random.broken(bytes))
+        }
+    }
+
+    func testTheValueIsTheOneTheTextWasMadeOf() throws {
+        for _ in 0..<200 {
+            let value: JSONValue = .object(random.args())
+            XCTAssertEqual(JSONText(value).value, value)
+            XCTAssertEqual(try JSONText(parsing: JSONWriter.bytes(value)).value, value)
+        }
+        XCTAssertTrue(JSONText(.null).isNull)
+        XCTAssertFalse(JSONText(.string("null")).isNull)
+        XCTAssertFalse(JSONText(.bool(true)).isNull)
+    }
+
+    /// The RESULT reader keeps a worker's canonical output as its text, and gives the same
+    /// text as the tree path for any other.
+    func testResultOutputsAreKeptOrWrittenAsTheTreePathWritesThem() throws {
+        let kept = JSONParser.plainResult(utf8(#"{"attempt":1,"job_id":"w.0.0","ok":true,"output":{"bench":true,"n":[1,2]}}"#))
+        XCTAssertEqual(kept?.outputText?.bytes, utf8(#"{"bench":true,"n":[1,2]}"#))
+        let rewritten = JSONParser.plainResult(utf8(#"{"attempt":1,"job_id":"w.0.0","ok":true,"output":{ "n" : [1, 2.50], "bench":true }}"#))
+        XCTAssertEqual(rewritten?.outputText?.bytes, utf8(#"{"bench":true,"n":[1,2.5]}"#))
+        XCTAssertNil(JSONParser.plainResult(utf8(#"{"attempt":1,"job_id":"w.0.0","ok":true,"output":null}"#))?.outputText)
+        XCTAssertNil(JSONParser.plainResult(utf8(#"{"attempt":1,"job_id":"w.0.0","ok":true,"output":{"a":1,"a":2}}"#)),
+                     "a duplicate key is left to the tree path, which refuses it")
+    }
+}
