@@ -397,11 +397,12 @@ extension Engine {
         // Written from the record, the page's jobs only (no whole `WorkflowStatus`); the
         // current block's PENDING jobs say what holds them, its RUNNING ones their progress.
         // The closure captures `holds`, not the engine (see `JobHolds`).
-        .encoded(w.statusPageBytes(from: jobsFrom) { b, j, job in
+        var typeWaits = JobHolds.TypeWaitCache()
+        return .encoded(w.statusPageBytes(from: jobsFrom) { b, j, state, job in
             guard w.state == .running, b == w.currentBlock else { return }
-            switch job.state {
+            switch state {
             case .pending:
-                job.waitingFor = holds.waitingFor(w, block: b, job: j)
+                job.waitingFor = holds.waitingFor(w, block: b, job: j, cache: &typeWaits)
             case .running:
                 if let seen = holds.progress(JobKey(workflowId: w.id, block: b, job: j)) {
                     job.progress = seen.details

@@ -182,8 +182,18 @@ extension Engine {
 
     /// Ends the running attempt's bookkeeping: the worker's slot and the block's slot.
     mutating func endAttempt(_ k: JobKey) {
-        if let a = assignments.removeValue(forKey: k) {
-            workers[a.worker]?.running.remove(k)
+        endAttempt(k, at: assignments.index(forKey: k))
+    }
+
+    /// `endAttempt(k)` with the attempt's place in `assignments` (nil: none) already
+    /// found. The worker's running set is changed in place through its index: an
+    /// optional chain (`workers[peer]?.running.remove(k)`) moved the worker's state out
+    /// of the table and back.
+    mutating func endAttempt(_ k: JobKey, at slot: Dictionary<JobKey, Assignment>.Index?) {
+        if let slot {
+            let worker = assignments.values[slot].worker
+            assignments.remove(at: slot)
+            if let w = workers.index(forKey: worker) { workers.values[w].running.remove(k) }
         }
         if !lastBeat.isEmpty { lastBeat[k] = nil }
         if !progressSeen.isEmpty {
@@ -234,10 +244,12 @@ extension Engine {
         }
         // The JOB's own connection only: job ids follow from workflow ids, so any other
         // worker could otherwise complete or fail any job (spec §10.6).
-        let current = r.attempt == result.attempt && assignments[k]?.worker == peer
+        // Its assignment found once, for the check and for `endAttempt`'s removal.
+        let slot = assignments.index(forKey: k)
+        let current = r.attempt == result.attempt && slot.map { assignments.values[$0].worker == peer } == true
         switch (state, r.state) {
         case (.running, .running) where current:
-            endAttempt(k)
+            endAttempt(k, at: slot)
             if result.ok {
                 counters.succeeded += 1
                 succeed(k, output: result.outputText, now: now)

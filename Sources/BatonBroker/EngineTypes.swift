@@ -76,16 +76,19 @@ struct JobKey: Hashable {
     /// boundaries, and the profile showed it at 15k instructions per RESULT.
     init?(jobId: String) {
         var id = jobId
-        let parsed: (Int, Int, Int)? = id.withUTF8 { bytes in
+        // The workflow id is made from the buffer's bytes, inside `withUTF8`: from
+        // `jobId.utf8.prefix(first)` it went through the generic slice path (~500
+        // instructions a RESULT).
+        let parsed: (String, Int, Int)? = id.withUTF8 { bytes in
             let dot = UInt8(ascii: ".")
             guard let second = bytes.lastIndex(of: dot), let first = bytes[..<second].lastIndex(of: dot),
                   !bytes[..<first].contains(dot),
                   let b = Self.decimal(bytes[(first + 1)..<second]), let j = Self.decimal(bytes[(second + 1)...])
             else { return nil }
-            return (first, b, j)
+            return (String(decoding: UnsafeBufferPointer(rebasing: bytes[..<first]), as: UTF8.self), b, j)
         }
-        guard let (first, b, j) = parsed else { return nil }
-        self.init(workflowId: String(decoding: jobId.utf8.prefix(first), as: UTF8.self), block: b, job: j)
+        guard let (workflowId, b, j) = parsed else { return nil }
+        self.init(workflowId: workflowId, block: b, job: j)
     }
 
     /// A non-negative decimal of 1...18 ASCII digits (no sign, as `Int(_:)` with `>= 0`

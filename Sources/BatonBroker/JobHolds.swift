@@ -17,12 +17,29 @@ struct JobHolds {
     let now: Int64
     let wallOffsetMs: Int64
 
+    /// The last type a page asked `typeWait` of, and its answer: a page's queued jobs
+    /// are mostly of one type, and each answer scans every worker's type set and the
+    /// buckets (about 1,000 instructions a PENDING job on an EXEC's page).
+    struct TypeWaitCache {
+        var type: String?
+        var wait: String?
+    }
+
     /// What holds job (b, j) of `w` back, or nil when only its block's concurrency does
     /// (or it is about to be dispatched).
-    func waitingFor(_ w: WorkflowRecord, block b: Int, job j: Int) -> String? {
+    func waitingFor(_ w: WorkflowRecord, block b: Int, job j: Int, cache: inout TypeWaitCache) -> String? {
         if let at = w.jobs[b][j].retryAt, at > now + wallOffsetMs { return "retry backoff until \(Timestamp.format(ms: at))" }
         guard queued.contains(JobKey(workflowId: w.id, block: b, job: j)) else { return nil }
         let type = w.spec.blocks[b].jobs[j].type
+        if cache.type != type {
+            cache.wait = typeWait(type)
+            cache.type = type
+        }
+        return cache.wait
+    }
+
+    /// What holds a queued job of `type` back: no worker for it, or its empty bucket.
+    func typeWait(_ type: String) -> String? {
         if !workers.values.contains(where: { $0.capacity > 0 && $0.types.contains(type) }) {
             let draining = workers.values.count { $0.types.contains(type) }
             return "no worker for \(type)" + (draining > 0 ? " (\(draining) draining)" : "")

@@ -183,18 +183,35 @@ public struct WorkflowRecord: Equatable, Sendable {
             attempt: r.attempt, outputText: r.outputText, error: r.error, startedAt: r.startedAt, finishedAt: r.finishedAt)
     }
 
-    /// `status.pageBytes(from:maxBytes:)`, with `decorate` applied to each job on the
-    /// page, without building the whole status first: only the page's jobs are made
+    /// `status.pageBytes(from:maxBytes:)`, with what `decorate` adds to each job on the
+    /// page, without building the whole status first: only the page's jobs are written
     /// (every EXEC answers with a page; a stored 10,000-job workflow's first page holds
-    /// about a tenth of its jobs).
+    /// about a tenth of its jobs), each straight from the record, no `Job` made.
     public func statusPageBytes(from jobsFrom: Int, maxBytes: Int = WorkflowStatus.maxPageBytes,
-                                decorate: (Int, Int, inout WorkflowStatus.Job) -> Void = { _, _, _ in }) -> [UInt8] {
+                                decorate: (Int, Int, JobState, inout StatusExtras) -> Void = { _, _, _, _ in }) -> [UInt8] {
         return WorkflowStatus.pageBytes(WorkflowSummary(self), blocks: spec.blocks.count, blockState: blockState,
-                                        jobCount: { spec.blocks[$0].jobs.count }, from: jobsFrom, maxBytes: maxBytes) { b, j in
-            var job = statusJob(b, j)
-            decorate(b, j, &job)
-            return job
+                                        jobCount: { spec.blocks[$0].jobs.count }, from: jobsFrom, maxBytes: maxBytes) { b, j, out in
+            let r = jobs[b][j]
+            var extras = StatusExtras()
+            decorate(b, j, r.state, &extras)
+            let job = spec.blocks[b].jobs[j]
+            WorkflowStatus.Job.writeJSON(attempt: r.attempt, error: r.error, finishedAt: r.finishedAt,
+                                         jobId: .parts(workflowId: id, block: b, job: j), name: job.name,
+                                         outputText: r.outputText, progress: extras.progress, progressAt: extras.progressAt,
+                                         startedAt: r.startedAt, state: r.state, type: job.type, waitingFor: extras.waitingFor,
+                                         into: &out)
         }
+    }
+
+    /// What the engine adds to a job on a STATUS page (in memory only).
+    public struct StatusExtras {
+        /// What holds a PENDING job back besides its block's concurrency.
+        public var waitingFor: String?
+        /// The running attempt's last PROGRESS details and when they came.
+        public var progress: JSONValue?
+        public var progressAt: Int64?
+
+        public init() {}
     }
 
     /// The one-line summary LIST returns.

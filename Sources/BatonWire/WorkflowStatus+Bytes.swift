@@ -9,16 +9,17 @@
 extension WorkflowStatus {
     public func pageBytes(from jobsFrom: Int, maxBytes: Int = maxPageBytes) -> [UInt8] {
         Self.pageBytes(summary, blocks: blocks.count, blockState: { blocks[$0].state }, jobCount: { blocks[$0].jobs.count },
-                       from: jobsFrom, maxBytes: maxBytes) { b, j in blocks[b].jobs[j] }
+                       from: jobsFrom, maxBytes: maxBytes) { b, j, out in blocks[b].jobs[j].writeJSON(into: &out) }
     }
 
     /// `pageBytes` of the status with `head`'s fields (a LIST row's: all but the blocks)
     /// and `blocks` blocks, block b in state `blockState(b)` holding `jobCount(b)` jobs,
-    /// job (b, j) made by `job` only when the page holds it: a page is a window of the
-    /// jobs, so a status need not be built whole first (a stored 10,000-job workflow's
-    /// first page holds about a tenth of them).
+    /// job (b, j) written by `writeJob` (its `Job.writeJSON` bytes) only when the page
+    /// holds it: a page is a window of the jobs, so a status need not be built whole
+    /// first (a stored 10,000-job workflow's first page holds about a tenth of them).
     public static func pageBytes(_ head: WorkflowSummary, blocks: Int, blockState: (Int) -> BlockState,
-                                 jobCount: (Int) -> Int, from jobsFrom: Int, maxBytes: Int = maxPageBytes, job: (Int, Int) -> Job) -> [UInt8] {
+                                 jobCount: (Int) -> Int, from jobsFrom: Int, maxBytes: Int = maxPageBytes,
+                                 writeJob: (Int, Int, inout [UInt8]) -> Void) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(320 + 256 * min(blocks == 1 ? jobCount(0) : 64, 64))
         out.append(literal: #"{"blocks":["#)
@@ -36,7 +37,7 @@ extension WorkflowStatus {
                 let mark = out.count
                 if !firstInBlock { out.append(UInt8(ascii: ",")) }
                 let start = out.count
-                job(b, j).writeJSON(into: &out)
+                writeJob(b, j, &out)
                 let size = out.count - start
                 // A page's first job goes in whatever its size; after it, a job that does
                 // not fit starts the next page.
@@ -86,11 +87,24 @@ extension WorkflowStatus {
 extension WorkflowStatus.Job {
     /// This job's `json`, written straight to bytes, keys in `String` order.
     func writeJSON(into out: inout [UInt8]) {
+        Self.writeJSON(attempt: attempt, error: error, finishedAt: finishedAt, jobId: .string(jobId), name: name,
+                       outputText: outputText, progress: progress, progressAt: progressAt, startedAt: startedAt,
+                       state: state, type: type, waitingFor: waitingFor, into: &out)
+    }
+
+    /// The bytes of a job with these members, as `json` writes them, keys in `String`
+    /// order: for a page written from the broker's record (`WorkflowRecord.statusPageBytes`)
+    /// without a `Job` made per job (its id String made, its strings retained, then
+    /// released: about half of a page's cost per job in `scripts/profile`).
+    public static func writeJSON(attempt: Int, error: String?, finishedAt: Int64?, jobId: JobIdText, name: String?,
+                                 outputText: JSONText?, progress: JSONValue?, progressAt: Int64?, startedAt: Int64?,
+                                 state: JobState, type: String, waitingFor: String?, into out: inout [UInt8]) {
         out.append(literal: #"{"attempt":"#)
         JSONWriter.writeInt(Int64(attempt), into: &out)
         if let error { WorkflowStatus.member("error", error, &out) }
         if let finishedAt { WorkflowStatus.timeMember("finished_at", finishedAt, &out) }
-        WorkflowStatus.member("job_id", jobId, &out)
+        out.append(literal: #","job_id":"#)
+        jobId.write(into: &out)
         if let name { WorkflowStatus.member("name", name, &out) }
         if let outputText {
             out.append(literal: #","output":"#)

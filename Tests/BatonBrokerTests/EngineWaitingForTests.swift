@@ -21,6 +21,20 @@ final class EngineWaitingForTests: XCTestCase {
         XCTAssertEqual(s.blocks[0].jobs.map(\.waitingFor), [nil, nil, nil], "queued for a busy worker: about to run")
     }
 
+    /// A page asks what holds each type back once per run of jobs of one type
+    /// (`JobHolds.TypeWaitCache`): types that alternate still get their own answers.
+    func testJobsOfTypesThatAlternateEachSayWhatHoldsTheirType() throws {
+        let h = try EngineHarness()
+        h.ready("w1", types: ["echo"], capacity: 1)
+        let erase = jobs(1, type: "disk.erase"), echo = jobs(1)
+        let id = h.submit(spec([erase + echo + erase + echo + echo], concurrency: 5))
+        h.exec(id)
+        let s = h.status(id)
+        XCTAssertEqual(s.blocks[0].jobs.map(\.state), [.pending, .running, .pending, .pending, .pending])
+        XCTAssertEqual(s.blocks[0].jobs.map(\.waitingFor),
+                       ["no worker for disk.erase", nil, "no worker for disk.erase", nil, nil])
+    }
+
     func testARetryWaitingForItsBackoffSaysUntilWhen() throws {
         let h = try EngineHarness()
         h.ready("w1", types: ["echo"], capacity: 1)

@@ -35,14 +35,24 @@ final class RecordStatusTests: XCTestCase {
             let maxBytes = [200, 600, 2000, WorkflowStatus.maxPageBytes].randomElement(using: &rng)!
             let from = Int.random(in: 0...total, using: &rng)
             func mark(_ b: Int, _ j: Int, _ job: inout WorkflowStatus.Job) {
-                if (b + j) % 2 == 0 { job.waitingFor = "slot \(b).\(j)" } else { job.progress = ["pct": .int(Int64(j))] }
+                if (b + j) % 2 == 0 {
+                    job.waitingFor = "slot \(b).\(j)"
+                } else {
+                    job.progress = ["pct": .int(Int64(j))]
+                    job.progressAt = Fixture.t0 + Int64(j)
+                }
             }
             var whole = w.status
             for b in whole.blocks.indices { for j in whole.blocks[b].jobs.indices { mark(b, j, &whole.blocks[b].jobs[j]) } }
             var made = 0
-            let direct = w.statusPageBytes(from: from, maxBytes: maxBytes) { b, j, job in
+            let direct = w.statusPageBytes(from: from, maxBytes: maxBytes) { b, j, state, extras in
                 made += 1
+                XCTAssertEqual(state, w.jobs[b][j].state)
+                var job = w.statusJob(b, j)
                 mark(b, j, &job)
+                extras.waitingFor = job.waitingFor
+                extras.progress = job.progress
+                extras.progressAt = job.progressAt
             }
             XCTAssertEqual(String(decoding: direct, as: UTF8.self), String(decoding: whole.pageBytes(from: from, maxBytes: maxBytes), as: UTF8.self),
                            "from \(from) maxBytes \(maxBytes)")
@@ -56,7 +66,7 @@ final class RecordStatusTests: XCTestCase {
         var (w, _) = Fixture.submitted("01JS", jobs: [1000])
         for j in w.jobs[0].indices { w.jobs[0][j] = JobRecord(state: .succeeded, attempt: 1, output: ["n": .int(Int64(j))]) }
         var made = 0
-        let page = w.statusPageBytes(from: 10, maxBytes: 2000) { _, _, _ in made += 1 }
+        let page = w.statusPageBytes(from: 10, maxBytes: 2000) { _, _, _, _ in made += 1 }
         let next = try? JSONParser.parse(page).objectValue?["jobs_next"]?.intValue
         let onPage = Int(try XCTUnwrap(next)) - 10
         XCTAssertGreaterThan(onPage, 1)
