@@ -106,14 +106,20 @@ extension Engine {
     }
 
     func leastLoadedWorker(for type: String) -> PeerId? {
-        var best: (peer: PeerId, load: Double, order: UInt64)?
-        for (peer, w) in workers where w.running.count < w.capacity && w.types.contains(type) {
-            let load = Double(w.running.count) / Double(w.capacity)
-            if best == nil || load < best!.load || (load == best!.load && w.order < best!.order) {
-                best = (peer, load, w.order)
+        var best: (peer: Dictionary<PeerId, WorkerState>.Index, load: Double, order: UInt64)?
+        // By index, each worker's fields read in place: `for (peer, w) in workers`
+        // copied every worker's state (its sets and name retained, then released).
+        var i = workers.startIndex
+        while i != workers.endIndex {
+            defer { i = workers.index(after: i) }
+            let running = workers.values[i].running.count, capacity = workers.values[i].capacity
+            guard running < capacity, workers.values[i].types.contains(type) else { continue }
+            let load = Double(running) / Double(capacity), order = workers.values[i].order
+            if best == nil || load < best!.load || (load == best!.load && order < best!.order) {
+                best = (i, load, order)
             }
         }
-        return best?.peer
+        return best.map { workers.keys[$0.peer] }
     }
 
     /// Sends attempt + 1 of `k` to `peer`. The caller checked `isDispatchable(k)` and
@@ -144,9 +150,8 @@ extension Engine {
             lastBeat[k] = now
             timers.insert(.heartbeat(k, attempt: attempt), at: now + spec.heartbeatTimeoutMs)
         }
-        let body = JobBody(jobId: k.jobId, workflowId: id, attempt: attempt, type: spec.type, args: spec.args,
-                           timeoutMs: spec.timeoutMs, heartbeatTimeoutMs: spec.heartbeatTimeoutMs)
-        out.workerSends.append(WorkerSend(peer: peer, job: body))
+        let job = JobDispatch(workflowId: id, block: k.block, job: k.job, attempt: attempt, spec: spec)
+        out.workerSends.append(WorkerSend(peer: peer, dispatch: job))
         emit(id, .jobDispatched, at: now, jobFields(k, attempt: attempt, worker: workerName))
     }
 

@@ -275,11 +275,13 @@ public struct ClientReply: Equatable, Sendable {
 
 /// A message for a worker.
 public struct WorkerSend: Equatable, Sendable {
-    /// What is sent: a message as a value, or a JOB as its typed body, written straight
-    /// to bytes when encoded (`JobBody.bytes`), its dictionary never built.
+    /// What is sent: a message as a value, or a JOB as its typed body or as a dispatch
+    /// made it, written straight to bytes when encoded (`JobBody.bytes`,
+    /// `JobDispatch.bytes`), its dictionary never built.
     public enum Content: Sendable {
         case message(WorkerFrames.Message)
         case job(JobBody)
+        case dispatch(JobDispatch)
     }
 
     public var peer: PeerId
@@ -299,11 +301,17 @@ public struct WorkerSend: Equatable, Sendable {
         self.content = .job(job)
     }
 
+    public init(peer: PeerId, dispatch: JobDispatch) {
+        self.peer = peer
+        self.content = .dispatch(dispatch)
+    }
+
     /// The message as a value (tests, logs; the send path takes `routedFrames`).
     public var message: WorkerFrames.Message {
         switch content {
         case .message(let m): m
         case .job(let j): WorkerFrames.Message(.job, j.body)
+        case .dispatch(let d): WorkerFrames.Message(.job, d.body.body)
         }
     }
 
@@ -313,6 +321,7 @@ public struct WorkerSend: Equatable, Sendable {
         switch content {
         case .message(let m): return WorkerFrames.routed(to: peer.bytes, m)
         case .job(let j): return WorkerFrames.routed(to: peer.bytes, .job, bodyBytes: j.bytes)
+        case .dispatch(let d): return WorkerFrames.routed(to: peer.bytes, .job, bodyBytes: d.bytes)
         }
     }
 

@@ -91,6 +91,14 @@ public struct JobBody: Equatable, Sendable {
     /// writing) was about 6,000 instructions of it. `ReplyBytesTests` checks the
     /// bytes against `body`'s.
     public var bytes: [UInt8] {
+        Self.bytes(args: args, attempt: attempt, heartbeatTimeoutMs: heartbeatTimeoutMs, jobId: .string(jobId),
+                   timeoutMs: timeoutMs, type: type, workflowId: workflowId)
+    }
+
+    /// The bytes of a JOB body with these members (`bytes` for a `JobBody`; the broker's
+    /// dispatch gives the id as its parts, making no String of it).
+    public static func bytes(args: [String: JSONValue], attempt: Int, heartbeatTimeoutMs: Int64, jobId: JobIdText,
+                             timeoutMs: Int64, type: String, workflowId: String) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(160)
         out.append(literal: #"{"args":"#)
@@ -102,7 +110,7 @@ public struct JobBody: Equatable, Sendable {
             JSONWriter.writeInt(heartbeatTimeoutMs, into: &out)
         }
         out.append(literal: #","job_id":"#)
-        JSONWriter.writeString(jobId, into: &out)
+        jobId.write(into: &out)
         out.append(literal: #","timeout_ms":"#)
         JSONWriter.writeInt(timeoutMs, into: &out)
         out.append(literal: #","type":"#)
