@@ -160,26 +160,26 @@ extension Engine {
     func jobFields(_ k: JobKey, attempt: Int, details: JSONValue? = nil, error: String? = nil,
                    retryAt: Int64? = nil, worker: String? = nil) -> EventFields {
         var f = EventFields()
-        f.add("attempt", attempt)
-        f.add("block", k.block)
-        if let details { f.add("details", details) }
-        if let error { f.add("error", error) }
-        f.add("job", k.job)
-        f.add("job_id", jobOf: k.workflowId, block: k.block, job: k.job)
-        if let retryAt { f.add("retry_at", Timestamp.format(ms: retryAt)) }
-        if let worker { f.add("worker", worker) }
+        f.add(.attempt, attempt)
+        f.add(.block, k.block)
+        if let details { f.add(.details, details) }
+        if let error { f.add(.error, error) }
+        f.add(.job, k.job)
+        f.add(.jobId, jobOf: k.workflowId, block: k.block, job: k.job)
+        if let retryAt { f.add(.retryAt, Timestamp.format(ms: retryAt)) }
+        if let worker { f.add(.worker, worker) }
         return f
     }
 
     func blockFields(_ b: Int) -> EventFields {
         var f = EventFields()
-        f.add("block", b)
+        f.add(.block, b)
         return f
     }
 
     func reasonFields(_ reason: String?) -> EventFields {
         var f = EventFields()
-        if let reason { f.add("reason", reason) }
+        if let reason { f.add(.reason, reason) }
         return f
     }
 

@@ -5,14 +5,4 @@ extension Array where Element == UInt8 {
     mutating func append(literal s: StaticString) {
         s.withUTF8Buffer { append(contentsOf: $0) }
     }
-
-    /// `,"key":` for a key that needs no escaping: a member's prefix, byte by byte
-    /// around the key (cheaper than two literal appends for two bytes each).
-    mutating func appendMemberPrefix(_ key: StaticString) {
-        append(UInt8(ascii: ","))
-        append(UInt8(ascii: "\""))
-        append(literal: key)
-        append(UInt8(ascii: "\""))
-        append(UInt8(ascii: ":"))
-    }
 }

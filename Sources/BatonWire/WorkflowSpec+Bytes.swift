@@ -14,14 +14,14 @@ extension WorkflowSpec {
             block.writeJSON(into: &out)
         }
         out.append(UInt8(ascii: "]"))
-        if let description { Self.member("description", description, &out) }
-        Self.member("name", name, &out)
+        if let description { Self.member(#","description":"#, description, &out) }
+        Self.member(#","name":"#, name, &out)
         out.append(UInt8(ascii: "}"))
     }
 
-    /// `,"key":"value"` (the key needs no escaping).
-    fileprivate static func member(_ key: StaticString, _ value: String, _ out: inout [UInt8]) {
-        out.appendMemberPrefix(key)
+    /// `,"key":"value"`, `prefix` being `,"key":` whole (`WorkflowStatus.member` says why).
+    fileprivate static func member(_ prefix: StaticString, _ value: String, _ out: inout [UInt8]) {
+        out.append(literal: prefix)
         JSONWriter.writeString(value, into: &out)
     }
 }
@@ -30,7 +30,7 @@ extension BlockSpec {
     func writeJSON(into out: inout [UInt8]) {
         out.append(literal: #"{"concurrency":"#)
         JSONWriter.writeInt(Int64(concurrency), into: &out)
-        if let description { WorkflowSpec.member("description", description, &out) }
+        if let description { WorkflowSpec.member(#","description":"#, description, &out) }
         out.append(literal: #","jobs":["#)
         for (i, job) in jobs.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
@@ -48,14 +48,14 @@ extension JobSpec {
             out.append(literal: #","heartbeat_timeout_ms":"#)
             JSONWriter.writeInt(heartbeatTimeoutMs, into: &out)
         }
-        if let name { WorkflowSpec.member("name", name, &out) }
+        if let name { WorkflowSpec.member(#","name":"#, name, &out) }
         out.append(literal: #","retry":{"backoff_ms":"#)
         JSONWriter.writeInt(retry.backoffMs, into: &out)
         out.append(literal: #","max_attempts":"#)
         JSONWriter.writeInt(Int64(retry.maxAttempts), into: &out)
         out.append(literal: #"},"timeout_ms":"#)
         JSONWriter.writeInt(timeoutMs, into: &out)
-        WorkflowSpec.member("type", type, &out)
+        WorkflowSpec.member(#","type":"#, type, &out)
         out.append(UInt8(ascii: "}"))
     }
 }

@@ -6,14 +6,14 @@ extension WorkflowSummary {
         let start = out.count
         // Every member is written with a leading comma; the first one's becomes the brace
         // (`id` is always there, so there is a first one).
-        if let finishedAt { WorkflowStatus.timeMember("finished_at", finishedAt, &out) }
-        WorkflowStatus.member("id", id, &out)
-        WorkflowStatus.member("name", name, &out)
-        if let owner { WorkflowStatus.member("owner", owner, &out) }
-        if let reason { WorkflowStatus.member("reason", reason, &out) }
-        if let startedAt { WorkflowStatus.timeMember("started_at", startedAt, &out) }
-        WorkflowStatus.member("state", state.rawValue, &out)
-        WorkflowStatus.timeMember("submitted_at", submittedAt, &out)
+        if let finishedAt { WorkflowStatus.timeMember(#","finished_at":"#, finishedAt, &out) }
+        WorkflowStatus.member(#","id":"#, id, &out)
+        WorkflowStatus.member(#","name":"#, name, &out)
+        if let owner { WorkflowStatus.member(#","owner":"#, owner, &out) }
+        if let reason { WorkflowStatus.member(#","reason":"#, reason, &out) }
+        if let startedAt { WorkflowStatus.timeMember(#","started_at":"#, startedAt, &out) }
+        WorkflowStatus.member(#","state":"#, state.rawValue, &out)
+        WorkflowStatus.timeMember(#","submitted_at":"#, submittedAt, &out)
         out[start] = UInt8(ascii: "{")
         out.append(UInt8(ascii: "}"))
     }
