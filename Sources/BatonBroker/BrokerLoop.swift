@@ -65,6 +65,10 @@ final class BrokerLoop {
     private var logThrottle = LogThrottle()
     /// Whether workflows were held in memory since the heap was last trimmed.
     private var heldWorkflows = false
+    /// The last message read from each socket: their arrays' storage is reused for the
+    /// next (`Socket.receive(into:)`).
+    private var clientFrames: [[UInt8]] = []
+    private var workerFrames: [[UInt8]] = []
     private var lastTrim = ContinuousClock.now
 
     /// Turns that may be in flight at once.
@@ -211,7 +215,11 @@ final class BrokerLoop {
     private func drainClients(now: Int64) throws -> Int {
         let ring = keys?.current
         for read in 0..<maxBatch {
-            guard let (frames, userId) = try clients.receive(dontWait: true, userId: ring != nil) else { return read }
+            let (received, userId) = try clients.receive(into: &clientFrames, dontWait: true, userId: ring != nil)
+            guard received else { return read }
+            // A copy for this message only (a retain), released before the next receive,
+            // so that it can reuse the frames' storage (`Socket.receive(into:)`).
+            let frames = clientFrames
             guard let routingId = frames.first, frames.count > 1 else { continue }
             let peer = PeerId(routingId)
             stats.requests += 1
@@ -243,7 +251,9 @@ final class BrokerLoop {
     private func drainWorkers(now: Int64) throws -> Int {
         let ring = keys?.current
         for read in 0..<maxBatch {
-            guard let (frames, userId) = try workers.receive(dontWait: true, userId: ring != nil) else { return read }
+            let (received, userId) = try workers.receive(into: &workerFrames, dontWait: true, userId: ring != nil)
+            guard received else { return read }
+            let frames = workerFrames  // as in drainClients
             guard let routingId = frames.first, frames.count > 1 else { continue }
             let peer = PeerId(routingId)
             if let ring, !(userId.map { ring.admits($0, to: .workers) } ?? false) {
