@@ -263,22 +263,27 @@ extension Engine {
         case .running, .succeeded, .failed, .cancelled, .expired:
             break  // already started, or over: EXEC starts nothing and reports
         }
-        replyStatus(peer, tag, workflows[id]!, now: now)
+        replyStatus(peer, tag, of: id, now: now)
     }
 
     mutating func start(_ id: String, now: Int64) {
-        countSubmitted(workflows[id]?.owner, -1)
-        counters.executed += 1
         let wallNow = wall(now)
-        let name = updateWorkflow(id) { w -> String in
+        // One update reads what the start needs and takes its event's number (the
+        // owner was read by copying the whole record before).
+        guard let (name, owner, seq) = updateWorkflow(id, { w -> (String, String?, Int64) in
             w.state = .running
             w.startedAt = wallNow
             w.expiresAt = nil
-            return w.spec.name
+            return (w.spec.name, w.owner, w.takeEventSeq())
+        }) else {
+            invariantBroken("start: workflow \(id) is not in memory")  // EXEC and CONTINUE found it
+            return
         }
-        if let name, !limits.workflows.isEmpty { countStart(name, now: now) }
+        countSubmitted(owner, -1)
+        counters.executed += 1
+        if !limits.workflows.isEmpty { countStart(name, now: now) }
         markDirty(id)
-        emit(id, .workflowRunning, at: now)
+        emit(id, .workflowRunning, seq: seq, at: now)
         startBlock(id, 0, now: now)
     }
 
@@ -391,6 +396,18 @@ extension Engine {
     mutating func replyStatus(_ peer: PeerId, _ tag: [UInt8], _ w: WorkflowRecord, jobsFrom: Int = 0, now: Int64) {
         let holds = jobHolds(now: now)
         reply(peer, .status, tag, Self.statusBody(w, holds: holds, jobsFrom: jobsFrom))
+    }
+
+    /// `replyStatus` of the workflow in memory with this id, its page written from the
+    /// record in place (`peek`), not from a copy of it (every field retained, then
+    /// released: ~500 instructions an EXEC).
+    mutating func replyStatus(_ peer: PeerId, _ tag: [UInt8], of id: String, now: Int64) {
+        let holds = jobHolds(now: now)
+        guard let body = workflows.peek(id, { Self.statusBody($0, holds: holds, jobsFrom: 0) }) else {
+            invariantBroken("STATUS of workflow \(id), which is not in memory")
+            return replyError(peer, tag, Self.notFound(id))
+        }
+        reply(peer, .status, tag, body)
     }
 
     static func statusBody(_ w: WorkflowRecord, holds: JobHolds, jobsFrom: Int) -> ClientReply.Payload {

@@ -30,24 +30,25 @@ extension Engine {
     /// Queues jobs of the current block while fewer than `concurrency` are in flight:
     /// retries whose backoff passed first, then jobs never started, in order.
     mutating func release(_ id: String, now: Int64) {
-        guard let w = workflows[id], w.state == .running, var p = progress[id] else { return }
-        let b = w.currentBlock
-        let block = w.spec.blocks[b]
-        while p.active < block.concurrency {
-            var next: Int?
-            if let retry = p.retryReady.popFirst() {
-                next = retry
-            } else {
-                while p.cursor < block.jobs.count {
-                    let j = p.cursor
-                    p.cursor += 1
-                    let r = w.jobs[b][j]
-                    if r.state == .pending && r.attempt == 0 { next = j; break }
-                }
+        guard var p = progress[id] else { return }
+        // Each job released is found reading the workflow in place (`peek`): a copy of
+        // the whole record (`workflows[id]`, its arrays and strings retained, then
+        // released) cost more than a lookup per job, and a RESULT frees one slot.
+        func nextJob(_ w: WorkflowRecord) -> (block: Int, job: Int, type: String)? {
+            let b = w.currentBlock
+            guard w.state == .running, p.active < w.spec.blocks[b].concurrency else { return nil }
+            var next = p.retryReady.popFirst()
+            while next == nil && p.cursor < w.spec.blocks[b].jobs.count {
+                let j = p.cursor
+                p.cursor += 1
+                if w.jobs[b][j].state == .pending && w.jobs[b][j].attempt == 0 { next = j }
             }
-            guard let j = next else { break }
+            guard let j = next else { return nil }
+            return (b, j, w.spec.blocks[b].jobs[j].type)
+        }
+        while let (b, j, type) = workflows.peek(id, nextJob) ?? nil {
             let key = JobKey(workflowId: id, block: b, job: j)
-            queues[block.jobs[j].type, default: []].append(key)
+            queues[type, default: []].append(key)
             queued.insert(key)
             p.active += 1
         }
@@ -127,9 +128,9 @@ extension Engine {
     mutating func dispatch(_ k: JobKey, to peer: PeerId, now: Int64) {
         let id = k.workflowId
         let wallNow = wall(now)
-        guard let (spec, attempt) = updateWorkflow(id, { w -> (JobSpec, Int) in
+        guard let (spec, attempt, seq) = updateWorkflow(id, { w -> (JobSpec, Int, Int64) in
             w.jobs[k.block][k.job].dispatch(attempt: w.jobs[k.block][k.job].attempt + 1, at: wallNow)
-            return (w.spec.blocks[k.block].jobs[k.job], w.jobs[k.block][k.job].attempt)
+            return (w.spec.blocks[k.block].jobs[k.job], w.jobs[k.block][k.job].attempt, w.takeEventSeq())
         }), let worker = workers.index(forKey: peer) else {
             invariantBroken("dispatch: \(k.jobId) or its worker is gone")
             return
@@ -152,7 +153,7 @@ extension Engine {
         }
         let job = JobDispatch(workflowId: id, block: k.block, job: k.job, attempt: attempt, spec: spec)
         out.workerSends.append(WorkerSend(peer: peer, dispatch: job))
-        emit(id, .jobDispatched, at: now, jobFields(k, attempt: attempt, worker: workerName))
+        emit(id, .jobDispatched, seq: seq, at: now, jobFields(k, attempt: attempt, worker: workerName))
     }
 
     /// A job event's fields, in key order (`EventFields`' invariant): attempt, block,
@@ -277,16 +278,16 @@ extension Engine {
     mutating func succeed(_ k: JobKey, output: JSONText?, now: Int64) {
         let id = k.workflowId
         let wallNow = wall(now)
-        guard let (attempt, blocks) = updateWorkflow(id, { w -> (Int, Int) in
+        guard let (attempt, blocks, seq) = updateWorkflow(id, { w -> (Int, Int, Int64) in
             w.jobs[k.block][k.job].succeed(output: output, at: wallNow)
-            return (w.jobs[k.block][k.job].attempt, w.spec.blocks.count)
+            return (w.jobs[k.block][k.job].attempt, w.spec.blocks.count, w.takeEventSeq())
         }) else {
             invariantBroken("succeed: workflow \(id) is not in memory")
             return
         }
         // No job row, as for a dispatch: the event and the output stored with it (its
         // row's `outputs`) hold all a success changes (`Store.record` reads it back).
-        emit(id, .jobSucceeded, at: now, jobFields(k, attempt: attempt), output: output)
+        emit(id, .jobSucceeded, seq: seq, at: now, jobFields(k, attempt: attempt), output: output)
         // One lookup, in place: the jobs of the block still unfinished after this one.
         guard let left = progress.update(id, { p -> Int in
             p.unfinished -= 1
@@ -384,44 +385,55 @@ extension Engine {
     /// Ends a workflow in a final state. Running attempts get CANCEL; every unfinished
     /// job becomes CANCELLED, so no later block ever starts.
     mutating func finish(_ id: String, _ outcome: Outcome, now: Int64) {
-        // A closure, not `\.count`: the key path was applied through the runtime
-        // (`swift_getAtKeyPath`, ~690 instructions per finished workflow).
-        guard let shape = workflows[id]?.jobs.map({ $0.count }) else {
+        // What is read of the workflow, read once in place (`peek`): each `workflows[id]!`
+        // read copied the whole record (its arrays and strings retained, then released),
+        // once per job besides, ~4,000 instructions for a one-job workflow.
+        guard let (previous, name, owner, unfinished) = workflows.peek(id, { w -> (WorkflowState, String, String?, [(Int, Int)]) in
+            var open: [(Int, Int)] = []
+            for b in w.jobs.indices {
+                for j in w.jobs[b].indices where !w.jobs[b][j].state.isFinal { open.append((b, j)) }
+            }
+            return (w.state, w.spec.name, w.owner, open)
+        }) else {
             invariantBroken("finish: workflow \(id) is not in memory")
             return
         }
         let state = outcome.state
         counters.finished[state, default: 0] += 1
-        if workflows[id]!.state == .running { countStop(workflows[id]!.spec.name) }
-        if workflows[id]!.state == .submitted { countSubmitted(workflows[id]!.owner, -1) }
-        for (b, count) in shape.enumerated() {
-            for j in 0..<count where !workflows[id]!.jobs[b][j].state.isFinal {
-                let k = JobKey(workflowId: id, block: b, job: j)
-                if let a = assignments[k] {
-                    let code: CancelJobBody.Code = state == .failed ? .workflowFailed : state == .cancelled ? .cancelled : .workflowEnded
-                    send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, code: code, reason: "workflow \(state.rawValue.lowercased())").body)
-                    endAttempt(k)
-                    emit(id, .jobCancelled, at: now, jobFields(k, attempt: a.attempt))
-                }
-                workflows[id]!.jobs[b][j].state = .cancelled
-                markJobDirty(k)
-                queued.remove(k)
+        if previous == .running { countStop(name) }
+        if previous == .submitted { countSubmitted(owner, -1) }
+        for (b, j) in unfinished {
+            let k = JobKey(workflowId: id, block: b, job: j)
+            if let a = assignments[k] {
+                let code: CancelJobBody.Code = state == .failed ? .workflowFailed : state == .cancelled ? .cancelled : .workflowEnded
+                send(a.worker, .cancel, CancelJobBody(jobId: k.jobId, attempt: a.attempt, code: code, reason: "workflow \(state.rawValue.lowercased())").body)
+                endAttempt(k)
+                emit(id, .jobCancelled, at: now, jobFields(k, attempt: a.attempt))
             }
+            markJobDirty(k)
+            queued.remove(k)
         }
         let wallNow = wall(now)
-        updateWorkflow(id) { w in
+        // The unfinished jobs are cancelled here, with the workflow's own columns: nothing
+        // above reads a job's state (the dirty jobs are written from the record at the
+        // end of the turn).
+        guard let seq = updateWorkflow(id, { w -> Int64 in
+            for (b, j) in unfinished { w.jobs[b][j].state = .cancelled }
             w.state = state
             w.reason = outcome.reason
             w.finishedAt = wallNow
             w.expiresAt = nil
+            return w.takeEventSeq()
+        }) else {
+            invariantBroken("finish: workflow \(id) left memory while finishing")  // nothing above removes one
+            return
         }
         progress[id] = nil
         markDirty(id)
-        emit(id, outcome.event, at: now, reasonFields(outcome.reason))
+        emit(id, outcome.event, seq: seq, at: now, reasonFields(outcome.reason))
         finishedThisTurn.append(id)
         if config.notesInfo {
-            let w = workflows[id]!
-            note("workflow \(id) finished \(state.rawValue): \"\(w.spec.name)\", \(w.owner.map { "owner key \($0)" } ?? "no owner (plain mode)")" + (outcome.reason.map { ": \($0)" } ?? ""),
+            note("workflow \(id) finished \(state.rawValue): \"\(name)\", \(owner.map { "owner key \($0)" } ?? "no owner (plain mode)")" + (outcome.reason.map { ": \($0)" } ?? ""),
                  fields: ["workflow_id": id])
         }
     }

@@ -376,10 +376,17 @@ public struct Engine {
     /// Appends an event to a workflow's log and wakes its parked watchers.
     mutating func emit(_ id: String, _ kind: EventKind, at now: Int64, _ fields: EventFields = EventFields(),
                        output: JSONText? = nil) {
-        guard let seq = updateWorkflow(id, { w -> Int64 in
-            w.lastEvent += 1
-            return w.lastEvent
-        }) else { return }
+        guard let seq = updateWorkflow(id, { $0.takeEventSeq() }) else { return }
+        emit(id, kind, seq: seq, at: now, fields, output: output)
+    }
+
+    /// `emit` with the event's number already taken (`WorkflowRecord.takeEventSeq`) by
+    /// the caller's own update of the workflow, just before: one lookup of the workflow
+    /// less (~340 instructions) for the events that follow a change of its record
+    /// (a dispatch, a success, a start, a finish). Nothing may emit for the workflow in
+    /// between, or the numbers would go out of order.
+    mutating func emit(_ id: String, _ kind: EventKind, seq: Int64, at now: Int64, _ fields: EventFields = EventFields(),
+                       output: JSONText? = nil) {
         // The event alone does not make the workflow's row dirty: its `last_event` column
         // is written with the row's own columns (state, block, times; their changes call
         // `markDirty`), and the store reads an unfinished workflow's newest event when it

@@ -214,6 +214,12 @@ public struct WorkflowRecord: Equatable, Sendable {
         public init() {}
     }
 
+    /// The number of the workflow's next event, taken: `lastEvent` counts it.
+    public mutating func takeEventSeq() -> Int64 {
+        lastEvent += 1
+        return lastEvent
+    }
+
     /// The one-line summary LIST returns.
     public var summary: JSONValue { WorkflowSummary(self).json }
 }
