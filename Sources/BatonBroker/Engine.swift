@@ -247,9 +247,10 @@ public struct Engine {
     public mutating func turnCommitted() {
         if limits.clients != nil { clientRequestsAnswered() }
         for id in finishedAwaitingCommit.popFirst() ?? [] {
-            if let w = workflows[id], w.state.isFinal {
+            // Read in place (`peek`), then removed: not copied first only to be dropped.
+            if let (isFinal, key) = workflows.peek(id, { ($0.state.isFinal, $0.idempotencyKey) }), isFinal {
                 workflows[id] = nil
-                if let k = w.idempotencyKey, keys[k] == id { keys[k] = nil }
+                if let k = key, keys[k] == id { keys[k] = nil }
                 if !passedSpecRules.isEmpty { _ = passedSpecRules.remove(id) }  // expired or cancelled before EXEC
                 for parked in watchers.removeValue(forKey: id) ?? [] { unparkWatch(parked.peer) }
             }

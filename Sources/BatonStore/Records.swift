@@ -104,7 +104,17 @@ public struct WorkflowRecord: Equatable, Sendable {
         self.finishedAt = finishedAt
         self.expiresAt = expiresAt
         self.lastEvent = lastEvent
-        self.jobs = jobs ?? spec.blocks.map { Array(repeating: JobRecord(), count: $0.jobs.count) }
+        if let jobs {
+            self.jobs = jobs
+        } else {
+            // A loop, not `spec.blocks.map`: map allocated its array through the generic
+            // path, which looks the array's storage type up at run time (~370
+            // instructions per SUBMIT).
+            var fresh: [[JobRecord]] = []
+            fresh.reserveCapacity(spec.blocks.count)
+            for block in spec.blocks { fresh.append(Array(repeating: JobRecord(), count: block.jobs.count)) }
+            self.jobs = fresh
+        }
     }
 
     /// The job at (block, job), or nil when out of range.
