@@ -31,26 +31,31 @@ extension Engine {
     /// retries whose backoff passed first, then jobs never started, in order.
     mutating func release(_ id: String, now: Int64) {
         guard var p = progress[id] else { return }
-        // Each job released is found reading the workflow in place (`peek`): a copy of
-        // the whole record (`workflows[id]`, its arrays and strings retained, then
-        // released) cost more than a lookup per job, and a RESULT frees one slot.
-        func nextJob(_ w: WorkflowRecord) -> (block: Int, job: Int, type: String)? {
+        // The jobs to release are found reading the workflow in place (`peek`), then
+        // queued: a copy of the whole record (`workflows[id]`, its arrays and strings
+        // retained, then released) cost more than the lookup, and most calls (one per
+        // RESULT) release one job or none (none allocates nothing here).
+        let released = workflows.peek(id) { w -> [(block: Int, job: Int, type: String)] in
             let b = w.currentBlock
-            guard w.state == .running, p.active < w.spec.blocks[b].concurrency else { return nil }
-            var next = p.retryReady.popFirst()
-            while next == nil && p.cursor < w.spec.blocks[b].jobs.count {
-                let j = p.cursor
-                p.cursor += 1
-                if w.jobs[b][j].state == .pending && w.jobs[b][j].attempt == 0 { next = j }
+            guard w.state == .running else { return [] }
+            var picked: [(block: Int, job: Int, type: String)] = []
+            while p.active < w.spec.blocks[b].concurrency {
+                var next = p.retryReady.popFirst()
+                while next == nil && p.cursor < w.spec.blocks[b].jobs.count {
+                    let j = p.cursor
+                    p.cursor += 1
+                    if w.jobs[b][j].state == .pending && w.jobs[b][j].attempt == 0 { next = j }
+                }
+                guard let j = next else { break }
+                picked.append((b, j, w.spec.blocks[b].jobs[j].type))
+                p.active += 1
             }
-            guard let j = next else { return nil }
-            return (b, j, w.spec.blocks[b].jobs[j].type)
-        }
-        while let (b, j, type) = workflows.peek(id, nextJob) ?? nil {
+            return picked
+        } ?? []
+        for (b, j, type) in released {
             let key = JobKey(workflowId: id, block: b, job: j)
             queues[type, default: []].append(key)
             queued.insert(key)
-            p.active += 1
         }
         progress[id] = p
     }
