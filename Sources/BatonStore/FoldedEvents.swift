@@ -144,7 +144,7 @@ enum FoldedEvents {
         out.append(UInt8(ascii: "["))
         JSONWriter.writeInt(e.at, into: &out)
         out.append(UInt8(ascii: ","))
-        JSONWriter.writeString(e.kind.rawValue, into: &out)
+        e.kind.quotedJSON.withUTF8Buffer { out.append(contentsOf: $0) }
         out.append(UInt8(ascii: ","))
         e.fields.write(into: &out)
         out.append(UInt8(ascii: "]"))

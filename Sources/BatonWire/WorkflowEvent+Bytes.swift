@@ -116,7 +116,7 @@ extension WorkflowEvent {
         out.append(literal: #"":"#)
         switch index {
         case 0: Timestamp.writeJSON(ms: at, into: &out)
-        case 1: JSONWriter.writeString(kind.rawValue, into: &out)
+        case 1: out.append(literal: kind.quotedJSON)
         default: JSONWriter.writeInt(seq, into: &out)
         }
     }

@@ -28,6 +28,14 @@ final class WorkflowEventBytesTests: XCTestCase {
                              kind: EventKind.allCases.randomElement(using: &rng)!, fields: fields)
     }
 
+    /// Each kind's literal is the writer's string of its raw value (a kind added without
+    /// its literal, or with a typo, fails here).
+    func testEveryKindsLiteralIsItsNameAsAJSONString() {
+        for kind in EventKind.allCases {
+            kind.quotedJSON.withUTF8Buffer { XCTAssertEqual(Array($0), JSONWriter.bytes(.string(kind.rawValue)), kind.rawValue) }
+        }
+    }
+
     func testTheBytesAreTheTrees() {
         for _ in 0..<2000 {
             let events = (0..<Int.random(in: 0...5, using: &rng)).map { randomEvent(Int64($0) + 1) }
