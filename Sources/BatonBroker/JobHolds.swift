@@ -40,7 +40,15 @@ struct JobHolds {
 
     /// What holds a queued job of `type` back: no worker for it, or its empty bucket.
     func typeWait(_ type: String) -> String? {
-        if !workers.values.contains(where: { $0.capacity > 0 && $0.types.contains(type) }) {
+        // Each worker's fields read in place by index: `workers.values.contains(where:)`
+        // handed the closure a copy of every worker's state (retained, then released).
+        var served = false
+        var i = workers.startIndex
+        while !served && i != workers.endIndex {
+            served = workers.values[i].capacity > 0 && workers.values[i].types.contains(type)
+            i = workers.index(after: i)
+        }
+        if !served {
             let draining = workers.values.count { $0.types.contains(type) }
             return "no worker for \(type)" + (draining > 0 ? " (\(draining) draining)" : "")
         }
