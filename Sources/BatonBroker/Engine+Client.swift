@@ -276,7 +276,7 @@ extension Engine {
             w.expiresAt = nil
             return (w.spec.name, w.owner, w.takeEventSeq())
         }) else {
-            invariantBroken("start: workflow \(id) is not in memory")  // EXEC and CONTINUE found it
+            invariantBroken("start: workflow \(id) is not in memory")  // EXEC found it
             return
         }
         countSubmitted(owner, -1)

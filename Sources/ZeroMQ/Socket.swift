@@ -182,8 +182,9 @@ public final class Socket {
         return (true, userId)
     }
 
-    /// A frame's buffer larger than this is not kept for the next message: a scratch
-    /// array holding one big body's storage for good is not worth the copy it saves.
+    /// A frame's buffer larger than this is not reused: the next message's frame at its
+    /// place gets a buffer of its own size, so the scratch array holds a big body only
+    /// until the next message, never the largest one ever read.
     static let keptFrameBytes = 64 * 1024
 
     /// A received frame's bytes into `frame`, in its own buffer when it can be reused.
