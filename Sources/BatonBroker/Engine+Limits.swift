@@ -195,7 +195,14 @@ extension Engine {
 
     /// A workflow of `owner` became SUBMITTED (+1) or left SUBMITTED (-1).
     mutating func countSubmitted(_ owner: String?, _ delta: Int) {
-        let n = submittedByOwner[owner ?? "", default: 0] + delta
-        submittedByOwner[owner ?? ""] = n > 0 ? n : nil
+        // One lookup, the count changed in place through its index: a read and then a
+        // write looked the owner up twice (~700 instructions, twice per workflow).
+        let key = owner ?? ""
+        if let i = submittedByOwner.index(forKey: key) {
+            let n = submittedByOwner.values[i] + delta
+            if n > 0 { submittedByOwner.values[i] = n } else { submittedByOwner.remove(at: i) }
+        } else if delta > 0 {
+            submittedByOwner[key] = delta
+        }
     }
 }
