@@ -295,7 +295,7 @@ extension Engine {
             return
         }
         guard accessible(peer, tag, w, caller) != nil else { return }
-        replyStatus(peer, tag, w, jobsFrom: request.jobsFrom, now: now)
+        replyStatus(peer, tag, of: w.id, jobsFrom: request.jobsFrom, now: now)
     }
 
     /// The state of workflow `id` when it is in memory and `caller` may see it. Else
@@ -393,17 +393,12 @@ extension Engine {
     /// function: with `reply(..., statusBody(w, now: now))` (a method of the engine
     /// evaluated inside a mutating method's call), the optimizer copied the whole engine
     /// around it (~3,200 instructions per EXEC in `scripts/profile`) to read four fields.
-    mutating func replyStatus(_ peer: PeerId, _ tag: [UInt8], _ w: WorkflowRecord, jobsFrom: Int = 0, now: Int64) {
+    /// STATUS of the workflow in memory with this id, its page written from the record
+    /// in place (`peek`), not from a copy of it (every field retained, then released:
+    /// ~500 instructions an EXEC).
+    mutating func replyStatus(_ peer: PeerId, _ tag: [UInt8], of id: String, jobsFrom: Int = 0, now: Int64) {
         let holds = jobHolds(now: now)
-        reply(peer, .status, tag, Self.statusBody(w, holds: holds, jobsFrom: jobsFrom))
-    }
-
-    /// `replyStatus` of the workflow in memory with this id, its page written from the
-    /// record in place (`peek`), not from a copy of it (every field retained, then
-    /// released: ~500 instructions an EXEC).
-    mutating func replyStatus(_ peer: PeerId, _ tag: [UInt8], of id: String, now: Int64) {
-        let holds = jobHolds(now: now)
-        guard let body = workflows.peek(id, { Self.statusBody($0, holds: holds, jobsFrom: 0) }) else {
+        guard let body = workflows.peek(id, { Self.statusBody($0, holds: holds, jobsFrom: jobsFrom) }) else {
             invariantBroken("STATUS of workflow \(id), which is not in memory")
             return replyError(peer, tag, Self.notFound(id))
         }
@@ -468,6 +463,6 @@ extension Engine {
         case .succeeded, .failed, .cancelled, .expired:
             break  // over already: CANCEL changes nothing and reports
         }
-        replyStatus(peer, tag, workflows[id]!, now: now)
+        replyStatus(peer, tag, of: id, now: now)
     }
 }
