@@ -120,6 +120,11 @@ struct BrokerCommand: ParsableCommand {
             throw ValidationError("--clients-allow, --workers-allow and --admins-allow need --curve-secret: keys are checked only on CURVE endpoints")
         }
         if let config { logger.info("config \(config): \(file.policies.count) polic(ies), \(file.limits.count) limit(s)") }
+        if let version = ProcessAllocator.mimallocVersion {
+            logger.info("allocator: mimalloc \(version)")
+        } else {
+            logger.warning("allocator: \(ProcessAllocator.glibcDescription)")
+        }
         let dir = URL(fileURLWithPath: database).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let server = try BrokerServer(options: options, logger: logger)

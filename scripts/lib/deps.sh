@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages Baton builds against, only when they are missing.
-# Debian/Ubuntu: libzmq3-dev (pkg-config libzmq) and libsqlite3-dev (pkg-config sqlite3).
+# Debian/Ubuntu: libzmq3-dev (pkg-config libzmq), libsqlite3-dev (pkg-config sqlite3) and
+# libmimalloc-dev (the `baton` executable's allocator; it has no pkg-config file).
 set -euo pipefail
 
 need=()
 pkg-config --exists libzmq 2>/dev/null || need+=(libzmq3-dev)
 pkg-config --exists sqlite3 2>/dev/null || need+=(libsqlite3-dev)
+[ -f /usr/include/mimalloc.h ] || [ -f /usr/local/include/mimalloc.h ] || need+=(libmimalloc-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 # iproute2 (`ip`) builds the hosts of the network-namespace test, which runs as root only.
 if [ "$(id -u)" -eq 0 ] && ! command -v ip >/dev/null 2>&1; then need+=(iproute2); fi
