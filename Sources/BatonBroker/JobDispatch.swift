@@ -28,7 +28,7 @@ public struct JobDispatch: Sendable {
 
     /// The JOB body's bytes, as `body.bytes` writes them.
     public var bytes: [UInt8] {
-        JobBody.bytes(args: spec.args, attempt: attempt, heartbeatTimeoutMs: spec.heartbeatTimeoutMs,
+        JobBody.bytes(args: spec.argsText, attempt: attempt, heartbeatTimeoutMs: spec.heartbeatTimeoutMs,
                       jobId: .parts(workflowId: workflowId, block: block, job: job), timeoutMs: spec.timeoutMs,
                       type: spec.type, workflowId: workflowId)
     }

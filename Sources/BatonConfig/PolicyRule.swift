@@ -85,7 +85,7 @@ public enum PolicyRule: Equatable, Sendable {
                 var first: JSONValue??
                 let why = spec.firstViolation { job in
                     guard job.type == type else { return nil }
-                    let value = job.args[arg]
+                    let value = job.arg(arg)
                     guard let expected = first else {
                         first = .some(value)
                         return nil
@@ -110,7 +110,7 @@ public enum PolicyRule: Equatable, Sendable {
         spec.firstViolation { job in
             guard let constraints = byType[job.type] else { return nil }
             for (arg, constraint) in constraints.entries {
-                if let why = constraint.violation(job.args[arg]) { return "args.\(arg) \(why)" }
+                if let why = constraint.violation(job.arg(arg)) { return "args.\(arg) \(why)" }
             }
             return nil
         }

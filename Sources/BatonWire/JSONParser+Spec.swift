@@ -127,8 +127,16 @@ extension JSONParser {
             } else if matches(key, "args") {
                 guard once(&seen, 4), p.i < p.b.count else { return false }
                 if p.b[p.i] == UInt8(ascii: "n") { return (try? p.literal("null")) != nil }
-                // Any JSON inside: the general reader, at the depth the tree path uses.
-                guard p.b[p.i] == UInt8(ascii: "{"), case .object(let o)? = try? p.value(depth: depth) else { return false }
+                guard p.b[p.i] == UInt8(ascii: "{") else { return false }
+                // Kept as it came when it is the writer's text (`JSONText`); else any JSON
+                // inside, through the general reader, at the depth the tree path uses.
+                let start = p.i
+                if p.canonicalValue(depth: depth) {
+                    job.argsText = JSONText(canonical: Array(UnsafeBufferPointer(rebasing: p.b[start..<p.i])))
+                    return true
+                }
+                p.i = start
+                guard case .object(let o)? = try? p.value(depth: depth) else { return false }
                 job.args = o
             } else if matches(key, "timeout_ms") {
                 guard once(&seen, 8), let v = p.plainInt(0...WorkflowSpec.Limits.maxTimeoutMs) else { return false }

@@ -62,6 +62,37 @@ public struct JSONText: Equatable, Hashable, Sendable {
 
     /// Whether this is the text `null`.
     public var isNull: Bool { bytes.count == 4 && bytes[0] == UInt8(ascii: "n") }
+
+    /// The text `{}`.
+    public static let emptyObject = JSONText(canonical: Array("{}".utf8))
+
+    /// Member `key` of the object this text holds; nil when there is none (or this is
+    /// not an object): `value.objectValue?[key]`, found by walking the members and
+    /// skipping the others' values instead of building the object.
+    ///
+    /// The walk compares bytes, which is `String`'s equality only for ASCII: "K" equals
+    /// U+212A KELVIN SIGN as a String. So a key beyond ASCII, wanted or met in the text,
+    /// and a key with escapes (which the walk does not read) send it to the whole parse.
+    public func member(_ key: String) -> JSONValue? {
+        var key = key
+        let walked: JSONValue?? = key.withUTF8 { wanted in
+            guard wanted.allSatisfy({ $0 < 0x80 }) else { return nil }
+            return bytes.withUnsafeBufferPointer { text in
+                var p = JSONParser(text)
+                var found: JSONValue?
+                let read = p.plainMembers(depth: 1) { p, k in
+                    guard k.allSatisfy({ $0 < 0x80 }) else { return false }
+                    guard k.elementsEqual(wanted) else { return p.plainSkip(depth: 2) }
+                    guard let v = try? p.value(depth: 2) else { return false }
+                    found = v
+                    return true
+                }
+                return read ? .some(found) : nil
+            }
+        }
+        if let walked { return walked }
+        return value.objectValue?[key]
+    }
 }
 
 extension JSONParser {

@@ -91,18 +91,18 @@ public struct JobBody: Equatable, Sendable {
     /// writing) was about 6,000 instructions of it. `ReplyBytesTests` checks the
     /// bytes against `body`'s.
     public var bytes: [UInt8] {
-        Self.bytes(args: args, attempt: attempt, heartbeatTimeoutMs: heartbeatTimeoutMs, jobId: .string(jobId),
+        Self.bytes(args: JSONText(.object(args)), attempt: attempt, heartbeatTimeoutMs: heartbeatTimeoutMs, jobId: .string(jobId),
                    timeoutMs: timeoutMs, type: type, workflowId: workflowId)
     }
 
     /// The bytes of a JOB body with these members (`bytes` for a `JobBody`; the broker's
     /// dispatch gives the id as its parts, making no String of it).
-    public static func bytes(args: [String: JSONValue], attempt: Int, heartbeatTimeoutMs: Int64, jobId: JobIdText,
+    public static func bytes(args: JSONText, attempt: Int, heartbeatTimeoutMs: Int64, jobId: JobIdText,
                              timeoutMs: Int64, type: String, workflowId: String) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(160)
+        out.reserveCapacity(160 + args.bytes.count)
         out.append(literal: #"{"args":"#)
-        JSONWriter.writeObject(args, into: &out)
+        out.append(contentsOf: args.bytes)
         out.append(literal: #","attempt":"#)
         JSONWriter.writeInt(Int64(attempt), into: &out)
         if heartbeatTimeoutMs > 0 {

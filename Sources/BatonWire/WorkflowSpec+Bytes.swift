@@ -43,7 +43,7 @@ extension BlockSpec {
 extension JobSpec {
     func writeJSON(into out: inout [UInt8]) {
         out.append(literal: #"{"args":"#)
-        JSONWriter.writeObject(args, into: &out)
+        out.append(contentsOf: argsText.bytes)
         if heartbeatTimeoutMs > 0 {
             out.append(literal: #","heartbeat_timeout_ms":"#)
             JSONWriter.writeInt(heartbeatTimeoutMs, into: &out)

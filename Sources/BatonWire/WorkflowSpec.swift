@@ -22,7 +22,18 @@ public struct RetryPolicy: Equatable, Sendable {
 public struct JobSpec: Equatable, Sendable {
     public var type: String
     public var name: String?
-    public var args: [String: JSONValue]
+    /// The job's args, as their canonical text (`JSONText`; always an object).
+    ///
+    /// Why text: the broker never looks inside args but to check a policy's `args` and
+    /// `same_args` rules (`arg(_:)` reads one member from the text). It stores them with
+    /// the spec and sends them in every JOB. As a tree each job's args were a dictionary
+    /// built and hashed at SUBMIT, written back to JSON for the store and for each JOB,
+    /// and freed: in `scripts/profile` (args `{"bench":true}`), ~2,300 instructions per
+    /// fan-out job and ~1,000-1,500 per SUBMIT (the event loop's share ~1,000). Args
+    /// already in the writer's form (a client that writes compact JSON with sorted keys)
+    /// are checked and kept as they came; any other are parsed and written anew, so what
+    /// is stored and sent is byte for byte what it was.
+    public internal(set) var argsText: JSONText
     /// 0 means no timeout.
     public var timeoutMs: Int64
     /// 0 means none. Otherwise an attempt with no PROGRESS (or RESULT) from its worker for
@@ -34,11 +45,21 @@ public struct JobSpec: Equatable, Sendable {
                 heartbeatTimeoutMs: Int64 = 0) {
         self.type = type
         self.name = name
-        self.args = args
+        self.argsText = args.isEmpty ? .emptyObject : JSONText(.object(args))
         self.timeoutMs = timeoutMs
         self.heartbeatTimeoutMs = heartbeatTimeoutMs
         self.retry = retry
     }
+
+    /// The args as a tree (parsed from `argsText` at each read; setting writes the text).
+    public var args: [String: JSONValue] {
+        get { argsText.value.objectValue ?? [:] }
+        set { argsText = newValue.isEmpty ? .emptyObject : JSONText(.object(newValue)) }
+    }
+
+    /// Arg `name`, or nil when the args have no such member: read from the text, without
+    /// building the whole object (a policy's `args` and `same_args` rules).
+    public func arg(_ name: String) -> JSONValue? { argsText.member(name) }
 }
 
 public struct BlockSpec: Equatable, Sendable {

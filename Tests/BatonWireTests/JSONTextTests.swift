@@ -102,4 +102,36 @@ final class JSONTextTests: XCTestCase {
         XCTAssertNil(JSONParser.plainResult(utf8(#"{"attempt":1,"job_id":"w.0.0","ok":true,"output":{"a":1,"a":2}}"#)),
                      "a duplicate key is left to the tree path, which refuses it")
     }
+
+    /// A SUBMIT's job args are held as the writer's text whatever the client wrote
+    /// (compact and sorted, or spaced and out of order), and the spec's bytes, JOB body
+    /// and equality are those of the tree the args make.
+    func testSubmittedArgsAreTheWritersTextOfTheirTree() throws {
+        let forms = [#"{"bench":true,"n":[1,2]}"#, #"{ "n" : [1, 2], "bench":true }"#, #"{"n":[1,2.0],"bench":true}"#]
+        for form in forms {
+            let body = utf8(#"{"workflow":{"name":"w","blocks":[{"jobs":[{"type":"echo","args":"# + form + "}]}]}}")
+            let job = try XCTUnwrap(JSONParser.plainSubmit(body)?.workflow.blocks[0].jobs[0], form)
+            let tree: [String: JSONValue] = ["bench": true, "n": [1, 2]]
+            XCTAssertEqual(job.argsText.bytes, JSONWriter.bytes(.object(job.args)), form)
+            XCTAssertEqual(job, JobSpec(type: "echo", args: form.contains("2.0") ? ["bench": true, "n": [1, .double(2)]] : tree), form)
+        }
+        XCTAssertTrue(isKept(forms[0]))
+        XCTAssertFalse(isKept(forms[1]))
+    }
+
+    /// `member` answers as the parsed object's subscript: present, absent, nested values,
+    /// keys with escapes or beyond ASCII (read through the whole parse), "K" against
+    /// U+212A KELVIN SIGN (equal as Strings, not as bytes), and texts that are no object.
+    func testAMemberIsTheParsedObjectsMember() throws {
+        var texts = [#"{}"#, #"{"a":1}"#, #"{"K":"ascii"}"#, "{\"\u{212A}\":\"kelvin\"}", #"{"a\"b":2,"c":3}"#,
+                     #"{"é":"accent","z":{"y":[1,{"x":null}]}}"#, #"[1,2]"#, #"7"#, #"null"#]
+        for _ in 0..<300 { texts.append(String(decoding: JSONWriter.bytes(.object(random.args())), as: UTF8.self)) }
+        let keys = ["a", "K", "\u{212A}", "a\"b", "c", "é", "e\u{301}", "z", "host", "n", "dry_run", "Zone", "list", "nested", "", "missing"]
+        for text in texts {
+            let held = try JSONText(parsing: utf8(text))
+            for key in keys {
+                XCTAssertEqual(held.member(key), held.value.objectValue?[key], "\(text) [\(key)]")
+            }
+        }
+    }
 }
