@@ -60,6 +60,16 @@ public struct JobSpec: Equatable, Sendable {
     /// Arg `name`, or nil when the args have no such member: read from the text, without
     /// building the whole object (a policy's `args` and `same_args` rules).
     public func arg(_ name: String) -> JSONValue? { argsText.member(name) }
+
+    /// Equal fields, and args equal as values: the same text, or, when the texts differ,
+    /// the same parsed object. Idempotency compares parsed values (spec §3.2.1): strings
+    /// that are canonically equivalent Unicode, or `-0.0` and `0.0`, are the same spec
+    /// though their texts differ. Byte equality alone would answer `conflict` to a
+    /// duplicate SUBMIT that the spec calls the same.
+    public static func == (a: JobSpec, b: JobSpec) -> Bool {
+        a.type == b.type && a.name == b.name && a.timeoutMs == b.timeoutMs && a.heartbeatTimeoutMs == b.heartbeatTimeoutMs
+            && a.retry == b.retry && (a.argsText == b.argsText || a.args == b.args)
+    }
 }
 
 public struct BlockSpec: Equatable, Sendable {

@@ -134,4 +134,23 @@ final class JSONTextTests: XCTestCase {
             }
         }
     }
+
+    /// Two specs whose args differ only where idempotency cannot tell (canonically
+    /// equivalent strings, as values or keys; `-0.0` and `0.0`) are the same spec, though
+    /// their texts differ; `3` and `3.0` stay different (spec §3.2.1).
+    func testArgsThatDifferOnlyInTextAreTheSameSpec() throws {
+        func job(_ args: String) throws -> JobSpec {
+            let body = utf8(#"{"workflow":{"name":"w","blocks":[{"jobs":[{"type":"echo","args":"# + args + "}]}]}}")
+            return try XCTUnwrap(JSONParser.plainSubmit(body)?.workflow.blocks[0].jobs[0], args)
+        }
+        let pairs = [(#"{"s":"caf\u00e9"}"#, #"{"s":"cafe\u0301"}"#), (#"{"caf\u00e9":1}"#, #"{"cafe\u0301":1}"#),
+                     (#"{"z":-0.0}"#, #"{"z":0.0}"#)]
+        for (a, b) in pairs {
+            let (x, y) = (try job(a), try job(b))
+            XCTAssertNotEqual(x.argsText, y.argsText, "\(a) \(b)")
+            XCTAssertEqual(x, y, "\(a) \(b)")
+        }
+        XCTAssertNotEqual(try job(#"{"n":3}"#), try job(#"{"n":3.0}"#))
+        XCTAssertNotEqual(try job(#"{"n":3}"#), try job(#"{"n":4}"#))
+    }
 }
