@@ -26,16 +26,8 @@ extension JSONParser {
                     // Canonical text (a compact writer with sorted keys) is kept as it came,
                     // without a tree (`JSONText`); other text is parsed and written anew.
                     guard once(&seen, 8) else { return false }
-                    let start = p.i
-                    if p.canonicalValue(depth: 1) {
-                        let text = JSONText(canonical: Array(UnsafeBufferPointer(rebasing: p.b[start..<p.i])))
-                        if !text.isNull { result.outputText = text }
-                    } else {
-                        p.i = start
-                        guard let v = try? p.value(depth: 1) else { return false }
-                        // Not `v == .null ? nil : v`: JSONValue takes the nil literal as .null.
-                        if v != .null { result.outputText = JSONText(v) }
-                    }
+                    guard let text = p.text(depth: 1) else { return false }
+                    if !text.isNull { result.outputText = text }
                 } else if matches(key, "error") {
                     guard once(&seen, 16), let v = p.plainString(maxBytes: ResultBody.maxErrorBytes) else { return false }
                     if case .value(let s) = v { result.error = s }

@@ -127,17 +127,10 @@ extension JSONParser {
             } else if matches(key, "args") {
                 guard once(&seen, 4), p.i < p.b.count else { return false }
                 if p.b[p.i] == UInt8(ascii: "n") { return (try? p.literal("null")) != nil }
-                guard p.b[p.i] == UInt8(ascii: "{") else { return false }
-                // Kept as it came when it is the writer's text (`JSONText`); else any JSON
-                // inside, through the general reader, at the depth the tree path uses.
-                let start = p.i
-                if p.canonicalValue(depth: depth) {
-                    job.argsText = JSONText(canonical: Array(UnsafeBufferPointer(rebasing: p.b[start..<p.i])))
-                    return true
-                }
-                p.i = start
-                guard case .object(let o)? = try? p.value(depth: depth) else { return false }
-                job.args = o
+                // An object (its first byte says so): kept as it came when it is the
+                // writer's text, else any JSON inside, read at the depth the tree path uses.
+                guard p.b[p.i] == UInt8(ascii: "{"), let text = p.text(depth: depth) else { return false }
+                job.argsText = text
             } else if matches(key, "timeout_ms") {
                 guard once(&seen, 8), let v = p.plainInt(0...WorkflowSpec.Limits.maxTimeoutMs) else { return false }
                 if case .value(let n) = v { job.timeoutMs = n }

@@ -96,6 +96,18 @@ public struct JSONText: Equatable, Hashable, Sendable {
 }
 
 extension JSONParser {
+    /// The value at `i` as `JSONText`: its text kept as it came when it is canonical, else
+    /// parsed (at `depth`, as `value(depth:)` reads it) and written anew; nil when no
+    /// valid value starts there (`i` is then anywhere). `i` ends just after the value.
+    /// The RESULT's output and a job's args are read so.
+    mutating func text(depth: Int) -> JSONText? {
+        let start = i
+        if canonicalValue(depth: depth) { return JSONText(canonical: Array(UnsafeBufferPointer(rebasing: b[start..<i]))) }
+        i = start
+        guard let value = try? value(depth: depth) else { return nil }
+        return JSONText(value)
+    }
+
     /// Reads the value at `i` and answers whether its text is canonical: exactly what
     /// `JSONWriter.write(value(depth:))` would write. On true, `i` is just after the
     /// value; on false, `i` is anywhere and the caller parses from where it started.

@@ -45,7 +45,7 @@ public struct JobSpec: Equatable, Sendable {
                 heartbeatTimeoutMs: Int64 = 0) {
         self.type = type
         self.name = name
-        self.argsText = args.isEmpty ? .emptyObject : JSONText(.object(args))
+        self.argsText = Self.text(of: args)
         self.timeoutMs = timeoutMs
         self.heartbeatTimeoutMs = heartbeatTimeoutMs
         self.retry = retry
@@ -54,7 +54,11 @@ public struct JobSpec: Equatable, Sendable {
     /// The args as a tree (parsed from `argsText` at each read; setting writes the text).
     public var args: [String: JSONValue] {
         get { argsText.value.objectValue ?? [:] }
-        set { argsText = newValue.isEmpty ? .emptyObject : JSONText(.object(newValue)) }
+        set { argsText = Self.text(of: newValue) }
+    }
+
+    private static func text(of args: [String: JSONValue]) -> JSONText {
+        args.isEmpty ? .emptyObject : JSONText(.object(args))
     }
 
     /// Arg `name`, or nil when the args have no such member: read from the text, without
